@@ -1,0 +1,41 @@
+//! `GET /api/health`: is this function up, and can it reach Postgres and the object store?
+//!
+//! Answers 200 with each dependency's state, or 503 (problem+json) when one is down, so a load
+//! balancer or an uptime check can use it as is.
+
+use axum::{Router, extract::State, routing::get};
+use serde::Serialize;
+use shared::{AppState, Error, http::Json};
+
+#[derive(Debug, Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    pub database: &'static str,
+    pub storage: &'static str,
+    pub version: &'static str,
+}
+
+async fn health(State(state): State<AppState>) -> Result<Json<Health>, Error> {
+    let client = state.db.get().await?;
+    client
+        .execute("select 1", &[])
+        .await
+        .map_err(|e| Error::Unavailable(anyhow::Error::new(e).context("database health check")))?;
+    state.storage.ping().await.map_err(Error::Unavailable)?;
+    Ok(Json(Health {
+        status: "ok",
+        database: "ok",
+        storage: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+/// The function's routes, without the common layers (the caller adds them once).
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/health", get(health))
+}
+
+/// The function's router as deployed: its routes, the common layers, and its state.
+pub fn router(state: AppState) -> Router {
+    shared::http::with_common_layers(routes().with_state(state))
+}

@@ -1,0 +1,142 @@
+//! `/api/masterclasses`: the course catalogue and each masterclass's PDF handout.
+//!
+//! | route | who |
+//! |---|---|
+//! | `GET /api/masterclasses`, `GET /api/masterclasses/{id}` | anyone (published only) |
+//! | `POST /api/masterclasses`, `PATCH`/`DELETE /api/masterclasses/{id}` | admin |
+//! | `POST /api/masterclasses/{id}/pdf`, `POST /api/masterclasses/{id}/pdf/confirm` | admin |
+//!
+//! Handlers parse the request into domain types, open one transaction, call
+//! `shared::services::masterclasses`, and commit.
+
+use axum::{
+    Router,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use shared::{
+    AppState, Result,
+    domain::{MasterclassDraft, MasterclassPatch, NewMasterclass, Paging, paging::PagingQuery},
+    http::{Json, Path, Query},
+    idempotency::{self, MaybeIdempotencyKey},
+    services::masterclasses::{
+        self as service, MasterclassPage, MasterclassView, PdfConfirmRequest, PdfUploadRequest,
+        PdfUploadTicket,
+    },
+};
+use uuid::Uuid;
+
+async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<PagingQuery>,
+) -> Result<Json<MasterclassPage>> {
+    let paging = Paging::parse(&query)?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let page = service::list_published(&state, &tx, paging).await?;
+    tx.commit().await?;
+    Ok(Json(page))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<MasterclassView>> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let found = service::get_published(&state, &tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(found))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    key: MaybeIdempotencyKey,
+    Json(draft): Json<MasterclassDraft>,
+) -> Result<Response> {
+    let new = NewMasterclass::parse(&draft)?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let response = idempotency::once(
+        &tx,
+        &key,
+        "masterclasses.create",
+        &draft,
+        StatusCode::CREATED,
+        async || service::create(&state, &tx, &new).await,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(response)
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Json(draft): Json<MasterclassDraft>,
+) -> Result<Json<MasterclassView>> {
+    let patch = MasterclassPatch::parse(&draft)?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let updated = service::update(&state, &tx, id, &patch).await?;
+    tx.commit().await?;
+    Ok(Json(updated))
+}
+
+async fn delete(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<StatusCode> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    service::delete(&tx, id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn start_pdf_upload(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    body: Option<Json<PdfUploadRequest>>,
+) -> Result<(StatusCode, Json<PdfUploadTicket>)> {
+    let request = body.map(|Json(r)| r).unwrap_or_default();
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let ticket = service::start_pdf_upload(&state, &tx, id, &request).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(ticket)))
+}
+
+async fn confirm_pdf(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Json(request): Json<PdfConfirmRequest>,
+) -> Result<Response> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let (view, replaced) = service::confirm_pdf(&state, &tx, id, &request).await?;
+    tx.commit().await?;
+    if let Some(old) = replaced {
+        // The new handout is committed; losing the old object now only leaves garbage behind.
+        if let Err(e) = state.storage.delete(&old).await {
+            tracing::warn!(error = %format!("{e:#}"), "could not delete a replaced handout");
+        }
+    }
+    Ok(Json(view).into_response())
+}
+
+/// The function's routes, without the common layers (the caller adds them once).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/masterclasses", get(list).post(create))
+        .route(
+            "/api/masterclasses/{id}",
+            get(get_one).patch(update).delete(delete),
+        )
+        .route("/api/masterclasses/{id}/pdf", post(start_pdf_upload))
+        .route("/api/masterclasses/{id}/pdf/confirm", post(confirm_pdf))
+}
+
+/// The function's router as deployed: its routes, the common layers, and its state.
+pub fn router(state: AppState) -> Router {
+    shared::http::with_common_layers(routes().with_state(state))
+}

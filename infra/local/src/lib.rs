@@ -1,0 +1,15 @@
+//! The local stack: what `cargo run` starts.
+//!
+//! - [`postgres`]: a Postgres cluster created and run from the installed server binaries when
+//!   `DATABASE_URL` is unset (data under `.local/pg`, kept between runs).
+//! - [`s3`]: an S3-compatible server (s3s-fs) storing objects under `.local/s3` when
+//!   `S3_ENDPOINT` is unset; the platform reaches it through aws-sdk-s3 over HTTP, as it would AWS.
+//! - [`gateway`]: every function's routes on one port, under the same paths as the deployed API,
+//!   and [`schedules`]: timers standing in for the production EventBridge schedules.
+//!
+//! The end-to-end tests reuse [`postgres`] and [`s3`] to start their own throwaway servers.
+
+pub mod gateway;
+pub mod postgres;
+pub mod s3;
+pub mod schedules;

@@ -1,0 +1,44 @@
+//! Timers standing in for the production EventBridge schedules.
+//!
+//! Each scheduled function registers a [`Job`] in [`jobs`]; the gateway runs every job at its
+//! interval, one run at a time per job, logging failures and carrying on. In AWS the same
+//! function is invoked by the schedule declared in `infra/template.yaml`.
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use shared::AppState;
+use tokio::task::JoinHandle;
+
+type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// A job run on a timer.
+pub struct Job {
+    pub name: &'static str,
+    pub every: Duration,
+    pub run: fn(AppState) -> JobFuture,
+}
+
+/// The jobs of the local stack. Scheduled functions (the WhatsApp dispatcher, reminders,
+/// server-to-server sync, backups) add themselves here as they land.
+pub fn jobs() -> Vec<Job> {
+    Vec::new()
+}
+
+/// Starts one timer task per job.
+pub fn spawn(state: &AppState, jobs: Vec<Job>) -> Vec<JoinHandle<()>> {
+    jobs.into_iter()
+        .map(|job| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(job.every);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticker.tick().await;
+                    if let Err(e) = (job.run)(state.clone()).await {
+                        tracing::error!(job = job.name, error = %format!("{e:#}"), "scheduled job failed");
+                    }
+                }
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,195 @@
+//! Typed configuration, read once from the environment at start-up.
+//!
+//! Every variable the platform reads is named here (and in the README's configuration table).
+//! Secrets are wrapped in [`Secret`], whose `Debug` never shows the value, so a config can be
+//! logged whole.
+
+use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
+
+use anyhow::{Context, bail};
+
+/// A value that must never reach a log line. `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it (a client builder).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The whole platform configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub s3: S3Config,
+    pub uploads: UploadConfig,
+}
+
+/// How to reach Postgres.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `DATABASE_URL`: a libpq-style URL; `sslmode=require` (or `verify-full`) turns on rustls.
+    pub url: Secret,
+    /// `DATABASE_POOL_SIZE`: connections per process. Lambda serves one request at a time per
+    /// instance, so the default is small.
+    pub pool_size: usize,
+    /// `DATABASE_CA_CERT`: optional PEM file with extra root certificates (RDS, Supabase).
+    pub ca_cert: Option<PathBuf>,
+    /// `RUN_MIGRATIONS`: apply the embedded migrations at start-up (default true).
+    pub run_migrations: bool,
+}
+
+/// How to reach the object store.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// `S3_ENDPOINT`: an S3-compatible endpoint; unset means AWS itself.
+    pub endpoint: Option<String>,
+    /// `S3_BUCKET` (default `masterclass-pdfs`).
+    pub bucket: String,
+    /// `AWS_REGION` (default `eu-west-3`).
+    pub region: String,
+    /// `S3_FORCE_PATH_STYLE`: path-style addressing; defaults to true when an endpoint is set.
+    pub force_path_style: bool,
+    /// `S3_ACCESS_KEY_ID` / `S3_SECRET_ACCESS_KEY`: static keys for a non-AWS store. Unset means
+    /// the standard AWS credential chain (the Lambda role in production).
+    pub static_credentials: Option<(String, Secret)>,
+}
+
+/// Limits of the presigned upload flow.
+#[derive(Debug, Clone)]
+pub struct UploadConfig {
+    /// `PDF_MAX_BYTES` (default 25 MB).
+    pub pdf_max_bytes: u64,
+    /// `PRESIGN_TTL_SECS` (default 900): how long presigned URLs stay valid.
+    pub presign_ttl: Duration,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests and the local gateway can supply
+    /// values without touching the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let url = get("DATABASE_URL").context(
+            "DATABASE_URL is not set: point it at a Postgres database \
+             (the local gateway sets it for you when it starts its own cluster)",
+        )?;
+        let endpoint = get("S3_ENDPOINT");
+        let static_credentials = match (get("S3_ACCESS_KEY_ID"), get("S3_SECRET_ACCESS_KEY")) {
+            (Some(id), Some(secret)) => Some((id, Secret::new(secret))),
+            (None, None) => None,
+            _ => bail!("set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither"),
+        };
+        Ok(Self {
+            database: DatabaseConfig {
+                url: Secret::new(url),
+                pool_size: parse_or("DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), 2)?,
+                ca_cert: get("DATABASE_CA_CERT").map(PathBuf::from),
+                run_migrations: parse_or("RUN_MIGRATIONS", get("RUN_MIGRATIONS"), true)?,
+            },
+            s3: S3Config {
+                force_path_style: parse_or(
+                    "S3_FORCE_PATH_STYLE",
+                    get("S3_FORCE_PATH_STYLE"),
+                    endpoint.is_some(),
+                )?,
+                endpoint,
+                bucket: get("S3_BUCKET").unwrap_or_else(|| "masterclass-pdfs".into()),
+                region: get("AWS_REGION").unwrap_or_else(|| "eu-west-3".into()),
+                static_credentials,
+            },
+            uploads: UploadConfig {
+                pdf_max_bytes: parse_or("PDF_MAX_BYTES", get("PDF_MAX_BYTES"), 25 * 1024 * 1024)?,
+                presign_ttl: Duration::from_secs(parse_or(
+                    "PRESIGN_TTL_SECS",
+                    get("PRESIGN_TTL_SECS"),
+                    900,
+                )?),
+            },
+        })
+    }
+}
+
+fn parse_or<T: FromStr>(name: &str, value: Option<String>, default: T) -> anyhow::Result<T>
+where
+    T::Err: fmt::Display,
+{
+    match value {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_missing_database_url_is_an_error_that_says_what_to_set() {
+        let err = Config::from_lookup(lookup(&[])).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let config = Config::from_lookup(lookup(&[
+            ("DATABASE_URL", "postgres://app:hunter2@db/app"),
+            ("S3_ACCESS_KEY_ID", "key"),
+            ("S3_SECRET_ACCESS_KEY", "sup3rsecret"),
+        ]))
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("sup3rsecret"), "{printed}");
+    }
+
+    #[test]
+    fn an_endpoint_implies_path_style_unless_told_otherwise() {
+        let config = Config::from_lookup(lookup(&[
+            ("DATABASE_URL", "postgres://db/app"),
+            ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+        ]))
+        .unwrap();
+        assert!(config.s3.force_path_style);
+        let config = Config::from_lookup(lookup(&[("DATABASE_URL", "postgres://db/app")])).unwrap();
+        assert!(!config.s3.force_path_style);
+    }
+
+    #[test]
+    fn a_malformed_number_names_its_variable() {
+        let err = Config::from_lookup(lookup(&[
+            ("DATABASE_URL", "postgres://db/app"),
+            ("DATABASE_POOL_SIZE", "lots"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("DATABASE_POOL_SIZE"), "{err}");
+    }
+}

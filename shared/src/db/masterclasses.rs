@@ -1,0 +1,164 @@
+//! Queries for masterclasses. Deleted masterclasses are tombstones (`deleted_at`), invisible here.
+
+use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::domain::masterclass::{Masterclass, MasterclassPatch, NewMasterclass, StoredPdf};
+use crate::http::{Result, on_constraint};
+
+const COLUMNS: &str = "id, title, description, starts_at, ends_at, published, pdf_key, pdf_size, \
+                       pdf_uploaded_at, created_at, updated_at";
+
+fn from_row(row: &Row) -> Masterclass {
+    let pdf = row
+        .get::<_, Option<String>>("pdf_key")
+        .map(|key| StoredPdf {
+            key,
+            size: row.get("pdf_size"),
+            uploaded_at: row.get("pdf_uploaded_at"),
+        });
+    Masterclass {
+        id: row.get("id"),
+        title: row.get("title"),
+        description: row.get("description"),
+        starts_at: row.get("starts_at"),
+        ends_at: row.get("ends_at"),
+        published: row.get("published"),
+        pdf,
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+pub async fn insert(db: &impl GenericClient, new: &NewMasterclass) -> Result<Masterclass> {
+    let sql = format!(
+        "insert into masterclasses (title, description, starts_at, ends_at, published)
+         values ($1, $2, $3, $4, $5) returning {COLUMNS}"
+    );
+    let row = db
+        .query_one(
+            &sql,
+            &[
+                &new.title.as_str(),
+                &new.description.as_str(),
+                &new.schedule.starts_at(),
+                &new.schedule.ends_at(),
+                &new.published,
+            ],
+        )
+        .await
+        .map_err(|e| on_constraint(e, "creating a masterclass"))?;
+    Ok(from_row(&row))
+}
+
+/// One masterclass; `published_only` hides drafts (for anonymous callers).
+pub async fn find(
+    db: &impl GenericClient,
+    id: Uuid,
+    published_only: bool,
+) -> Result<Option<Masterclass>> {
+    let sql = format!(
+        "select {COLUMNS} from masterclasses
+         where id = $1 and deleted_at is null and (published or not $2)"
+    );
+    let row = db.query_opt(&sql, &[&id, &published_only]).await?;
+    Ok(row.as_ref().map(from_row))
+}
+
+/// One masterclass, locked for the rest of the transaction.
+pub async fn lock(db: &impl GenericClient, id: Uuid) -> Result<Option<Masterclass>> {
+    let sql = format!(
+        "select {COLUMNS} from masterclasses where id = $1 and deleted_at is null for update"
+    );
+    let row = db.query_opt(&sql, &[&id]).await?;
+    Ok(row.as_ref().map(from_row))
+}
+
+/// A page of masterclasses by start date, and the total count.
+pub async fn list(
+    db: &impl GenericClient,
+    published_only: bool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Masterclass>, i64)> {
+    let sql = format!(
+        "select {COLUMNS}, count(*) over () as total from masterclasses
+         where deleted_at is null and (published or not $1)
+         order by starts_at, id limit $2 offset $3"
+    );
+    let rows = db.query(&sql, &[&published_only, &limit, &offset]).await?;
+    let total = match rows.first() {
+        Some(row) => row.get("total"),
+        // An offset past the end returns no rows; count separately so `total` stays true.
+        None => db
+            .query_one(
+                "select count(*) from masterclasses where deleted_at is null and (published or not $1)",
+                &[&published_only],
+            )
+            .await?
+            .get(0),
+    };
+    Ok((rows.iter().map(from_row).collect(), total))
+}
+
+/// Applies a checked patch (the caller has checked the merged schedule).
+pub async fn update(
+    db: &impl GenericClient,
+    id: Uuid,
+    patch: &MasterclassPatch,
+) -> Result<Option<Masterclass>> {
+    let sql = format!(
+        "update masterclasses set
+             title = coalesce($2, title),
+             description = coalesce($3, description),
+             starts_at = coalesce($4, starts_at),
+             ends_at = coalesce($5, ends_at),
+             published = coalesce($6, published)
+         where id = $1 and deleted_at is null
+         returning {COLUMNS}"
+    );
+    let row = db
+        .query_opt(
+            &sql,
+            &[
+                &id,
+                &patch.title.as_ref().map(|t| t.as_str()),
+                &patch.description.as_ref().map(|d| d.as_str()),
+                &patch.starts_at,
+                &patch.ends_at,
+                &patch.published,
+            ],
+        )
+        .await
+        .map_err(|e| on_constraint(e, "updating a masterclass"))?;
+    Ok(row.as_ref().map(from_row))
+}
+
+/// Marks a masterclass deleted (a tombstone). Returns false when there was nothing to delete.
+pub async fn soft_delete(db: &impl GenericClient, id: Uuid) -> Result<bool> {
+    let n = db
+        .execute(
+            "update masterclasses set deleted_at = now(), published = false where id = $1 and deleted_at is null",
+            &[&id],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Records a confirmed PDF handout.
+pub async fn set_pdf(
+    db: &impl GenericClient,
+    id: Uuid,
+    key: &str,
+    size: i64,
+    at: OffsetDateTime,
+) -> Result<Masterclass> {
+    let sql = format!(
+        "update masterclasses set pdf_key = $2, pdf_size = $3, pdf_uploaded_at = $4
+         where id = $1 and deleted_at is null returning {COLUMNS}"
+    );
+    let row = db.query_one(&sql, &[&id, &key, &size, &at]).await?;
+    Ok(from_row(&row))
+}

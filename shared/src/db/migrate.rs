@@ -1,0 +1,71 @@
+//! Embedded SQL migrations, applied in order at start-up.
+//!
+//! Each file in `shared/migrations/` is compiled into the binary. [`migrate`] takes a
+//! transaction-scoped advisory lock, so many Lambda instances starting at once apply each
+//! migration exactly once, and records what it applied in `schema_migrations`. A migration that
+//! was applied is never edited: add a new one.
+
+use anyhow::Context;
+use deadpool_postgres::Pool;
+
+/// One migration: its number, its name and its SQL.
+pub struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! migration {
+    ($version:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../../migrations/", $name, ".sql")),
+        }
+    };
+}
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_foundation")];
+
+/// Any 64-bit number unique to this purpose.
+const MIGRATION_LOCK: i64 = 0x6d61_7374_6572_636c; // "mastercl"
+
+/// Applies the migrations not yet applied. Returns how many it applied.
+pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
+    let mut client = pool.get().await.context("connecting to apply migrations")?;
+    let tx = client.transaction().await?;
+    tx.execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .context("taking the migration lock")?;
+    tx.batch_execute(
+        "create table if not exists schema_migrations (
+             version integer primary key,
+             name text not null,
+             applied_at timestamptz not null default now()
+         )",
+    )
+    .await
+    .context("creating schema_migrations")?;
+    let applied: Vec<i32> = tx
+        .query("select version from schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut count = 0;
+    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        tx.batch_execute(migration.sql)
+            .await
+            .with_context(|| format!("applying migration {}", migration.name))?;
+        tx.execute(
+            "insert into schema_migrations (version, name) values ($1, $2)",
+            &[&migration.version, &migration.name],
+        )
+        .await?;
+        tracing::info!(migration = migration.name, "applied migration");
+        count += 1;
+    }
+    tx.commit().await.context("committing migrations")?;
+    Ok(count)
+}

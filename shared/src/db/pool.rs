@@ -1,0 +1,60 @@
+//! Building the connection pool once per process.
+
+use std::{fs, time::Duration};
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::config::SslMode;
+
+use crate::config::DatabaseConfig;
+
+/// Builds the pool. TLS (rustls, webpki roots plus `DATABASE_CA_CERT`) is used when the URL asks
+/// for it with `sslmode=require` or stricter; a local socket or loopback URL needs none.
+pub fn connect(config: &DatabaseConfig) -> anyhow::Result<Pool> {
+    let pg: tokio_postgres::Config = config
+        .url
+        .expose()
+        .parse()
+        .context("DATABASE_URL is not a valid Postgres URL")?;
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = if pg.get_ssl_mode() == SslMode::Disable || pg.get_ssl_mode() == SslMode::Prefer {
+        // `prefer` is libpq's default; we only turn TLS on when it is demanded.
+        Manager::from_config(pg, tokio_postgres::NoTls, manager_config)
+    } else {
+        Manager::from_config(pg, tls_connector(config)?, manager_config)
+    };
+    Pool::builder(manager)
+        .max_size(config.pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(10)))
+        .build()
+        .context("building the database pool")
+}
+
+fn tls_connector(
+    config: &DatabaseConfig,
+) -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &config.ca_cert {
+        let pem = fs::read(path)
+            .with_context(|| format!("reading DATABASE_CA_CERT {}", path.display()))?;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            roots
+                .add(cert.context("parsing DATABASE_CA_CERT")?)
+                .context("adding DATABASE_CA_CERT to the trust store")?;
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(
+        rustls::crypto::aws_lc_rs::default_provider().into(),
+    )
+    .with_safe_default_protocol_versions()
+    .context("configuring TLS")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+}

@@ -1,0 +1,310 @@
+//! Masterclasses: a free course with a schedule and, once uploaded, a PDF handout.
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime, format_description::well_known::Rfc3339};
+
+use crate::http::{Error, FieldError};
+
+/// A masterclass title: trimmed, 3 to 200 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let title = raw.trim();
+        let length = title.chars().count();
+        if length < 3 {
+            return Err("must be at least 3 characters".into());
+        }
+        if length > 200 {
+            return Err("must be at most 200 characters".into());
+        }
+        if title.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Self(title.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A masterclass description: trimmed, at most 5000 characters (line breaks allowed).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        if text.chars().count() > 5000 {
+            return Err("must be at most 5000 characters".into());
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// When a masterclass runs: it ends after it starts, and lasts at most 14 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    starts_at: OffsetDateTime,
+    ends_at: OffsetDateTime,
+}
+
+impl Schedule {
+    pub const MAX_LENGTH: Duration = Duration::days(14);
+
+    pub fn new(starts_at: OffsetDateTime, ends_at: OffsetDateTime) -> Result<Self, FieldError> {
+        if ends_at <= starts_at {
+            return Err(FieldError::new("ends_at", "must be after starts_at"));
+        }
+        if ends_at - starts_at > Self::MAX_LENGTH {
+            return Err(FieldError::new(
+                "ends_at",
+                "a masterclass lasts at most 14 days",
+            ));
+        }
+        Ok(Self { starts_at, ends_at })
+    }
+
+    pub fn starts_at(&self) -> OffsetDateTime {
+        self.starts_at
+    }
+
+    pub fn ends_at(&self) -> OffsetDateTime {
+        self.ends_at
+    }
+}
+
+/// The request body for creating or changing a masterclass, as sent. Every field is optional
+/// here so that all missing and malformed fields are reported at once by the parsers below.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MasterclassDraft {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// RFC 3339 timestamp with offset, e.g. `2026-12-05T09:00:00+01:00`.
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub published: Option<bool>,
+}
+
+/// A checked new masterclass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMasterclass {
+    pub title: Title,
+    pub description: Description,
+    pub schedule: Schedule,
+    pub published: bool,
+}
+
+/// A checked partial change. The schedule is checked against the stored one when applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MasterclassPatch {
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub starts_at: Option<OffsetDateTime>,
+    pub ends_at: Option<OffsetDateTime>,
+    pub published: Option<bool>,
+}
+
+fn parse_time(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<OffsetDateTime> {
+    match OffsetDateTime::parse(raw.trim(), &Rfc3339) {
+        Ok(t) if (2000..=2100).contains(&t.year()) => Some(t),
+        Ok(_) => {
+            errors.push(FieldError::new(
+                field,
+                "must be between the years 2000 and 2100",
+            ));
+            None
+        }
+        Err(_) => {
+            errors.push(FieldError::new(
+                field,
+                "must be an RFC 3339 timestamp with an offset",
+            ));
+            None
+        }
+    }
+}
+
+fn check<T>(field: &str, result: Result<T, String>, errors: &mut Vec<FieldError>) -> Option<T> {
+    result
+        .map_err(|message| errors.push(FieldError::new(field, message)))
+        .ok()
+}
+
+impl MasterclassPatch {
+    /// Parses the fields that are present; absent fields stay unchanged.
+    pub fn parse(draft: &MasterclassDraft) -> Result<Self, Error> {
+        let mut errors = Vec::new();
+        let patch = Self {
+            title: draft
+                .title
+                .as_deref()
+                .and_then(|t| check("title", Title::parse(t), &mut errors)),
+            description: draft
+                .description
+                .as_deref()
+                .and_then(|d| check("description", Description::parse(d), &mut errors)),
+            starts_at: draft
+                .starts_at
+                .as_deref()
+                .and_then(|t| parse_time("starts_at", t, &mut errors)),
+            ends_at: draft
+                .ends_at
+                .as_deref()
+                .and_then(|t| parse_time("ends_at", t, &mut errors)),
+            published: draft.published,
+        };
+        if errors.is_empty() {
+            Ok(patch)
+        } else {
+            Err(Error::Validation(errors))
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl NewMasterclass {
+    /// Parses a creation request: title, starts_at and ends_at are required.
+    pub fn parse(draft: &MasterclassDraft) -> Result<Self, Error> {
+        let mut errors = match MasterclassPatch::parse(draft) {
+            Ok(_) => Vec::new(),
+            Err(Error::Validation(errors)) => errors,
+            Err(other) => return Err(other),
+        };
+        for (field, present) in [
+            ("title", draft.title.is_some()),
+            ("starts_at", draft.starts_at.is_some()),
+            ("ends_at", draft.ends_at.is_some()),
+        ] {
+            if !present {
+                errors.push(FieldError::new(field, "is required"));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let patch = MasterclassPatch::parse(draft)?;
+        let (Some(title), Some(starts_at), Some(ends_at)) =
+            (patch.title, patch.starts_at, patch.ends_at)
+        else {
+            unreachable!("checked above: required fields are present and valid");
+        };
+        let schedule = Schedule::new(starts_at, ends_at).map_err(|e| Error::Validation(vec![e]))?;
+        Ok(Self {
+            title,
+            description: patch.description.unwrap_or_default(),
+            schedule,
+            published: draft.published.unwrap_or(false),
+        })
+    }
+}
+
+/// A stored masterclass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Masterclass {
+    pub id: uuid::Uuid,
+    pub title: String,
+    pub description: String,
+    pub starts_at: OffsetDateTime,
+    pub ends_at: OffsetDateTime,
+    pub published: bool,
+    pub pdf: Option<StoredPdf>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// The confirmed PDF handout of a masterclass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPdf {
+    pub key: String,
+    pub size: i64,
+    pub uploaded_at: OffsetDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(title: &str, starts: &str, ends: &str) -> MasterclassDraft {
+        MasterclassDraft {
+            title: Some(title.into()),
+            starts_at: Some(starts.into()),
+            ends_at: Some(ends.into()),
+            ..Default::default()
+        }
+    }
+
+    fn fields(err: Error) -> Vec<String> {
+        match err {
+            Error::Validation(errors) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_title_keeps_its_accents_and_loses_its_outer_spaces() {
+        let title = Title::parse("  Créer son entreprise à Libreville ").unwrap();
+        assert_eq!(title.as_str(), "Créer son entreprise à Libreville");
+    }
+
+    #[test]
+    fn a_title_is_counted_in_characters_not_bytes() {
+        assert!(Title::parse(&"é".repeat(200)).is_ok());
+        assert!(Title::parse(&"é".repeat(201)).is_err());
+        assert!(Title::parse("ab").is_err());
+    }
+
+    #[test]
+    fn every_missing_and_bad_field_is_named_at_once() {
+        let bad = MasterclassDraft {
+            title: Some("x".into()),
+            ends_at: Some("demain".into()),
+            ..Default::default()
+        };
+        let mut named = fields(NewMasterclass::parse(&bad).unwrap_err());
+        named.sort();
+        assert_eq!(named, ["ends_at", "starts_at", "title"]);
+    }
+
+    #[test]
+    fn a_masterclass_must_end_after_it_starts() {
+        let err = NewMasterclass::parse(&draft(
+            "Gestion",
+            "2026-12-05T10:00:00Z",
+            "2026-12-05T09:00:00Z",
+        ))
+        .unwrap_err();
+        assert_eq!(fields(err), ["ends_at"]);
+    }
+
+    #[test]
+    fn a_valid_draft_parses_with_offsets_kept_as_instants() {
+        let new = NewMasterclass::parse(&draft(
+            "Gestion",
+            "2026-12-05T09:00:00+01:00",
+            "2026-12-05T12:00:00+01:00",
+        ))
+        .unwrap();
+        assert_eq!(
+            new.schedule.ends_at() - new.schedule.starts_at(),
+            Duration::hours(3)
+        );
+        assert!(!new.published);
+    }
+}

@@ -1,0 +1,236 @@
+//! The one error type of the HTTP boundary, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Each variant's doc comment names its status. Bodies carry a stable `code` (and `type`, a URI
+//! built from it) so clients can branch on it; 5xx bodies are generic and the cause chain goes
+//! to the log with the request id.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+use super::{PROBLEM_JSON, current_request_id};
+
+/// Result alias used by every handler and service.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One field that failed to parse, named by its JSON path (`title`, `answers[3].choice`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request could not be read at all (malformed JSON, bad query string).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 422: the request was read but one or more fields are invalid.
+    #[error("invalid fields: {0:?}")]
+    Validation(Vec<FieldError>),
+    /// 422: a rule about the request as a whole was broken (not tied to one field).
+    #[error("{code}: {detail}")]
+    Unprocessable { code: &'static str, detail: String },
+    /// 401: no valid credentials.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// 403: valid credentials without the right role.
+    #[error("forbidden")]
+    Forbidden,
+    /// 404: nothing here (or nothing this caller may see).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 405: the path exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: the request conflicts with the current state.
+    #[error("{code}: {detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// 413: the body or uploaded object is larger than allowed.
+    #[error("payload too large: {0}")]
+    PayloadTooLarge(String),
+    /// 415: the body is not JSON.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 503: a dependency (database pool) is saturated or down; safe to retry.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// 500: a bug or an infrastructure failure. Logged in full, answered generically.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
+impl Error {
+    /// A 422 for a single field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Validation(_) => "validation_failed",
+            Self::Unprocessable { code, .. } | Self::Conflict { code, .. } => code,
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            Self::BadRequest(d) | Self::PayloadTooLarge(d) => Some(d.clone()),
+            Self::Unprocessable { detail, .. } | Self::Conflict { detail, .. } => {
+                Some(detail.clone())
+            }
+            Self::Validation(_) => Some("one or more fields are invalid".into()),
+            Self::NotFound(what) => Some(format!("{what} not found")),
+            Self::UnsupportedMediaType => {
+                Some("send the body as JSON with Content-Type: application/json".into())
+            }
+            Self::Unavailable(_) => Some("a dependency is busy; retry shortly".into()),
+            Self::Unauthorized | Self::Forbidden | Self::MethodNotAllowed | Self::Internal(_) => {
+                None
+            }
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let request_id = current_request_id();
+        if status.is_server_error() {
+            // `{:#}` prints anyhow's whole context chain on one line.
+            let cause = match &self {
+                Self::Internal(e) | Self::Unavailable(e) => format!("{e:#}"),
+                other => other.to_string(),
+            };
+            tracing::error!(status = status.as_u16(), request_id, error = %cause, "request failed");
+        } else {
+            tracing::info!(
+                status = status.as_u16(),
+                code = self.code(),
+                "request rejected"
+            );
+        }
+        let errors = match &self {
+            Self::Validation(errors) => errors.as_slice(),
+            _ => &[],
+        };
+        let problem = Problem {
+            kind: format!("/problems/{}", self.code().replace('_', "-")),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            code: self.code(),
+            detail: self.detail(),
+            errors,
+            request_id,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Self::Unavailable(_) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
+        response
+    }
+}
+
+/// Maps the database errors a request can cause to 4xx, by constraint name, in one place.
+/// Everything else is an internal error with its context.
+pub fn on_constraint(err: tokio_postgres::Error, context: &'static str) -> Error {
+    use tokio_postgres::error::SqlState;
+    if let Some(db) = err.as_db_error() {
+        let constraint = db.constraint().unwrap_or_default();
+        let code = db.code();
+        if *code == SqlState::UNIQUE_VIOLATION {
+            return Error::Conflict {
+                code: "already_exists",
+                detail: format!(
+                    "{context}: a record with the same key already exists ({constraint})"
+                ),
+            };
+        }
+        if *code == SqlState::CHECK_VIOLATION {
+            return Error::Unprocessable {
+                code: "constraint_violated",
+                detail: format!("{context}: the values break the rule {constraint}"),
+            };
+        }
+        if *code == SqlState::FOREIGN_KEY_VIOLATION {
+            return Error::Conflict {
+                code: "referenced_record",
+                detail: format!(
+                    "{context}: a related record is missing or still in use ({constraint})"
+                ),
+            };
+        }
+    }
+    Error::Internal(anyhow::Error::new(err).context(context))
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(err: tokio_postgres::Error) -> Self {
+        on_constraint(err, "database query")
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        match err {
+            deadpool_postgres::PoolError::Backend(e) => Self::from(e),
+            other => Self::Unavailable(anyhow::Error::new(other).context("database pool")),
+        }
+    }
+}

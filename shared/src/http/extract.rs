@@ -1,0 +1,126 @@
+//! Extractors that behave like axum's but answer rejections with problem+json.
+//!
+//! Handlers use these instead of `axum::Json`, `axum::extract::Path` and `Query` so that no bad
+//! request ever gets a plain-text body.
+
+use axum::{
+    body::Bytes,
+    extract::{
+        FromRequest, FromRequestParts, OptionalFromRequest, Request, rejection::JsonRejection,
+    },
+    response::{IntoResponse, Response},
+};
+use http::request::Parts;
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{Error, FieldError};
+
+/// A JSON body (request) or JSON response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match <axum::Json<T> as FromRequest<S>>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+/// An optional JSON body: no body at all is `None`; a body must be valid JSON.
+impl<T, S> OptionalFromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if req.headers().contains_key(http::header::CONTENT_TYPE) {
+            return <Self as FromRequest<S>>::from_request(req, state)
+                .await
+                .map(Some);
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Error::BadRequest(e.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            Ok(None)
+        } else {
+            Err(Error::UnsupportedMediaType)
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> Error {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType,
+        JsonRejection::JsonDataError(e) => {
+            // serde's message names the path (`title: invalid type ...`); keep the field apart.
+            let text = std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| e.body_text());
+            match text.split_once(": ") {
+                Some((path, message)) if !path.contains(' ') => {
+                    Error::Validation(vec![FieldError::new(path, message)])
+                }
+                _ => Error::Validation(vec![FieldError::new("body", text)]),
+            }
+        }
+        JsonRejection::BytesRejection(e) if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE => {
+            Error::PayloadTooLarge("the request body is too large".into())
+        }
+        other => Error::BadRequest(other.body_text()),
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Path parameters; a malformed one (say, not a UUID) is a 404, as no such resource exists.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Self(v))
+            .map_err(|_| Error::NotFound("resource"))
+    }
+}
+
+/// Query parameters; a malformed one is a 400 naming the problem.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|e| Error::BadRequest(e.body_text()))
+    }
+}

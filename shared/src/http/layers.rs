@@ -1,0 +1,67 @@
+//! The layers every router is wrapped in: a request id on every request and response, a trace
+//! span per request, a body size limit, and problem+json answers for unknown paths and methods.
+
+use axum::{Router, extract::DefaultBodyLimit, middleware::Next, response::Response};
+use http::{HeaderName, Request};
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use super::Error;
+
+/// The header carrying the request id (set by us when the caller or API Gateway did not).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Bodies above this are refused with 413 before any handler reads them.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served on this task, if any (used in problem bodies and logs).
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+async fn scope_request_id(req: Request<axum::body::Body>, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    REQUEST_ID.scope(id, next.run(req)).await
+}
+
+async fn not_found() -> Error {
+    Error::NotFound("route")
+}
+
+async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
+}
+
+/// Wraps a function's router with the platform's common layers. Every function crate and the
+/// local gateway call this exactly once on their outermost router.
+pub fn with_common_layers(router: Router) -> Router {
+    let header = HeaderName::from_static(REQUEST_ID_HEADER);
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(scope_request_id))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(header.clone()))
+        .layer(SetRequestIdLayer::new(header, MakeRequestUuid))
+}

@@ -1,0 +1,13 @@
+//! HTTP plumbing shared by every function: the one error type, extractors that turn rejections
+//! into problem+json, request ids, and the layers every router is wrapped in.
+
+mod error;
+mod extract;
+mod layers;
+
+pub use error::{Error, FieldError, Result, on_constraint};
+pub use extract::{Json, Path, Query};
+pub use layers::{REQUEST_ID_HEADER, current_request_id, with_common_layers};
+
+/// The problem+json media type (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";

@@ -1,0 +1,139 @@
+//! `Idempotency-Key` for POSTs that create something (Stripe's semantics).
+//!
+//! The key and the response are stored in the same transaction as the work itself, so either
+//! both exist or neither does: a retry after a crash simply runs again, and a retry after
+//! success gets the saved response. The same key with a different body is a 422. Two requests
+//! racing with one key serialise on the key's row; the second sees the first's saved answer.
+
+use axum::{
+    extract::FromRequestParts,
+    response::{IntoResponse, Response},
+};
+use deadpool_postgres::GenericClient;
+use http::{StatusCode, request::Parts};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::http::{Error, Json, Result};
+
+/// The header name.
+pub const HEADER: &str = "idempotency-key";
+
+/// A client-chosen key: 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self> {
+        if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::BadRequest(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+/// The optional `Idempotency-Key` header as an extractor: absent is `None`, malformed is a 400.
+#[derive(Debug, Clone)]
+pub struct MaybeIdempotencyKey(pub Option<IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeIdempotencyKey {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        match parts.headers.get(HEADER) {
+            None => Ok(Self(None)),
+            Some(value) => {
+                let raw = value
+                    .to_str()
+                    .map_err(|_| Error::BadRequest("Idempotency-Key must be ASCII".into()))?;
+                Ok(Self(Some(IdempotencyKey::parse(raw)?)))
+            }
+        }
+    }
+}
+
+fn fingerprint(request: &impl Serialize) -> Result<String> {
+    // serde_json's map is ordered, so equal bodies serialise equally whatever their key order.
+    let value = serde_json::to_value(request).map_err(anyhow::Error::from)?;
+    Ok(hex::encode(Sha256::digest(value.to_string().as_bytes())))
+}
+
+/// Runs `work` at most once per (`scope`, key) and answers with its JSON body and `status`, or
+/// with the saved answer of an earlier run. Without a key, `work` simply runs. The caller
+/// commits `db` afterwards, which commits the saved answer with the work.
+pub async fn once<T, F>(
+    db: &impl GenericClient,
+    key: &MaybeIdempotencyKey,
+    scope: &str,
+    request: &impl Serialize,
+    status: StatusCode,
+    work: F,
+) -> Result<Response>
+where
+    T: Serialize,
+    F: AsyncFnOnce() -> Result<T>,
+{
+    let Some(IdempotencyKey(key)) = &key.0 else {
+        return Ok((status, Json(work().await?)).into_response());
+    };
+    let hash = fingerprint(request)?;
+    let claimed = db
+        .execute(
+            "insert into idempotency_keys (scope, key, request_hash) values ($1, $2, $3)
+             on conflict do nothing",
+            &[&scope, key, &hash],
+        )
+        .await?;
+    if claimed == 0 {
+        let row = db
+            .query_one(
+                "select request_hash, response_status, response_body from idempotency_keys
+                 where scope = $1 and key = $2",
+                &[&scope, key],
+            )
+            .await?;
+        let saved_hash: String = row.get(0);
+        if saved_hash != hash {
+            return Err(Error::Unprocessable {
+                code: "idempotency_key_reused",
+                detail: "this Idempotency-Key was used with a different request body".into(),
+            });
+        }
+        let status: i16 = row.get(1);
+        let body: serde_json::Value = row.get(2);
+        let status = StatusCode::from_u16(status as u16).map_err(anyhow::Error::from)?;
+        return Ok((status, Json(body)).into_response());
+    }
+    let body = serde_json::to_value(work().await?).map_err(anyhow::Error::from)?;
+    db.execute(
+        "update idempotency_keys set response_status = $3, response_body = $4
+         where scope = $1 and key = $2",
+        &[&scope, key, &(status.as_u16() as i16), &body],
+    )
+    .await?;
+    Ok((status, Json(body)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_bodies_have_equal_fingerprints_whatever_their_key_order() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"a":1,"b":[1,2]}"#).unwrap();
+        let b: serde_json::Value = serde_json::from_str(r#"{"b":[1,2],"a":1}"#).unwrap();
+        let c: serde_json::Value = serde_json::from_str(r#"{"b":[2,1],"a":1}"#).unwrap();
+        assert_eq!(fingerprint(&a).unwrap(), fingerprint(&b).unwrap());
+        assert_ne!(fingerprint(&a).unwrap(), fingerprint(&c).unwrap());
+    }
+
+    #[test]
+    fn keys_must_be_visible_ascii() {
+        assert!(IdempotencyKey::parse("order-42").is_ok());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("with space").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! The masterclass platform's domain crate: everything the function crates share.
+//!
+//! Every business rule lives here and only here; a function crate in `functions/` is a thin
+//! router that turns HTTP into calls on this crate. The layout:
+//!
+//! - [`config`]: typed configuration read once from the environment (secrets never printed).
+//! - [`telemetry`]: tracing set-up, JSON in Lambda and readable locally.
+//! - [`db`]: the Postgres pool, embedded migrations, and the queries next to each aggregate.
+//! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate).
+//! - [`http`]: the one [`http::Error`] type (rendered as RFC 9457 problem+json), extractors,
+//!   request ids and the layers every router gets.
+//! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override).
+//! - [`idempotency`]: `Idempotency-Key` handling for every POST that creates something.
+//! - [`services`]: use cases that combine the above (for example the PDF upload flow).
+//! - [`state`]: [`AppState`], built once per process and cloned into every handler.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod idempotency;
+pub mod services;
+pub mod state;
+pub mod storage;
+pub mod telemetry;
+
+pub use config::Config;
+pub use http::{Error, Result};
+pub use state::AppState;

@@ -1,0 +1,285 @@
+//! Masterclasses and their PDF handout.
+//!
+//! The handout upload is two steps so the PDF never passes through a function (Lambda payloads
+//! are small): [`start_pdf_upload`] hands out a presigned PUT for a fresh key under the
+//! masterclass, the client uploads straight to the store, and [`confirm_pdf`] checks what
+//! arrived (present, not too large, starts with `%PDF-`) before recording it and deleting the
+//! handout it replaces.
+
+use serde::{Deserialize, Serialize};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    db::{self, Transaction},
+    domain::{
+        Paging, Schedule,
+        masterclass::{Masterclass, MasterclassPatch, NewMasterclass},
+    },
+    http::{Error, FieldError, Result},
+};
+
+/// The masterclass as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MasterclassView {
+    pub id: Uuid,
+    pub title: String,
+    pub description: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
+    pub published: bool,
+    pub pdf: Option<PdfView>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// The handout: its size, and a short-lived download URL.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PdfView {
+    pub size: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub uploaded_at: OffsetDateTime,
+    pub download_url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub download_expires_at: OffsetDateTime,
+}
+
+/// A page of masterclasses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MasterclassPage {
+    pub items: Vec<MasterclassView>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// What a client needs to upload a handout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PdfUploadTicket {
+    /// The object key to send back to the confirm route.
+    pub key: String,
+    pub method: String,
+    pub url: String,
+    /// Headers to send with the upload, as they are.
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub max_bytes: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// Body of the upload request: the size, when the client knows it, is signed into the URL.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PdfUploadRequest {
+    pub size: Option<u64>,
+}
+
+/// Body of the confirm request.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PdfConfirmRequest {
+    pub key: String,
+}
+
+/// Every PDF file starts with these bytes.
+const PDF_MAGIC: &[u8] = b"%PDF-";
+
+pub async fn view(state: &AppState, m: Masterclass) -> Result<MasterclassView> {
+    let ttl = state.config.uploads.presign_ttl;
+    let pdf = match m.pdf {
+        None => None,
+        Some(pdf) => Some(PdfView {
+            size: pdf.size,
+            uploaded_at: pdf.uploaded_at,
+            download_url: state.storage.presign_get(&pdf.key, ttl).await?,
+            download_expires_at: OffsetDateTime::now_utc() + ttl,
+        }),
+    };
+    Ok(MasterclassView {
+        id: m.id,
+        title: m.title,
+        description: m.description,
+        starts_at: m.starts_at,
+        ends_at: m.ends_at,
+        published: m.published,
+        pdf,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+pub async fn create(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    new: &NewMasterclass,
+) -> Result<MasterclassView> {
+    let created = db::masterclasses::insert(tx, new).await?;
+    tracing::info!(masterclass_id = %created.id, "masterclass created");
+    view(state, created).await
+}
+
+pub async fn get_published(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    id: Uuid,
+) -> Result<MasterclassView> {
+    let found = db::masterclasses::find(tx, id, true)
+        .await?
+        .ok_or(Error::NotFound("masterclass"))?;
+    view(state, found).await
+}
+
+pub async fn list_published(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    paging: Paging,
+) -> Result<MasterclassPage> {
+    let (rows, total) = db::masterclasses::list(tx, true, paging.limit, paging.offset).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        items.push(view(state, row).await?);
+    }
+    Ok(MasterclassPage {
+        items,
+        total,
+        limit: paging.limit,
+        offset: paging.offset,
+    })
+}
+
+/// Applies a patch; the merged schedule must still hold.
+pub async fn update(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    id: Uuid,
+    patch: &MasterclassPatch,
+) -> Result<MasterclassView> {
+    if patch.is_empty() {
+        return Err(Error::field("body", "name at least one field to change"));
+    }
+    let current = db::masterclasses::lock(tx, id)
+        .await?
+        .ok_or(Error::NotFound("masterclass"))?;
+    Schedule::new(
+        patch.starts_at.unwrap_or(current.starts_at),
+        patch.ends_at.unwrap_or(current.ends_at),
+    )
+    .map_err(|e| Error::Validation(vec![e]))?;
+    let updated = db::masterclasses::update(tx, id, patch)
+        .await?
+        .ok_or(Error::NotFound("masterclass"))?;
+    view(state, updated).await
+}
+
+pub async fn delete(tx: &Transaction<'_>, id: Uuid) -> Result<()> {
+    if db::masterclasses::soft_delete(tx, id).await? {
+        tracing::info!(masterclass_id = %id, "masterclass deleted");
+        Ok(())
+    } else {
+        Err(Error::NotFound("masterclass"))
+    }
+}
+
+fn pdf_prefix(id: Uuid) -> String {
+    format!("masterclasses/{id}/handouts/")
+}
+
+/// Hands out a presigned PUT for a new handout of masterclass `id`.
+pub async fn start_pdf_upload(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    id: Uuid,
+    request: &PdfUploadRequest,
+) -> Result<PdfUploadTicket> {
+    let max_bytes = state.config.uploads.pdf_max_bytes;
+    match request.size {
+        Some(0) => return Err(Error::field("size", "must be greater than zero")),
+        Some(size) if size > max_bytes => {
+            return Err(Error::PayloadTooLarge(format!(
+                "a handout is at most {max_bytes} bytes"
+            )));
+        }
+        _ => {}
+    }
+    db::masterclasses::find(tx, id, false)
+        .await?
+        .ok_or(Error::NotFound("masterclass"))?;
+    let key = format!("{}{}.pdf", pdf_prefix(id), Uuid::new_v4());
+    let ttl = state.config.uploads.presign_ttl;
+    let presigned = state
+        .storage
+        .presign_put(&key, "application/pdf", request.size, ttl)
+        .await?;
+    Ok(PdfUploadTicket {
+        key,
+        method: presigned.method,
+        url: presigned.url,
+        headers: presigned.headers,
+        max_bytes,
+        expires_at: OffsetDateTime::now_utc() + ttl,
+    })
+}
+
+/// Checks the uploaded object and records it as the handout of masterclass `id`. A rejected
+/// object is deleted; a replaced handout is deleted once the new one is committed by the caller.
+/// Returns the view and the key of the replaced handout, if any, for the caller to delete after
+/// commit.
+pub async fn confirm_pdf(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    id: Uuid,
+    request: &PdfConfirmRequest,
+) -> Result<(MasterclassView, Option<String>)> {
+    let key = request.key.trim();
+    let valid_name = key
+        .strip_prefix(&pdf_prefix(id))
+        .and_then(|name| name.strip_suffix(".pdf"))
+        .is_some_and(|stem| Uuid::parse_str(stem).is_ok());
+    if !valid_name {
+        return Err(Error::field(
+            "key",
+            "is not an upload key issued for this masterclass",
+        ));
+    }
+    let current = db::masterclasses::lock(tx, id)
+        .await?
+        .ok_or(Error::NotFound("masterclass"))?;
+    if current.pdf.as_ref().is_some_and(|pdf| pdf.key == key) {
+        // Confirming the same upload twice is a no-op.
+        return Ok((view(state, current).await?, None));
+    }
+    let Some(size) = state.storage.size(key).await? else {
+        return Err(Error::Unprocessable {
+            code: "pdf_not_uploaded",
+            detail: "no object was uploaded under this key (or the upload has not finished)".into(),
+        });
+    };
+    let max_bytes = state.config.uploads.pdf_max_bytes;
+    if size > max_bytes {
+        state.storage.delete(key).await?;
+        return Err(Error::PayloadTooLarge(format!(
+            "the handout is {size} bytes; the limit is {max_bytes}"
+        )));
+    }
+    let head = state
+        .storage
+        .read_prefix(key, PDF_MAGIC.len() as u64)
+        .await?;
+    if head != PDF_MAGIC {
+        state.storage.delete(key).await?;
+        return Err(Error::Validation(vec![FieldError::new(
+            "key",
+            "the uploaded file is not a PDF (it does not start with %PDF-)",
+        )]));
+    }
+    let replaced = current.pdf.map(|pdf| pdf.key);
+    let now = OffsetDateTime::now_utc();
+    let updated = db::masterclasses::set_pdf(tx, id, key, size as i64, now).await?;
+    tracing::info!(masterclass_id = %id, size, at = %now.format(&Rfc3339).unwrap_or_default(), "handout confirmed");
+    Ok((view(state, updated).await?, replaced))
+}

@@ -1,0 +1,4 @@
+//! Use cases: what a route does, expressed with the domain types, the queries and the store.
+//! Handlers parse the request, call one of these, and render the result.
+
+pub mod masterclasses;

@@ -1,0 +1,38 @@
+//! The state every handler receives: built once per process (per Lambda instance), then cloned.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::{Config, db, storage::Storage};
+
+/// Shared clients and configuration. Cloning is cheap (handles and an `Arc`).
+#[derive(Clone)]
+pub struct AppState {
+    pub db: db::Pool,
+    pub storage: Storage,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Reads the environment, builds the pool and the S3 client, and applies migrations when
+    /// `RUN_MIGRATIONS` allows it.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        Self::new(Config::from_env()?).await
+    }
+
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
+        let db = db::connect(&config.database)?;
+        if config.database.run_migrations {
+            db::migrate(&db)
+                .await
+                .context("applying database migrations")?;
+        }
+        let storage = Storage::new(&config.s3).await;
+        Ok(Self {
+            db,
+            storage,
+            config: Arc::new(config),
+        })
+    }
+}

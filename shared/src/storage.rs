@@ -1,0 +1,228 @@
+//! The object store: aws-sdk-s3 against AWS, or any S3-compatible store through an endpoint
+//! override with path-style addressing (the local stack's embedded store, MinIO, ...).
+//!
+//! PDFs never pass through a function: clients upload and download them with presigned URLs.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_sdk_s3::{
+    Client,
+    config::{BehaviorVersion, Credentials, Region},
+    error::SdkError,
+    operation::head_object::HeadObjectError,
+    presigning::PresigningConfig,
+    primitives::ByteStream,
+};
+
+use crate::config::S3Config;
+
+/// A presigned request a client performs itself.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PresignedRequest {
+    pub method: String,
+    pub url: String,
+    /// Headers the client must send as they are (they are part of the signature).
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// The bucket the platform keeps its objects in, and the client to reach it.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    client: Client,
+    bucket: String,
+}
+
+impl Storage {
+    /// Builds the client once per process.
+    pub async fn new(config: &S3Config) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()));
+        if let Some((id, secret)) = &config.static_credentials {
+            loader = loader.credentials_provider(Credentials::new(
+                id,
+                secret.expose(),
+                None,
+                None,
+                "static",
+            ));
+        }
+        let shared = loader.load().await;
+        let mut builder =
+            aws_sdk_s3::config::Builder::from(&shared).force_path_style(config.force_path_style);
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Self {
+            client: Client::from_conf(builder.build()),
+            bucket: config.bucket.clone(),
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Creates the bucket if it is missing (the local stack and tests; production's bucket comes
+    /// from the SAM template).
+    pub async fn ensure_bucket(&self) -> anyhow::Result<()> {
+        if self
+            .client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        self.client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .with_context(|| format!("creating bucket {}", self.bucket))?;
+        Ok(())
+    }
+
+    /// Checks the store answers and the bucket exists (health checks).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .with_context(|| format!("reaching bucket {}", self.bucket))?;
+        Ok(())
+    }
+
+    /// A presigned PUT for `key`. `content_length`, when given, is signed too, so the store
+    /// refuses an upload of any other size.
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: Option<u64>,
+        ttl: Duration,
+    ) -> anyhow::Result<PresignedRequest> {
+        let mut put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type);
+        if let Some(length) = content_length {
+            put = put.content_length(i64::try_from(length).context("content length")?);
+        }
+        let presigned = put
+            .presigned(PresigningConfig::expires_in(ttl).context("presign expiry")?)
+            .await
+            .with_context(|| format!("presigning upload of {key}"))?;
+        Ok(PresignedRequest {
+            method: presigned.method().to_owned(),
+            url: presigned.uri().to_owned(),
+            headers: presigned
+                .headers()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        })
+    }
+
+    /// A presigned GET URL for `key`.
+    pub async fn presign_get(&self, key: &str, ttl: Duration) -> anyhow::Result<String> {
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(PresigningConfig::expires_in(ttl).context("presign expiry")?)
+            .await
+            .with_context(|| format!("presigning download of {key}"))?;
+        Ok(presigned.uri().to_owned())
+    }
+
+    /// The size of the object at `key`, or `None` if there is none.
+    pub async fn size(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some(head.content_length().unwrap_or(0).max(0) as u64)),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), HeadObjectError::NotFound(_)) => {
+                Ok(None)
+            }
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("reading metadata of {key}"))),
+        }
+    }
+
+    /// The first `n` bytes of the object at `key` (fewer if it is shorter).
+    pub async fn read_prefix(&self, key: &str, n: u64) -> anyhow::Result<Vec<u8>> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes=0-{}", n.saturating_sub(1)))
+            .send()
+            .await
+            .with_context(|| format!("reading the start of {key}"))?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .with_context(|| format!("reading {key}"))?;
+        let mut bytes = bytes.into_bytes().to_vec();
+        bytes.truncate(n as usize);
+        Ok(bytes)
+    }
+
+    /// The whole object at `key`.
+    pub async fn get(&self, key: &str) -> anyhow::Result<Vec<u8>> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .with_context(|| format!("downloading {key}"))?;
+        Ok(object
+            .body
+            .collect()
+            .await
+            .with_context(|| format!("reading {key}"))?
+            .into_bytes()
+            .to_vec())
+    }
+
+    /// Stores `bytes` at `key`.
+    pub async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> anyhow::Result<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .with_context(|| format!("uploading {key}"))?;
+        Ok(())
+    }
+
+    /// Deletes the object at `key` (deleting a missing object is not an error).
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .with_context(|| format!("deleting {key}"))?;
+        Ok(())
+    }
+}

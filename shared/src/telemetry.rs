@@ -1,0 +1,27 @@
+//! Tracing set-up: JSON lines in Lambda (CloudWatch parses them), readable text locally.
+//!
+//! The filter comes from `RUST_LOG` (default `info`). Call [`init`] once, first thing in `main`.
+
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+/// Installs the global subscriber. Safe to call more than once (later calls do nothing).
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = if in_lambda {
+        registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .without_time(), // CloudWatch stamps each line itself
+            )
+            .try_init()
+    } else {
+        registry.with(fmt::layer().compact()).try_init()
+    };
+    // A second initialisation (tests, or a binary that calls init twice) is harmless.
+    let _ = result;
+}
