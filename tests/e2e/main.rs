@@ -1,1 +1,7 @@
+//! The end-to-end suite: one binary, so the Postgres cluster is started once per run.
 
+mod handouts;
+mod health;
+mod lambda;
+mod masterclasses;
+mod migrations;

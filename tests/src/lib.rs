@@ -1,1 +1,354 @@
+//! The end-to-end test harness.
+//!
+//! - One throwaway Postgres cluster per test run (or the server at `TEST_DATABASE_URL`), with a
+//!   migrated template database; each test gets a fresh database cloned from it (fast).
+//! - One embedded S3 endpoint per test, storing objects in a temporary directory.
+//! - [`TestApp`]: the gateway router built on those, driven in-process with typed helpers.
+//! - [`lambda`]: a Lambda Runtime API emulator that drives a real function binary.
 
+pub mod lambda;
+
+use std::{path::PathBuf, sync::OnceLock};
+
+use anyhow::Context;
+use axum::{Router, body::Body};
+use http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use local_gateway::{
+    postgres::EmbeddedPostgres,
+    s3::{self, EmbeddedS3},
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use shared::{AppState, Config};
+use tower::ServiceExt;
+
+/// The Postgres server shared by every test of this run.
+struct Cluster {
+    /// Kept alive for the whole run; the watchdog stops it when the process exits.
+    _server: Option<EmbeddedPostgres>,
+    /// `postgres://.../` without a database name.
+    base_url: String,
+    template: String,
+}
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+
+fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(|| {
+        // Initialised on a thread of its own, with a runtime of its own, so nothing it creates
+        // is tied to the runtime of whichever test happened to come first.
+        std::thread::spawn(|| start_cluster().expect("starting the test Postgres"))
+            .join()
+            .expect("the thread starting Postgres panicked")
+    })
+}
+
+fn start_cluster() -> anyhow::Result<Cluster> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (server, base_url) = match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        Some(url) => (
+            None,
+            url.trim_end_matches('/')
+                .rsplit_once('/')
+                .map(|(base, _)| base.to_owned())
+                .unwrap_or(url),
+        ),
+        None => {
+            let dir =
+                std::env::temp_dir().join(format!("masterclass-e2e-pg-{}", std::process::id()));
+            remove_stale_clusters();
+            let server = EmbeddedPostgres::start_with(
+                &dir,
+                &[
+                    ("fsync", "off"),
+                    ("synchronous_commit", "off"),
+                    ("full_page_writes", "off"),
+                ],
+            )?;
+            let base = format!("postgres://postgres@127.0.0.1:{}", server.port());
+            (Some(server), base)
+        }
+    };
+    let template = format!("e2e_template_{}", std::process::id());
+    runtime.block_on(async {
+        local_gateway::postgres::create_database_if_missing(
+            &format!("{base_url}/postgres"),
+            &template,
+            None,
+        )
+        .await?;
+        let pool = shared::db::connect(
+            &config_for(&format!("{base_url}/{template}"), "http://unused").database,
+        )?;
+        shared::db::migrate(&pool).await?;
+        pool.close();
+        anyhow::Ok(())
+    })?;
+    Ok(Cluster {
+        _server: server,
+        base_url,
+        template,
+    })
+}
+
+/// Clusters of earlier runs whose process is gone (the watchdog stopped their server).
+fn remove_stale_clusters() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("masterclass-e2e-pg-")
+            && !PathBuf::from(format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The configuration the tests run with: a database URL, an S3 endpoint, the local keys.
+pub fn config_for(database_url: &str, s3_endpoint: &str) -> Config {
+    let pairs = [
+        ("DATABASE_URL", database_url.to_owned()),
+        ("DATABASE_POOL_SIZE", "4".into()),
+        ("RUN_MIGRATIONS", "false".into()),
+        ("S3_ENDPOINT", s3_endpoint.to_owned()),
+        ("S3_ACCESS_KEY_ID", s3::LOCAL_ACCESS_KEY.into()),
+        ("S3_SECRET_ACCESS_KEY", s3::LOCAL_SECRET_KEY.into()),
+        ("S3_BUCKET", "e2e-bucket".into()),
+    ];
+    Config::from_lookup(|name| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("the test configuration is valid")
+}
+
+/// A fresh platform for one test: its own database and its own object store.
+pub struct TestApp {
+    pub state: AppState,
+    /// The gateway router, with the request helpers of [`InProcess`] (reached through `Deref`).
+    pub http: InProcess,
+    pub database_url: String,
+    pub s3: EmbeddedS3,
+    _s3_dir: tempfile::TempDir,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not the expected JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn value(&self) -> Value {
+        self.json()
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// Asserts a problem+json answer with this status and code, and returns the body.
+    #[track_caller]
+    pub fn assert_problem(&self, status: StatusCode, code: &str) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(self.content_type(), "application/problem+json");
+        let body = self.value();
+        assert_eq!(body["code"], code, "body: {body}");
+        assert_eq!(body["status"], status.as_u16());
+        body
+    }
+
+    /// The `field` names of a validation problem, sorted.
+    pub fn invalid_fields(&self) -> Vec<String> {
+        let mut fields: Vec<String> = self.value()["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        fields.sort();
+        fields
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like [`spawn`](Self::spawn), with a change to the configuration (a smaller limit, say).
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let cluster = cluster();
+        let database = format!("e2e_{}", uuid::Uuid::new_v4().simple());
+        local_gateway::postgres::create_database_if_missing(
+            &format!("{}/postgres", cluster.base_url),
+            &database,
+            Some(&cluster.template),
+        )
+        .await
+        .expect("creating the test database");
+        let database_url = format!("{}/{database}", cluster.base_url);
+        let s3_dir = tempfile::tempdir().expect("a temporary directory");
+        let s3 = EmbeddedS3::start(s3_dir.path(), 0)
+            .await
+            .expect("starting S3");
+        let mut config = config_for(&database_url, &s3.endpoint());
+        configure(&mut config);
+        let state = AppState::new(config).await.expect("building the state");
+        state
+            .storage
+            .ensure_bucket()
+            .await
+            .expect("creating the bucket");
+        let http = InProcess(local_gateway::gateway::router(state.clone()));
+        Self {
+            state,
+            http,
+            database_url,
+            s3,
+            _s3_dir: s3_dir,
+        }
+    }
+
+    /// A direct connection to this test's database, to arrange data and check what was written.
+    pub async fn db(&self) -> tokio_postgres::Client {
+        let (client, connection) =
+            tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
+                .await
+                .expect("connecting to the test database");
+        tokio::spawn(connection);
+        client
+    }
+
+    /// Counts the rows of `table` (a fixed name from the test, never input).
+    pub async fn count(&self, table: &str) -> i64 {
+        self.db()
+            .await
+            .query_one(&format!("select count(*) from {table}"), &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = InProcess;
+
+    fn deref(&self) -> &InProcess {
+        &self.http
+    }
+}
+
+/// A router driven in-process (tower `oneshot`), with typed request helpers.
+pub struct InProcess(pub Router);
+
+impl InProcess {
+    /// Sends a request through the gateway router, in-process.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
+        let response = self
+            .0
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .expect("reading the body")
+            .to_bytes()
+            .to_vec();
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.request(Method::GET, path, &[], None).await
+    }
+
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.request(Method::DELETE, path, &[], None).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
+        self.send_json(Method::POST, path, body, &[]).await
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value) -> TestResponse {
+        self.send_json(Method::PATCH, path, body, &[]).await
+    }
+
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.request(method, path, &all, Some(serde_json::to_vec(body).unwrap()))
+            .await
+    }
+}
+
+/// The workspace root (for `events/` and `../shared/testdata`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A file from the team's test data beside the repository (`../shared/testdata/...`).
+pub fn testdata(relative: &str) -> anyhow::Result<Vec<u8>> {
+    let path = workspace_root().join("../shared/testdata").join(relative);
+    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+}

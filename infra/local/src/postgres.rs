@@ -87,6 +87,12 @@ fn free_port() -> anyhow::Result<u16> {
 impl EmbeddedPostgres {
     /// Creates the cluster in `data_dir` if it does not exist yet, and starts it.
     pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Like [`start`](Self::start), with extra server settings (`-c name=value`); the tests
+    /// turn durability off for speed with these.
+    pub fn start_with(data_dir: &Path, settings: &[(&str, &str)]) -> anyhow::Result<Self> {
         let bin = find_binaries()?;
         fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
@@ -126,9 +132,13 @@ impl EmbeddedPostgres {
         // gone (our watchdog stops it), so starting again is safe.
         let port = free_port()?;
         let log = data_dir.join("server.log");
+        let extra: String = settings
+            .iter()
+            .map(|(k, v)| format!(" -c {k}={v}"))
+            .collect();
         let script = format!(
             "{postgres} -D {data} -p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= \
-             -c fsync=on -c max_connections=200 >>{log} 2>&1 & pid=$!; \
+             -c max_connections=200{extra} >>{log} 2>&1 & pid=$!; \
              read _ignored; kill -INT $pid; wait $pid",
             postgres = shell_quote(&bin.join("postgres")),
             data = shell_quote(&data_dir),

@@ -6,16 +6,16 @@ use std::{net::SocketAddr, path::Path};
 use anyhow::Context;
 use hyper_util::rt::TokioIo;
 use s3s::{auth::SimpleAuth, service::S3ServiceBuilder};
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::net::TcpListener;
 
 /// The local stack's fixed credentials (not secret: the store only listens on loopback).
 pub const LOCAL_ACCESS_KEY: &str = "masterclass-local";
 pub const LOCAL_SECRET_KEY: &str = "masterclass-local-secret";
 
-/// A running server. Dropping it stops accepting connections.
+/// A running server. Dropping it stops it and closes its open connections.
 pub struct EmbeddedS3 {
     addr: SocketAddr,
-    task: JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl EmbeddedS3 {
@@ -32,22 +32,35 @@ impl EmbeddedS3 {
             .await
             .context("binding the S3 port")?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut accepting = stopped.clone();
+        tokio::spawn(async move {
             loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
+                let socket = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((socket, _)) => socket,
+                        Err(_) => continue,
+                    },
+                    _ = accepting.changed() => return,
                 };
                 let service = service.clone();
+                let mut stopped = stopped.clone();
                 tokio::spawn(async move {
                     let connection = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(socket), service);
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "s3 connection ended with an error");
+                    tokio::select! {
+                        result = connection => {
+                            if let Err(e) = result {
+                                tracing::debug!(error = %e, "s3 connection ended with an error");
+                            }
+                        }
+                        // Dropping the connection closes its socket, keep-alive or not.
+                        _ = stopped.changed() => {}
                     }
                 });
             }
         });
-        Ok(Self { addr, task })
+        Ok(Self { addr, stop })
     }
 
     /// The endpoint URL to give aws-sdk-s3 (`S3_ENDPOINT`).
@@ -58,6 +71,6 @@ impl EmbeddedS3 {
 
 impl Drop for EmbeddedS3 {
     fn drop(&mut self) {
-        self.task.abort();
+        let _ = self.stop.send(true);
     }
 }

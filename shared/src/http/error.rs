@@ -229,8 +229,12 @@ impl From<tokio_postgres::Error> for Error {
 impl From<deadpool_postgres::PoolError> for Error {
     fn from(err: deadpool_postgres::PoolError) -> Self {
         match err {
-            deadpool_postgres::PoolError::Backend(e) => Self::from(e),
-            other => Self::Unavailable(anyhow::Error::new(other).context("database pool")),
+            // A server-side error while opening a session (bad role, ...) is our bug; a
+            // connection that cannot be made at all is an outage, and retrying may help.
+            deadpool_postgres::PoolError::Backend(e) if e.as_db_error().is_some() => Self::from(e),
+            other => {
+                Self::Unavailable(anyhow::Error::new(other).context("connecting to the database"))
+            }
         }
     }
 }

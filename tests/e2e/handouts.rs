@@ -1,0 +1,216 @@
+use e2e_tests::{TestApp, testdata};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+const PDF: &str = "pdfs/fr-masterclass-entreprise.pdf";
+
+async fn masterclass(app: &TestApp) -> String {
+    let response = app
+        .post_json(
+            "/api/masterclasses",
+            &json!({
+                "title": "Créer son entreprise",
+                "starts_at": "2026-12-05T09:00:00+01:00",
+                "ends_at": "2026-12-05T13:00:00+01:00",
+                "published": true,
+            }),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED);
+    response.value()["id"].as_str().unwrap().to_owned()
+}
+
+/// Asks for an upload ticket and performs the upload with a real HTTP PUT, as a browser would.
+async fn upload(app: &TestApp, id: &str, bytes: Vec<u8>) -> (Value, reqwest::StatusCode) {
+    let ticket = app
+        .post_json(
+            &format!("/api/masterclasses/{id}/pdf"),
+            &json!({ "size": bytes.len() }),
+        )
+        .await;
+    assert_eq!(
+        ticket.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&ticket.body)
+    );
+    let ticket = ticket.value();
+    let mut put = reqwest::Client::new()
+        .put(ticket["url"].as_str().unwrap())
+        .body(bytes);
+    for (name, value) in ticket["headers"].as_object().unwrap() {
+        put = put.header(name, value.as_str().unwrap());
+    }
+    let status = put.send().await.expect("the store answers").status();
+    (ticket, status)
+}
+
+async fn confirm(app: &TestApp, id: &str, key: &str) -> e2e_tests::TestResponse {
+    app.post_json(
+        &format!("/api/masterclasses/{id}/pdf/confirm"),
+        &json!({ "key": key }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_real_pdf_goes_up_by_presigned_url_and_comes_back_by_download_link() {
+    let app = TestApp::spawn().await;
+    let id = masterclass(&app).await;
+    let pdf = testdata(PDF).unwrap();
+
+    let (ticket, put_status) = upload(&app, &id, pdf.clone()).await;
+    let confirmed = confirm(&app, &id, ticket["key"].as_str().unwrap()).await;
+
+    assert!(put_status.is_success(), "upload answered {put_status}");
+    assert_eq!(
+        confirmed.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&confirmed.body)
+    );
+    assert_eq!(confirmed.value()["pdf"]["size"], pdf.len());
+    let shown = app.get(&format!("/api/masterclasses/{id}")).await.value();
+    let url = shown["pdf"]["download_url"]
+        .as_str()
+        .expect("a download link");
+    let downloaded = reqwest::get(url).await.unwrap();
+    assert!(downloaded.status().is_success());
+    assert_eq!(downloaded.bytes().await.unwrap().as_ref(), pdf.as_slice());
+}
+
+#[tokio::test]
+async fn the_store_refuses_an_upload_of_another_size_than_signed() {
+    let app = TestApp::spawn().await;
+    let id = masterclass(&app).await;
+    let ticket = app
+        .post_json(
+            &format!("/api/masterclasses/{id}/pdf"),
+            &json!({ "size": 10 }),
+        )
+        .await
+        .value();
+
+    let mut put = reqwest::Client::new()
+        .put(ticket["url"].as_str().unwrap())
+        .body(b"%PDF-1.7 and much more than ten bytes".to_vec());
+    for (name, value) in ticket["headers"].as_object().unwrap() {
+        if name != "content-length" {
+            put = put.header(name, value.as_str().unwrap());
+        }
+    }
+    let status = put.send().await.unwrap().status();
+
+    assert!(status.is_client_error(), "the store accepted it: {status}");
+}
+
+#[tokio::test]
+async fn confirming_a_file_that_is_not_a_pdf_is_refused_and_the_file_removed() {
+    let app = TestApp::spawn().await;
+    let id = masterclass(&app).await;
+    let (ticket, put_status) = upload(&app, &id, b"MZ\x90\x00 this is no PDF".to_vec()).await;
+    let key = ticket["key"].as_str().unwrap();
+    assert!(put_status.is_success());
+
+    let response = confirm(&app, &id, key).await;
+
+    response.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(response.invalid_fields(), ["key"]);
+    assert_eq!(app.state.storage.size(key).await.unwrap(), None);
+    assert_eq!(
+        app.get(&format!("/api/masterclasses/{id}")).await.value()["pdf"],
+        Value::Null
+    );
+}
+
+#[tokio::test]
+async fn confirming_before_anything_was_uploaded_is_refused() {
+    let app = TestApp::spawn().await;
+    let id = masterclass(&app).await;
+    let ticket = app
+        .post_json(&format!("/api/masterclasses/{id}/pdf"), &json!({}))
+        .await
+        .value();
+
+    let response = confirm(&app, &id, ticket["key"].as_str().unwrap()).await;
+
+    response.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "pdf_not_uploaded");
+    assert_eq!(
+        app.get(&format!("/api/masterclasses/{id}")).await.value()["pdf"],
+        Value::Null
+    );
+}
+
+#[tokio::test]
+async fn a_key_issued_for_another_masterclass_cannot_be_confirmed() {
+    let app = TestApp::spawn().await;
+    let mine = masterclass(&app).await;
+    let other = masterclass(&app).await;
+    let (ticket, _) = upload(&app, &other, testdata(PDF).unwrap()).await;
+
+    let stolen = confirm(&app, &mine, ticket["key"].as_str().unwrap()).await;
+    let invented = confirm(&app, &mine, "../../etc/passwd").await;
+
+    stolen.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    invented.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+}
+
+#[tokio::test]
+async fn a_new_handout_replaces_the_old_one_and_the_old_object_is_deleted() {
+    let app = TestApp::spawn().await;
+    let id = masterclass(&app).await;
+    let (first, _) = upload(&app, &id, testdata(PDF).unwrap()).await;
+    let first_key = first["key"].as_str().unwrap();
+    assert_eq!(confirm(&app, &id, first_key).await.status, StatusCode::OK);
+    let second_pdf = testdata("pdfs/libtasn1.pdf").unwrap();
+
+    let (second, _) = upload(&app, &id, second_pdf.clone()).await;
+    let confirmed = confirm(&app, &id, second["key"].as_str().unwrap()).await;
+
+    assert_eq!(confirmed.status, StatusCode::OK);
+    assert_eq!(confirmed.value()["pdf"]["size"], second_pdf.len());
+    assert_eq!(app.state.storage.size(first_key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn handouts_over_the_limit_are_refused_at_both_steps() {
+    let app = TestApp::spawn_with(|config| config.uploads.pdf_max_bytes = 1024).await;
+    let id = masterclass(&app).await;
+
+    let declared = app
+        .post_json(
+            &format!("/api/masterclasses/{id}/pdf"),
+            &json!({ "size": 4096 }),
+        )
+        .await;
+    // A client that does not declare the size is caught when it confirms.
+    let ticket = app
+        .post_json(&format!("/api/masterclasses/{id}/pdf"), &json!({}))
+        .await
+        .value();
+    let key = ticket["key"].as_str().unwrap();
+    app.state
+        .storage
+        .put(key, testdata(PDF).unwrap(), "application/pdf")
+        .await
+        .unwrap();
+    let confirmed = confirm(&app, &id, key).await;
+
+    declared.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    confirmed.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert_eq!(app.state.storage.size(key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_upload_for_an_unknown_masterclass_is_a_404() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .post_json(
+            "/api/masterclasses/7d6f0d2e-3f9a-4c7e-9a51-2b8f1c9e4a10/pdf",
+            &json!({ "size": 100 }),
+        )
+        .await;
+
+    response.assert_problem(StatusCode::NOT_FOUND, "not_found");
+}
