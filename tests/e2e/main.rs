@@ -5,3 +5,4 @@ mod health;
 mod lambda;
 mod masterclasses;
 mod migrations;
+mod template;

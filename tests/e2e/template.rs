@@ -1,0 +1,40 @@
+//! The SAM template and the routers agree: every route the template sends to a function is one
+//! the function serves.
+
+use e2e_tests::{TestApp, workspace_root};
+use http::{Method, StatusCode};
+
+/// `(method, path)` of every HttpApi event in infra/template.yaml.
+fn template_routes() -> Vec<(Method, String)> {
+    let template = std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap();
+    let mut routes = Vec::new();
+    let mut path = None;
+    for line in template.lines().map(str::trim) {
+        if let Some(p) = line.strip_prefix("Path: ") {
+            path = Some(p.to_owned());
+        } else if let Some(m) = line.strip_prefix("Method: ") {
+            let p = path.take().expect("a Method follows its Path");
+            routes.push((m.parse().unwrap(), p));
+        }
+    }
+    routes
+}
+
+#[tokio::test]
+async fn every_route_in_the_sam_template_is_served_by_the_gateway() {
+    let app = TestApp::spawn().await;
+    let routes = template_routes();
+    assert!(routes.len() >= 8, "{routes:?}");
+
+    for (method, path) in routes {
+        let concrete = path.replace("{id}", "7d6f0d2e-3f9a-4c7e-9a51-2b8f1c9e4a10");
+        let response = app.request(method.clone(), &concrete, &[], None).await;
+        let unrouted = response.status == StatusCode::METHOD_NOT_ALLOWED
+            || (response.status == StatusCode::NOT_FOUND
+                && response.value()["detail"] == "route not found");
+        assert!(
+            !unrouted,
+            "{method} {path} is in the template but no function serves it"
+        );
+    }
+}
