@@ -35,6 +35,23 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub s3: S3Config,
     pub uploads: UploadConfig,
+    pub auth: AuthConfig,
+}
+
+/// Staff sign-in and tokens.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `JWT_SECRET`: the HS256 secret, at least 32 bytes. Required: there is no default (the
+    /// local gateway makes one for itself). A Supabase project's JWT secret works here.
+    pub jwt_secret: Secret,
+    /// `JWT_AUDIENCE` (default `authenticated`, as Supabase): the `aud` tokens must carry.
+    pub audience: String,
+    /// `JWT_TTL_SECS` (default 3600): lifetime of issued staff tokens.
+    pub token_ttl: Duration,
+    /// `LOGIN_MAX_FAILURES` (default 5): failed passwords in a row before an account is locked.
+    pub max_failed_logins: i32,
+    /// `LOGIN_LOCKOUT_SECS` (default 900): how long a locked account stays locked.
+    pub lockout: Duration,
 }
 
 /// How to reach Postgres.
@@ -49,6 +66,10 @@ pub struct DatabaseConfig {
     pub ca_cert: Option<PathBuf>,
     /// `RUN_MIGRATIONS`: apply the embedded migrations at start-up (default true).
     pub run_migrations: bool,
+    /// `DATABASE_MIGRATION_URL`: the role that owns the tables, for migrations. Functions serve
+    /// requests as `DATABASE_URL`'s role, which must own nothing and lack BYPASSRLS. Unset means
+    /// migrations run as `DATABASE_URL` too.
+    pub migration_url: Option<Secret>,
 }
 
 /// How to reach the object store.
@@ -96,9 +117,32 @@ impl Config {
             (None, None) => None,
             _ => bail!("set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither"),
         };
+        let jwt_secret = get("JWT_SECRET").context(
+            "JWT_SECRET is not set: give it a random secret of at least 32 bytes \
+             (e.g. `openssl rand -base64 48`); there is no default outside the local gateway",
+        )?;
+        if jwt_secret.len() < 32 {
+            bail!("JWT_SECRET is too short: use at least 32 bytes");
+        }
         Ok(Self {
+            auth: AuthConfig {
+                jwt_secret: Secret::new(jwt_secret),
+                audience: get("JWT_AUDIENCE").unwrap_or_else(|| "authenticated".into()),
+                token_ttl: Duration::from_secs(parse_or(
+                    "JWT_TTL_SECS",
+                    get("JWT_TTL_SECS"),
+                    3600,
+                )?),
+                max_failed_logins: parse_or("LOGIN_MAX_FAILURES", get("LOGIN_MAX_FAILURES"), 5)?,
+                lockout: Duration::from_secs(parse_or(
+                    "LOGIN_LOCKOUT_SECS",
+                    get("LOGIN_LOCKOUT_SECS"),
+                    900,
+                )?),
+            },
             database: DatabaseConfig {
                 url: Secret::new(url),
+                migration_url: get("DATABASE_MIGRATION_URL").map(Secret::new),
                 pool_size: parse_or("DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), 2)?,
                 ca_cert: get("DATABASE_CA_CERT").map(PathBuf::from),
                 run_migrations: parse_or("RUN_MIGRATIONS", get("RUN_MIGRATIONS"), true)?,
@@ -152,16 +196,32 @@ mod tests {
         }
     }
 
+    const SECRET: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+
     #[test]
     fn a_missing_database_url_is_an_error_that_says_what_to_set() {
-        let err = Config::from_lookup(lookup(&[])).unwrap_err();
+        let err = Config::from_lookup(lookup(&[SECRET])).unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_jwt_secret_is_required_and_must_be_long() {
+        let err =
+            Config::from_lookup(lookup(&[("DATABASE_URL", "postgres://db/app")])).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+        let err = Config::from_lookup(lookup(&[
+            ("DATABASE_URL", "postgres://db/app"),
+            ("JWT_SECRET", "short"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("too short"), "{err}");
     }
 
     #[test]
     fn debug_output_never_shows_secrets() {
         let config = Config::from_lookup(lookup(&[
             ("DATABASE_URL", "postgres://app:hunter2@db/app"),
+            SECRET,
             ("S3_ACCESS_KEY_ID", "key"),
             ("S3_SECRET_ACCESS_KEY", "sup3rsecret"),
         ]))
@@ -169,17 +229,20 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(!printed.contains("sup3rsecret"), "{printed}");
+        assert!(!printed.contains(SECRET.1), "{printed}");
     }
 
     #[test]
     fn an_endpoint_implies_path_style_unless_told_otherwise() {
         let config = Config::from_lookup(lookup(&[
             ("DATABASE_URL", "postgres://db/app"),
+            SECRET,
             ("S3_ENDPOINT", "http://127.0.0.1:9000"),
         ]))
         .unwrap();
         assert!(config.s3.force_path_style);
-        let config = Config::from_lookup(lookup(&[("DATABASE_URL", "postgres://db/app")])).unwrap();
+        let config =
+            Config::from_lookup(lookup(&[("DATABASE_URL", "postgres://db/app"), SECRET])).unwrap();
         assert!(!config.s3.force_path_style);
     }
 
@@ -187,6 +250,7 @@ mod tests {
     fn a_malformed_number_names_its_variable() {
         let err = Config::from_lookup(lookup(&[
             ("DATABASE_URL", "postgres://db/app"),
+            SECRET,
             ("DATABASE_POOL_SIZE", "lots"),
         ]))
         .unwrap_err();

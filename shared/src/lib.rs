@@ -4,6 +4,7 @@
 //! router that turns HTTP into calls on this crate. The layout:
 //!
 //! - [`config`]: typed configuration read once from the environment (secrets never printed).
+//! - [`auth`]: passwords, staff JWTs, student tokens, and the [`auth::Caller`] that RLS sees.
 //! - [`telemetry`]: tracing set-up, JSON in Lambda and readable locally.
 //! - [`db`]: the Postgres pool, embedded migrations, and the queries next to each aggregate.
 //! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate).
@@ -14,6 +15,7 @@
 //! - [`services`]: use cases that combine the above (for example the PDF upload flow).
 //! - [`state`]: [`AppState`], built once per process and cloned into every handler.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::{Config, db, storage::Storage};
+use crate::{Config, auth::jwt, db, storage::Storage};
 
 /// Shared clients and configuration. Cloning is cheap (handles and an `Arc`).
 #[derive(Clone)]
@@ -12,6 +12,8 @@ pub struct AppState {
     pub db: db::Pool,
     pub storage: Storage,
     pub config: Arc<Config>,
+    /// Staff token signing and verification keys.
+    pub keys: Arc<jwt::Keys>,
 }
 
 impl AppState {
@@ -22,16 +24,28 @@ impl AppState {
     }
 
     pub async fn new(config: Config) -> anyhow::Result<Self> {
-        let db = db::connect(&config.database)?;
+        let db = db::connect(&config.database.url, &config.database)?;
         if config.database.run_migrations {
-            db::migrate(&db)
-                .await
-                .context("applying database migrations")?;
+            match &config.database.migration_url {
+                Some(url) => {
+                    let owner = db::connect(url, &config.database)?;
+                    db::migrate(&owner)
+                        .await
+                        .context("applying database migrations")?;
+                    owner.close();
+                }
+                None => {
+                    db::migrate(&db)
+                        .await
+                        .context("applying database migrations")?;
+                }
+            }
         }
         let storage = Storage::new(&config.s3).await;
         Ok(Self {
             db,
             storage,
+            keys: Arc::new(jwt::Keys::new(&config.auth)),
             config: Arc::new(config),
         })
     }

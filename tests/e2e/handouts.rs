@@ -1,11 +1,11 @@
-use e2e_tests::{TestApp, testdata};
+use e2e_tests::{StaffSession, TestApp, testdata};
 use http::StatusCode;
 use serde_json::{Value, json};
 
 const PDF: &str = "pdfs/fr-masterclass-entreprise.pdf";
 
-async fn masterclass(app: &TestApp) -> String {
-    let response = app
+async fn masterclass(admin: &StaffSession) -> String {
+    let response = admin
         .post_json(
             "/api/masterclasses",
             &json!({
@@ -21,8 +21,8 @@ async fn masterclass(app: &TestApp) -> String {
 }
 
 /// Asks for an upload ticket and performs the upload with a real HTTP PUT, as a browser would.
-async fn upload(app: &TestApp, id: &str, bytes: Vec<u8>) -> (Value, reqwest::StatusCode) {
-    let ticket = app
+async fn upload(admin: &StaffSession, id: &str, bytes: Vec<u8>) -> (Value, reqwest::StatusCode) {
+    let ticket = admin
         .post_json(
             &format!("/api/masterclasses/{id}/pdf"),
             &json!({ "size": bytes.len() }),
@@ -45,22 +45,24 @@ async fn upload(app: &TestApp, id: &str, bytes: Vec<u8>) -> (Value, reqwest::Sta
     (ticket, status)
 }
 
-async fn confirm(app: &TestApp, id: &str, key: &str) -> e2e_tests::TestResponse {
-    app.post_json(
-        &format!("/api/masterclasses/{id}/pdf/confirm"),
-        &json!({ "key": key }),
-    )
-    .await
+async fn confirm(admin: &StaffSession, id: &str, key: &str) -> e2e_tests::TestResponse {
+    admin
+        .post_json(
+            &format!("/api/masterclasses/{id}/pdf/confirm"),
+            &json!({ "key": key }),
+        )
+        .await
 }
 
 #[tokio::test]
 async fn a_real_pdf_goes_up_by_presigned_url_and_comes_back_by_download_link() {
     let app = TestApp::spawn().await;
-    let id = masterclass(&app).await;
+    let admin = app.admin().await;
+    let id = masterclass(&admin).await;
     let pdf = testdata(PDF).unwrap();
 
-    let (ticket, put_status) = upload(&app, &id, pdf.clone()).await;
-    let confirmed = confirm(&app, &id, ticket["key"].as_str().unwrap()).await;
+    let (ticket, put_status) = upload(&admin, &id, pdf.clone()).await;
+    let confirmed = confirm(&admin, &id, ticket["key"].as_str().unwrap()).await;
 
     assert!(put_status.is_success(), "upload answered {put_status}");
     assert_eq!(
@@ -82,8 +84,9 @@ async fn a_real_pdf_goes_up_by_presigned_url_and_comes_back_by_download_link() {
 #[tokio::test]
 async fn the_store_refuses_an_upload_of_another_size_than_signed() {
     let app = TestApp::spawn().await;
-    let id = masterclass(&app).await;
-    let ticket = app
+    let admin = app.admin().await;
+    let id = masterclass(&admin).await;
+    let ticket = admin
         .post_json(
             &format!("/api/masterclasses/{id}/pdf"),
             &json!({ "size": 10 }),
@@ -107,12 +110,13 @@ async fn the_store_refuses_an_upload_of_another_size_than_signed() {
 #[tokio::test]
 async fn confirming_a_file_that_is_not_a_pdf_is_refused_and_the_file_removed() {
     let app = TestApp::spawn().await;
-    let id = masterclass(&app).await;
-    let (ticket, put_status) = upload(&app, &id, b"MZ\x90\x00 this is no PDF".to_vec()).await;
+    let admin = app.admin().await;
+    let id = masterclass(&admin).await;
+    let (ticket, put_status) = upload(&admin, &id, b"MZ\x90\x00 this is no PDF".to_vec()).await;
     let key = ticket["key"].as_str().unwrap();
     assert!(put_status.is_success());
 
-    let response = confirm(&app, &id, key).await;
+    let response = confirm(&admin, &id, key).await;
 
     response.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(response.invalid_fields(), ["key"]);
@@ -126,13 +130,14 @@ async fn confirming_a_file_that_is_not_a_pdf_is_refused_and_the_file_removed() {
 #[tokio::test]
 async fn confirming_before_anything_was_uploaded_is_refused() {
     let app = TestApp::spawn().await;
-    let id = masterclass(&app).await;
-    let ticket = app
+    let admin = app.admin().await;
+    let id = masterclass(&admin).await;
+    let ticket = admin
         .post_json(&format!("/api/masterclasses/{id}/pdf"), &json!({}))
         .await
         .value();
 
-    let response = confirm(&app, &id, ticket["key"].as_str().unwrap()).await;
+    let response = confirm(&admin, &id, ticket["key"].as_str().unwrap()).await;
 
     response.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "pdf_not_uploaded");
     assert_eq!(
@@ -144,12 +149,13 @@ async fn confirming_before_anything_was_uploaded_is_refused() {
 #[tokio::test]
 async fn a_key_issued_for_another_masterclass_cannot_be_confirmed() {
     let app = TestApp::spawn().await;
-    let mine = masterclass(&app).await;
-    let other = masterclass(&app).await;
-    let (ticket, _) = upload(&app, &other, testdata(PDF).unwrap()).await;
+    let admin = app.admin().await;
+    let mine = masterclass(&admin).await;
+    let other = masterclass(&admin).await;
+    let (ticket, _) = upload(&admin, &other, testdata(PDF).unwrap()).await;
 
-    let stolen = confirm(&app, &mine, ticket["key"].as_str().unwrap()).await;
-    let invented = confirm(&app, &mine, "../../etc/passwd").await;
+    let stolen = confirm(&admin, &mine, ticket["key"].as_str().unwrap()).await;
+    let invented = confirm(&admin, &mine, "../../etc/passwd").await;
 
     stolen.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     invented.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
@@ -158,14 +164,15 @@ async fn a_key_issued_for_another_masterclass_cannot_be_confirmed() {
 #[tokio::test]
 async fn a_new_handout_replaces_the_old_one_and_the_old_object_is_deleted() {
     let app = TestApp::spawn().await;
-    let id = masterclass(&app).await;
-    let (first, _) = upload(&app, &id, testdata(PDF).unwrap()).await;
+    let admin = app.admin().await;
+    let id = masterclass(&admin).await;
+    let (first, _) = upload(&admin, &id, testdata(PDF).unwrap()).await;
     let first_key = first["key"].as_str().unwrap();
-    assert_eq!(confirm(&app, &id, first_key).await.status, StatusCode::OK);
+    assert_eq!(confirm(&admin, &id, first_key).await.status, StatusCode::OK);
     let second_pdf = testdata("pdfs/libtasn1.pdf").unwrap();
 
-    let (second, _) = upload(&app, &id, second_pdf.clone()).await;
-    let confirmed = confirm(&app, &id, second["key"].as_str().unwrap()).await;
+    let (second, _) = upload(&admin, &id, second_pdf.clone()).await;
+    let confirmed = confirm(&admin, &id, second["key"].as_str().unwrap()).await;
 
     assert_eq!(confirmed.status, StatusCode::OK);
     assert_eq!(confirmed.value()["pdf"]["size"], second_pdf.len());
@@ -175,16 +182,17 @@ async fn a_new_handout_replaces_the_old_one_and_the_old_object_is_deleted() {
 #[tokio::test]
 async fn handouts_over_the_limit_are_refused_at_both_steps() {
     let app = TestApp::spawn_with(|config| config.uploads.pdf_max_bytes = 1024).await;
-    let id = masterclass(&app).await;
+    let admin = app.admin().await;
+    let id = masterclass(&admin).await;
 
-    let declared = app
+    let declared = admin
         .post_json(
             &format!("/api/masterclasses/{id}/pdf"),
             &json!({ "size": 4096 }),
         )
         .await;
     // A client that does not declare the size is caught when it confirms.
-    let ticket = app
+    let ticket = admin
         .post_json(&format!("/api/masterclasses/{id}/pdf"), &json!({}))
         .await
         .value();
@@ -194,7 +202,7 @@ async fn handouts_over_the_limit_are_refused_at_both_steps() {
         .put(key, testdata(PDF).unwrap(), "application/pdf")
         .await
         .unwrap();
-    let confirmed = confirm(&app, &id, key).await;
+    let confirmed = confirm(&admin, &id, key).await;
 
     declared.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     confirmed.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
@@ -204,8 +212,9 @@ async fn handouts_over_the_limit_are_refused_at_both_steps() {
 #[tokio::test]
 async fn an_upload_for_an_unknown_masterclass_is_a_404() {
     let app = TestApp::spawn().await;
+    let admin = app.admin().await;
 
-    let response = app
+    let response = admin
         .post_json(
             "/api/masterclasses/7d6f0d2e-3f9a-4c7e-9a51-2b8f1c9e4a10/pdf",
             &json!({ "size": 100 }),

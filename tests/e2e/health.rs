@@ -20,7 +20,7 @@ async fn health_is_a_503_problem_when_the_object_store_is_down() {
     drop(s3); // the store stops, and closes its open connections
 
     let router = health::router(state);
-    let app = e2e_tests::InProcess(router);
+    let app = e2e_tests::InProcess::new(router);
     let response = app.get("/api/health").await;
 
     response.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
@@ -40,7 +40,7 @@ async fn a_database_outage_is_a_503_problem_not_a_500() {
         &app.s3.endpoint(),
     );
     let state = shared::AppState::new(config).await.unwrap();
-    let app = e2e_tests::InProcess(masterclasses::router(state));
+    let app = e2e_tests::InProcess::new(masterclasses::router(state));
 
     let response = app.get("/api/masterclasses").await;
 

@@ -1,7 +1,7 @@
 //! The real function binaries, driven through the Lambda Runtime API with the samples in events/.
 
 use e2e_tests::{
-    TestApp,
+    StaffSession, StudentSession, TestApp,
     lambda::{Runtime, build_binary},
     workspace_root,
 };
@@ -9,7 +9,10 @@ use serde_json::Value;
 
 fn env_for(app: &TestApp) -> Vec<(&'static str, String)> {
     vec![
+        // Served as the unprivileged login; migrated (a no-op here) as the owner.
         ("DATABASE_URL", app.database_url.clone()),
+        ("DATABASE_MIGRATION_URL", app.owner_url.clone()),
+        ("JWT_SECRET", e2e_tests::JWT_SECRET.into()),
         ("S3_ENDPOINT", app.s3.endpoint()),
         (
             "S3_ACCESS_KEY_ID",
@@ -29,9 +32,29 @@ fn event(relative: &str) -> Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The sample with its placeholder credentials replaced by real ones of this test platform.
+fn signed(mut event: Value, admin: &StaffSession, student: &StudentSession) -> Value {
+    if let Some(auth) = event["headers"]["authorization"].as_str() {
+        let token = if auth.starts_with("Bearer mcs_") {
+            &student.token
+        } else {
+            &admin.token
+        };
+        event["headers"]["authorization"] = Value::String(format!("Bearer {token}"));
+    }
+    event
+}
+
+fn body(answer: &Value) -> Value {
+    serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+}
+
 #[tokio::test]
 async fn the_masterclasses_binary_answers_api_gateway_events() {
     let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let some = app.masterclass(&admin, "Pour l'étudiant", true).await;
+    let student = app.student(&some, "Awa Ndong").await;
     let binary = tokio::task::spawn_blocking(|| build_binary("masterclasses", "masterclasses"))
         .await
         .unwrap()
@@ -40,12 +63,18 @@ async fn the_masterclasses_binary_answers_api_gateway_events() {
         .await
         .unwrap();
 
+    let create = signed(event("masterclasses/create.json"), &admin, &student);
     let created = function
-        .invoke(event("masterclasses/create.json"))
+        .invoke(create.clone())
         .await
         .unwrap()
         .expect("no function error");
     let replayed = function
+        .invoke(create)
+        .await
+        .unwrap()
+        .expect("no function error");
+    let unsigned = function
         .invoke(event("masterclasses/create.json"))
         .await
         .unwrap()
@@ -57,20 +86,30 @@ async fn the_masterclasses_binary_answers_api_gateway_events() {
         .expect("no function error");
 
     assert_eq!(created["statusCode"], 201, "{created}");
-    let body: Value = serde_json::from_str(created["body"].as_str().unwrap()).unwrap();
-    assert_eq!(body["title"], "Créer et gérer son entreprise au Gabon");
+    let created = body(&created);
+    assert_eq!(created["title"], "Créer et gérer son entreprise au Gabon");
     // The sample carries an Idempotency-Key: the replay answers the same and writes nothing.
-    let replayed_body: Value = serde_json::from_str(replayed["body"].as_str().unwrap()).unwrap();
-    assert_eq!(replayed_body["id"], body["id"]);
-    assert_eq!(app.count("masterclasses").await, 1);
+    assert_eq!(body(&replayed)["id"], created["id"]);
+    // The sample's own token is signed with another secret: refused before anything is written.
+    assert_eq!(unsigned["statusCode"], 401, "{unsigned}");
+    assert_eq!(app.count("masterclasses").await, 2);
     assert_eq!(listed["statusCode"], 200);
-    let page: Value = serde_json::from_str(listed["body"].as_str().unwrap()).unwrap();
-    assert_eq!(page["items"][0]["id"], body["id"]);
+    let page = body(&listed);
+    let ids: Vec<&Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["id"])
+        .collect();
+    assert!(ids.contains(&&created["id"]), "{page}");
 }
 
 #[tokio::test]
 async fn every_sample_event_gets_a_non_5xx_answer_from_its_function() {
     let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let some = app.masterclass(&admin, "Pour l'étudiant", true).await;
+    let student = app.student(&some, "Awa Ndong").await;
     let root = workspace_root().join("events");
     let mut checked = 0;
     for function_dir in std::fs::read_dir(&root)
@@ -101,7 +140,10 @@ async fn every_sample_event_gets_a_non_5xx_answer_from_its_function() {
                 .unwrap()
                 .to_string_lossy()
                 .into_owned();
-            let answer = function.invoke(event(&relative)).await.unwrap();
+            let answer = function
+                .invoke(signed(event(&relative), &admin, &student))
+                .await
+                .unwrap();
             let answer = answer.unwrap_or_else(|e| panic!("{relative}: function error {e}"));
             let status = answer["statusCode"]
                 .as_u64()
@@ -110,5 +152,5 @@ async fn every_sample_event_gets_a_non_5xx_answer_from_its_function() {
             checked += 1;
         }
     }
-    assert!(checked >= 8, "only {checked} samples were found");
+    assert!(checked >= 18, "only {checked} samples were found");
 }

@@ -1,4 +1,4 @@
-use e2e_tests::TestApp;
+use e2e_tests::{StaffSession, TestApp};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -11,8 +11,8 @@ fn draft(title: &str) -> Value {
     })
 }
 
-async fn create(app: &TestApp, body: Value) -> Value {
-    let response = app.post_json("/api/masterclasses", &body).await;
+async fn create(admin: &StaffSession, body: Value) -> Value {
+    let response = admin.post_json("/api/masterclasses", &body).await;
     assert_eq!(
         response.status,
         StatusCode::CREATED,
@@ -22,17 +22,18 @@ async fn create(app: &TestApp, body: Value) -> Value {
     response.value()
 }
 
-async fn create_published(app: &TestApp, title: &str) -> Value {
+async fn create_published(admin: &StaffSession, title: &str) -> Value {
     let mut body = draft(title);
     body["published"] = json!(true);
-    create(app, body).await
+    create(admin, body).await
 }
 
 #[tokio::test]
 async fn an_admin_creates_a_masterclass_and_its_accents_are_kept() {
     let app = TestApp::spawn().await;
+    let admin = app.admin().await;
 
-    let created = create(&app, draft("  Créer son entreprise à Libreville  ")).await;
+    let created = create(&admin, draft("  Créer son entreprise à Libreville  ")).await;
 
     assert_eq!(created["title"], "Créer son entreprise à Libreville");
     assert_eq!(created["published"], false);
@@ -53,9 +54,10 @@ async fn an_admin_creates_a_masterclass_and_its_accents_are_kept() {
 #[tokio::test]
 async fn every_bad_field_is_named_and_nothing_is_written() {
     let app = TestApp::spawn().await;
+    let admin = app.admin().await;
     let body = json!({ "title": "x", "starts_at": "le 5 décembre", "ends_at": "2026-12-05T13:00:00+01:00" });
 
-    let response = app.post_json("/api/masterclasses", &body).await;
+    let response = admin.post_json("/api/masterclasses", &body).await;
 
     response.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(response.invalid_fields(), ["starts_at", "title"]);
@@ -65,10 +67,11 @@ async fn every_bad_field_is_named_and_nothing_is_written() {
 #[tokio::test]
 async fn a_masterclass_that_ends_before_it_starts_is_refused() {
     let app = TestApp::spawn().await;
+    let admin = app.admin().await;
     let mut body = draft("Comptabilité");
     body["ends_at"] = json!("2026-12-05T08:00:00+01:00");
 
-    let response = app.post_json("/api/masterclasses", &body).await;
+    let response = admin.post_json("/api/masterclasses", &body).await;
 
     response.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(response.invalid_fields(), ["ends_at"]);
@@ -78,11 +81,12 @@ async fn a_masterclass_that_ends_before_it_starts_is_refused() {
 #[tokio::test]
 async fn an_unknown_or_mistyped_field_is_named() {
     let app = TestApp::spawn().await;
+    let admin = app.admin().await;
     let mut body = draft("Marketing digital");
     body["titel"] = json!("typo");
 
-    let unknown = app.post_json("/api/masterclasses", &body).await;
-    let mistyped = app
+    let unknown = admin.post_json("/api/masterclasses", &body).await;
+    let mistyped = admin
         .post_json("/api/masterclasses", &json!({ "title": 42 }))
         .await;
 
@@ -101,8 +105,9 @@ async fn an_unknown_or_mistyped_field_is_named() {
 #[tokio::test]
 async fn unreadable_bodies_get_4xx_problems_and_change_nothing() {
     let app = TestApp::spawn().await;
+    let admin = app.admin().await;
 
-    let malformed = app
+    let malformed = admin
         .request(
             Method::POST,
             "/api/masterclasses",
@@ -110,7 +115,7 @@ async fn unreadable_bodies_get_4xx_problems_and_change_nothing() {
             Some(b"{\"title\": ".to_vec()),
         )
         .await;
-    let not_json = app
+    let not_json = admin
         .request(
             Method::POST,
             "/api/masterclasses",
@@ -118,7 +123,7 @@ async fn unreadable_bodies_get_4xx_problems_and_change_nothing() {
             Some(b"title=x".to_vec()),
         )
         .await;
-    let huge = app
+    let huge = admin
         .post_json(
             "/api/masterclasses",
             &json!({ "title": "x".repeat(300 * 1024) }),
@@ -134,9 +139,10 @@ async fn unreadable_bodies_get_4xx_problems_and_change_nothing() {
 #[tokio::test]
 async fn the_public_listing_shows_published_masterclasses_page_by_page() {
     let app = TestApp::spawn().await;
-    create(&app, draft("Brouillon caché")).await;
+    let admin = app.admin().await;
+    create(&admin, draft("Brouillon caché")).await;
     for title in ["Atelier un", "Atelier deux", "Atelier trois"] {
-        create_published(&app, title).await;
+        create_published(&admin, title).await;
     }
 
     let first = app.get("/api/masterclasses?limit=2").await.value();
@@ -179,11 +185,12 @@ async fn bad_paging_parameters_are_refused() {
 #[tokio::test]
 async fn a_draft_is_hidden_from_the_public_until_it_is_published() {
     let app = TestApp::spawn().await;
-    let created = create(&app, draft("Gestion de projet")).await;
+    let admin = app.admin().await;
+    let created = create(&admin, draft("Gestion de projet")).await;
     let path = format!("/api/masterclasses/{}", created["id"].as_str().unwrap());
 
     let before = app.get(&path).await;
-    let published = app.patch_json(&path, &json!({ "published": true })).await;
+    let published = admin.patch_json(&path, &json!({ "published": true })).await;
     let after = app.get(&path).await;
 
     before.assert_problem(StatusCode::NOT_FOUND, "not_found");
@@ -195,14 +202,15 @@ async fn a_draft_is_hidden_from_the_public_until_it_is_published() {
 #[tokio::test]
 async fn an_update_may_not_leave_the_schedule_inverted() {
     let app = TestApp::spawn().await;
-    let created = create_published(&app, "Gestion de projet").await;
+    let admin = app.admin().await;
+    let created = create_published(&admin, "Gestion de projet").await;
     let path = format!("/api/masterclasses/{}", created["id"].as_str().unwrap());
 
     // Moving only the start past the stored end breaks the schedule.
-    let response = app
+    let response = admin
         .patch_json(&path, &json!({ "starts_at": "2026-12-06T09:00:00+01:00" }))
         .await;
-    let empty = app.patch_json(&path, &json!({})).await;
+    let empty = admin.patch_json(&path, &json!({})).await;
 
     response.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(response.invalid_fields(), ["ends_at"]);
@@ -216,19 +224,21 @@ async fn an_update_may_not_leave_the_schedule_inverted() {
 #[tokio::test]
 async fn a_deleted_masterclass_is_a_tombstone_invisible_to_everyone() {
     let app = TestApp::spawn().await;
-    let created = create_published(&app, "Éphémère").await;
+    let admin = app.admin().await;
+    let created = create_published(&admin, "Éphémère").await;
     let id = created["id"].as_str().unwrap();
     let path = format!("/api/masterclasses/{id}");
 
-    let deleted = app.delete(&path).await;
-    let again = app.delete(&path).await;
+    let deleted = admin.delete(&path).await;
+    let again = admin.delete(&path).await;
 
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     again.assert_problem(StatusCode::NOT_FOUND, "not_found");
     app.get(&path)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    app.patch_json(&path, &json!({ "title": "Revenant" }))
+    admin
+        .patch_json(&path, &json!({ "title": "Revenant" }))
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
     assert_eq!(app.get("/api/masterclasses").await.value()["total"], 0);
@@ -249,7 +259,8 @@ async fn a_deleted_masterclass_is_a_tombstone_invisible_to_everyone() {
 #[tokio::test]
 async fn every_write_moves_the_row_version_forward_for_sync() {
     let app = TestApp::spawn().await;
-    let created = create_published(&app, "Versionnée").await;
+    let admin = app.admin().await;
+    let created = create_published(&admin, "Versionnée").await;
     let id = created["id"].as_str().unwrap();
     let version = || async {
         app.db()
@@ -264,13 +275,14 @@ async fn every_write_moves_the_row_version_forward_for_sync() {
     };
     let v1 = version().await;
 
-    app.patch_json(
-        &format!("/api/masterclasses/{id}"),
-        &json!({ "title": "Versionnée deux" }),
-    )
-    .await;
+    admin
+        .patch_json(
+            &format!("/api/masterclasses/{id}"),
+            &json!({ "title": "Versionnée deux" }),
+        )
+        .await;
     let v2 = version().await;
-    app.delete(&format!("/api/masterclasses/{id}")).await;
+    admin.delete(&format!("/api/masterclasses/{id}")).await;
     let v3 = version().await;
 
     assert!(v1 < v2 && v2 < v3, "{v1} {v2} {v3}");
@@ -297,13 +309,14 @@ async fn malformed_ids_and_unknown_routes_are_problems_too() {
 #[tokio::test]
 async fn a_retried_create_with_the_same_key_returns_the_first_answer() {
     let app = TestApp::spawn().await;
+    let admin = app.admin().await;
     let key = [("idempotency-key", "create-42")];
     let body = draft("Atelier idempotent");
 
-    let first = app
+    let first = admin
         .send_json(Method::POST, "/api/masterclasses", &body, &key)
         .await;
-    let retry = app
+    let retry = admin
         .send_json(Method::POST, "/api/masterclasses", &body, &key)
         .await;
 
@@ -316,14 +329,16 @@ async fn a_retried_create_with_the_same_key_returns_the_first_answer() {
 #[tokio::test]
 async fn the_same_key_with_another_body_is_refused() {
     let app = TestApp::spawn().await;
+    let admin = app.admin().await;
     let key = [("idempotency-key", "create-43")];
-    app.send_json(Method::POST, "/api/masterclasses", &draft("Premier"), &key)
+    admin
+        .send_json(Method::POST, "/api/masterclasses", &draft("Premier"), &key)
         .await;
 
-    let reused = app
+    let reused = admin
         .send_json(Method::POST, "/api/masterclasses", &draft("Second"), &key)
         .await;
-    let bad_key = app
+    let bad_key = admin
         .send_json(
             Method::POST,
             "/api/masterclasses",
@@ -340,13 +355,14 @@ async fn the_same_key_with_another_body_is_refused() {
 #[tokio::test]
 async fn concurrent_retries_with_one_key_create_one_masterclass() {
     let app = TestApp::spawn().await;
+    let admin = app.admin().await;
     let key = [("idempotency-key", "race-1")];
     let body = draft("Course");
 
     let (a, b, c) = tokio::join!(
-        app.send_json(Method::POST, "/api/masterclasses", &body, &key),
-        app.send_json(Method::POST, "/api/masterclasses", &body, &key),
-        app.send_json(Method::POST, "/api/masterclasses", &body, &key),
+        admin.send_json(Method::POST, "/api/masterclasses", &body, &key),
+        admin.send_json(Method::POST, "/api/masterclasses", &body, &key),
+        admin.send_json(Method::POST, "/api/masterclasses", &body, &key),
     );
 
     for response in [&a, &b, &c] {
@@ -379,4 +395,51 @@ async fn every_response_carries_a_request_id_and_problems_repeat_it() {
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
     assert_eq!(given.headers.get("x-request-id").unwrap(), "trace-me-123");
     assert_eq!(given.value()["request_id"], "trace-me-123");
+}
+
+#[tokio::test]
+async fn only_an_admin_may_create_change_or_delete_masterclasses() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let id = app.masterclass(&admin, "Réservée aux admins", true).await;
+    let tutor = app.tutor(&admin, &[&id]).await;
+    let path = format!("/api/masterclasses/{id}");
+
+    let anonymous = app.post_json("/api/masterclasses", &draft("Anonyme")).await;
+    let by_tutor = tutor
+        .post_json("/api/masterclasses", &draft("Par un tuteur"))
+        .await;
+    let tutor_patch = tutor.patch_json(&path, &json!({ "title": "Changé" })).await;
+    let tutor_delete = tutor.delete(&path).await;
+    let tutor_upload = tutor.post_json(&format!("{path}/pdf"), &json!({})).await;
+
+    anonymous.assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    by_tutor.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    tutor_patch.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    tutor_delete.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    tutor_upload.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(app.count("masterclasses").await, 1);
+    assert_eq!(app.get(&path).await.value()["title"], "Réservée aux admins");
+}
+
+#[tokio::test]
+async fn staff_see_the_drafts_they_staff_and_the_public_does_not() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let mine = app.masterclass(&admin, "Brouillon du tuteur", false).await;
+    let other = app.masterclass(&admin, "Brouillon d'un autre", false).await;
+    let tutor = app.tutor(&admin, &[&mine]).await;
+
+    let public = app.get("/api/masterclasses").await.value();
+    let tutors = tutor.get("/api/masterclasses").await.value();
+    let admins = admin.get("/api/masterclasses").await.value();
+
+    assert_eq!(public["total"], 0);
+    assert_eq!(tutors["total"], 1);
+    assert_eq!(tutors["items"][0]["id"], mine.as_str());
+    assert_eq!(admins["total"], 2);
+    tutor
+        .get(&format!("/api/masterclasses/{other}"))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
 }

@@ -8,7 +8,7 @@ async fn empty_database(app: &TestApp) -> String {
         .batch_execute(&format!("create database {name}"))
         .await
         .unwrap();
-    let (base, _) = app.database_url.rsplit_once('/').unwrap();
+    let (base, _) = app.owner_url.rsplit_once('/').unwrap();
     format!("{base}/{name}")
 }
 
@@ -16,7 +16,8 @@ async fn empty_database(app: &TestApp) -> String {
 async fn migrations_apply_from_an_empty_database_and_then_have_nothing_left_to_do() {
     let app = TestApp::spawn().await;
     let url = empty_database(&app).await;
-    let pool = shared::db::connect(&config_for(&url, "http://unused").database).unwrap();
+    let config = config_for(&url, "http://unused").database;
+    let pool = shared::db::connect(&config.url, &config).unwrap();
 
     assert_eq!(migrate(&pool).await.unwrap(), MIGRATIONS.len());
     assert_eq!(migrate(&pool).await.unwrap(), 0);
@@ -53,9 +54,9 @@ async fn instances_starting_together_apply_each_migration_exactly_once() {
     let url = empty_database(&app).await;
     let config = config_for(&url, "http://unused").database;
     let (a, b, c) = (
-        shared::db::connect(&config).unwrap(),
-        shared::db::connect(&config).unwrap(),
-        shared::db::connect(&config).unwrap(),
+        shared::db::connect(&config.url, &config).unwrap(),
+        shared::db::connect(&config.url, &config).unwrap(),
+        shared::db::connect(&config.url, &config).unwrap(),
     );
 
     let (ra, rb, rc) = tokio::join!(migrate(&a), migrate(&b), migrate(&c));

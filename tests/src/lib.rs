@@ -83,11 +83,11 @@ fn start_cluster() -> anyhow::Result<Cluster> {
             None,
         )
         .await?;
-        let pool = shared::db::connect(
-            &config_for(&format!("{base_url}/{template}"), "http://unused").database,
-        )?;
+        let config = config_for(&format!("{base_url}/{template}"), "http://unused").database;
+        let pool = shared::db::connect(&config.url, &config)?;
         shared::db::migrate(&pool).await?;
         pool.close();
+        local_gateway::postgres::ensure_app_login(&format!("{base_url}/postgres")).await?;
         anyhow::Ok(())
     })?;
     Ok(Cluster {
@@ -112,6 +112,9 @@ fn remove_stale_clusters() {
     }
 }
 
+/// The HS256 secret of the test platform (tests sign their own bad tokens with it).
+pub const JWT_SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e-secret";
+
 /// The configuration the tests run with: a database URL, an S3 endpoint, the local keys.
 pub fn config_for(database_url: &str, s3_endpoint: &str) -> Config {
     let pairs = [
@@ -122,6 +125,7 @@ pub fn config_for(database_url: &str, s3_endpoint: &str) -> Config {
         ("S3_ACCESS_KEY_ID", s3::LOCAL_ACCESS_KEY.into()),
         ("S3_SECRET_ACCESS_KEY", s3::LOCAL_SECRET_KEY.into()),
         ("S3_BUCKET", "e2e-bucket".into()),
+        ("JWT_SECRET", JWT_SECRET.into()),
     ];
     Config::from_lookup(|name| {
         pairs
@@ -135,6 +139,8 @@ pub fn config_for(database_url: &str, s3_endpoint: &str) -> Config {
 /// A fresh platform for one test: its own database and its own object store.
 pub struct TestApp {
     pub state: AppState,
+    /// The superuser's URL of this test's database, to arrange and inspect data past RLS.
+    pub owner_url: String,
     /// The gateway router, with the request helpers of [`InProcess`] (reached through `Deref`).
     pub http: InProcess,
     pub database_url: String,
@@ -218,7 +224,10 @@ impl TestApp {
         )
         .await
         .expect("creating the test database");
-        let database_url = format!("{}/{database}", cluster.base_url);
+        let owner_url = format!("{}/{database}", cluster.base_url);
+        // The functions connect as the unprivileged login, as they do in the local stack.
+        let database_url =
+            local_gateway::postgres::with_user(&owner_url, local_gateway::postgres::APP_LOGIN);
         let s3_dir = tempfile::tempdir().expect("a temporary directory");
         let s3 = EmbeddedS3::start(s3_dir.path(), 0)
             .await
@@ -231,9 +240,10 @@ impl TestApp {
             .ensure_bucket()
             .await
             .expect("creating the bucket");
-        let http = InProcess(local_gateway::gateway::router(state.clone()));
+        let http = InProcess::new(local_gateway::gateway::router(state.clone()));
         Self {
             state,
+            owner_url,
             http,
             database_url,
             s3,
@@ -243,10 +253,9 @@ impl TestApp {
 
     /// A direct connection to this test's database, to arrange data and check what was written.
     pub async fn db(&self) -> tokio_postgres::Client {
-        let (client, connection) =
-            tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
-                .await
-                .expect("connecting to the test database");
+        let (client, connection) = tokio_postgres::connect(&self.owner_url, tokio_postgres::NoTls)
+            .await
+            .expect("connecting to the test database");
         tokio::spawn(connection);
         client
     }
@@ -270,10 +279,30 @@ impl std::ops::Deref for TestApp {
     }
 }
 
-/// A router driven in-process (tower `oneshot`), with typed request helpers.
-pub struct InProcess(pub Router);
+/// A router driven in-process (tower `oneshot`), with typed request helpers, optionally as a
+/// signed-in caller.
+#[derive(Clone)]
+pub struct InProcess {
+    router: Router,
+    bearer: Option<String>,
+}
 
 impl InProcess {
+    pub fn new(router: Router) -> Self {
+        Self {
+            router,
+            bearer: None,
+        }
+    }
+
+    /// The same router, with `Authorization: Bearer <token>` on every request.
+    pub fn with_bearer(&self, token: &str) -> Self {
+        Self {
+            router: self.router.clone(),
+            bearer: Some(format!("Bearer {token}")),
+        }
+    }
+
     /// Sends a request through the gateway router, in-process.
     pub async fn request(
         &self,
@@ -283,6 +312,9 @@ impl InProcess {
         body: Option<Vec<u8>>,
     ) -> TestResponse {
         let mut builder = Request::builder().method(method).uri(path);
+        if let Some(bearer) = &self.bearer {
+            builder = builder.header(header::AUTHORIZATION, bearer);
+        }
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
@@ -290,7 +322,7 @@ impl InProcess {
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
             .unwrap();
         let response = self
-            .0
+            .router
             .clone()
             .oneshot(request)
             .await
@@ -351,4 +383,182 @@ pub fn workspace_root() -> PathBuf {
 pub fn testdata(relative: &str) -> anyhow::Result<Vec<u8>> {
     let path = workspace_root().join("../shared/testdata").join(relative);
     std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// A signed-in staff member: their account and a client that sends their token.
+pub struct StaffSession {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+    pub http: InProcess,
+}
+
+impl std::ops::Deref for StaffSession {
+    type Target = InProcess;
+
+    fn deref(&self) -> &InProcess {
+        &self.http
+    }
+}
+
+/// A student with an inscription and an access token.
+pub struct StudentSession {
+    pub inscription_id: uuid::Uuid,
+    pub profile_id: uuid::Uuid,
+    pub token: String,
+    pub http: InProcess,
+}
+
+impl std::ops::Deref for StudentSession {
+    type Target = InProcess;
+
+    fn deref(&self) -> &InProcess {
+        &self.http
+    }
+}
+
+/// The password every test account gets.
+pub const PASSWORD: &str = "un mot de passe assez long";
+
+impl TestApp {
+    /// Signs in through `POST /api/auth/token` and returns the token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> TestResponse {
+        self.post_json(
+            "/api/auth/token",
+            &serde_json::json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    async fn session(&self, id: uuid::Uuid, email: String) -> StaffSession {
+        let response = self.sign_in(&email, PASSWORD).await;
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "signing in: {}",
+            String::from_utf8_lossy(&response.body)
+        );
+        let token = response.value()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        StaffSession {
+            id,
+            email,
+            password: PASSWORD.into(),
+            http: self.http.with_bearer(&token),
+            token,
+        }
+    }
+
+    /// A new admin account (as `create-admin` makes them), signed in.
+    pub async fn admin(&self) -> StaffSession {
+        let email = format!("admin-{}@example.ga", uuid::Uuid::new_v4().simple());
+        let account =
+            shared::services::staff::create_admin(&self.state, &email, "Admin Test", PASSWORD)
+                .await
+                .expect("creating an admin");
+        self.session(account.id, email).await
+    }
+
+    /// A new tutor account created by `admin` through the API, assigned to `masterclasses`,
+    /// signed in.
+    pub async fn tutor(&self, admin: &StaffSession, masterclasses: &[&str]) -> StaffSession {
+        let email = format!("tuteur-{}@example.ga", uuid::Uuid::new_v4().simple());
+        let created = admin
+            .post_json(
+                "/api/admin/users",
+                &serde_json::json!({ "email": email, "full_name": "Tuteur Test", "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        let id: uuid::Uuid = created.value()["id"].as_str().unwrap().parse().unwrap();
+        for masterclass in masterclasses {
+            let assigned = admin
+                .request(
+                    Method::PUT,
+                    &format!("/api/admin/users/{id}/masterclasses/{masterclass}"),
+                    &[],
+                    None,
+                )
+                .await;
+            assert_eq!(
+                assigned.status,
+                StatusCode::OK,
+                "{}",
+                String::from_utf8_lossy(&assigned.body)
+            );
+        }
+        self.session(id, email).await
+    }
+
+    /// A masterclass created by `admin` (a draft unless `published`); returns its id.
+    pub async fn masterclass(&self, admin: &StaffSession, title: &str, published: bool) -> String {
+        let response = admin
+            .post_json(
+                "/api/masterclasses",
+                &serde_json::json!({
+                    "title": title,
+                    "starts_at": "2026-12-05T09:00:00+01:00",
+                    "ends_at": "2026-12-05T13:00:00+01:00",
+                    "published": published,
+                }),
+            )
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        response.value()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A student inscribed in `masterclass` (arranged directly in the database until the
+    /// registration route exists), with an access token issued by the platform.
+    pub async fn student(&self, masterclass: &str, full_name: &str) -> StudentSession {
+        let db = self.db().await;
+        let number = format!(
+            "+2410{}",
+            1_000_000 + (uuid::Uuid::new_v4().as_u128() % 8_999_999)
+        );
+        let profile_id: uuid::Uuid = db
+            .query_one(
+                "insert into profiles (full_name, whatsapp_number, date_of_birth, consent_at, consent_version)
+                 values ($1, $2, '2001-04-12', now(), 'v1') returning id",
+                &[&full_name, &number],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let masterclass_id: uuid::Uuid = masterclass.parse().unwrap();
+        let inscription_id: uuid::Uuid = db
+            .query_one(
+                "insert into inscriptions (masterclass_id, profile_id) values ($1, $2) returning id",
+                &[&masterclass_id, &profile_id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let mut client = self.state.db.get().await.unwrap();
+        let tx = shared::db::begin_as(&mut client, &shared::auth::Caller::System)
+            .await
+            .unwrap();
+        let issued = shared::services::students::issue_token(&tx, inscription_id)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        StudentSession {
+            inscription_id,
+            profile_id,
+            http: self.http.with_bearer(&issued.access_token),
+            token: issued.access_token,
+        }
+    }
 }

@@ -2,12 +2,12 @@
 //!
 //! | route | who |
 //! |---|---|
-//! | `GET /api/masterclasses`, `GET /api/masterclasses/{id}` | anyone (published only) |
+//! | `GET /api/masterclasses`, `GET /api/masterclasses/{id}` | anyone: published ones; staff also the drafts they staff |
 //! | `POST /api/masterclasses`, `PATCH`/`DELETE /api/masterclasses/{id}` | admin |
 //! | `POST /api/masterclasses/{id}/pdf`, `POST /api/masterclasses/{id}/pdf/confirm` | admin |
 //!
-//! Handlers parse the request into domain types, open one transaction, call
-//! `shared::services::masterclasses`, and commit.
+//! Handlers parse the request into domain types, open one transaction as the caller (so
+//! Postgres row-level security applies), call `shared::services::masterclasses`, and commit.
 
 use axum::{
     Router,
@@ -18,8 +18,10 @@ use axum::{
 };
 use shared::{
     AppState, Result,
+    auth::Caller,
+    db,
     domain::{MasterclassDraft, MasterclassPatch, NewMasterclass, Paging, paging::PagingQuery},
-    http::{Json, Path, Query},
+    http::{Admin, Json, Path, Query},
     idempotency::{self, MaybeIdempotencyKey},
     services::masterclasses::{
         self as service, MasterclassPage, MasterclassView, PdfConfirmRequest, PdfUploadRequest,
@@ -30,35 +32,38 @@ use uuid::Uuid;
 
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<PagingQuery>,
 ) -> Result<Json<MasterclassPage>> {
     let paging = Paging::parse(&query)?;
     let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    let page = service::list_published(&state, &tx, paging).await?;
+    let tx = db::begin_as(&mut client, &caller).await?;
+    let page = service::list(&state, &tx, !caller.is_staff(), paging).await?;
     tx.commit().await?;
     Ok(Json(page))
 }
 
 async fn get_one(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<MasterclassView>> {
     let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    let found = service::get_published(&state, &tx, id).await?;
+    let tx = db::begin_as(&mut client, &caller).await?;
+    let found = service::get(&state, &tx, id, !caller.is_staff()).await?;
     tx.commit().await?;
     Ok(Json(found))
 }
 
 async fn create(
     State(state): State<AppState>,
+    admin: Admin,
     key: MaybeIdempotencyKey,
     Json(draft): Json<MasterclassDraft>,
 ) -> Result<Response> {
     let new = NewMasterclass::parse(&draft)?;
     let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = db::begin_as(&mut client, &admin.caller()).await?;
     let response = idempotency::once(
         &tx,
         &key,
@@ -74,20 +79,25 @@ async fn create(
 
 async fn update(
     State(state): State<AppState>,
+    admin: Admin,
     Path(id): Path<Uuid>,
     Json(draft): Json<MasterclassDraft>,
 ) -> Result<Json<MasterclassView>> {
     let patch = MasterclassPatch::parse(&draft)?;
     let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = db::begin_as(&mut client, &admin.caller()).await?;
     let updated = service::update(&state, &tx, id, &patch).await?;
     tx.commit().await?;
     Ok(Json(updated))
 }
 
-async fn delete(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<StatusCode> {
+async fn delete(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
     let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = db::begin_as(&mut client, &admin.caller()).await?;
     service::delete(&tx, id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -95,12 +105,13 @@ async fn delete(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<S
 
 async fn start_pdf_upload(
     State(state): State<AppState>,
+    admin: Admin,
     Path(id): Path<Uuid>,
     body: Option<Json<PdfUploadRequest>>,
 ) -> Result<(StatusCode, Json<PdfUploadTicket>)> {
     let request = body.map(|Json(r)| r).unwrap_or_default();
     let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = db::begin_as(&mut client, &admin.caller()).await?;
     let ticket = service::start_pdf_upload(&state, &tx, id, &request).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(ticket)))
@@ -108,11 +119,12 @@ async fn start_pdf_upload(
 
 async fn confirm_pdf(
     State(state): State<AppState>,
+    admin: Admin,
     Path(id): Path<Uuid>,
     Json(request): Json<PdfConfirmRequest>,
 ) -> Result<Response> {
     let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = db::begin_as(&mut client, &admin.caller()).await?;
     let (view, replaced) = service::confirm_pdf(&state, &tx, id, &request).await?;
     tx.commit().await?;
     if let Some(old) = replaced {

@@ -1,17 +1,26 @@
-//! The local gateway: every function's routes on one server, as API Gateway routes them in AWS.
+//! The local gateway: every function's routes on one server, as API Gateway routes them in AWS,
+//! and the operator commands (`create-admin`).
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use axum::Router;
 use shared::{AppState, Config};
 
-use crate::{postgres::EmbeddedPostgres, s3, schedules};
+use crate::{
+    postgres::{self, EmbeddedPostgres},
+    s3, schedules,
+};
 
 /// Every function's routes, merged, with the common layers once on the outside.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
+        .merge(auth::routes())
         .merge(health::routes())
+        .merge(inscriptions::routes())
         .merge(masterclasses::routes());
     shared::http::with_common_layers(routes.with_state(state))
 }
@@ -29,54 +38,182 @@ pub struct Options {
     /// Where the embedded Postgres and S3 keep their data.
     #[arg(long, env = "LOCAL_DATA_DIR", default_value = ".local")]
     pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
-/// Starts the local stack and serves until Ctrl-C or SIGTERM.
-pub async fn run(options: Options) -> anyhow::Result<()> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let mut overrides: Vec<(&str, String)> = Vec::new();
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Serve the platform (the default).
+    Serve,
+    /// Create an admin account. The password comes from ADMIN_PASSWORD or a prompt.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrateur")]
+        name: String,
+    },
+}
 
-    let mut postgres = None;
-    if env("DATABASE_URL").is_none() {
-        let pg =
-            tokio::task::block_in_place(|| EmbeddedPostgres::start(&options.data_dir.join("pg")))
+/// The running local stack: state plus the embedded servers it started.
+pub struct Stack {
+    pub state: AppState,
+    postgres: Option<EmbeddedPostgres>,
+    object_store: Option<s3::EmbeddedS3>,
+}
+
+impl Stack {
+    /// Starts what is not configured (Postgres, S3), migrates, and builds the state.
+    pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let mut overrides: Vec<(&str, String)> = Vec::new();
+
+        let mut postgres = None;
+        if env("DATABASE_URL").is_none() {
+            let pg = tokio::task::block_in_place(|| EmbeddedPostgres::start(&data_dir.join("pg")))
                 .context("starting the embedded Postgres (or set DATABASE_URL)")?;
-        pg.ensure_database("masterclass").await?;
-        overrides.push(("DATABASE_URL", pg.url("masterclass")));
-        tracing::info!(port = pg.port(), "embedded Postgres is running");
-        postgres = Some(pg);
+            pg.ensure_database("masterclass").await?;
+            let owner_url = pg.url("masterclass");
+            // Migrate as the owner, then let the functions in as a role that owns nothing.
+            let owner = shared::db::connect(
+                &shared::config::Secret::new(owner_url.clone()),
+                &bootstrap_db_config(),
+            )?;
+            shared::db::migrate(&owner)
+                .await
+                .context("applying migrations")?;
+            owner.close();
+            postgres::ensure_app_login(&owner_url).await?;
+            overrides.push((
+                "DATABASE_URL",
+                postgres::with_user(&owner_url, postgres::APP_LOGIN),
+            ));
+            overrides.push(("RUN_MIGRATIONS", "false".into()));
+            tracing::info!(port = pg.port(), "embedded Postgres is running");
+            postgres = Some(pg);
+        }
+
+        let mut object_store = None;
+        if env("S3_ENDPOINT").is_none() {
+            let store = s3::EmbeddedS3::start(&data_dir.join("s3"), 0).await?;
+            overrides.extend([
+                ("S3_ENDPOINT", store.endpoint()),
+                ("S3_ACCESS_KEY_ID", s3::LOCAL_ACCESS_KEY.into()),
+                ("S3_SECRET_ACCESS_KEY", s3::LOCAL_SECRET_KEY.into()),
+            ]);
+            object_store = Some(store);
+        }
+
+        if env("JWT_SECRET").is_none() {
+            overrides.push(("JWT_SECRET", local_jwt_secret(data_dir)?));
+        }
+
+        let config = Config::from_lookup(|name| {
+            overrides
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| env(name))
+        })?;
+        let state = AppState::new(config).await?;
+        if object_store.is_some() {
+            state.storage.ensure_bucket().await?;
+        }
+        Ok(Self {
+            state,
+            postgres,
+            object_store,
+        })
     }
 
-    let mut object_store = None;
-    if env("S3_ENDPOINT").is_none() {
-        let store = s3::EmbeddedS3::start(&options.data_dir.join("s3"), 0).await?;
-        overrides.extend([
-            ("S3_ENDPOINT", store.endpoint()),
-            ("S3_ACCESS_KEY_ID", s3::LOCAL_ACCESS_KEY.into()),
-            ("S3_SECRET_ACCESS_KEY", s3::LOCAL_SECRET_KEY.into()),
-        ]);
-        object_store = Some(store);
+    /// Stops the embedded servers, Postgres cleanly.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        drop(self.object_store.take());
+        if let Some(mut pg) = self.postgres.take() {
+            tracing::info!("stopping the embedded Postgres");
+            tokio::task::block_in_place(|| pg.stop())?;
+        }
+        Ok(())
     }
+}
 
-    let config = Config::from_lookup(|name| {
-        overrides
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-            .or_else(|| env(name))
-    })?;
-    let state = AppState::new(config).await?;
-    if object_store.is_some() {
-        state.storage.ensure_bucket().await?;
+fn bootstrap_db_config() -> shared::config::DatabaseConfig {
+    shared::config::DatabaseConfig {
+        url: shared::config::Secret::new(""),
+        pool_size: 1,
+        ca_cert: None,
+        run_migrations: true,
+        migration_url: None,
     }
-    let timers = schedules::spawn(&state, schedules::jobs());
+}
 
-    let addr = SocketAddr::from(([127, 0, 0, 1], options.port));
+/// The local stack's JWT secret: made once, kept in `.local/jwt-secret` so tokens survive a
+/// restart. (Outside the local stack JWT_SECRET must be set; there is no default.)
+fn local_jwt_secret(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("jwt-secret");
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        if secret.trim().len() >= 32 {
+            return Ok(secret.trim().to_owned());
+        }
+    }
+    let secret = shared::auth::student_token::StudentToken::generate().as_str()[4..].to_owned();
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    Ok(secret)
+}
+
+/// `cargo run [serve]` and `cargo run -- create-admin`.
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    match options.command {
+        None | Some(Command::Serve) => serve(&options.data_dir, options.port).await,
+        Some(Command::CreateAdmin { email, name }) => {
+            let password = match std::env::var("ADMIN_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+            {
+                Some(password) => password,
+                None => tokio::task::block_in_place(|| {
+                    rpassword::prompt_password("Password for the new admin: ")
+                })
+                .context("reading the password")?,
+            };
+            let stack = Stack::start(&options.data_dir).await?;
+            let result =
+                shared::services::staff::create_admin(&stack.state, &email, &name, &password).await;
+            stack.stop()?;
+            match result {
+                Ok(admin) => {
+                    println!("Admin {} created ({}).", admin.email, admin.id);
+                    Ok(())
+                }
+                Err(shared::Error::Validation(errors)) => {
+                    let list: Vec<String> = errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect();
+                    bail!("invalid: {}", list.join("; "))
+                }
+                Err(e) => bail!("{e}"),
+            }
+        }
+    }
+}
+
+async fn serve(data_dir: &Path, port: u16) -> anyhow::Result<()> {
+    let stack = Stack::start(data_dir).await?;
+    let bootstrap = bootstrap_admin(&stack.state).await?;
+    let timers = schedules::spawn(&stack.state, schedules::jobs());
+
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr} (set PORT or --port to use another port)"))?;
-    print_banner(&listener.local_addr()?, object_store.as_ref());
-    axum::serve(listener, router(state))
+    print_banner(
+        &listener.local_addr()?,
+        stack.object_store.as_ref(),
+        bootstrap.as_deref(),
+    );
+    axum::serve(listener, router(stack.state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;
@@ -84,15 +221,30 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     for timer in timers {
         timer.abort();
     }
-    drop(object_store);
-    if let Some(mut pg) = postgres {
-        tracing::info!("stopping the embedded Postgres");
-        tokio::task::block_in_place(|| pg.stop())?;
-    }
-    Ok(())
+    stack.stop()
 }
 
-fn print_banner(addr: &SocketAddr, store: Option<&s3::EmbeddedS3>) {
+/// With `BOOTSTRAP_ADMIN_EMAIL` and `BOOTSTRAP_ADMIN_PASSWORD` set, makes sure that admin exists.
+/// Returns the e-mail when there is one to sign in with.
+async fn bootstrap_admin(state: &AppState) -> anyhow::Result<Option<String>> {
+    let email = std::env::var("BOOTSTRAP_ADMIN_EMAIL")
+        .ok()
+        .filter(|e| !e.is_empty());
+    let password = std::env::var("BOOTSTRAP_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let (Some(email), Some(password)) = (email, password) else {
+        return Ok(None);
+    };
+    match shared::services::staff::create_admin(state, &email, "Administrateur", &password).await {
+        Ok(_) => tracing::info!("bootstrap admin created"),
+        Err(shared::Error::Conflict { .. }) => {}
+        Err(e) => bail!("creating the bootstrap admin: {e}"),
+    }
+    Ok(Some(email))
+}
+
+fn print_banner(addr: &SocketAddr, store: Option<&s3::EmbeddedS3>, admin: Option<&str>) {
     println!();
     println!("  Masterclass platform running at http://{addr}");
     println!("    health:        http://{addr}/api/health");
@@ -102,6 +254,26 @@ fn print_banner(addr: &SocketAddr, store: Option<&s3::EmbeddedS3>) {
             "    object store:  {} (embedded, files under .local/s3)",
             store.endpoint()
         );
+    }
+    println!();
+    match admin {
+        Some(email) => {
+            println!("  Staff token:");
+            println!(
+                "    curl -s -X POST http://{addr}/api/auth/token -H 'content-type: application/json' \\\n      -d '{{\"email\":\"{email}\",\"password\":\"'\"$BOOTSTRAP_ADMIN_PASSWORD\"'\"}}'"
+            );
+        }
+        None => {
+            println!("  No bootstrap admin. Create one, then ask for a token:");
+            println!("    cargo run -- create-admin --email admin@example.ga");
+            println!(
+                "    (or set BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD before cargo run)"
+            );
+            println!(
+                "    curl -s -X POST http://{addr}/api/auth/token -H 'content-type: application/json' \\"
+            );
+            println!("      -d '{{\"email\":\"admin@example.ga\",\"password\":\"...\"}}'");
+        }
     }
     println!("  Ctrl-C stops everything.");
     println!();

@@ -289,3 +289,40 @@ async fn connect_when_ready(
         }
     }
 }
+
+/// The login role the functions use locally: a member of `masterclass_app`, owning nothing,
+/// without BYPASSRLS.
+pub const APP_LOGIN: &str = "masterclass_fn";
+
+/// Creates [`APP_LOGIN`] on the server at `admin_url` if missing (after the migrations, which
+/// create `masterclass_app`).
+pub async fn ensure_app_login(admin_url: &str) -> anyhow::Result<()> {
+    let (client, connection) = connect_when_ready(admin_url).await?;
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(&format!(
+            "do $$ begin
+                 if not exists (select from pg_roles where rolname = '{APP_LOGIN}') then
+                     create role {APP_LOGIN} login nobypassrls;
+                 end if;
+             end $$;
+             grant {role} to {APP_LOGIN};",
+            role = shared::db::APP_ROLE,
+        ))
+        .await
+        .context("creating the functions' login role")?;
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+/// `url` with its user replaced by `user` (no password: the local cluster trusts loopback).
+pub fn with_user(url: &str, user: &str) -> String {
+    match url
+        .split_once("://")
+        .and_then(|(scheme, rest)| rest.split_once('@').map(|(_, host)| (scheme, host)))
+    {
+        Some((scheme, host)) => format!("{scheme}://{user}@{host}"),
+        None => url.to_owned(),
+    }
+}

@@ -26,7 +26,8 @@ macro_rules! migration {
 }
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_foundation")];
+pub const MIGRATIONS: &[Migration] =
+    &[migration!(1, "0001_foundation"), migration!(2, "0002_auth")];
 
 /// Any 64-bit number unique to this purpose.
 const MIGRATION_LOCK: i64 = 0x6d61_7374_6572_636c; // "mastercl"
@@ -38,6 +39,8 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
     tx.execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .context("taking the migration lock")?;
+    tx.batch_execute("set local client_min_messages = warning")
+        .await?;
     tx.batch_execute(
         "create table if not exists schema_migrations (
              version integer primary key,

@@ -8,7 +8,9 @@
 pub mod masterclasses;
 mod migrate;
 mod pool;
+mod session;
 
 pub use deadpool_postgres::{Client, Pool, Transaction};
 pub use migrate::{MIGRATIONS, Migration, migrate};
 pub use pool::connect;
+pub use session::{APP_ROLE, begin_as};

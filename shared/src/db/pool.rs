@@ -6,13 +6,12 @@ use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::SslMode;
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, Secret};
 
-/// Builds the pool. TLS (rustls, webpki roots plus `DATABASE_CA_CERT`) is used when the URL asks
-/// for it with `sslmode=require` or stricter; a local socket or loopback URL needs none.
-pub fn connect(config: &DatabaseConfig) -> anyhow::Result<Pool> {
-    let pg: tokio_postgres::Config = config
-        .url
+/// Builds a pool for `url`. TLS (rustls, webpki roots plus `DATABASE_CA_CERT`) is used when the
+/// URL asks for it with `sslmode=require` or stricter; a local socket or loopback URL needs none.
+pub fn connect(url: &Secret, config: &DatabaseConfig) -> anyhow::Result<Pool> {
+    let pg: tokio_postgres::Config = url
         .expose()
         .parse()
         .context("DATABASE_URL is not a valid Postgres URL")?;

@@ -3,6 +3,7 @@
 
 pub mod masterclass;
 pub mod paging;
+pub mod staff;
 
 pub use masterclass::{
     Description, MasterclassDraft, MasterclassPatch, NewMasterclass, Schedule, Title,

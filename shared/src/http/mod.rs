@@ -1,10 +1,12 @@
 //! HTTP plumbing shared by every function: the one error type, extractors that turn rejections
 //! into problem+json, request ids, and the layers every router is wrapped in.
 
+pub mod auth;
 mod error;
 mod extract;
 mod layers;
 
+pub use auth::{Admin, Staff, Student};
 pub use error::{Error, FieldError, Result, on_constraint};
 pub use extract::{Json, Path, Query};
 pub use layers::{REQUEST_ID_HEADER, current_request_id, with_common_layers};

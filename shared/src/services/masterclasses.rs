@@ -123,23 +123,29 @@ pub async fn create(
     view(state, created).await
 }
 
-pub async fn get_published(
+/// One masterclass; `published_only` hides drafts (anonymous callers and students). Row-level
+/// security hides what the caller may not see either way.
+pub async fn get(
     state: &AppState,
     tx: &Transaction<'_>,
     id: Uuid,
+    published_only: bool,
 ) -> Result<MasterclassView> {
-    let found = db::masterclasses::find(tx, id, true)
+    let found = db::masterclasses::find(tx, id, published_only)
         .await?
         .ok_or(Error::NotFound("masterclass"))?;
     view(state, found).await
 }
 
-pub async fn list_published(
+/// A page of masterclasses; `published_only` as in [`get`].
+pub async fn list(
     state: &AppState,
     tx: &Transaction<'_>,
+    published_only: bool,
     paging: Paging,
 ) -> Result<MasterclassPage> {
-    let (rows, total) = db::masterclasses::list(tx, true, paging.limit, paging.offset).await?;
+    let (rows, total) =
+        db::masterclasses::list(tx, published_only, paging.limit, paging.offset).await?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         items.push(view(state, row).await?);

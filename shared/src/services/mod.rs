@@ -2,3 +2,5 @@
 //! Handlers parse the request, call one of these, and render the result.
 
 pub mod masterclasses;
+pub mod staff;
+pub mod students;

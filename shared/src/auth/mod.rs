@@ -1,0 +1,89 @@
+//! Who is calling: staff passwords, staff JWTs, student access tokens, and the [`Caller`] whose
+//! claims every request transaction hands to Postgres for row-level security.
+//!
+//! Authentication happens here, once; authorization on data happens in Postgres (see
+//! `migrations/0002_auth.sql`). The extractors that put these to work are in
+//! [`crate::http::auth`].
+
+pub mod jwt;
+pub mod password;
+pub mod student_token;
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// A staff role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Tuteur,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Tuteur => "tuteur",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "admin" => Some(Self::Admin),
+            "tuteur" => Some(Self::Tuteur),
+            _ => None,
+        }
+    }
+}
+
+/// A staff member whose token was verified and whose account is active right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffIdentity {
+    pub id: Uuid,
+    pub role: Role,
+    pub email: String,
+}
+
+/// A student whose access token opened one inscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StudentIdentity {
+    pub inscription_id: Uuid,
+    pub profile_id: Uuid,
+    pub masterclass_id: Uuid,
+}
+
+/// Whoever is behind a request, as Postgres policies see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Anonymous,
+    Staff(StaffIdentity),
+    Student(StudentIdentity),
+    /// An operator command run on the server (`create-admin`): acts as an admin.
+    System,
+}
+
+impl Caller {
+    /// The claims set in `request.jwt.claims` for this caller's transactions. Built from verified
+    /// identities only, never copied from a token.
+    pub fn claims(&self) -> Value {
+        match self {
+            Self::Anonymous => json!({ "role": "anon" }),
+            Self::Staff(staff) => {
+                json!({ "role": staff.role.as_str(), "sub": staff.id, "email": staff.email })
+            }
+            Self::Student(student) => json!({
+                "role": "student",
+                "sub": student.profile_id,
+                "inscription_id": student.inscription_id,
+                "masterclass_id": student.masterclass_id,
+            }),
+            Self::System => json!({ "role": "admin", "system": true }),
+        }
+    }
+
+    /// True for staff (admin or tutor).
+    pub fn is_staff(&self) -> bool {
+        matches!(self, Self::Staff(_) | Self::System)
+    }
+}

@@ -1,0 +1,25 @@
+//! "A transaction as this caller": the one way request handlers reach the data.
+//!
+//! [`begin_as`] opens a transaction, drops to the `masterclass_app` role (owns nothing, no
+//! BYPASSRLS) and sets the caller's verified claims, so row-level security decides what every
+//! query in it may see and change. Both settings are transaction-local, hence safe behind a
+//! transaction-mode pooler.
+
+use deadpool_postgres::{Client, Transaction};
+
+use crate::{auth::Caller, http::Result};
+
+/// The role request transactions run as.
+pub const APP_ROLE: &str = "masterclass_app";
+
+/// Opens a transaction on `client` in which `caller`'s claims are in force.
+pub async fn begin_as<'a>(client: &'a mut Client, caller: &Caller) -> Result<Transaction<'a>> {
+    let tx = client.transaction().await?;
+    let claims = caller.claims().to_string();
+    tx.execute(
+        "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
+        &[&APP_ROLE, &claims],
+    )
+    .await?;
+    Ok(tx)
+}

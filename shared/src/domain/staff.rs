@@ -1,0 +1,241 @@
+//! Staff accounts as requests describe them, parsed at the door.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    auth::{Role, password::Password},
+    http::{Error, FieldError},
+};
+
+/// An e-mail address, checked by `email_address` (RFC 5322) and kept in lower case so that one
+/// person cannot hold two accounts by changing case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let email = raw.trim().to_lowercase();
+        if email.len() > 254 {
+            return Err("must be at most 254 characters".into());
+        }
+        match email_address::EmailAddress::parse_with_options(
+            &email,
+            email_address::Options::default()
+                .without_display_text()
+                .with_required_tld(),
+        ) {
+            Ok(_) => Ok(Self(email)),
+            Err(_) => Err("is not a valid e-mail address".into()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A person's name: trimmed, 1 to 200 characters, accents kept, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        let length = name.chars().count();
+        if length == 0 {
+            return Err("must not be empty".into());
+        }
+        if length > 200 {
+            return Err("must be at most 200 characters".into());
+        }
+        if name.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn check<T>(field: &str, result: Result<T, String>, errors: &mut Vec<FieldError>) -> Option<T> {
+    result
+        .map_err(|message| errors.push(FieldError::new(field, message)))
+        .ok()
+}
+
+fn role(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Role> {
+    check(
+        field,
+        Role::parse(raw).ok_or_else(|| "must be `admin` or `tuteur`".to_owned()),
+        errors,
+    )
+}
+
+/// `POST /api/auth/token`.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /api/admin/users`, as sent.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffDraft {
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub role: Option<String>,
+    pub password: Option<String>,
+}
+
+/// A checked new account.
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    pub email: Email,
+    pub full_name: PersonName,
+    pub role: Role,
+    pub password: Password,
+}
+
+impl NewStaff {
+    pub fn parse(draft: &StaffDraft) -> Result<Self, Error> {
+        let mut errors = Vec::new();
+        let required = |field: &str, value: &Option<String>, errors: &mut Vec<FieldError>| {
+            if value.is_none() {
+                errors.push(FieldError::new(field, "is required"));
+            }
+        };
+        required("email", &draft.email, &mut errors);
+        required("full_name", &draft.full_name, &mut errors);
+        required("password", &draft.password, &mut errors);
+        let email = draft
+            .email
+            .as_deref()
+            .and_then(|e| check("email", Email::parse(e), &mut errors));
+        let full_name = draft
+            .full_name
+            .as_deref()
+            .and_then(|n| check("full_name", PersonName::parse(n), &mut errors));
+        let password = draft
+            .password
+            .as_deref()
+            .and_then(|p| check("password", Password::parse(p), &mut errors));
+        let role = match draft.role.as_deref() {
+            None => Some(Role::Tuteur),
+            Some(raw) => role("role", raw, &mut errors),
+        };
+        match (email, full_name, role, password) {
+            (Some(email), Some(full_name), Some(role), Some(password)) if errors.is_empty() => {
+                Ok(Self {
+                    email,
+                    full_name,
+                    role,
+                    password,
+                })
+            }
+            _ => Err(Error::Validation(errors)),
+        }
+    }
+}
+
+/// `PATCH /api/admin/users/{id}`, as sent.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffPatchDraft {
+    pub full_name: Option<String>,
+    pub role: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// A checked change to an account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaffPatch {
+    pub full_name: Option<PersonName>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
+impl StaffPatch {
+    pub fn parse(draft: &StaffPatchDraft) -> Result<Self, Error> {
+        let mut errors = Vec::new();
+        let patch = Self {
+            full_name: draft
+                .full_name
+                .as_deref()
+                .and_then(|n| check("full_name", PersonName::parse(n), &mut errors)),
+            role: draft
+                .role
+                .as_deref()
+                .and_then(|r| role("role", r, &mut errors)),
+            active: draft.active,
+        };
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        if patch == Self::default() {
+            return Err(Error::field("body", "name at least one field to change"));
+        }
+        Ok(patch)
+    }
+}
+
+/// `POST /api/admin/users/{id}/password`.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    pub password: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e_mails_are_lower_cased_and_checked() {
+        assert_eq!(
+            Email::parse(" Awa.Ndong@Example.GA ").unwrap().as_str(),
+            "awa.ndong@example.ga"
+        );
+        assert!(Email::parse("awa@").is_err());
+        assert!(Email::parse("Awa <awa@example.ga>").is_err());
+        assert!(Email::parse("awa@localhost").is_err());
+    }
+
+    #[test]
+    fn a_new_account_names_every_bad_field() {
+        let draft = StaffDraft {
+            email: Some("nope".into()),
+            full_name: Some("  ".into()),
+            role: Some("root".into()),
+            password: Some("short".into()),
+        };
+        let Err(Error::Validation(errors)) = NewStaff::parse(&draft) else {
+            panic!("expected a validation error")
+        };
+        let mut fields: Vec<_> = errors.into_iter().map(|e| e.field).collect();
+        fields.sort();
+        assert_eq!(fields, ["email", "full_name", "password", "role"]);
+    }
+
+    #[test]
+    fn a_new_account_is_a_tutor_unless_said_otherwise() {
+        let draft = StaffDraft {
+            email: Some("tuteur@example.ga".into()),
+            full_name: Some("Jean Mba".into()),
+            role: None,
+            password: Some("un mot de passe long".into()),
+        };
+        assert_eq!(NewStaff::parse(&draft).unwrap().role, Role::Tuteur);
+    }
+}

@@ -1,0 +1,95 @@
+//! Students' access: the per-inscription bearer tokens, and what a student may read of their own.
+//!
+//! A token is issued at registration (and re-issued by staff when a student loses it), shown
+//! once, and stored only as a hash. Re-issuing revokes the earlier ones.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    auth::{StudentIdentity, student_token::StudentToken},
+    db::Transaction,
+    http::{Error, Result},
+    services::masterclasses::{self, MasterclassView},
+};
+
+/// A freshly issued token: the only time it is shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuedAccess {
+    pub inscription_id: Uuid,
+    pub access_token: String,
+}
+
+/// A student's own record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Me {
+    pub inscription_id: Uuid,
+    pub full_name: String,
+    pub date_of_birth: Option<Date>,
+    pub whatsapp_number: String,
+    pub attended: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: OffsetDateTime,
+    pub masterclass: MasterclassView,
+}
+
+/// Revokes the inscription's live tokens and issues a new one (RLS: staff of the masterclass,
+/// or the system during registration).
+pub async fn issue_token(tx: &Transaction<'_>, inscription_id: Uuid) -> Result<IssuedAccess> {
+    let visible = tx
+        .query_opt(
+            "select 1 from inscriptions where id = $1 and deleted_at is null",
+            &[&inscription_id],
+        )
+        .await?;
+    if visible.is_none() {
+        return Err(Error::NotFound("inscription"));
+    }
+    revoke_tokens(tx, inscription_id).await?;
+    let token = StudentToken::generate();
+    tx.execute(
+        "insert into inscription_tokens (inscription_id, token_hash) values ($1, $2)",
+        &[&inscription_id, &token.hash()],
+    )
+    .await?;
+    tracing::info!(inscription_id = %inscription_id, "student token issued");
+    Ok(IssuedAccess {
+        inscription_id,
+        access_token: token.as_str().to_owned(),
+    })
+}
+
+/// Revokes every live token of an inscription. Returns how many were live.
+pub async fn revoke_tokens(tx: &Transaction<'_>, inscription_id: Uuid) -> Result<u64> {
+    Ok(tx
+        .execute(
+            "update inscription_tokens set revoked_at = now() where inscription_id = $1 and revoked_at is null",
+            &[&inscription_id],
+        )
+        .await?)
+}
+
+/// The student's inscription, profile and masterclass.
+pub async fn me(state: &AppState, tx: &Transaction<'_>, student: &StudentIdentity) -> Result<Me> {
+    let row = tx
+        .query_opt(
+            "select i.id, i.attended, i.created_at, p.full_name, p.date_of_birth, p.whatsapp_number
+             from inscriptions i join profiles p on p.id = i.profile_id
+             where i.id = $1 and i.deleted_at is null",
+            &[&student.inscription_id],
+        )
+        .await?
+        .ok_or(Error::NotFound("inscription"))?;
+    let masterclass = masterclasses::get(state, tx, student.masterclass_id, false).await?;
+    Ok(Me {
+        inscription_id: row.get("id"),
+        full_name: row.get("full_name"),
+        date_of_birth: row.get("date_of_birth"),
+        whatsapp_number: row.get("whatsapp_number"),
+        attended: row.get("attended"),
+        registered_at: row.get("created_at"),
+        masterclass,
+    })
+}
