@@ -151,10 +151,10 @@ fn bootstrap_db_config() -> shared::config::DatabaseConfig {
 /// restart. (Outside the local stack JWT_SECRET must be set; there is no default.)
 fn local_jwt_secret(data_dir: &Path) -> anyhow::Result<String> {
     let path = data_dir.join("jwt-secret");
-    if let Ok(secret) = std::fs::read_to_string(&path) {
-        if secret.trim().len() >= 32 {
-            return Ok(secret.trim().to_owned());
-        }
+    if let Ok(secret) = std::fs::read_to_string(&path)
+        && secret.trim().len() >= 32
+    {
+        return Ok(secret.trim().to_owned());
     }
     let secret = shared::auth::student_token::StudentToken::generate().as_str()[4..].to_owned();
     std::fs::create_dir_all(data_dir)?;
