@@ -276,6 +276,7 @@ begin
 end $$;
 
 grant select, update on staff_users, inscription_tokens to masterclass_definer;
+grant usage on sequence sync_row_version to masterclass_definer;
 grant select on inscriptions to masterclass_definer;
 create policy staff_users_definer on staff_users for all to masterclass_definer using (true) with check (true);
 create policy inscription_tokens_definer on inscription_tokens for all to masterclass_definer using (true) with check (true);

@@ -1,8 +1,12 @@
 //! The end-to-end suite: one binary, so the Postgres cluster is started once per run.
 
+mod auth;
 mod handouts;
 mod health;
 mod lambda;
 mod masterclasses;
 mod migrations;
+mod rls;
+mod students;
 mod template;
+mod users;
