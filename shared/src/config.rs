@@ -36,6 +36,18 @@ pub struct Config {
     pub s3: S3Config,
     pub uploads: UploadConfig,
     pub auth: AuthConfig,
+    pub journey: JourneyConfig,
+}
+
+/// Rules of the student journey.
+#[derive(Debug, Clone)]
+pub struct JourneyConfig {
+    /// `REGISTRATION_CLOSES_MINUTES_BEFORE_START` (default 0): registration closes this long
+    /// before a masterclass starts.
+    pub registration_closes_before: Duration,
+    /// `PRIVACY_NOTICE_VERSION` (default `2026-11`): the notice students consent to, recorded
+    /// with each consent.
+    pub privacy_notice_version: String,
 }
 
 /// Staff sign-in and tokens.
@@ -125,6 +137,17 @@ impl Config {
             bail!("JWT_SECRET is too short: use at least 32 bytes");
         }
         Ok(Self {
+            journey: JourneyConfig {
+                registration_closes_before: Duration::from_secs(
+                    60 * parse_or::<u64>(
+                        "REGISTRATION_CLOSES_MINUTES_BEFORE_START",
+                        get("REGISTRATION_CLOSES_MINUTES_BEFORE_START"),
+                        0,
+                    )?,
+                ),
+                privacy_notice_version: get("PRIVACY_NOTICE_VERSION")
+                    .unwrap_or_else(|| "2026-11".into()),
+            },
             auth: AuthConfig {
                 jwt_secret: Secret::new(jwt_secret),
                 audience: get("JWT_AUDIENCE").unwrap_or_else(|| "authenticated".into()),

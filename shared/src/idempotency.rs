@@ -4,6 +4,7 @@
 //! both exist or neither does: a retry after a crash simply runs again, and a retry after
 //! success gets the saved response. The same key with a different body is a 422. Two requests
 //! racing with one key serialise on the key's row; the second sees the first's saved answer.
+//! Keys belong to their caller (row-level security on `idempotency_keys`).
 
 use axum::{
     extract::FromRequestParts,
@@ -60,23 +61,42 @@ fn fingerprint(request: &impl Serialize) -> Result<String> {
     Ok(hex::encode(Sha256::digest(value.to_string().as_bytes())))
 }
 
-/// Runs `work` at most once per (`scope`, key) and answers with its JSON body and `status`, or
-/// with the saved answer of an earlier run. Without a key, `work` simply runs. The caller
-/// commits `db` afterwards, which commits the saved answer with the work.
-pub async fn once<T, F>(
+/// What [`run`] produced: the answer, and whether it was replayed from an earlier request.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: StatusCode,
+    pub body: serde_json::Value,
+    pub replayed: bool,
+}
+
+impl IntoResponse for Outcome {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+/// Runs `work` at most once per (caller, `scope`, key) and returns its JSON body with
+/// `status`, or the saved answer of an earlier run. Without a key, `work` simply runs. The
+/// caller commits `db` afterwards, which commits the saved answer with the work.
+pub async fn run<T, F>(
     db: &impl GenericClient,
     key: &MaybeIdempotencyKey,
     scope: &str,
     request: &impl Serialize,
     status: StatusCode,
     work: F,
-) -> Result<Response>
+) -> Result<Outcome>
 where
     T: Serialize,
     F: AsyncFnOnce() -> Result<T>,
 {
     let Some(IdempotencyKey(key)) = &key.0 else {
-        return Ok((status, Json(work().await?)).into_response());
+        let body = serde_json::to_value(work().await?).map_err(anyhow::Error::from)?;
+        return Ok(Outcome {
+            status,
+            body,
+            replayed: false,
+        });
     };
     let hash = fingerprint(request)?;
     let claimed = db
@@ -102,18 +122,48 @@ where
             });
         }
         let status: i16 = row.get(1);
-        let body: serde_json::Value = row.get(2);
         let status = StatusCode::from_u16(status as u16).map_err(anyhow::Error::from)?;
-        return Ok((status, Json(body)).into_response());
+        return Ok(Outcome {
+            status,
+            body: row.get(2),
+            replayed: true,
+        });
     }
     let body = serde_json::to_value(work().await?).map_err(anyhow::Error::from)?;
-    db.execute(
-        "update idempotency_keys set response_status = $3, response_body = $4
-         where scope = $1 and key = $2",
-        &[&scope, key, &(status.as_u16() as i16), &body],
-    )
-    .await?;
-    Ok((status, Json(body)).into_response())
+    let saved = db
+        .execute(
+            "update idempotency_keys set response_status = $3, response_body = $4
+             where scope = $1 and key = $2",
+            &[&scope, key, &(status.as_u16() as i16), &body],
+        )
+        .await?;
+    if saved != 1 {
+        // The work changed the caller and the key is no longer theirs: a bug, not an answer.
+        return Err(anyhow::anyhow!("the idempotency record of {scope} could not be saved").into());
+    }
+    Ok(Outcome {
+        status,
+        body,
+        replayed: false,
+    })
+}
+
+/// [`run`], answered as an HTTP response.
+pub async fn once<T, F>(
+    db: &impl GenericClient,
+    key: &MaybeIdempotencyKey,
+    scope: &str,
+    request: &impl Serialize,
+    status: StatusCode,
+    work: F,
+) -> Result<Response>
+where
+    T: Serialize,
+    F: AsyncFnOnce() -> Result<T>,
+{
+    Ok(run(db, key, scope, request, status, work)
+        .await?
+        .into_response())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate).
 //! - [`http`]: the one [`http::Error`] type (rendered as RFC 9457 problem+json), extractors,
 //!   request ids and the layers every router gets.
+//! - [`messaging`]: French message templates and the outbox they are queued in.
 //! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override).
 //! - [`idempotency`]: `Idempotency-Key` handling for every POST that creates something.
 //! - [`services`]: use cases that combine the above (for example the PDF upload flow).
@@ -21,6 +22,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod idempotency;
+pub mod messaging;
 pub mod services;
 pub mod state;
 pub mod storage;

@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod handouts;
 mod health;
+mod journey;
 mod lambda;
 mod masterclasses;
 mod migrations;

@@ -215,6 +215,13 @@ impl TestApp {
 
     /// Like [`spawn`](Self::spawn), with a change to the configuration (a smaller limit, say).
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        // Logs go through the test writer: shown for failing tests only.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,shared=info".into()),
+            )
+            .try_init();
         let cluster = cluster();
         let database = format!("e2e_{}", uuid::Uuid::new_v4().simple());
         local_gateway::postgres::create_database_if_missing(
@@ -561,4 +568,126 @@ impl TestApp {
             token: issued.access_token,
         }
     }
+}
+
+/// The questions of a bank made by [`TestApp::bank`]: id and correct letter.
+pub type Bank = Vec<(uuid::Uuid, String)>;
+
+impl TestApp {
+    /// `count` questions for `masterclass`, written through the API by `staff`, approved unless
+    /// `approved` is false. Correct letters rotate A, B, C, D.
+    pub async fn bank(
+        &self,
+        staff: &StaffSession,
+        masterclass: &str,
+        count: usize,
+        approved: bool,
+    ) -> Bank {
+        let mut bank = Vec::with_capacity(count);
+        for i in 0..count {
+            let correct = ["A", "B", "C", "D"][i % 4];
+            let response = staff
+                .post_json(
+                    "/api/admin/questions",
+                    &serde_json::json!({
+                        "masterclass_id": masterclass,
+                        "text": format!("Question {i} : quel est le bon choix ?"),
+                        "choices": [format!("Choix A{i}"), format!("Choix B{i}"), format!("Choix C{i}"), format!("Choix D{i}")],
+                        "correct": correct,
+                        "status": if approved { "approved" } else { "draft" },
+                    }),
+                )
+                .await;
+            assert_eq!(
+                response.status,
+                StatusCode::CREATED,
+                "{}",
+                String::from_utf8_lossy(&response.body)
+            );
+            bank.push((
+                response.value()["id"].as_str().unwrap().parse().unwrap(),
+                correct.to_owned(),
+            ));
+        }
+        bank
+    }
+
+    /// A published masterclass starting in two days, for registrations.
+    pub async fn open_masterclass(&self, admin: &StaffSession, title: &str) -> String {
+        let starts = time::OffsetDateTime::now_utc() + time::Duration::days(2);
+        let fmt = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        };
+        let response = admin
+            .post_json(
+                "/api/masterclasses",
+                &serde_json::json!({
+                    "title": title,
+                    "starts_at": fmt(starts),
+                    "ends_at": fmt(starts + time::Duration::hours(3)),
+                    "published": true,
+                }),
+            )
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        response.value()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /api/inscriptions` with a valid body for `number`.
+    pub async fn register(&self, masterclass: &str, number: &str, full_name: &str) -> TestResponse {
+        self.post_json(
+            "/api/inscriptions",
+            &registration(masterclass, number, full_name),
+        )
+        .await
+    }
+}
+
+/// A valid registration body.
+pub fn registration(masterclass: &str, number: &str, full_name: &str) -> Value {
+    serde_json::json!({
+        "masterclass_id": masterclass,
+        "full_name": full_name,
+        "date_of_birth": "2001-04-12",
+        "whatsapp_number": number,
+        "consent": true,
+    })
+}
+
+/// Answers to `paper` (a `GET /api/tests/...` body): right for the first `right` questions,
+/// wrong for the others, using the bank's keys.
+pub fn answers(paper: &Value, bank: &Bank, right: usize) -> Value {
+    let mut answers = serde_json::Map::new();
+    for (i, question) in paper["questions"]
+        .as_array()
+        .expect("a paper")
+        .iter()
+        .enumerate()
+    {
+        let id = question["id"].as_str().unwrap();
+        let correct = &bank
+            .iter()
+            .find(|(q, _)| q.to_string() == id)
+            .expect("a question of the bank")
+            .1;
+        let wrong = ["A", "B", "C", "D"]
+            .into_iter()
+            .find(|c| c != correct)
+            .unwrap();
+        answers.insert(
+            id.to_owned(),
+            Value::String(if i < right {
+                correct.clone()
+            } else {
+                wrong.to_owned()
+            }),
+        );
+    }
+    serde_json::json!({ "answers": answers })
 }

@@ -1,24 +1,67 @@
-//! `/api/me` and `/api/admin/inscriptions`: a student's own record, and staff's handling of
-//! inscriptions. (Registration and attendance arrive with the student-journey work.)
+//! `/api/inscriptions`, `/api/me` and `/api/admin/inscriptions`: registration, a student's own
+//! record, and staff's handling of inscriptions.
 //!
 //! | route | who |
 //! |---|---|
+//! | `POST /api/inscriptions` | anyone (registration; `Idempotency-Key`) |
 //! | `GET /api/me` | student (access token) |
 //! | `DELETE /api/me/token` | student: revokes their access token |
+//! | `PATCH /api/admin/inscriptions/{id}` | staff of the masterclass: attendance |
 //! | `POST /api/admin/inscriptions/{id}/token` | staff of the masterclass: issues a new access token |
 
 use axum::{
     Router,
     extract::State,
     http::StatusCode,
-    routing::{delete, get, post},
+    response::{IntoResponse, Response},
+    routing::{delete, get, patch, post},
 };
 use shared::{
-    AppState, Result, db,
+    AppState, Error, Result, db,
+    domain::student::{Registration, RegistrationDraft},
     http::{Json, Path, Staff, Student},
-    services::students::{self as service, IssuedAccess, Me},
+    idempotency::{self, MaybeIdempotencyKey},
+    services::{
+        registration::{self, Registered},
+        students::{self as service, AttendanceChange, InscriptionView, IssuedAccess, Me},
+    },
 };
+use time::OffsetDateTime;
 use uuid::Uuid;
+
+async fn register(
+    State(state): State<AppState>,
+    key: MaybeIdempotencyKey,
+    Json(draft): Json<RegistrationDraft>,
+) -> Result<Response> {
+    let now = OffsetDateTime::now_utc();
+    let registration = Registration::parse(&draft, now)?;
+    let mut client = state.db.get().await?;
+    let tx = db::begin_as(&mut client, &registration::caller(&registration)).await?;
+    let mut token = None;
+    let outcome = idempotency::run(
+        &tx,
+        &key,
+        "inscriptions.create",
+        &draft,
+        StatusCode::CREATED,
+        async || {
+            let (registered, issued) =
+                registration::register(&state, &tx, &registration, now).await?;
+            token = Some(issued);
+            Ok(registered)
+        },
+    )
+    .await?;
+    let mut registered: Registered =
+        serde_json::from_value(outcome.body).map_err(|e| Error::from(anyhow::Error::from(e)))?;
+    registered.access_token = Some(match token {
+        Some(token) => token,
+        None => registration::reissue(&tx, registered.inscription_id).await?,
+    });
+    tx.commit().await?;
+    Ok((outcome.status, Json(registered)).into_response())
+}
 
 async fn me(State(state): State<AppState>, student: Student) -> Result<Json<Me>> {
     let mut client = state.db.get().await?;
@@ -36,6 +79,19 @@ async fn revoke_own_token(State(state): State<AppState>, student: Student) -> Re
     Ok(StatusCode::NO_CONTENT)
 }
 
+async fn set_attendance(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(change): Json<AttendanceChange>,
+) -> Result<Json<InscriptionView>> {
+    let mut client = state.db.get().await?;
+    let tx = db::begin_as(&mut client, &staff.caller()).await?;
+    let view = service::set_attendance(&tx, staff.0.id, id, change.attended).await?;
+    tx.commit().await?;
+    Ok(Json(view))
+}
+
 async fn issue_token(
     State(state): State<AppState>,
     staff: Staff,
@@ -51,8 +107,10 @@ async fn issue_token(
 /// The function's routes, without the common layers (the caller adds them once).
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/api/inscriptions", post(register))
         .route("/api/me", get(me))
         .route("/api/me/token", delete(revoke_own_token))
+        .route("/api/admin/inscriptions/{id}", patch(set_attendance))
         .route("/api/admin/inscriptions/{id}/token", post(issue_token))
 }
 

@@ -21,7 +21,9 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(health::routes())
         .merge(inscriptions::routes())
-        .merge(masterclasses::routes());
+        .merge(masterclasses::routes())
+        .merge(questions::routes())
+        .merge(tests::routes());
     shared::http::with_common_layers(routes.with_state(state))
 }
 

@@ -61,6 +61,11 @@ pub enum Caller {
     Student(StudentIdentity),
     /// An operator command run on the server (`create-admin`): acts as an admin.
     System,
+    /// An anonymous registration, which may create only the profile of this number and its
+    /// inscriptions (the narrow path of `POST /api/inscriptions`).
+    Registrar {
+        whatsapp_number: String,
+    },
 }
 
 impl Caller {
@@ -79,6 +84,9 @@ impl Caller {
                 "masterclass_id": student.masterclass_id,
             }),
             Self::System => json!({ "role": "admin", "system": true }),
+            Self::Registrar { whatsapp_number } => {
+                json!({ "role": "registrar", "whatsapp_number": whatsapp_number })
+            }
         }
     }
 

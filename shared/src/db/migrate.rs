@@ -26,8 +26,11 @@ macro_rules! migration {
 }
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] =
-    &[migration!(1, "0001_foundation"), migration!(2, "0002_auth")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_foundation"),
+    migration!(2, "0002_auth"),
+    migration!(3, "0003_journey"),
+];
 
 /// Any 64-bit number unique to this purpose.
 const MIGRATION_LOCK: i64 = 0x6d61_7374_6572_636c; // "mastercl"

@@ -23,3 +23,14 @@ pub async fn begin_as<'a>(client: &'a mut Client, caller: &Caller) -> Result<Tra
     .await?;
     Ok(tx)
 }
+
+/// Changes the caller for the rest of `tx` (registration goes on as the new student to submit
+/// the PRE test it carries).
+pub async fn act_as(tx: &Transaction<'_>, caller: &Caller) -> Result<()> {
+    tx.execute(
+        "select set_config('request.jwt.claims', $1, true)",
+        &[&caller.claims().to_string()],
+    )
+    .await?;
+    Ok(())
+}

@@ -4,6 +4,8 @@
 pub mod masterclass;
 pub mod paging;
 pub mod staff;
+pub mod student;
+pub mod test;
 
 pub use masterclass::{
     Description, MasterclassDraft, MasterclassPatch, NewMasterclass, Schedule, Title,

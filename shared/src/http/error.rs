@@ -55,6 +55,9 @@ pub enum Error {
     /// 409: the request conflicts with the current state.
     #[error("{code}: {detail}")]
     Conflict { code: &'static str, detail: String },
+    /// 409: this person is already registered for this masterclass; names the inscription.
+    #[error("already registered as inscription {0}")]
+    AlreadyRegistered(uuid::Uuid),
     /// 413: the body or uploaded object is larger than allowed.
     #[error("payload too large: {0}")]
     PayloadTooLarge(String),
@@ -82,6 +85,9 @@ struct Problem<'a> {
     errors: &'a [FieldError],
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
+    /// For `already_registered`: the existing inscription.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    existing_inscription_id: Option<uuid::Uuid>,
 }
 
 impl Error {
@@ -98,7 +104,7 @@ impl Error {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::AlreadyRegistered(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -116,6 +122,7 @@ impl Error {
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::AlreadyRegistered(_) => "already_registered",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Unavailable(_) => "unavailable",
@@ -130,6 +137,11 @@ impl Error {
                 Some(detail.clone())
             }
             Self::Validation(_) => Some("one or more fields are invalid".into()),
+            Self::AlreadyRegistered(_) => Some(
+                "this WhatsApp number is already registered for this masterclass; \
+                 use the access token you received then (staff can issue a new one)"
+                    .into(),
+            ),
             Self::NotFound(what) => Some(format!("{what} not found")),
             Self::UnsupportedMediaType => {
                 Some("send the body as JSON with Content-Type: application/json".into())
@@ -172,6 +184,10 @@ impl IntoResponse for Error {
             detail: self.detail(),
             errors,
             request_id,
+            existing_inscription_id: match &self {
+                Self::AlreadyRegistered(id) => Some(*id),
+                _ => None,
+            },
         };
         let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
         let mut response = (status, body).into_response();

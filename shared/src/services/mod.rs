@@ -2,5 +2,8 @@
 //! Handlers parse the request, call one of these, and render the result.
 
 pub mod masterclasses;
+pub mod questions;
+pub mod registration;
 pub mod staff;
 pub mod students;
+pub mod tests;

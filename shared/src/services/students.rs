@@ -12,7 +12,10 @@ use crate::{
     auth::{StudentIdentity, student_token::StudentToken},
     db::Transaction,
     http::{Error, Result},
-    services::masterclasses::{self, MasterclassView},
+    services::{
+        masterclasses::{self, MasterclassView},
+        tests::{self, Attempt},
+    },
 };
 
 /// A freshly issued token: the only time it is shown.
@@ -33,6 +36,61 @@ pub struct Me {
     #[serde(with = "time::serde::rfc3339")]
     pub registered_at: OffsetDateTime,
     pub masterclass: MasterclassView,
+    /// Scores so far; `post` carries the PRE score and the gain.
+    pub tests: Results,
+}
+
+/// A student's PRE and POST results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    pub pre: Option<Attempt>,
+    pub post: Option<Attempt>,
+}
+
+/// An inscription as staff see it after a change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InscriptionView {
+    pub id: Uuid,
+    pub masterclass_id: Uuid,
+    pub profile_id: Uuid,
+    pub attended: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub attendance_validated_at: Option<OffsetDateTime>,
+}
+
+/// `PATCH /api/admin/inscriptions/{id}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceChange {
+    pub attended: bool,
+}
+
+/// Validates (or unvalidates) attendance (RLS: staff of the masterclass).
+pub async fn set_attendance(
+    tx: &Transaction<'_>,
+    staff_id: Uuid,
+    inscription_id: Uuid,
+    attended: bool,
+) -> Result<InscriptionView> {
+    let row = tx
+        .query_opt(
+            "update inscriptions set attended = $2,
+                 attendance_validated_at = case when $2 then now() end,
+                 attendance_validated_by = case when $2 then $3::uuid end
+             where id = $1 and deleted_at is null
+             returning id, masterclass_id, profile_id, attended, attendance_validated_at",
+            &[&inscription_id, &attended, &staff_id],
+        )
+        .await?
+        .ok_or(Error::NotFound("inscription"))?;
+    tracing::info!(inscription_id = %inscription_id, attended, "attendance changed");
+    Ok(InscriptionView {
+        id: row.get(0),
+        masterclass_id: row.get(1),
+        profile_id: row.get(2),
+        attended: row.get(3),
+        attendance_validated_at: row.get(4),
+    })
 }
 
 /// Revokes the inscription's live tokens and issues a new one (RLS: staff of the masterclass,
@@ -83,7 +141,9 @@ pub async fn me(state: &AppState, tx: &Transaction<'_>, student: &StudentIdentit
         .await?
         .ok_or(Error::NotFound("inscription"))?;
     let masterclass = masterclasses::get(state, tx, student.masterclass_id, false).await?;
+    let (pre, post) = tests::results(tx, student.inscription_id).await?;
     Ok(Me {
+        tests: Results { pre, post },
         inscription_id: row.get("id"),
         full_name: row.get("full_name"),
         date_of_birth: row.get("date_of_birth"),

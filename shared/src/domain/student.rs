@@ -1,0 +1,248 @@
+//! Students as registration requests describe them, parsed at the door.
+
+use phonenumber::{Mode, country};
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime, format_description::well_known::Iso8601};
+use uuid::Uuid;
+
+use super::staff::PersonName;
+use crate::http::{Error, FieldError};
+
+/// A WhatsApp number in E.164 form (`+24106123456`), parsed by libphonenumber's rules with Gabon
+/// as the default region, so local forms (`06 12 34 56`) are understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.len() > 32 {
+            return Err("must be a phone number".into());
+        }
+        let number = phonenumber::parse(Some(country::Id::GA), raw)
+            .map_err(|_| "is not a phone number".to_owned())?;
+        if !phonenumber::is_valid(&number) {
+            return Err("is not a valid phone number for its country".into());
+        }
+        Ok(Self(number.format().mode(Mode::E164).to_string()))
+    }
+
+    /// The E.164 form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The number with all but the last three digits hidden, for logs.
+    pub fn masked(&self) -> String {
+        let digits = self.0.len();
+        format!(
+            "{}{}",
+            "*".repeat(digits.saturating_sub(3)),
+            &self.0[digits.saturating_sub(3)..]
+        )
+    }
+}
+
+/// A date of birth: a real date, for someone between 10 and 100 years old today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateOfBirth(Date);
+
+impl DateOfBirth {
+    pub fn parse(raw: &str, today: Date) -> Result<Self, String> {
+        let date = Date::parse(raw.trim(), &Iso8601::DATE)
+            .map_err(|_| "must be a date as YYYY-MM-DD".to_owned())?;
+        let age = today.year()
+            - date.year()
+            - i32::from((today.month(), today.day()) < (date.month(), date.day()));
+        if !(10..=100).contains(&age) {
+            return Err("must be a date of birth between 10 and 100 years ago".into());
+        }
+        Ok(Self(date))
+    }
+
+    pub fn date(self) -> Date {
+        self.0
+    }
+}
+
+fn check<T>(field: &str, result: Result<T, String>, errors: &mut Vec<FieldError>) -> Option<T> {
+    result
+        .map_err(|message| errors.push(FieldError::new(field, message)))
+        .ok()
+}
+
+/// `POST /api/inscriptions`, as sent.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationDraft {
+    pub masterclass_id: Option<String>,
+    pub full_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub date_of_birth: Option<String>,
+    pub whatsapp_number: Option<String>,
+    /// Must be `true`: the student accepts the privacy notice.
+    pub consent: Option<bool>,
+    /// Optional PRE test answers, keyed by question id, as for `POST /api/tests/PRE`.
+    pub pre_test: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// A checked registration.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub masterclass_id: Uuid,
+    pub full_name: PersonName,
+    pub date_of_birth: DateOfBirth,
+    pub whatsapp_number: Phone,
+    pub pre_test: Option<super::test::Answers>,
+}
+
+impl Registration {
+    pub fn parse(draft: &RegistrationDraft, now: OffsetDateTime) -> Result<Self, Error> {
+        let mut errors = Vec::new();
+        let mut required = |field: &str, present: bool| {
+            if !present {
+                errors.push(FieldError::new(field, "is required"));
+            }
+        };
+        required("masterclass_id", draft.masterclass_id.is_some());
+        required("full_name", draft.full_name.is_some());
+        required("date_of_birth", draft.date_of_birth.is_some());
+        required("whatsapp_number", draft.whatsapp_number.is_some());
+        required("consent", draft.consent.is_some());
+        let masterclass_id = draft.masterclass_id.as_deref().and_then(|id| {
+            check(
+                "masterclass_id",
+                Uuid::parse_str(id.trim()).map_err(|_| "must be a UUID".to_owned()),
+                &mut errors,
+            )
+        });
+        let full_name = draft.full_name.as_deref().and_then(|n| {
+            let parsed = PersonName::parse(n).and_then(|name| {
+                if name.as_str().chars().count() < 2 {
+                    Err("must be at least 2 characters".into())
+                } else {
+                    Ok(name)
+                }
+            });
+            check("full_name", parsed, &mut errors)
+        });
+        let date_of_birth = draft.date_of_birth.as_deref().and_then(|d| {
+            check(
+                "date_of_birth",
+                DateOfBirth::parse(d, now.date()),
+                &mut errors,
+            )
+        });
+        let whatsapp_number = draft
+            .whatsapp_number
+            .as_deref()
+            .and_then(|p| check("whatsapp_number", Phone::parse(p), &mut errors));
+        if draft.consent == Some(false) {
+            errors.push(FieldError::new(
+                "consent",
+                "must be true: registration needs consent to the privacy notice",
+            ));
+        }
+        let pre_test = match &draft.pre_test {
+            None => None,
+            Some(raw) => match super::test::Answers::parse(raw) {
+                Ok(answers) => Some(answers),
+                Err(mut bad) => {
+                    for e in &mut bad {
+                        e.field = format!("pre_test.{}", e.field);
+                    }
+                    errors.extend(bad);
+                    None
+                }
+            },
+        };
+        match (masterclass_id, full_name, date_of_birth, whatsapp_number) {
+            (Some(masterclass_id), Some(full_name), Some(date_of_birth), Some(whatsapp_number))
+                if errors.is_empty() =>
+            {
+                Ok(Self {
+                    masterclass_id,
+                    full_name,
+                    date_of_birth,
+                    whatsapp_number,
+                    pre_test,
+                })
+            }
+            _ => Err(Error::Validation(errors)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+
+    #[test]
+    fn local_and_international_gabonese_numbers_become_e164() {
+        for raw in [
+            "+241 06 61 23 45",
+            "06 61 23 45",
+            "+24106612345",
+            "077 12 34 56",
+        ] {
+            let phone = Phone::parse(raw);
+            assert!(phone.is_ok(), "{raw}: {phone:?}");
+            assert!(phone.unwrap().as_str().starts_with("+241"), "{raw}");
+        }
+        assert_eq!(
+            Phone::parse("+33 6 12 34 56 78").unwrap().as_str(),
+            "+33612345678"
+        );
+    }
+
+    #[test]
+    fn impossible_numbers_are_refused() {
+        for raw in ["", "12", "06 12", "not a number", "+241 99 99 99 99 99 99"] {
+            assert!(Phone::parse(raw).is_err(), "{raw}");
+        }
+        assert_eq!(
+            Phone::parse("+24106612345").unwrap().masked(),
+            "*********345"
+        );
+    }
+
+    #[test]
+    fn a_date_of_birth_is_a_real_date_in_a_sane_range() {
+        let today = date!(2026 - 11 - 21);
+        assert!(DateOfBirth::parse("2001-04-12", today).is_ok());
+        assert!(DateOfBirth::parse("2001-02-30", today).is_err());
+        assert!(DateOfBirth::parse("2020-01-01", today).is_err());
+        assert!(DateOfBirth::parse("1900-01-01", today).is_err());
+        assert!(DateOfBirth::parse("12/04/2001", today).is_err());
+    }
+
+    #[test]
+    fn every_bad_registration_field_is_named() {
+        let draft = RegistrationDraft {
+            masterclass_id: Some("nope".into()),
+            full_name: Some(" ".into()),
+            date_of_birth: Some("2001-13-01".into()),
+            whatsapp_number: Some("123".into()),
+            consent: Some(false),
+            pre_test: None,
+        };
+        let Err(Error::Validation(errors)) =
+            Registration::parse(&draft, datetime!(2026-11-21 10:00 UTC))
+        else {
+            panic!("expected a validation error")
+        };
+        let mut fields: Vec<_> = errors.into_iter().map(|e| e.field).collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "consent",
+                "date_of_birth",
+                "full_name",
+                "masterclass_id",
+                "whatsapp_number"
+            ]
+        );
+    }
+}

@@ -1,0 +1,399 @@
+//! Tests and questions: the PRE/POST kinds, choices A–D, a student's answers, and questions of
+//! the bank as staff write them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::http::{Error, FieldError};
+
+/// Every test has this many questions, and scores are out of it.
+pub const PAPER_SIZE: usize = 10;
+
+/// PRE (before the masterclass) or POST (after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TestKind {
+    #[serde(rename = "PRE")]
+    Pre,
+    #[serde(rename = "POST")]
+    Post,
+}
+
+impl TestKind {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "PRE" | "pre" => Some(Self::Pre),
+            "POST" | "post" => Some(Self::Post),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pre => "PRE",
+            Self::Post => "POST",
+        }
+    }
+}
+
+/// One of the four choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Choice {
+    A,
+    B,
+    C,
+    D,
+}
+
+impl Choice {
+    pub const ALL: [Choice; 4] = [Choice::A, Choice::B, Choice::C, Choice::D];
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "A" | "a" => Some(Self::A),
+            "B" | "b" => Some(Self::B),
+            "C" | "c" => Some(Self::C),
+            "D" | "d" => Some(Self::D),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::A => "A",
+            Self::B => "B",
+            Self::C => "C",
+            Self::D => "D",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A student's answers, keyed by question id. Checked against the paper by the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answers(pub BTreeMap<Uuid, Choice>);
+
+impl Answers {
+    /// Parses `{ "<question id>": "A" | "B" | "C" | "D", ... }`, naming every bad entry.
+    pub fn parse(raw: &BTreeMap<String, String>) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut answers = BTreeMap::new();
+        if raw.len() > 50 {
+            return Err(vec![FieldError::new("answers", "too many answers")]);
+        }
+        for (id, choice) in raw {
+            let field = format!("answers.{id}");
+            match (Uuid::parse_str(id), Choice::parse(choice)) {
+                (Ok(id), Some(choice)) => {
+                    answers.insert(id, choice);
+                }
+                (Err(_), _) => errors.push(FieldError::new(field, "is not a question id")),
+                (_, None) => errors.push(FieldError::new(field, "must be one of A, B, C, D")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self(answers))
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Checks the answers cover exactly the paper's questions.
+    pub fn check_against(&self, paper: &[Uuid]) -> Result<(), Error> {
+        let mut errors = Vec::new();
+        for id in self.0.keys() {
+            if !paper.contains(id) {
+                errors.push(FieldError::new(
+                    format!("answers.{id}"),
+                    "is not a question of your test",
+                ));
+            }
+        }
+        for id in paper {
+            if !self.0.contains_key(id) {
+                errors.push(FieldError::new(
+                    format!("answers.{id}"),
+                    "is missing: answer every question",
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(errors))
+        }
+    }
+}
+
+/// The order in which one student sees the choices of one question: a permutation of A–D drawn
+/// from a hash of both ids, so it is stable for that student (PRE and POST alike) and differs
+/// between students, with nothing to store.
+pub fn choice_order(inscription_id: Uuid, question_id: Uuid) -> [Choice; 4] {
+    let digest = Sha256::new()
+        .chain_update(inscription_id.as_bytes())
+        .chain_update(question_id.as_bytes())
+        .finalize();
+    let mut order = Choice::ALL;
+    // Fisher–Yates driven by the digest's bytes.
+    for i in (1..order.len()).rev() {
+        let j = digest[i] as usize % (i + 1);
+        order.swap(i, j);
+    }
+    order
+}
+
+/// Whether a question may be used in tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuestionStatus {
+    Draft,
+    Approved,
+    Archived,
+}
+
+impl QuestionStatus {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "draft" => Some(Self::Draft),
+            "approved" => Some(Self::Approved),
+            "archived" => Some(Self::Archived),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Approved => "approved",
+            Self::Archived => "archived",
+        }
+    }
+}
+
+/// `POST /api/admin/questions` and `PUT /api/admin/questions/{id}`, as sent.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionDraft {
+    pub masterclass_id: Option<String>,
+    pub text: Option<String>,
+    /// Exactly four: the texts of choices A, B, C and D.
+    pub choices: Option<Vec<String>>,
+    pub correct: Option<String>,
+    pub status: Option<String>,
+    pub source_excerpt: Option<String>,
+}
+
+/// A checked question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewQuestion {
+    pub masterclass_id: Uuid,
+    pub text: String,
+    pub choices: [String; 4],
+    pub correct: Choice,
+    pub status: QuestionStatus,
+    pub source_excerpt: Option<String>,
+}
+
+fn bounded(
+    field: &str,
+    raw: &str,
+    min: usize,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let text = raw.trim();
+    let length = text.chars().count();
+    if length < min || length > max {
+        errors.push(FieldError::new(
+            field,
+            format!("must be {min} to {max} characters"),
+        ));
+        return None;
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        errors.push(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+        return None;
+    }
+    Some(text.to_owned())
+}
+
+impl NewQuestion {
+    /// Parses a whole question (creation and replacement alike). The status defaults to draft.
+    pub fn parse(draft: &QuestionDraft) -> Result<Self, Error> {
+        let mut errors = Vec::new();
+        for (field, present) in [
+            ("masterclass_id", draft.masterclass_id.is_some()),
+            ("text", draft.text.is_some()),
+            ("choices", draft.choices.is_some()),
+            ("correct", draft.correct.is_some()),
+        ] {
+            if !present {
+                errors.push(FieldError::new(field, "is required"));
+            }
+        }
+        let masterclass_id = draft.masterclass_id.as_deref().and_then(|id| {
+            Uuid::parse_str(id.trim())
+                .map_err(|_| errors.push(FieldError::new("masterclass_id", "must be a UUID")))
+                .ok()
+        });
+        let text = draft
+            .text
+            .as_deref()
+            .and_then(|t| bounded("text", t, 5, 1000, &mut errors));
+        let choices = draft.choices.as_ref().and_then(|choices| {
+            if choices.len() != 4 {
+                errors.push(FieldError::new(
+                    "choices",
+                    "must hold exactly four choices (A, B, C, D)",
+                ));
+                return None;
+            }
+            let parsed: Vec<Option<String>> = choices
+                .iter()
+                .enumerate()
+                .map(|(i, c)| bounded(&format!("choices[{i}]"), c, 1, 300, &mut errors))
+                .collect();
+            let parsed: Option<Vec<String>> = parsed.into_iter().collect();
+            let parsed = parsed?;
+            let mut normalised: Vec<String> = parsed.iter().map(|c| c.to_lowercase()).collect();
+            normalised.sort();
+            normalised.dedup();
+            if normalised.len() != 4 {
+                errors.push(FieldError::new("choices", "must be four different choices"));
+                return None;
+            }
+            Some([
+                parsed[0].clone(),
+                parsed[1].clone(),
+                parsed[2].clone(),
+                parsed[3].clone(),
+            ])
+        });
+        let correct = draft.correct.as_deref().and_then(|c| {
+            Choice::parse(c).or_else(|| {
+                errors.push(FieldError::new("correct", "must be one of A, B, C, D"));
+                None
+            })
+        });
+        let status = match draft.status.as_deref() {
+            None => Some(QuestionStatus::Draft),
+            Some(raw) => QuestionStatus::parse(raw).or_else(|| {
+                errors.push(FieldError::new(
+                    "status",
+                    "must be draft, approved or archived",
+                ));
+                None
+            }),
+        };
+        let source_excerpt = draft
+            .source_excerpt
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| bounded("source_excerpt", s, 1, 2000, &mut errors));
+        match (masterclass_id, text, choices, correct, status) {
+            (Some(masterclass_id), Some(text), Some(choices), Some(correct), Some(status))
+                if errors.is_empty() =>
+            {
+                Ok(Self {
+                    masterclass_id,
+                    text,
+                    choices,
+                    correct,
+                    status,
+                    source_excerpt: source_excerpt.flatten(),
+                })
+            }
+            _ => Err(Error::Validation(errors)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft() -> QuestionDraft {
+        QuestionDraft {
+            masterclass_id: Some(Uuid::new_v4().to_string()),
+            text: Some("Quel document crée une SARL ?".into()),
+            choices: Some(vec![
+                "Les statuts".into(),
+                "Un bail".into(),
+                "Une facture".into(),
+                "Un devis".into(),
+            ]),
+            correct: Some("A".into()),
+            status: None,
+            source_excerpt: None,
+        }
+    }
+
+    #[test]
+    fn a_question_needs_four_distinct_choices_and_one_correct_letter() {
+        assert_eq!(
+            NewQuestion::parse(&draft()).unwrap().status,
+            QuestionStatus::Draft
+        );
+        let mut twice = draft();
+        twice.choices = Some(vec![
+            "Oui".into(),
+            "Non".into(),
+            " oui ".into(),
+            "Peut-être".into(),
+        ]);
+        assert!(NewQuestion::parse(&twice).is_err());
+        let mut three = draft();
+        three.choices = Some(vec!["Oui".into(), "Non".into(), "Peut-être".into()]);
+        assert!(NewQuestion::parse(&three).is_err());
+        let mut wrong = draft();
+        wrong.correct = Some("E".into());
+        assert!(NewQuestion::parse(&wrong).is_err());
+    }
+
+    #[test]
+    fn answers_name_each_bad_entry() {
+        let raw = BTreeMap::from([
+            ("not-an-id".to_owned(), "A".to_owned()),
+            (Uuid::new_v4().to_string(), "E".to_owned()),
+            (Uuid::new_v4().to_string(), "c".to_owned()),
+        ]);
+        assert_eq!(Answers::parse(&raw).unwrap_err().len(), 2);
+    }
+
+    #[test]
+    fn answers_must_cover_exactly_the_paper() {
+        let paper = [Uuid::new_v4(), Uuid::new_v4()];
+        let stranger = Uuid::new_v4();
+        let answers = Answers(BTreeMap::from([
+            (paper[0], Choice::A),
+            (stranger, Choice::B),
+        ]));
+        let Err(Error::Validation(errors)) = answers.check_against(&paper) else {
+            panic!()
+        };
+        assert_eq!(errors.len(), 2);
+    }
+
+    #[test]
+    fn choice_orders_are_stable_permutations_that_vary_between_students() {
+        let question = Uuid::new_v4();
+        let student = Uuid::new_v4();
+        let order = choice_order(student, question);
+        assert_eq!(order, choice_order(student, question));
+        let mut sorted = order;
+        sorted.sort();
+        assert_eq!(sorted, Choice::ALL);
+        let distinct: std::collections::HashSet<_> = (0..40)
+            .map(|_| choice_order(Uuid::new_v4(), question))
+            .collect();
+        assert!(distinct.len() > 5, "orders should vary: {distinct:?}");
+    }
+}

@@ -1,0 +1,53 @@
+//! Messages to students (WhatsApp), in French.
+//!
+//! [`templates`] renders each message type from its data, refusing to render with a variable
+//! missing; [`enqueue`] writes the rendered message to the outbox in the caller's transaction,
+//! so a message exists exactly when the change it announces does. Delivery (the dispatcher,
+//! providers, webhooks) reads the outbox.
+
+pub mod templates;
+
+use deadpool_postgres::GenericClient;
+use serde_json::Value;
+use uuid::Uuid;
+
+pub use templates::MessageType;
+
+use crate::http::Result;
+
+/// A message about to be queued.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    pub message_type: MessageType,
+    pub inscription_id: Option<Uuid>,
+    pub profile_id: Option<Uuid>,
+    /// E.164.
+    pub to_number: &'a str,
+    pub data: Value,
+    /// One message per event: a second enqueue with the same key is ignored.
+    pub dedupe_key: String,
+}
+
+/// Renders and queues a message in `db`'s transaction. Returns its id, or `None` when a message
+/// with the same dedupe key was already queued.
+pub async fn enqueue(db: &impl GenericClient, message: &Outgoing<'_>) -> Result<Option<Uuid>> {
+    let body = templates::render(message.message_type, &message.data)?;
+    let row = db
+        .query_opt(
+            "insert into outbox_messages (inscription_id, profile_id, to_number, message_type, data, body, dedupe_key)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict (dedupe_key) do nothing
+             returning id",
+            &[
+                &message.inscription_id,
+                &message.profile_id,
+                &message.to_number,
+                &message.message_type.as_str(),
+                &message.data,
+                &body,
+                &message.dedupe_key,
+            ],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}

@@ -1,0 +1,179 @@
+//! `POST /api/inscriptions`: a student registers for a masterclass.
+//!
+//! Everything in one transaction, all or nothing: the profile (found or created by WhatsApp
+//! number, with the consent recorded), the inscription, the access token, the queued
+//! confirmation message, an audit entry, and, when answers come with it, the scored PRE test and
+//! its result message. The transaction runs as a `registrar` caller that row-level security lets
+//! create only the profile of the number being registered and its inscriptions.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    auth::{Caller, StudentIdentity},
+    db::{self, Transaction},
+    domain::{student::Registration, test::TestKind},
+    http::{Error, FieldError, Result},
+    messaging::{self, MessageType, Outgoing, templates},
+    services::{
+        students,
+        tests::{self, Attempt},
+    },
+};
+
+/// The new inscription (the access token is added by the caller: it is never stored in clear).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Registered {
+    pub inscription_id: Uuid,
+    pub masterclass_id: Uuid,
+    pub full_name: String,
+    pub whatsapp_number: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: OffsetDateTime,
+    pub pre_test: Option<Attempt>,
+    /// Shown once: the bearer token for `/api/tests` and `/api/me`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub access_token: Option<String>,
+}
+
+/// The caller of a registration transaction.
+pub fn caller(registration: &Registration) -> Caller {
+    Caller::Registrar {
+        whatsapp_number: registration.whatsapp_number.as_str().to_owned(),
+    }
+}
+
+/// Registers; `tx` must have been begun as [`caller`]. Returns the inscription and its token.
+pub async fn register(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    registration: &Registration,
+    now: OffsetDateTime,
+) -> Result<(Registered, String)> {
+    let masterclass = db::masterclasses::find(tx, registration.masterclass_id, true)
+        .await?
+        .ok_or_else(|| Error::field("masterclass_id", "names no published masterclass"))?;
+    let closes_at = masterclass.starts_at - state.config.journey.registration_closes_before;
+    if now >= closes_at {
+        return Err(Error::Conflict {
+            code: "registration_closed",
+            detail: "registration for this masterclass is closed: it has started".into(),
+        });
+    }
+    let number = registration.whatsapp_number.as_str();
+    // A returning person keeps their profile (an anonymous request does not rename anyone) and
+    // consents again, which also lifts an earlier opt-out.
+    let profile = tx
+        .query_one(
+            "insert into profiles (full_name, date_of_birth, whatsapp_number, consent_at, consent_version)
+             values ($1, $2, $3, $4, $5)
+             on conflict (whatsapp_number) do update set
+                 consent_at = excluded.consent_at, consent_version = excluded.consent_version, opted_out_at = null
+             returning id, full_name",
+            &[
+                &registration.full_name.as_str(),
+                &registration.date_of_birth.date(),
+                &number,
+                &now,
+                &state.config.journey.privacy_notice_version,
+            ],
+        )
+        .await?;
+    let profile_id: Uuid = profile.get(0);
+    let full_name: String = profile.get(1);
+    let inscription = tx
+        .query_opt(
+            "insert into inscriptions (masterclass_id, profile_id) values ($1, $2)
+             on conflict (masterclass_id, profile_id) do nothing returning id, created_at",
+            &[&masterclass.id, &profile_id],
+        )
+        .await?;
+    let Some(inscription) = inscription else {
+        let existing: Uuid = tx
+            .query_one(
+                "select id from inscriptions where masterclass_id = $1 and profile_id = $2",
+                &[&masterclass.id, &profile_id],
+            )
+            .await?
+            .get(0);
+        return Err(Error::AlreadyRegistered(existing));
+    };
+    let inscription_id: Uuid = inscription.get(0);
+    let issued = students::issue_token(tx, inscription_id).await?;
+    messaging::enqueue(
+        tx,
+        &Outgoing {
+            message_type: MessageType::RegistrationConfirmed,
+            inscription_id: Some(inscription_id),
+            profile_id: Some(profile_id),
+            to_number: number,
+            data: serde_json::json!({
+                "prenom": templates::first_name(&full_name),
+                "masterclass": masterclass.title,
+                "date": templates::french_date(masterclass.starts_at),
+            }),
+            dedupe_key: format!("registration_confirmed:{inscription_id}"),
+        },
+    )
+    .await?;
+    tx.execute(
+        "insert into audit_log (action, entity, entity_id, details) values ('inscription.created', 'inscription', $1, $2)",
+        &[&inscription_id.to_string(), &serde_json::json!({ "masterclass_id": masterclass.id })],
+    )
+    .await?;
+    let pre_test = match &registration.pre_test {
+        None => None,
+        Some(answers) => {
+            let student = StudentIdentity {
+                inscription_id,
+                profile_id,
+                masterclass_id: masterclass.id,
+            };
+            db::act_as(tx, &Caller::Student(student)).await?;
+            let attempt = tests::submit(tx, &student, TestKind::Pre, answers, now)
+                .await
+                .map_err(|e| match e {
+                    Error::Validation(errors) => Error::Validation(
+                        errors
+                            .into_iter()
+                            .map(|e| {
+                                FieldError::new(
+                                    e.field.replacen("answers.", "pre_test.", 1),
+                                    e.message,
+                                )
+                            })
+                            .collect(),
+                    ),
+                    other => other,
+                })?;
+            // Back to the registrar: what follows in this transaction (the idempotency record)
+            // belongs to the anonymous caller.
+            db::act_as(tx, &caller(registration)).await?;
+            Some(attempt)
+        }
+    };
+    tracing::info!(inscription_id = %inscription_id, masterclass_id = %masterclass.id,
+                   number = %registration.whatsapp_number.masked(), "registered");
+    Ok((
+        Registered {
+            inscription_id,
+            masterclass_id: masterclass.id,
+            full_name,
+            whatsapp_number: number.to_owned(),
+            registered_at: inscription.get(1),
+            pre_test,
+            access_token: None,
+        },
+        issued.access_token,
+    ))
+}
+
+/// After a replayed registration: a new token for the inscription (the client never received
+/// the first one, or it would not have retried), the earlier ones revoked.
+pub async fn reissue(tx: &Transaction<'_>, inscription_id: Uuid) -> Result<String> {
+    Ok(students::issue_token(tx, inscription_id)
+        .await?
+        .access_token)
+}

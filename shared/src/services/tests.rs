@@ -1,0 +1,338 @@
+//! PRE and POST tests: the paper a student sees, submission, and scoring on the server.
+//!
+//! Rules: the paper is 10 approved questions of the masterclass, picked once per student and
+//! the same for PRE and POST, choices in a per-student order, never with the correct answer.
+//! One attempt per kind. PRE until the masterclass ends; POST once it has started, or earlier
+//! when staff open it. Answers must cover exactly the paper, each A–D. The score is computed by
+//! the database from keys the student's transaction cannot read, and a result message is queued
+//! in the same transaction.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
+
+use crate::{
+    auth::StudentIdentity,
+    db::{self, Transaction},
+    domain::test::{Answers, Choice, PAPER_SIZE, TestKind, choice_order},
+    http::{Error, Result},
+    messaging::{self, MessageType, Outgoing, templates},
+};
+
+/// One choice as shown: its letter (what to answer with) and its text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PaperChoice {
+    pub key: Choice,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PaperQuestion {
+    pub id: Uuid,
+    pub text: String,
+    /// In this student's order.
+    pub choices: Vec<PaperChoice>,
+}
+
+/// The test a student takes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Paper {
+    pub kind: TestKind,
+    pub max_score: i32,
+    pub questions: Vec<PaperQuestion>,
+    /// The result, once this kind was submitted.
+    pub submitted: Option<Attempt>,
+}
+
+/// A scored attempt.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attempt {
+    pub kind: TestKind,
+    pub score: i32,
+    pub max_score: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub submitted_at: OffsetDateTime,
+    /// For POST: the PRE score and the gain, when the PRE test was taken.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pre_score: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gain: Option<i32>,
+}
+
+const MAX_SCORE: i32 = PAPER_SIZE as i32;
+
+/// The student's paper question ids, picking them on first use.
+async fn paper_ids(tx: &Transaction<'_>) -> Result<Vec<Uuid>> {
+    let ids: Option<Vec<Uuid>> = tx
+        .query_one("select ensure_test_paper($1)", &[&(PAPER_SIZE as i32)])
+        .await?
+        .get(0);
+    ids.ok_or_else(|| Error::Conflict {
+        code: "not_enough_questions",
+        detail: format!(
+            "the test is not ready: this masterclass needs at least {PAPER_SIZE} approved questions; \
+             staff are preparing them"
+        ),
+    })
+}
+
+/// A scored attempt of `kind`, if any.
+pub async fn attempt(
+    tx: &Transaction<'_>,
+    inscription_id: Uuid,
+    kind: TestKind,
+) -> Result<Option<Attempt>> {
+    let row = tx
+        .query_opt(
+            "select score, max_score, submitted_at from test_attempts
+             where inscription_id = $1 and kind = $2 and score is not null",
+            &[&inscription_id, &kind.as_str()],
+        )
+        .await?;
+    Ok(row.map(|r| Attempt {
+        kind,
+        score: r.get(0),
+        max_score: r.get(1),
+        submitted_at: r.get(2),
+        pre_score: None,
+        gain: None,
+    }))
+}
+
+/// Both attempts, with the gain on POST when there is a PRE.
+pub async fn results(
+    tx: &Transaction<'_>,
+    inscription_id: Uuid,
+) -> Result<(Option<Attempt>, Option<Attempt>)> {
+    let pre = attempt(tx, inscription_id, TestKind::Pre).await?;
+    let post = attempt(tx, inscription_id, TestKind::Post)
+        .await?
+        .map(|mut post| {
+            if let Some(pre) = &pre {
+                post.pre_score = Some(pre.score);
+                post.gain = Some(post.score - pre.score);
+            }
+            post
+        });
+    Ok((pre, post))
+}
+
+/// The paper of `kind` for the student.
+pub async fn paper(
+    tx: &Transaction<'_>,
+    student: &StudentIdentity,
+    kind: TestKind,
+) -> Result<Paper> {
+    let ids = paper_ids(tx).await?;
+    let rows = tx
+        .query(
+            "select id, text, choice_a, choice_b, choice_c, choice_d from questions where id = any($1)",
+            &[&ids],
+        )
+        .await?;
+    let mut questions = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let row = rows
+            .iter()
+            .find(|r| r.get::<_, Uuid>("id") == *id)
+            .ok_or_else(|| anyhow::anyhow!("question {id} of a paper is not readable"))?;
+        let texts: [String; 4] = [row.get(2), row.get(3), row.get(4), row.get(5)];
+        let choices = choice_order(student.inscription_id, *id)
+            .into_iter()
+            .map(|key| PaperChoice {
+                key,
+                text: texts[key.index()].clone(),
+            })
+            .collect();
+        questions.push(PaperQuestion {
+            id: *id,
+            text: row.get(1),
+            choices,
+        });
+    }
+    let (pre, post) = results(tx, student.inscription_id).await?;
+    Ok(Paper {
+        kind,
+        max_score: MAX_SCORE,
+        questions,
+        submitted: match kind {
+            TestKind::Pre => pre,
+            TestKind::Post => post,
+        },
+    })
+}
+
+/// Checks the time rules for submitting `kind` now.
+async fn check_window(
+    tx: &Transaction<'_>,
+    student: &StudentIdentity,
+    kind: TestKind,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let masterclass = db::masterclasses::find(tx, student.masterclass_id, false)
+        .await?
+        .ok_or(Error::NotFound("masterclass"))?;
+    match kind {
+        TestKind::Pre if now >= masterclass.ends_at => Err(Error::Conflict {
+            code: "pre_test_closed",
+            detail: "the PRE test closes when the masterclass ends".into(),
+        }),
+        TestKind::Post if now < masterclass.starts_at => {
+            let opened: Option<OffsetDateTime> = tx
+                .query_opt(
+                    "select post_opened_at from test_windows where masterclass_id = $1",
+                    &[&student.masterclass_id],
+                )
+                .await?
+                .and_then(|r| r.get(0));
+            if opened.is_some() {
+                Ok(())
+            } else {
+                Err(Error::Conflict {
+                    code: "post_test_not_open",
+                    detail:
+                        "the POST test opens when the masterclass starts (or when staff open it)"
+                            .into(),
+                })
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Stores, scores and announces an attempt.
+pub async fn submit(
+    tx: &Transaction<'_>,
+    student: &StudentIdentity,
+    kind: TestKind,
+    answers: &Answers,
+    now: OffsetDateTime,
+) -> Result<Attempt> {
+    check_window(tx, student, kind, now).await?;
+    let ids = paper_ids(tx).await?;
+    answers.check_against(&ids)?;
+    let attempt_row = tx
+        .query_opt(
+            "insert into test_attempts (inscription_id, kind, max_score) values ($1, $2, $3)
+             on conflict (inscription_id, kind) do nothing returning id, submitted_at",
+            &[&student.inscription_id, &kind.as_str(), &MAX_SCORE],
+        )
+        .await?
+        .ok_or_else(|| Error::Conflict {
+            code: "already_submitted",
+            detail: format!(
+                "the {} test was already submitted: one attempt per test",
+                kind.as_str()
+            ),
+        })?;
+    let attempt_id: Uuid = attempt_row.get(0);
+    let question_ids: Vec<Uuid> = answers.0.keys().copied().collect();
+    let choices: Vec<&str> = answers.0.values().map(|c| c.as_str()).collect();
+    tx.execute(
+        "insert into test_answers (attempt_id, question_id, choice)
+         select $1, q, c from unnest($2::uuid[], $3::text[]) as a(q, c)",
+        &[&attempt_id, &question_ids, &choices],
+    )
+    .await?;
+    let score: i32 = tx
+        .query_one("select score_test_attempt($1)", &[&attempt_id])
+        .await
+        .map_err(|e| match e.code() {
+            Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE => Error::Forbidden,
+            _ => Error::from(e),
+        })?
+        .get(0);
+    let (_, post) = results(tx, student.inscription_id).await?;
+    let result = match kind {
+        TestKind::Pre => Attempt {
+            kind,
+            score,
+            max_score: MAX_SCORE,
+            submitted_at: attempt_row.get(1),
+            pre_score: None,
+            gain: None,
+        },
+        TestKind::Post => {
+            post.ok_or_else(|| anyhow::anyhow!("the POST attempt just scored is not readable"))?
+        }
+    };
+    queue_result_message(tx, student, &result, attempt_id).await?;
+    tracing::info!(inscription_id = %student.inscription_id, kind = kind.as_str(), score, "test submitted");
+    Ok(result)
+}
+
+async fn queue_result_message(
+    tx: &Transaction<'_>,
+    student: &StudentIdentity,
+    result: &Attempt,
+    attempt_id: Uuid,
+) -> Result<()> {
+    let row = tx
+        .query_one(
+            "select p.full_name, p.whatsapp_number, m.title, m.starts_at
+             from inscriptions i join profiles p on p.id = i.profile_id join masterclasses m on m.id = i.masterclass_id
+             where i.id = $1",
+            &[&student.inscription_id],
+        )
+        .await?;
+    let full_name: String = row.get(0);
+    let number: String = row.get(1);
+    let mut data = serde_json::json!({
+        "prenom": templates::first_name(&full_name),
+        "masterclass": row.get::<_, String>(2),
+        "date": templates::french_date(row.get(3)),
+        "score": result.score,
+        "max_score": result.max_score,
+    });
+    let message_type = match result.kind {
+        TestKind::Pre => MessageType::PreTestResult,
+        TestKind::Post => {
+            data["pre_score"] = result
+                .pre_score
+                .map_or_else(|| "—".into(), |s| s.to_string())
+                .into();
+            data["gain"] = result
+                .gain
+                .map_or_else(|| "—".into(), templates::signed)
+                .into();
+            MessageType::PostTestResult
+        }
+    };
+    messaging::enqueue(
+        tx,
+        &Outgoing {
+            message_type,
+            inscription_id: Some(student.inscription_id),
+            profile_id: Some(student.profile_id),
+            to_number: &number,
+            data,
+            dedupe_key: format!("{}:{attempt_id}", message_type.as_str()),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Staff open (or close again) the POST test of a masterclass before it starts.
+pub async fn set_post_open(
+    tx: &Transaction<'_>,
+    masterclass_id: Uuid,
+    staff_id: Uuid,
+    open: bool,
+) -> Result<()> {
+    db::masterclasses::find(tx, masterclass_id, false)
+        .await?
+        .ok_or(Error::NotFound("masterclass"))?;
+    tx.execute(
+        "insert into test_windows (masterclass_id, post_opened_at, post_opened_by)
+         values ($1, case when $2 then now() end, $3)
+         on conflict (masterclass_id) do update set
+             post_opened_at = case when $2 then coalesce(test_windows.post_opened_at, now()) end,
+             post_opened_by = $3, updated_at = now()",
+        &[&masterclass_id, &open, &staff_id],
+    )
+    .await?;
+    tracing::info!(masterclass_id = %masterclass_id, open, "POST test window changed");
+    Ok(())
+}
