@@ -1,6 +1,7 @@
 //! The end-to-end suite: one binary, so the Postgres cluster is started once per run.
 
 mod auth;
+mod bank;
 mod cli;
 mod handouts;
 mod health;
@@ -8,6 +9,7 @@ mod journey;
 mod lambda;
 mod masterclasses;
 mod migrations;
+mod papers;
 mod rls;
 mod students;
 mod template;

@@ -103,9 +103,13 @@ async fn init_error(body: Bytes) -> &'static str {
     "{}"
 }
 
-/// Builds the binary `name` of package `package` (a no-op when it is up to date) and returns its
-/// path. `cargo test` does not build other packages' binaries, so the test asks cargo itself.
-pub fn build_binary(package: &str, name: &str) -> anyhow::Result<PathBuf> {
+/// Every binary of the workspace, built once per test run by one `cargo build --workspace
+/// --bins` (`cargo test` builds none of the other packages' binaries). Building them together
+/// selects the same packages as the test build, so cargo reuses its artifacts and only links.
+static BINARIES: std::sync::OnceLock<Result<HashMap<String, PathBuf>, String>> =
+    std::sync::OnceLock::new();
+
+fn build_all() -> Result<HashMap<String, PathBuf>, String> {
     let root = crate::workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = std::process::Command::new(cargo)
@@ -113,26 +117,42 @@ pub fn build_binary(package: &str, name: &str) -> anyhow::Result<PathBuf> {
         .args([
             "build",
             "--quiet",
-            "-p",
-            package,
-            "--bin",
-            name,
+            "--workspace",
+            "--bins",
             "--message-format",
             "json",
         ])
         .stderr(Stdio::inherit())
         .output()
-        .context("running cargo build")?;
+        .map_err(|e| format!("running cargo build: {e}"))?;
     if !output.status.success() {
-        bail!("cargo build -p {package} failed");
+        return Err("cargo build --workspace --bins failed".into());
     }
-    // cargo's JSON messages name the executable it produced, wherever the target dir is.
-    String::from_utf8_lossy(&output.stdout)
+    // cargo's JSON messages name each executable it produced, wherever the target dir is.
+    Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .context("cargo did not report the binary")
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter_map(|m| {
+            let path = m["executable"].as_str()?;
+            Some((
+                m["target"]["name"].as_str()?.to_owned(),
+                PathBuf::from(path),
+            ))
+        })
+        .collect())
+}
+
+/// The path of the workspace binary `name` (package `package`), built on first use.
+pub fn build_binary(package: &str, name: &str) -> anyhow::Result<PathBuf> {
+    let binaries = BINARIES
+        .get_or_init(build_all)
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    binaries
+        .get(name)
+        .cloned()
+        .with_context(|| format!("no binary {name} in package {package}"))
 }
 
 impl Runtime {
