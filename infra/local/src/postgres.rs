@@ -63,6 +63,25 @@ pub fn find_binaries() -> anyhow::Result<PathBuf> {
         )
 }
 
+/// A client tool of the installed PostgreSQL (`pgbench`, `pg_isready`, ...): beside the server
+/// binaries, in Debian's versioned directories, or in `PATH`.
+pub fn find_tool(name: &str) -> anyhow::Result<PathBuf> {
+    let mut candidates = vec![find_binaries()?];
+    if let Ok(entries) = fs::read_dir("/usr/lib/postgresql") {
+        candidates.extend(entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin")));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path));
+    }
+    candidates
+        .into_iter()
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .with_context(|| {
+            format!("{name} was not found beside the PostgreSQL server binaries or in PATH")
+        })
+}
+
 fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
@@ -165,7 +184,7 @@ impl EmbeddedPostgres {
 
     fn wait_ready(&mut self, bin: &Path, limit: Duration) -> anyhow::Result<()> {
         let started = Instant::now();
-        let isready = bin.join("pg_isready");
+        let isready = find_tool("pg_isready").unwrap_or_else(|_| bin.join("pg_isready"));
         loop {
             if let Some(status) = self.child.try_wait()? {
                 let log = fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default();
