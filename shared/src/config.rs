@@ -37,6 +37,33 @@ pub struct Config {
     pub uploads: UploadConfig,
     pub auth: AuthConfig,
     pub journey: JourneyConfig,
+    pub messaging: MessagingConfig,
+}
+
+/// WhatsApp delivery.
+#[derive(Debug, Clone)]
+pub struct MessagingConfig {
+    /// `WHAPI_TOKEN`: with it, messages go through Whapi.Cloud; without, they are logged.
+    pub whapi_token: Option<Secret>,
+    /// `WHAPI_BASE_URL` (default `https://gate.whapi.cloud`).
+    pub whapi_base_url: String,
+    /// `WHAPI_WEBHOOK_SECRET`: the value Whapi sends in the `x-webhook-secret` header (set it as
+    /// a custom header of the webhook in Whapi's settings). Unset: the webhook refuses all calls.
+    pub webhook_secret: Option<Secret>,
+    /// `MESSAGES_MAX_ATTEMPTS` (default 8): sends tried before a message is `dead`.
+    pub max_attempts: i32,
+    /// `MESSAGES_PER_SECOND` (default 5): send rate of one dispatcher.
+    pub per_second: u32,
+    /// `MESSAGES_BATCH` (default 50): messages one dispatcher run claims at most.
+    pub batch: i64,
+    /// `MESSAGES_RETRY_BASE_SECS` (default 30): first retry delay, doubled each attempt (with
+    /// jitter), capped at an hour.
+    pub retry_base: Duration,
+    /// `MESSAGES_SENDING_LEASE_SECS` (default 300): a message still `sending` this long after its
+    /// claim belongs to a dispatcher that died mid-send.
+    pub sending_lease: Duration,
+    /// `REMINDER_HOURS_BEFORE` (default 24): when the reminder before a masterclass is queued.
+    pub reminder_before: Duration,
 }
 
 /// Rules of the student journey.
@@ -137,6 +164,32 @@ impl Config {
             bail!("JWT_SECRET is too short: use at least 32 bytes");
         }
         Ok(Self {
+            messaging: MessagingConfig {
+                whapi_token: get("WHAPI_TOKEN").map(Secret::new),
+                whapi_base_url: get("WHAPI_BASE_URL")
+                    .unwrap_or_else(|| "https://gate.whapi.cloud".into()),
+                webhook_secret: get("WHAPI_WEBHOOK_SECRET").map(Secret::new),
+                max_attempts: parse_or("MESSAGES_MAX_ATTEMPTS", get("MESSAGES_MAX_ATTEMPTS"), 8)?,
+                per_second: parse_or("MESSAGES_PER_SECOND", get("MESSAGES_PER_SECOND"), 5)?,
+                batch: parse_or("MESSAGES_BATCH", get("MESSAGES_BATCH"), 50)?,
+                retry_base: Duration::from_secs(parse_or(
+                    "MESSAGES_RETRY_BASE_SECS",
+                    get("MESSAGES_RETRY_BASE_SECS"),
+                    30,
+                )?),
+                sending_lease: Duration::from_secs(parse_or(
+                    "MESSAGES_SENDING_LEASE_SECS",
+                    get("MESSAGES_SENDING_LEASE_SECS"),
+                    300,
+                )?),
+                reminder_before: Duration::from_secs(
+                    3600 * parse_or::<u64>(
+                        "REMINDER_HOURS_BEFORE",
+                        get("REMINDER_HOURS_BEFORE"),
+                        24,
+                    )?,
+                ),
+            },
             journey: JourneyConfig {
                 registration_closes_before: Duration::from_secs(
                     60 * parse_or::<u64>(

@@ -4,7 +4,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::{Config, auth::jwt, db, storage::Storage};
+use crate::{
+    Config,
+    auth::jwt,
+    db,
+    messaging::provider::{self, Provider},
+    storage::Storage,
+};
 
 /// Shared clients and configuration. Cloning is cheap (handles and an `Arc`).
 #[derive(Clone)]
@@ -14,6 +20,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Staff token signing and verification keys.
     pub keys: Arc<jwt::Keys>,
+    /// Where WhatsApp messages go: Whapi with `WHAPI_TOKEN`, the log otherwise.
+    pub messenger: Arc<dyn Provider>,
 }
 
 impl AppState {
@@ -46,6 +54,7 @@ impl AppState {
             db,
             storage,
             keys: Arc::new(jwt::Keys::new(&config.auth)),
+            messenger: Arc::from(provider::from_config(&config.messaging)),
             config: Arc::new(config),
         })
     }

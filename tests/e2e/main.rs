@@ -8,6 +8,7 @@ mod health;
 mod journey;
 mod lambda;
 mod masterclasses;
+mod messaging;
 mod migrations;
 mod papers;
 mod rls;

@@ -6,6 +6,7 @@
 //! - [`TestApp`]: the gateway router built on those, driven in-process with typed helpers.
 //! - [`lambda`]: a Lambda Runtime API emulator that drives a real function binary.
 
+pub mod fake_whapi;
 pub mod lambda;
 
 use std::{path::PathBuf, sync::OnceLock};

@@ -23,6 +23,8 @@ pub fn router(state: AppState) -> Router {
         .merge(inscriptions::routes())
         .merge(masterclasses::routes())
         .merge(questions::routes())
+        .merge(send_whatsapp::routes())
+        .merge(webhooks::routes())
         .merge(tests::routes());
     shared::http::with_common_layers(routes.with_state(state))
 }

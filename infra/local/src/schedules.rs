@@ -18,10 +18,15 @@ pub struct Job {
     pub run: fn(AppState) -> JobFuture,
 }
 
-/// The jobs of the local stack. Scheduled functions (the WhatsApp dispatcher, reminders,
-/// server-to-server sync, backups) add themselves here as they land.
+/// The jobs of the local stack, one per scheduled function. (Server-to-server sync and backups
+/// will add theirs.)
 pub fn jobs() -> Vec<Job> {
-    Vec::new()
+    vec![Job {
+        name: "dispatcher",
+        // EventBridge runs it every minute in AWS; locally, messages go out within seconds.
+        every: Duration::from_secs(5),
+        run: |state| Box::pin(async move { dispatcher::run(&state).await.map(|_| ()) }),
+    }]
 }
 
 /// Starts one timer task per job.

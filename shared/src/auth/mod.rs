@@ -59,7 +59,8 @@ pub enum Caller {
     Anonymous,
     Staff(StaffIdentity),
     Student(StudentIdentity),
-    /// An operator command run on the server (`create-admin`): acts as an admin.
+    /// The platform itself: an operator command (`create-admin`), a scheduled job, a verified
+    /// provider webhook. Acts as an admin.
     System,
     /// An anonymous registration, which may create only the profile of this number and its
     /// inscriptions (the narrow path of `POST /api/inscriptions`).

@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_foundation"),
     migration!(2, "0002_auth"),
     migration!(3, "0003_journey"),
+    migration!(4, "0004_messaging"),
 ];
 
 /// Any 64-bit number unique to this purpose.

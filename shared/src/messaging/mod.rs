@@ -2,10 +2,16 @@
 //!
 //! [`templates`] renders each message type from its data, refusing to render with a variable
 //! missing; [`enqueue`] writes the rendered message to the outbox in the caller's transaction,
-//! so a message exists exactly when the change it announces does. Delivery (the dispatcher,
-//! providers, webhooks) reads the outbox.
+//! so a message exists exactly when the change it announces does. [`dispatch`] delivers queued
+//! messages through a [`provider::Provider`]; [`webhook`] records what the provider reports
+//! back; [`reminders`] queues the scheduled messages; [`staff`] is what staff send and see.
 
+pub mod dispatch;
+pub mod provider;
+pub mod reminders;
+pub mod staff;
 pub mod templates;
+pub mod webhook;
 
 use deadpool_postgres::GenericClient;
 use serde_json::Value;

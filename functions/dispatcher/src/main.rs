@@ -1,0 +1,13 @@
+//! The `dispatcher` Lambda: build the state once, then handle each scheduled event.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let state = shared::AppState::from_env().await?;
+    lambda_runtime::run(service_fn(|_event: LambdaEvent<serde_json::Value>| {
+        dispatcher::run(&state)
+    }))
+    .await
+}

@@ -1,0 +1,57 @@
+//! `/api/webhooks/whapi`: delivery statuses and incoming messages from Whapi.Cloud.
+//!
+//! Authenticated by the `x-webhook-secret` header (configure it as a custom header of the
+//! webhook in Whapi's settings), compared in constant time: wrong or missing is a 401 and
+//! nothing is stored. Bodies are bounded by the common 256 KiB limit.
+
+use axum::{Router, extract::State, http::HeaderMap, routing::post};
+use serde_json::Value;
+use shared::{
+    AppState, Error, Result,
+    http::Json,
+    messaging::webhook::{self, Handled},
+};
+use subtle::ConstantTimeEq;
+
+/// The header carrying the shared secret.
+pub const SECRET_HEADER: &str = "x-webhook-secret";
+
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
+    let expected = state
+        .config
+        .messaging
+        .webhook_secret
+        .as_ref()
+        .ok_or_else(|| {
+            tracing::warn!("a webhook call arrived but WHAPI_WEBHOOK_SECRET is not set: refused");
+            Error::Unauthorized
+        })?;
+    let given = headers
+        .get(SECRET_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if bool::from(given.ct_eq(expected.expose().as_bytes())) {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized)
+    }
+}
+
+async fn whapi(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(payload): Json<Value>,
+) -> Result<Json<Handled>> {
+    authenticate(&state, &headers)?;
+    Ok(Json(webhook::handle(&state, payload).await?))
+}
+
+/// The function's routes, without the common layers (the caller adds them once).
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/webhooks/whapi", post(whapi))
+}
+
+/// The function's router as deployed: its routes, the common layers, and its state.
+pub fn router(state: AppState) -> Router {
+    shared::http::with_common_layers(routes().with_state(state))
+}

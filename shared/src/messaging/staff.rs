@@ -1,0 +1,310 @@
+//! What staff send (`POST /api/send-whatsapp`) and see (`/api/admin/messages`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{MessageType, templates};
+use crate::{
+    auth::{Role, StaffIdentity},
+    db::Transaction,
+    domain::{Paging, student::Phone},
+    http::{Error, FieldError, Result},
+};
+
+/// `POST /api/send-whatsapp`, as sent (the product brief's field names).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SendRequest {
+    /// An inscription id, or a phone number.
+    pub to: Option<String>,
+    pub message_type: Option<MessageType>,
+    /// Template variables; those known from the inscription (prenom, masterclass, date) may be
+    /// left out.
+    #[serde(default)]
+    pub data: Option<Value>,
+}
+
+/// The queued (or suppressed) message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Queued {
+    pub id: Uuid,
+    pub status: String,
+}
+
+/// A message as staff see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: Uuid,
+    pub inscription_id: Option<Uuid>,
+    pub to_number: String,
+    pub message_type: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub due_at: OffsetDateTime,
+    pub last_error: Option<String>,
+    pub provider_message_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+/// A page of messages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessagePage {
+    pub items: Vec<MessageView>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Filters of `GET /api/admin/messages`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MessageFilter {
+    pub status: Option<String>,
+    pub inscription_id: Option<Uuid>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+const STATUSES: [&str; 8] = [
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "read",
+    "failed",
+    "dead",
+    "suppressed",
+];
+const CUSTOM_MAX_CHARS: usize = 1000;
+
+struct Recipient {
+    inscription_id: Option<Uuid>,
+    profile_id: Option<Uuid>,
+    number: String,
+    opted_out: bool,
+    defaults: Value,
+}
+
+async fn recipient(tx: &Transaction<'_>, staff: &StaffIdentity, to: &str) -> Result<Recipient> {
+    if let Ok(inscription_id) = Uuid::parse_str(to.trim()) {
+        let row = tx
+            .query_opt(
+                "select i.id, p.id, p.whatsapp_number, p.opted_out_at is not null, p.full_name, m.title, m.starts_at
+                 from inscriptions i join profiles p on p.id = i.profile_id join masterclasses m on m.id = i.masterclass_id
+                 where i.id = $1 and i.deleted_at is null",
+                &[&inscription_id],
+            )
+            .await?
+            .ok_or_else(|| Error::field("to", "names no inscription of a masterclass you staff"))?;
+        let full_name: String = row.get(4);
+        return Ok(Recipient {
+            inscription_id: Some(row.get(0)),
+            profile_id: Some(row.get(1)),
+            number: row.get(2),
+            opted_out: row.get(3),
+            defaults: serde_json::json!({
+                "prenom": templates::first_name(&full_name),
+                "masterclass": row.get::<_, String>(5),
+                "date": templates::french_date(row.get(6)),
+            }),
+        });
+    }
+    let phone = Phone::parse(to).map_err(|m| {
+        Error::field(
+            "to",
+            format!("is neither an inscription id nor a phone number: it {m}"),
+        )
+    })?;
+    let profile = tx
+        .query_opt(
+            "select id, opted_out_at is not null, full_name from profiles where whatsapp_number = $1",
+            &[&phone.as_str()],
+        )
+        .await?;
+    if profile.is_none() && staff.role != Role::Admin {
+        return Err(Error::field(
+            "to",
+            "tutors message the students of their masterclasses only",
+        ));
+    }
+    Ok(Recipient {
+        inscription_id: None,
+        profile_id: profile.as_ref().map(|r| r.get(0)),
+        number: phone.as_str().to_owned(),
+        opted_out: profile.as_ref().is_some_and(|r| r.get(1)),
+        defaults: profile
+            .map(|r| serde_json::json!({ "prenom": templates::first_name(&r.get::<_, String>(2)) }))
+            .unwrap_or_else(|| serde_json::json!({})),
+    })
+}
+
+/// Renders, checks and queues a message from staff. An opted-out student's message is recorded
+/// as `suppressed` and not sent.
+pub async fn send(
+    tx: &Transaction<'_>,
+    staff: &StaffIdentity,
+    request: &SendRequest,
+) -> Result<Queued> {
+    let mut errors = Vec::new();
+    if request.to.is_none() {
+        errors.push(FieldError::new("to", "is required"));
+    }
+    if request.message_type.is_none() {
+        errors.push(FieldError::new("messageType", "is required"));
+    }
+    if request.data.as_ref().is_some_and(|d| !d.is_object()) {
+        errors.push(FieldError::new("data", "must be an object"));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let (Some(to), Some(message_type)) = (&request.to, request.message_type) else {
+        unreachable!("checked above")
+    };
+    if message_type == MessageType::Custom {
+        if staff.role != Role::Admin {
+            return Err(Error::Forbidden);
+        }
+        let text = request
+            .data
+            .as_ref()
+            .and_then(|d| d["text"].as_str())
+            .unwrap_or_default();
+        if text.trim().is_empty() || text.chars().count() > CUSTOM_MAX_CHARS {
+            return Err(Error::field(
+                "data.text",
+                format!("a custom message is 1 to {CUSTOM_MAX_CHARS} characters"),
+            ));
+        }
+    }
+    let recipient = recipient(tx, staff, to).await?;
+    let mut data = recipient.defaults.clone();
+    if let Some(Value::Object(given)) = &request.data {
+        for (key, value) in given {
+            data[key] = value.clone();
+        }
+    }
+    let body = templates::render(message_type, &data)?;
+    let status = if recipient.opted_out {
+        "suppressed"
+    } else {
+        "queued"
+    };
+    let id: Uuid = tx
+        .query_one(
+            "insert into outbox_messages (inscription_id, profile_id, to_number, message_type, data, body, status,
+                                          created_by, last_error)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, case when $7 = 'suppressed' then 'the student opted out' end)
+             returning id",
+            &[
+                &recipient.inscription_id,
+                &recipient.profile_id,
+                &recipient.number,
+                &message_type.as_str(),
+                &data,
+                &body,
+                &status,
+                &staff.id,
+            ],
+        )
+        .await?
+        .get(0);
+    tracing::info!(message_id = %id, message_type = message_type.as_str(), status, "message queued by staff");
+    Ok(Queued {
+        id,
+        status: status.to_owned(),
+    })
+}
+
+fn view(row: &Row) -> MessageView {
+    MessageView {
+        id: row.get("id"),
+        inscription_id: row.get("inscription_id"),
+        to_number: row.get("to_number"),
+        message_type: row.get("message_type"),
+        body: row.get("body"),
+        status: row.get("status"),
+        attempts: row.get("attempts"),
+        due_at: row.get("due_at"),
+        last_error: row.get("last_error"),
+        provider_message_id: row.get("provider_message_id"),
+        created_at: row.get("created_at"),
+        sent_at: row.get("sent_at"),
+    }
+}
+
+const COLUMNS: &str = "id, inscription_id, to_number, message_type, body, status, attempts, due_at, last_error, \
+                       provider_message_id, created_at, sent_at";
+
+/// Messages the caller may see (RLS), newest first.
+pub async fn list(tx: &Transaction<'_>, filter: &MessageFilter) -> Result<MessagePage> {
+    let paging = Paging::parse(&crate::domain::paging::PagingQuery {
+        limit: filter.limit,
+        offset: filter.offset,
+    })?;
+    if let Some(status) = &filter.status
+        && !STATUSES.contains(&status.as_str())
+    {
+        return Err(Error::field(
+            "status",
+            format!("must be one of {}", STATUSES.join(", ")),
+        ));
+    }
+    let rows = tx
+        .query(
+            &format!(
+                "select {COLUMNS}, count(*) over () as total from outbox_messages
+                 where ($1::text is null or status = $1) and ($2::uuid is null or inscription_id = $2)
+                 order by created_at desc, id limit $3 offset $4"
+            ),
+            &[&filter.status, &filter.inscription_id, &paging.limit, &paging.offset],
+        )
+        .await?;
+    let total = rows.first().map(|r| r.get("total")).unwrap_or(0);
+    Ok(MessagePage {
+        items: rows.iter().map(view).collect(),
+        total,
+        limit: paging.limit,
+        offset: paging.offset,
+    })
+}
+
+/// Puts a `dead` or `failed` message back in the queue, due now, with fresh attempts.
+pub async fn retry(tx: &Transaction<'_>, id: Uuid) -> Result<MessageView> {
+    let row = tx
+        .query_opt(
+            &format!("select {COLUMNS} from outbox_messages where id = $1"),
+            &[&id],
+        )
+        .await?
+        .ok_or(Error::NotFound("message"))?;
+    let current = view(&row);
+    if current.status != "dead" && current.status != "failed" {
+        return Err(Error::Conflict {
+            code: "not_retryable",
+            detail: format!(
+                "only dead or failed messages are retried; this one is {}",
+                current.status
+            ),
+        });
+    }
+    let row = tx
+        .query_one(
+            &format!(
+                "update outbox_messages set status = 'queued', attempts = 0, due_at = now(), claim_id = null,
+                     status_at = now()
+                 where id = $1 returning {COLUMNS}"
+            ),
+            &[&id],
+        )
+        .await?;
+    tracing::info!(message_id = %id, "message re-queued by staff");
+    Ok(view(&row))
+}

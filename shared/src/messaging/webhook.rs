@@ -1,0 +1,177 @@
+//! What the provider reports back: delivery statuses of our messages, and messages students
+//! send us (`STOP`/`ARRET` opts them out).
+//!
+//! Statuses only move a message forward (queued < sending < sent < delivered < read; `failed`
+//! only before delivery), so duplicated and out-of-order events are harmless. A status for a
+//! message we do not know is kept in `webhook_events` and answered normally, so the provider
+//! stops retrying.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    AppState,
+    auth::Caller,
+    db,
+    http::{Error, Result},
+};
+
+/// Whapi's webhook body (the parts we use; anything else is kept in the raw payload).
+#[derive(Debug, Default, Deserialize)]
+pub struct WhapiEvent {
+    #[serde(default)]
+    pub messages: Vec<WhapiMessage>,
+    #[serde(default)]
+    pub statuses: Vec<WhapiStatus>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+pub struct WhapiMessage {
+    pub id: String,
+    #[serde(default)]
+    pub from_me: bool,
+    pub from: Option<String>,
+    pub chat_id: Option<String>,
+    pub text: Option<WhapiText>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+pub struct WhapiText {
+    pub body: String,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+pub struct WhapiStatus {
+    pub id: String,
+    pub status: String,
+}
+
+/// What a webhook call changed.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Handled {
+    pub statuses_applied: u64,
+    pub statuses_unknown: u64,
+    pub messages_stored: u64,
+    pub opted_out: u64,
+}
+
+/// Our status for a provider status, if it is one we track.
+fn our_status(theirs: &str) -> Option<&'static str> {
+    match theirs {
+        "pending" | "sent" | "server" => Some("sent"),
+        "delivered" | "device" => Some("delivered"),
+        "read" | "played" => Some("read"),
+        "failed" | "error" => Some("failed"),
+        _ => None,
+    }
+}
+
+/// Is this message a request to stop messages?
+pub fn is_stop(body: &str) -> bool {
+    let word = body.trim().trim_end_matches(['.', '!']).to_uppercase();
+    matches!(
+        word.as_str(),
+        "STOP" | "ARRET" | "ARRÊT" | "STOPP" | "UNSUBSCRIBE" | "DÉSINSCRIRE" | "DESINSCRIRE"
+    )
+}
+
+/// The sender's number in E.164, from `from` (`24106612345`) or `chat_id` (`...@s.whatsapp.net`).
+fn sender(message: &WhapiMessage) -> Option<String> {
+    let raw = message
+        .from
+        .as_deref()
+        .or_else(|| message.chat_id.as_deref()?.split('@').next())?;
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    (7..=15)
+        .contains(&digits.len())
+        .then(|| format!("+{digits}"))
+}
+
+/// Applies one webhook call, in one transaction.
+pub async fn handle(state: &AppState, payload: Value) -> Result<Handled> {
+    let event: WhapiEvent = serde_json::from_value(payload.clone())
+        .map_err(|e| Error::field("body", format!("not a Whapi event: {e}")))?;
+    let mut handled = Handled::default();
+    let mut client = state.db.get().await?;
+    let tx = db::begin_as(&mut client, &Caller::System).await?;
+    for status in &event.statuses {
+        let Some(ours) = our_status(&status.status) else {
+            continue;
+        };
+        let applied = tx
+            .execute(
+                "update outbox_messages set status = $2, status_at = now(),
+                     last_error = case when $2 = 'failed' then 'the provider reported a failure' else last_error end
+                 where provider_message_id = $1 and status not in ('failed', 'dead', 'suppressed')
+                   and case when $2 = 'failed' then message_status_rank(status) <= 2
+                            else message_status_rank(status) < message_status_rank($2) end",
+                &[&status.id, &ours],
+            )
+            .await?;
+        if applied > 0 {
+            handled.statuses_applied += applied;
+            continue;
+        }
+        let known = tx
+            .query_opt(
+                "select 1 from outbox_messages where provider_message_id = $1",
+                &[&status.id],
+            )
+            .await?
+            .is_some();
+        if !known {
+            tx.execute(
+                "insert into webhook_events (provider, kind, payload) values ('whapi', 'unknown_status', $1)",
+                &[&serde_json::to_value(status).map_err(anyhow::Error::from)?],
+            )
+            .await?;
+            handled.statuses_unknown += 1;
+        }
+    }
+    for message in event.messages.iter().filter(|m| !m.from_me) {
+        let Some(number) = sender(message) else {
+            continue;
+        };
+        let profile: Option<uuid::Uuid> = tx
+            .query_opt(
+                "select id from profiles where whatsapp_number = $1",
+                &[&number],
+            )
+            .await?
+            .map(|r| r.get(0));
+        let body = message.text.as_ref().map(|t| t.body.clone());
+        let stored = tx
+            .execute(
+                "insert into incoming_messages (provider_message_id, profile_id, from_number, body, payload)
+                 values ($1, $2, $3, $4, $5) on conflict (provider_message_id) do nothing",
+                &[&message.id, &profile, &number, &body, &serde_json::to_value(message).map_err(anyhow::Error::from)?],
+            )
+            .await?;
+        handled.messages_stored += stored;
+        if let (Some(profile), Some(body)) = (profile, &body)
+            && is_stop(body)
+        {
+            handled.opted_out += tx
+                .execute("update profiles set opted_out_at = now() where id = $1 and opted_out_at is null", &[&profile])
+                .await?;
+            tracing::info!(profile_id = %profile, "student opted out of WhatsApp messages");
+        }
+    }
+    tx.commit().await?;
+    Ok(handled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_words_in_french_and_english_opt_out() {
+        for body in ["STOP", " stop ", "Arrêt", "ARRET", "arret!", "Stop."] {
+            assert!(is_stop(body), "{body}");
+        }
+        for body in ["Stop le spam svp", "merci", "arrêter ?"] {
+            assert!(!is_stop(body), "{body}");
+        }
+    }
+}

@@ -1,0 +1,485 @@
+//! WhatsApp delivery: exactly once, through outages, races and crashes; statuses and STOP from
+//! the provider's webhooks; what staff send and see.
+
+use std::time::Duration;
+
+use e2e_tests::{
+    TestApp,
+    fake_whapi::{FakeWhapi, WEBHOOK_SECRET},
+};
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::messaging::{dispatch, reminders};
+
+async fn platform() -> (TestApp, FakeWhapi) {
+    let fake = FakeWhapi::start().await;
+    let app = TestApp::spawn_with(|config| fake.configure(config)).await;
+    (app, fake)
+}
+
+/// Registers `n` students (each queues a confirmation); returns their numbers.
+async fn registrations(app: &TestApp, n: usize) -> Vec<String> {
+    let admin = app.admin().await;
+    let id = app.open_masterclass(&admin, "Atelier").await;
+    let mut numbers = Vec::new();
+    for i in 0..n {
+        let number = format!("+2410{}", 6_100_000 + i);
+        let response = app.register(&id, &number, "Awa Ndong").await;
+        assert_eq!(
+            response.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        numbers.push(number);
+    }
+    numbers
+}
+
+async fn statuses(app: &TestApp) -> Vec<String> {
+    app.db()
+        .await
+        .query("select status from outbox_messages order by to_number", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn drain(app: &TestApp) {
+    for _ in 0..20 {
+        dispatch::run(&app.state, app.state.messenger.as_ref())
+            .await
+            .unwrap();
+        let queued: i64 = app
+            .db()
+            .await
+            .query_one(
+                "select count(*) from outbox_messages where status = 'queued'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if queued == 0 {
+            return;
+        }
+    }
+    panic!("the queue did not drain");
+}
+
+fn delivered_once_each(fake: &FakeWhapi, numbers: &[String]) {
+    let delivered = fake.delivered();
+    for number in numbers {
+        let chat = format!("{}@s.whatsapp.net", number.trim_start_matches('+'));
+        let count = delivered.iter().filter(|(to, _)| *to == chat).count();
+        assert_eq!(count, 1, "{number} got {count} messages");
+    }
+    assert_eq!(delivered.len(), numbers.len());
+}
+
+#[tokio::test]
+async fn messages_are_delivered_exactly_once_through_a_provider_outage() {
+    let (app, fake) = platform().await;
+    let numbers = registrations(&app, 5).await;
+    fake.fail_next(12);
+
+    drain(&app).await;
+
+    delivered_once_each(&fake, &numbers);
+    assert!(statuses(&app).await.iter().all(|s| s == "sent"));
+    let retried: i64 = app
+        .db()
+        .await
+        .query_one(
+            "select count(*) from outbox_messages where attempts > 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(retried > 0, "the outage caused retries");
+    assert!(
+        fake.delivered()[0]
+            .1
+            .starts_with("Bonjour Awa, votre inscription"),
+        "{:?}",
+        fake.delivered()[0]
+    );
+}
+
+#[tokio::test]
+async fn two_dispatchers_racing_never_send_a_message_twice() {
+    let (app, fake) = platform().await;
+    let numbers = registrations(&app, 12).await;
+    fake.delay(Duration::from_millis(20));
+
+    let (a, b) = tokio::join!(
+        dispatch::run(&app.state, app.state.messenger.as_ref()),
+        dispatch::run(&app.state, app.state.messenger.as_ref()),
+    );
+    drain(&app).await;
+
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.claimed + b.claimed, 12, "{a:?} {b:?}");
+    delivered_once_each(&fake, &numbers);
+}
+
+#[tokio::test]
+async fn a_crash_between_sending_and_recording_never_causes_a_second_send() {
+    let (app, fake) = platform().await;
+    let numbers = registrations(&app, 3).await;
+    // A dispatcher claims and sends, then dies before recording anything.
+    let (claimed, _) = dispatch::claim(&app.state, uuid::Uuid::new_v4(), 10)
+        .await
+        .unwrap();
+    for message in &claimed {
+        app.state
+            .messenger
+            .send(&message.to_number, &message.body)
+            .await
+            .unwrap();
+    }
+    app.db()
+        .await
+        .execute(
+            "update outbox_messages set claimed_at = now() - interval '1 hour'",
+            &[],
+        )
+        .await
+        .unwrap();
+
+    let report = dispatch::run(&app.state, app.state.messenger.as_ref())
+        .await
+        .unwrap();
+
+    assert_eq!(report.orphaned, 3);
+    delivered_once_each(&fake, &numbers);
+    let admin = app.admin().await;
+    let dead = admin.get("/api/admin/messages?status=dead").await.value();
+    assert_eq!(dead["total"], 3);
+    assert!(
+        dead["items"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("outcome unknown"),
+        "{dead}"
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_number_fails_at_once_and_an_endless_outage_ends_dead_then_staff_retry() {
+    let fake = FakeWhapi::start().await;
+    let app = TestApp::spawn_with(|config| {
+        fake.configure(config);
+        config.messaging.max_attempts = 3;
+    })
+    .await;
+    let numbers = registrations(&app, 2).await;
+    fake.reject(&numbers[0]);
+    fake.fail_next(1000);
+
+    drain(&app).await;
+    let calls_during_outage = fake.calls();
+    let admin = app.admin().await;
+    let dead = admin.get("/api/admin/messages?status=dead").await.value();
+
+    assert_eq!(dead["total"], 2, "{dead}");
+    assert_eq!(calls_during_outage, 6, "two messages, three attempts each");
+    assert!(
+        dead["items"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 attempts")
+    );
+    fake.fail_next(0);
+    for item in dead["items"].as_array().unwrap() {
+        let id = item["id"].as_str().unwrap();
+        let retried = admin
+            .request(
+                Method::POST,
+                &format!("/api/admin/messages/{id}/retry"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(retried.value()["status"], "queued");
+    }
+    let id = dead["items"][0]["id"].as_str().unwrap();
+    let again = admin
+        .request(
+            Method::POST,
+            &format!("/api/admin/messages/{id}/retry"),
+            &[],
+            None,
+        )
+        .await;
+    again.assert_problem(StatusCode::CONFLICT, "not_retryable");
+    drain(&app).await;
+    // Once the provider answers: the rejected number fails for good, the other is sent.
+    assert_eq!(statuses(&app).await, ["failed", "sent"]);
+    delivered_once_each(&fake, &numbers[1..]);
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_is_failed_without_retrying() {
+    let (app, fake) = platform().await;
+    let numbers = registrations(&app, 1).await;
+    fake.reject(&numbers[0]);
+
+    drain(&app).await;
+
+    assert_eq!(statuses(&app).await, ["failed"]);
+    assert_eq!(fake.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_provider_that_hangs_is_retried_later() {
+    let (app, fake) = platform().await;
+    let numbers = registrations(&app, 1).await;
+    fake.hang_next(1);
+
+    let first = dispatch::run(&app.state, app.state.messenger.as_ref())
+        .await
+        .unwrap();
+    drain(&app).await;
+
+    assert_eq!(first.retried, 1, "{first:?}");
+    delivered_once_each(&fake, &numbers);
+}
+
+async fn webhook(app: &TestApp, secret: Option<&str>, body: &Value) -> e2e_tests::TestResponse {
+    let headers: Vec<(&str, &str)> = secret.iter().map(|s| ("x-webhook-secret", *s)).collect();
+    app.send_json(Method::POST, "/api/webhooks/whapi", body, &headers)
+        .await
+}
+
+#[tokio::test]
+async fn a_webhook_without_the_right_secret_is_refused_and_stores_nothing() {
+    let (app, _fake) = platform().await;
+    let body = json!({ "messages": [{ "id": "in-1", "from_me": false, "from": "24106612345", "text": { "body": "STOP" } }] });
+
+    webhook(&app, None, &body)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    webhook(&app, Some("wrong"), &body)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_eq!(app.count("incoming_messages").await, 0);
+}
+
+#[tokio::test]
+async fn statuses_replayed_out_of_order_end_on_the_furthest_one() {
+    let (app, _fake) = platform().await;
+    registrations(&app, 1).await;
+    drain(&app).await;
+    let id: String = app
+        .db()
+        .await
+        .query_one("select provider_message_id from outbox_messages", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let status = |s: &str| json!({ "statuses": [{ "id": id, "code": 3, "status": s, "recipient_id": "24106100000", "timestamp": "1795253400" }] });
+
+    for s in ["read", "delivered", "sent", "failed", "read", "pending"] {
+        let response = webhook(&app, Some(WEBHOOK_SECRET), &status(s)).await;
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "{s}: {}",
+            String::from_utf8_lossy(&response.body)
+        );
+    }
+    let unknown = webhook(
+        &app,
+        Some(WEBHOOK_SECRET),
+        &json!({ "statuses": [{ "id": "not-ours", "status": "read" }] }),
+    )
+    .await;
+
+    assert_eq!(statuses(&app).await, ["read"]);
+    assert_eq!(unknown.status, StatusCode::OK);
+    assert_eq!(unknown.value()["statuses_unknown"], 1);
+    assert_eq!(app.count("webhook_events").await, 1);
+}
+
+#[tokio::test]
+async fn a_student_who_replies_stop_is_not_messaged_again() {
+    let (app, fake) = platform().await;
+    let admin = app.admin().await;
+    let id = app.open_masterclass(&admin, "Atelier").await;
+    let registered = app.register(&id, "+24106612345", "Awa Ndong").await.value();
+    let stop = json!({ "messages": [
+        { "id": "in-1", "from_me": false, "type": "text", "chat_id": "24106612345@s.whatsapp.net", "from": "24106612345", "text": { "body": "Arrêt" } },
+        { "id": "out-1", "from_me": true, "type": "text", "chat_id": "24106612345@s.whatsapp.net", "text": { "body": "STOP" } }
+    ]});
+
+    let first = webhook(&app, Some(WEBHOOK_SECRET), &stop).await;
+    let replay = webhook(&app, Some(WEBHOOK_SECRET), &stop).await;
+    drain(&app).await;
+    let sent = admin
+        .post_json(
+            "/api/send-whatsapp",
+            &json!({ "to": registered["inscription_id"], "messageType": "reminder" }),
+        )
+        .await;
+
+    assert_eq!(first.value()["opted_out"], 1);
+    assert_eq!(
+        first.value()["messages_stored"],
+        1,
+        "our own messages (from_me) are skipped"
+    );
+    assert_eq!(replay.value()["messages_stored"], 0);
+    assert!(
+        fake.delivered().is_empty(),
+        "the queued confirmation was suppressed"
+    );
+    assert_eq!(
+        statuses(&app).await,
+        ["suppressed", "suppressed"],
+        "the confirmation and the reminder"
+    );
+    assert_eq!(sent.status, StatusCode::ACCEPTED);
+    assert_eq!(sent.value()["status"], "suppressed");
+}
+
+#[tokio::test]
+async fn staff_send_checked_messages_and_tutors_only_to_their_students() {
+    let (app, _fake) = platform().await;
+    let admin = app.admin().await;
+    let mine = app.open_masterclass(&admin, "La mienne").await;
+    let other = app.open_masterclass(&admin, "Une autre").await;
+    let tutor = app.tutor(&admin, &[&mine]).await;
+    let my_student = app
+        .register(&mine, "+24106612345", "Awa Ndong")
+        .await
+        .value();
+    let other_student = app
+        .register(&other, "+24107612345", "Paul Obiang")
+        .await
+        .value();
+    let before = app.count("outbox_messages").await;
+    let key = [("idempotency-key", "invite-1")];
+    let invite =
+        json!({ "to": my_student["inscription_id"], "messageType": "post_test_invitation" });
+
+    let queued = tutor
+        .send_json(Method::POST, "/api/send-whatsapp", &invite, &key)
+        .await;
+    let replay = tutor
+        .send_json(Method::POST, "/api/send-whatsapp", &invite, &key)
+        .await;
+    let missing = admin
+        .post_json("/api/send-whatsapp", &json!({ "to": "+24106612345", "messageType": "pre_test_result", "data": { "score": 5 } }))
+        .await;
+    let custom_by_tutor = tutor
+        .post_json("/api/send-whatsapp", &json!({ "to": my_student["inscription_id"], "messageType": "custom", "data": { "text": "Salut" } }))
+        .await;
+    let custom_by_admin = admin
+        .post_json("/api/send-whatsapp", &json!({ "to": "+33612345678", "messageType": "custom", "data": { "text": "Bonjour depuis Libreville" } }))
+        .await;
+    let elsewhere = tutor
+        .post_json(
+            "/api/send-whatsapp",
+            &json!({ "to": other_student["inscription_id"], "messageType": "reminder" }),
+        )
+        .await;
+    let unknown_type = admin
+        .post_json(
+            "/api/send-whatsapp",
+            &json!({ "to": "+24106612345", "messageType": "spam" }),
+        )
+        .await;
+
+    assert_eq!(queued.status, StatusCode::ACCEPTED);
+    assert_eq!(queued.value()["status"], "queued");
+    assert_eq!(replay.value()["id"], queued.value()["id"]);
+    let names = missing.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(names.to_string().contains("data.masterclass"), "{names}");
+    custom_by_tutor.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(custom_by_admin.status, StatusCode::ACCEPTED);
+    elsewhere.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    unknown_type.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(app.count("outbox_messages").await, before + 2);
+    let body: String = app
+        .db()
+        .await
+        .query_one(
+            "select body from outbox_messages where message_type = 'post_test_invitation'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        body.starts_with("Bonjour Awa, la masterclass « La mienne » est terminée"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn reminders_and_post_test_invitations_are_queued_once_per_student() {
+    let (app, _fake) = platform().await;
+    let admin = app.admin().await;
+    let soon = app.open_masterclass(&admin, "Bientôt").await;
+    let ended = app.open_masterclass(&admin, "Terminée").await;
+    for (masterclass, base) in [(&soon, 6_200_000), (&ended, 6_300_000)] {
+        for i in 0..2 {
+            app.register(masterclass, &format!("+2410{}", base + i), "Awa Ndong")
+                .await;
+        }
+    }
+    let db = app.db().await;
+    db.execute("update masterclasses set starts_at = now() + interval '2 hours', ends_at = now() + interval '5 hours' where id = $1::text::uuid", &[&soon])
+        .await
+        .unwrap();
+    db.execute("update masterclasses set starts_at = now() - interval '5 hours', ends_at = now() - interval '1 hour' where id = $1::text::uuid", &[&ended])
+        .await
+        .unwrap();
+
+    let first = reminders::queue_due(&app.state).await.unwrap();
+    let second = reminders::queue_due(&app.state).await.unwrap();
+
+    assert_eq!(first, 4);
+    assert_eq!(second, 0);
+    let kinds: Vec<String> = db
+        .query("select message_type from outbox_messages where message_type in ('reminder', 'post_test_invitation') order by 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "post_test_invitation",
+            "post_test_invitation",
+            "reminder",
+            "reminder"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn without_a_token_the_local_stack_logs_messages_and_marks_them_sent() {
+    let app = TestApp::spawn().await;
+    registrations(&app, 1).await;
+
+    let report = dispatch::run(&app.state, app.state.messenger.as_ref())
+        .await
+        .unwrap();
+
+    assert_eq!(app.state.messenger.name(), "log");
+    assert_eq!(report.sent, 1);
+    let id: String = app
+        .db()
+        .await
+        .query_one("select provider_message_id from outbox_messages", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(id.starts_with("log-"), "{id}");
+}
