@@ -109,14 +109,12 @@ async fn an_unused_question_can_change_and_be_deleted() {
 #[tokio::test]
 async fn a_used_question_keeps_its_answer_and_is_archived_instead_of_deleted() {
     let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    let id = app.open_masterclass(&admin, "Atelier").await;
-    let bank = app.bank(&admin, &id, 10, true).await;
-    let token = app.register(&id, "+24106612345", "Awa Ndong").await.value()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let student = app.http.with_bearer(&token);
+    let e2e_tests::Classroom {
+        admin,
+        bank,
+        student,
+        ..
+    } = app.classroom().await;
     let paper = student.get("/api/tests/PRE").await.value();
     student
         .post_json("/api/tests/PRE", &answers(&paper, &bank, 7))

@@ -13,7 +13,10 @@ fn env_for(app: &TestApp) -> Vec<(&'static str, String)> {
         ("DATABASE_URL", app.database_url.clone()),
         ("DATABASE_MIGRATION_URL", app.owner_url.clone()),
         ("JWT_SECRET", e2e_tests::JWT_SECRET.into()),
-        ("WHAPI_WEBHOOK_SECRET", e2e_tests::fake_whapi::WEBHOOK_SECRET.into()),
+        (
+            "WHAPI_WEBHOOK_SECRET",
+            e2e_tests::fake_whapi::WEBHOOK_SECRET.into(),
+        ),
         ("S3_ENDPOINT", app.s3.endpoint()),
         (
             "S3_ACCESS_KEY_ID",
@@ -36,7 +39,8 @@ fn event(relative: &str) -> Value {
 /// The sample with its placeholder credentials replaced by real ones of this test platform.
 fn signed(mut event: Value, admin: &StaffSession, student: &StudentSession) -> Value {
     if event["headers"]["x-webhook-secret"].is_string() {
-        event["headers"]["x-webhook-secret"] = Value::String(e2e_tests::fake_whapi::WEBHOOK_SECRET.into());
+        event["headers"]["x-webhook-secret"] =
+            Value::String(e2e_tests::fake_whapi::WEBHOOK_SECRET.into());
     }
     if let Some(auth) = event["headers"]["authorization"].as_str() {
         let token = if auth.starts_with("Bearer mcs_") {

@@ -8,14 +8,7 @@ use shared::auth::{Caller, StudentIdentity};
 #[tokio::test]
 async fn one_attempt_per_test_and_a_replay_returns_the_first_answer() {
     let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    let id = app.open_masterclass(&admin, "Atelier").await;
-    let bank = app.bank(&admin, &id, 10, true).await;
-    let token = app.register(&id, "+24106612345", "Awa Ndong").await.value()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let student = app.http.with_bearer(&token);
+    let e2e_tests::Classroom { bank, student, .. } = app.classroom().await;
     let paper = student.get("/api/tests/PRE").await.value();
     let key = [("idempotency-key", "pre-1")];
 
@@ -53,14 +46,7 @@ async fn one_attempt_per_test_and_a_replay_returns_the_first_answer() {
 #[tokio::test]
 async fn answers_must_cover_exactly_the_paper_with_letters_a_to_d() {
     let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    let id = app.open_masterclass(&admin, "Atelier").await;
-    let bank = app.bank(&admin, &id, 10, true).await;
-    let token = app.register(&id, "+24106612345", "Awa Ndong").await.value()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let student = app.http.with_bearer(&token);
+    let e2e_tests::Classroom { bank, student, .. } = app.classroom().await;
     let paper = student.get("/api/tests/PRE").await.value();
     let good = answers(&paper, &bank, 10);
     let first_id = paper["questions"][0]["id"].as_str().unwrap().to_owned();
@@ -102,14 +88,12 @@ async fn answers_must_cover_exactly_the_paper_with_letters_a_to_d() {
 #[tokio::test]
 async fn the_pre_test_closes_when_the_masterclass_ends_and_post_opens_when_it_starts() {
     let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    let id = app.open_masterclass(&admin, "Atelier").await;
-    let bank = app.bank(&admin, &id, 10, true).await;
-    let token = app.register(&id, "+24106612345", "Awa Ndong").await.value()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let student = app.http.with_bearer(&token);
+    let e2e_tests::Classroom {
+        masterclass: id,
+        bank,
+        student,
+        ..
+    } = app.classroom().await;
     let paper = student.get("/api/tests/PRE").await.value();
     let db = app.db().await;
     let set_schedule = |starts: &'static str, ends: &'static str| {

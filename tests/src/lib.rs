@@ -692,3 +692,39 @@ pub fn answers(paper: &Value, bank: &Bank, right: usize) -> Value {
     }
     serde_json::json!({ "answers": answers })
 }
+
+/// A registered student ready for tests: the admin, the masterclass, its bank of ten approved
+/// questions, and a client that carries the student's access token.
+pub struct Classroom {
+    pub admin: StaffSession,
+    pub masterclass: String,
+    pub bank: Bank,
+    pub student: InProcess,
+}
+
+impl TestApp {
+    /// An open masterclass with ten approved questions and one registered student.
+    pub async fn classroom(&self) -> Classroom {
+        let admin = self.admin().await;
+        let masterclass = self.open_masterclass(&admin, "Atelier").await;
+        let bank = self.bank(&admin, &masterclass, 10, true).await;
+        let registered = self
+            .register(&masterclass, "+24106612345", "Awa Ndong")
+            .await;
+        assert_eq!(
+            registered.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&registered.body)
+        );
+        let student = self
+            .http
+            .with_bearer(registered.value()["access_token"].as_str().unwrap());
+        Classroom {
+            admin,
+            masterclass,
+            bank,
+            student,
+        }
+    }
+}
