@@ -50,6 +50,9 @@ pub struct Options {
 pub enum Command {
     /// Serve the platform (the default).
     Serve,
+    /// Apply pending migrations to DATABASE_MIGRATION_URL (or DATABASE_URL) and exit: the
+    /// deploy step when functions do not migrate at cold start.
+    Migrate,
     /// Create an admin account. The password comes from ADMIN_PASSWORD or a prompt.
     CreateAdmin {
         #[arg(long)]
@@ -170,6 +173,7 @@ fn local_jwt_secret(data_dir: &Path) -> anyhow::Result<String> {
 pub async fn run(options: Options) -> anyhow::Result<()> {
     match options.command {
         None | Some(Command::Serve) => serve(&options.data_dir, options.port).await,
+        Some(Command::Migrate) => migrate_only().await,
         Some(Command::CreateAdmin { email, name }) => {
             let password = match std::env::var("ADMIN_PASSWORD")
                 .ok()
@@ -201,6 +205,19 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+async fn migrate_only() -> anyhow::Result<()> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let url = env("DATABASE_MIGRATION_URL")
+        .or_else(|| env("DATABASE_URL"))
+        .context("set DATABASE_MIGRATION_URL (the owner of the tables) or DATABASE_URL")?;
+    let mut config = bootstrap_db_config();
+    config.ca_cert = env("DATABASE_CA_CERT").map(PathBuf::from);
+    let pool = shared::db::connect(&shared::config::Secret::new(url), &config)?;
+    let applied = shared::db::migrate(&pool).await?;
+    println!("{applied} migration(s) applied; the schema is at version {}.", shared::db::MIGRATIONS.len());
+    Ok(())
 }
 
 async fn serve(data_dir: &Path, port: u16) -> anyhow::Result<()> {
