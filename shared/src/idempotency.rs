@@ -166,6 +166,22 @@ where
         .into_response())
 }
 
+/// How long saved answers are kept (`IDEMPOTENCY_TTL_HOURS` is not worth a variable: a client
+/// retries within minutes).
+pub const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Drops saved answers older than [`KEEP_FOR`]; the dispatcher's schedule runs it.
+pub async fn purge(db: &impl GenericClient) -> Result<i64> {
+    let purged: i64 = db
+        .query_one(
+            "select purge_idempotency_keys(make_interval(secs => $1))",
+            &[&KEEP_FOR.as_secs_f64()],
+        )
+        .await?
+        .get(0);
+    Ok(purged)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

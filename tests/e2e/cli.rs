@@ -62,9 +62,16 @@ async fn create_admin_makes_an_admin_who_can_sign_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_brings_an_empty_database_up_to_date_and_is_then_a_no_op() {
     let app = TestApp::spawn().await;
-    let gateway = tokio::task::spawn_blocking(|| build_binary("local-gateway", "gateway")).await.unwrap().unwrap();
+    let gateway = tokio::task::spawn_blocking(|| build_binary("local-gateway", "gateway"))
+        .await
+        .unwrap()
+        .unwrap();
     let name = format!("empty_{}", uuid::Uuid::new_v4().simple());
-    app.db().await.batch_execute(&format!("create database {name}")).await.unwrap();
+    app.db()
+        .await
+        .batch_execute(&format!("create database {name}"))
+        .await
+        .unwrap();
     let url = format!("{}/{name}", app.owner_url.rsplit_once('/').unwrap().0);
     let run = || {
         std::process::Command::new(&gateway)
@@ -78,8 +85,16 @@ async fn migrate_brings_an_empty_database_up_to_date_and_is_then_a_no_op() {
     let first = tokio::task::block_in_place(run);
     let second = tokio::task::block_in_place(run);
 
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let expected = format!("{} migration(s) applied", shared::db::MIGRATIONS.len());
-    assert!(String::from_utf8_lossy(&first.stdout).contains(&expected), "{}", String::from_utf8_lossy(&first.stdout));
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains(&expected),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
     assert!(String::from_utf8_lossy(&second.stdout).contains("0 migration(s) applied"));
 }

@@ -483,3 +483,35 @@ async fn without_a_token_the_local_stack_logs_messages_and_marks_them_sent() {
         .get(0);
     assert!(id.starts_with("log-"), "{id}");
 }
+
+#[tokio::test]
+async fn the_scheduled_run_drops_idempotency_answers_older_than_a_day() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    for key in ["old", "new"] {
+        let body = json!({ "title": format!("Atelier {key}"), "starts_at": "2026-12-05T09:00:00Z", "ends_at": "2026-12-05T10:00:00Z" });
+        admin
+            .send_json(
+                Method::POST,
+                "/api/masterclasses",
+                &body,
+                &[("idempotency-key", key)],
+            )
+            .await;
+    }
+    app.db().await.execute("update idempotency_keys set created_at = now() - interval '25 hours' where key = 'old'", &[]).await.unwrap();
+
+    let report = dispatcher::run(&app.state).await.unwrap();
+
+    assert_eq!(report["idempotency_keys_purged"], 1);
+    let left: Vec<String> = app
+        .db()
+        .await
+        .query("select key from idempotency_keys", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, ["new"]);
+}

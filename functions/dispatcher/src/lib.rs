@@ -1,9 +1,12 @@
-//! The scheduled function (EventBridge, every minute): queue due reminders, then deliver queued
-//! WhatsApp messages. The local gateway runs the same two jobs on timers.
+//! The scheduled function (EventBridge, every minute): queue due reminders, deliver queued
+//! WhatsApp messages, and drop expired Idempotency-Key answers. The local gateway runs the same
+//! on a timer.
 
 use serde_json::{Value, json};
 use shared::{
     AppState,
+    auth::Caller,
+    db, idempotency,
     messaging::{dispatch, reminders},
 };
 
@@ -15,5 +18,14 @@ pub async fn run(state: &AppState) -> anyhow::Result<Value> {
     let report = dispatch::run(state, state.messenger.as_ref())
         .await
         .map_err(|e| anyhow::anyhow!("dispatching messages: {e:?}"))?;
-    Ok(json!({ "reminders_queued": queued, "dispatch": report }))
+    let purged = async {
+        let mut client = state.db.get().await?;
+        let tx = db::begin_as(&mut client, &Caller::System).await?;
+        let purged = idempotency::purge(&tx).await?;
+        tx.commit().await?;
+        shared::Result::<i64>::Ok(purged)
+    }
+    .await
+    .map_err(|e| anyhow::anyhow!("purging idempotency keys: {e:?}"))?;
+    Ok(json!({ "reminders_queued": queued, "dispatch": report, "idempotency_keys_purged": purged }))
 }

@@ -216,7 +216,10 @@ async fn migrate_only() -> anyhow::Result<()> {
     config.ca_cert = env("DATABASE_CA_CERT").map(PathBuf::from);
     let pool = shared::db::connect(&shared::config::Secret::new(url), &config)?;
     let applied = shared::db::migrate(&pool).await?;
-    println!("{applied} migration(s) applied; the schema is at version {}.", shared::db::MIGRATIONS.len());
+    println!(
+        "{applied} migration(s) applied; the schema is at version {}.",
+        shared::db::MIGRATIONS.len()
+    );
     Ok(())
 }
 

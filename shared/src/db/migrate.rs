@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_auth"),
     migration!(3, "0003_journey"),
     migration!(4, "0004_messaging"),
+    migration!(5, "0005_housekeeping"),
 ];
 
 /// Any 64-bit number unique to this purpose.
