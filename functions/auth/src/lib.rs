@@ -36,19 +36,19 @@ async fn sign_in(
 }
 
 async fn me(State(state): State<AppState>, staff: Staff) -> Result<Json<StaffView>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    let view = service::get(&tx, staff.0.id).await?;
-    tx.commit().await?;
-    Ok(Json(view))
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        service::get(tx, staff.0.id).await
+    })
+    .await
+    .map(Json)
 }
 
 async fn list(State(state): State<AppState>, admin: Admin) -> Result<Json<Vec<StaffView>>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    let accounts = service::list(&tx).await?;
-    tx.commit().await?;
-    Ok(Json(accounts))
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        let accounts = service::list(tx).await?;
+        Ok(Json(accounts))
+    })
+    .await
 }
 
 async fn create(
@@ -58,21 +58,21 @@ async fn create(
     Json(draft): Json<StaffDraft>,
 ) -> Result<Response> {
     let new = NewStaff::parse(&draft)?;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    // The fingerprint leaves the password out: it is hashed with a fresh salt each time anyway.
-    let fingerprint = (&draft.email, &draft.full_name, &draft.role);
-    let response = idempotency::once(
-        &tx,
-        &key,
-        "staff.create",
-        &fingerprint,
-        StatusCode::CREATED,
-        async || service::create(&tx, &new).await,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(response)
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        // The fingerprint leaves the password out: it is hashed with a fresh salt each time anyway.
+        let fingerprint = (&draft.email, &draft.full_name, &draft.role);
+        let response = idempotency::once(
+            tx,
+            &key,
+            "staff.create",
+            &fingerprint,
+            StatusCode::CREATED,
+            async || service::create(tx, &new).await,
+        )
+        .await?;
+        Ok(response)
+    })
+    .await
 }
 
 async fn get_one(
@@ -80,11 +80,11 @@ async fn get_one(
     admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<Json<StaffView>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    let view = service::get(&tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(view))
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        let view = service::get(tx, id).await?;
+        Ok(Json(view))
+    })
+    .await
 }
 
 async fn update(
@@ -94,11 +94,11 @@ async fn update(
     Json(draft): Json<StaffPatchDraft>,
 ) -> Result<Json<StaffView>> {
     let patch = StaffPatch::parse(&draft)?;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    let view = service::update(&tx, &admin.0, id, &patch).await?;
-    tx.commit().await?;
-    Ok(Json(view))
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        let view = service::update(tx, &admin.0, id, &patch).await?;
+        Ok(Json(view))
+    })
+    .await
 }
 
 async fn reset_password(
@@ -108,11 +108,11 @@ async fn reset_password(
     Json(body): Json<PasswordReset>,
 ) -> Result<StatusCode> {
     let password = Password::parse(&body.password).map_err(|m| Error::field("password", m))?;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    service::reset_password(&tx, id, &password).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        service::reset_password(tx, id, &password).await?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
 }
 
 async fn assign(
@@ -120,11 +120,11 @@ async fn assign(
     admin: Admin,
     Path((id, masterclass_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<StaffView>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    let view = service::assign(&tx, id, masterclass_id).await?;
-    tx.commit().await?;
-    Ok(Json(view))
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        let view = service::assign(tx, id, masterclass_id).await?;
+        Ok(Json(view))
+    })
+    .await
 }
 
 async fn unassign(
@@ -132,11 +132,11 @@ async fn unassign(
     admin: Admin,
     Path((id, masterclass_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<StaffView>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    let view = service::unassign(&tx, id, masterclass_id).await?;
-    tx.commit().await?;
-    Ok(Json(view))
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        let view = service::unassign(tx, id, masterclass_id).await?;
+        Ok(Json(view))
+    })
+    .await
 }
 
 /// The function's routes, without the common layers (the caller adds them once).

@@ -64,19 +64,19 @@ async fn register(
 }
 
 async fn me(State(state): State<AppState>, student: Student) -> Result<Json<Me>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &student.caller()).await?;
-    let me = service::me(&state, &tx, &student.0).await?;
-    tx.commit().await?;
-    Ok(Json(me))
+    db::transact(&state.db, &student.caller(), async |tx| {
+        let me = service::me(&state, tx, &student.0).await?;
+        Ok(Json(me))
+    })
+    .await
 }
 
 async fn revoke_own_token(State(state): State<AppState>, student: Student) -> Result<StatusCode> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &student.caller()).await?;
-    service::revoke_tokens(&tx, student.0.inscription_id).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    db::transact(&state.db, &student.caller(), async |tx| {
+        service::revoke_tokens(tx, student.0.inscription_id).await?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
 }
 
 async fn set_attendance(
@@ -85,11 +85,11 @@ async fn set_attendance(
     Path(id): Path<Uuid>,
     Json(change): Json<AttendanceChange>,
 ) -> Result<Json<InscriptionView>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    let view = service::set_attendance(&tx, staff.0.id, id, change.attended).await?;
-    tx.commit().await?;
-    Ok(Json(view))
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        let view = service::set_attendance(tx, staff.0.id, id, change.attended).await?;
+        Ok(Json(view))
+    })
+    .await
 }
 
 async fn issue_token(
@@ -97,11 +97,11 @@ async fn issue_token(
     staff: Staff,
     Path(id): Path<Uuid>,
 ) -> Result<(StatusCode, Json<IssuedAccess>)> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    let issued = service::issue_token(&tx, id).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(issued)))
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        let issued = service::issue_token(tx, id).await?;
+        Ok((StatusCode::CREATED, Json(issued)))
+    })
+    .await
 }
 
 /// The function's routes, without the common layers (the caller adds them once).

@@ -36,11 +36,11 @@ async fn list(
     Query(query): Query<PagingQuery>,
 ) -> Result<Json<MasterclassPage>> {
     let paging = Paging::parse(&query)?;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &caller).await?;
-    let page = service::list(&state, &tx, !caller.is_staff(), paging).await?;
-    tx.commit().await?;
-    Ok(Json(page))
+    db::transact(&state.db, &caller, async |tx| {
+        let page = service::list(&state, tx, !caller.is_staff(), paging).await?;
+        Ok(Json(page))
+    })
+    .await
 }
 
 async fn get_one(
@@ -48,11 +48,11 @@ async fn get_one(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<MasterclassView>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &caller).await?;
-    let found = service::get(&state, &tx, id, !caller.is_staff()).await?;
-    tx.commit().await?;
-    Ok(Json(found))
+    db::transact(&state.db, &caller, async |tx| {
+        let found = service::get(&state, tx, id, !caller.is_staff()).await?;
+        Ok(Json(found))
+    })
+    .await
 }
 
 async fn create(
@@ -62,19 +62,19 @@ async fn create(
     Json(draft): Json<MasterclassDraft>,
 ) -> Result<Response> {
     let new = NewMasterclass::parse(&draft)?;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    let response = idempotency::once(
-        &tx,
-        &key,
-        "masterclasses.create",
-        &draft,
-        StatusCode::CREATED,
-        async || service::create(&state, &tx, &new).await,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(response)
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        let response = idempotency::once(
+            tx,
+            &key,
+            "masterclasses.create",
+            &draft,
+            StatusCode::CREATED,
+            async || service::create(&state, tx, &new).await,
+        )
+        .await?;
+        Ok(response)
+    })
+    .await
 }
 
 async fn update(
@@ -84,11 +84,11 @@ async fn update(
     Json(draft): Json<MasterclassDraft>,
 ) -> Result<Json<MasterclassView>> {
     let patch = MasterclassPatch::parse(&draft)?;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    let updated = service::update(&state, &tx, id, &patch).await?;
-    tx.commit().await?;
-    Ok(Json(updated))
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        let updated = service::update(&state, tx, id, &patch).await?;
+        Ok(Json(updated))
+    })
+    .await
 }
 
 async fn delete(
@@ -96,11 +96,11 @@ async fn delete(
     admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    service::delete(&tx, id).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        service::delete(tx, id).await?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
 }
 
 async fn start_pdf_upload(
@@ -110,11 +110,11 @@ async fn start_pdf_upload(
     body: Option<Json<PdfUploadRequest>>,
 ) -> Result<(StatusCode, Json<PdfUploadTicket>)> {
     let request = body.map(|Json(r)| r).unwrap_or_default();
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    let ticket = service::start_pdf_upload(&state, &tx, id, &request).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(ticket)))
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        let ticket = service::start_pdf_upload(&state, tx, id, &request).await?;
+        Ok((StatusCode::CREATED, Json(ticket)))
+    })
+    .await
 }
 
 async fn confirm_pdf(

@@ -28,11 +28,11 @@ async fn list(
     staff: Staff,
     Query(filter): Query<QuestionFilter>,
 ) -> Result<Json<Vec<QuestionView>>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    let questions = service::list(&tx, &filter).await?;
-    tx.commit().await?;
-    Ok(Json(questions))
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        let questions = service::list(tx, &filter).await?;
+        Ok(Json(questions))
+    })
+    .await
 }
 
 async fn create(
@@ -42,20 +42,20 @@ async fn create(
     Json(draft): Json<QuestionDraft>,
 ) -> Result<Response> {
     let new = NewQuestion::parse(&draft)?;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    let provenance = serde_json::json!({ "source": "staff" });
-    let response = idempotency::once(
-        &tx,
-        &key,
-        "questions.create",
-        &draft,
-        StatusCode::CREATED,
-        async || service::create(&tx, staff.0.id, &new, provenance).await,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(response)
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        let provenance = serde_json::json!({ "source": "staff" });
+        let response = idempotency::once(
+            tx,
+            &key,
+            "questions.create",
+            &draft,
+            StatusCode::CREATED,
+            async || service::create(tx, staff.0.id, &new, provenance).await,
+        )
+        .await?;
+        Ok(response)
+    })
+    .await
 }
 
 async fn get_one(
@@ -63,11 +63,11 @@ async fn get_one(
     staff: Staff,
     Path(id): Path<Uuid>,
 ) -> Result<Json<QuestionView>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    let question = service::get(&tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(question))
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        let question = service::get(tx, id).await?;
+        Ok(Json(question))
+    })
+    .await
 }
 
 async fn replace(
@@ -77,11 +77,11 @@ async fn replace(
     Json(draft): Json<QuestionDraft>,
 ) -> Result<Json<QuestionView>> {
     let new = NewQuestion::parse(&draft)?;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    let question = service::replace(&tx, id, &new).await?;
-    tx.commit().await?;
-    Ok(Json(question))
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        let question = service::replace(tx, id, &new).await?;
+        Ok(Json(question))
+    })
+    .await
 }
 
 async fn delete(
@@ -89,14 +89,14 @@ async fn delete(
     staff: Staff,
     Path(id): Path<Uuid>,
 ) -> Result<Response> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    let (removed, question) = service::delete(&tx, id).await?;
-    tx.commit().await?;
-    Ok(match removed {
-        Removed::Deleted => StatusCode::NO_CONTENT.into_response(),
-        Removed::Archived => Json(question).into_response(),
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        let (removed, question) = service::delete(tx, id).await?;
+        Ok(match removed {
+            Removed::Deleted => StatusCode::NO_CONTENT.into_response(),
+            Removed::Archived => Json(question).into_response(),
+        })
     })
+    .await
 }
 
 /// The function's routes, without the common layers (the caller adds them once).

@@ -28,19 +28,19 @@ async fn send(
     key: MaybeIdempotencyKey,
     Json(request): Json<SendRequest>,
 ) -> Result<Response> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    let response = idempotency::once(
-        &tx,
-        &key,
-        "messages.send",
-        &request,
-        StatusCode::ACCEPTED,
-        async || service::send(&tx, &staff.0, &request).await,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(response)
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        let response = idempotency::once(
+            tx,
+            &key,
+            "messages.send",
+            &request,
+            StatusCode::ACCEPTED,
+            async || service::send(tx, &staff.0, &request).await,
+        )
+        .await?;
+        Ok(response)
+    })
+    .await
 }
 
 async fn list(
@@ -48,11 +48,11 @@ async fn list(
     staff: Staff,
     Query(filter): Query<MessageFilter>,
 ) -> Result<Json<MessagePage>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    let page = service::list(&tx, &filter).await?;
-    tx.commit().await?;
-    Ok(Json(page))
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        let page = service::list(tx, &filter).await?;
+        Ok(Json(page))
+    })
+    .await
 }
 
 async fn retry(
@@ -60,11 +60,11 @@ async fn retry(
     staff: Staff,
     Path(id): Path<Uuid>,
 ) -> Result<Json<MessageView>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    let message = service::retry(&tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(message))
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        let message = service::retry(tx, id).await?;
+        Ok(Json(message))
+    })
+    .await
 }
 
 /// The function's routes, without the common layers (the caller adds them once).

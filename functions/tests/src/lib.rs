@@ -52,11 +52,11 @@ async fn paper(
     Path(raw): Path<String>,
 ) -> Result<Json<Paper>> {
     let kind = kind(&raw)?;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &student.caller()).await?;
-    let paper = service::paper(&tx, &student.0, kind).await?;
-    tx.commit().await?;
-    Ok(Json(paper))
+    db::transact(&state.db, &student.caller(), async |tx| {
+        let paper = service::paper(tx, &student.0, kind).await?;
+        Ok(Json(paper))
+    })
+    .await
 }
 
 async fn submit(
@@ -68,20 +68,22 @@ async fn submit(
 ) -> Result<Response> {
     let kind = kind(&raw)?;
     let answers = Answers::parse(&submission.answers).map_err(Error::Validation)?;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &student.caller()).await?;
-    let scope = format!("tests.submit.{}", kind.as_str());
-    let response = idempotency::once(
-        &tx,
-        &key,
-        &scope,
-        &submission,
-        StatusCode::CREATED,
-        async || service::submit(&tx, &student.0, kind, &answers, OffsetDateTime::now_utc()).await,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(response)
+    db::transact(&state.db, &student.caller(), async |tx| {
+        let scope = format!("tests.submit.{}", kind.as_str());
+        let response = idempotency::once(
+            tx,
+            &key,
+            &scope,
+            &submission,
+            StatusCode::CREATED,
+            async || {
+                service::submit(tx, &student.0, kind, &answers, OffsetDateTime::now_utc()).await
+            },
+        )
+        .await?;
+        Ok(response)
+    })
+    .await
 }
 
 async fn open_post_test(
@@ -90,11 +92,11 @@ async fn open_post_test(
     Path(id): Path<Uuid>,
     Json(window): Json<PostTestWindow>,
 ) -> Result<Json<PostTestWindow>> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &staff.caller()).await?;
-    service::set_post_open(&tx, id, staff.0.id, window.open).await?;
-    tx.commit().await?;
-    Ok(Json(window))
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        service::set_post_open(tx, id, staff.0.id, window.open).await?;
+        Ok(Json(window))
+    })
+    .await
 }
 
 /// The function's routes, without the common layers (the caller adds them once).

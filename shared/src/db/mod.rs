@@ -13,4 +13,4 @@ mod session;
 pub use deadpool_postgres::{Client, Pool, Transaction};
 pub use migrate::{MIGRATIONS, Migration, migrate};
 pub use pool::connect;
-pub use session::{APP_ROLE, act_as, begin_as};
+pub use session::{APP_ROLE, act_as, begin_as, transact};

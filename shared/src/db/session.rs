@@ -34,3 +34,17 @@ pub async fn act_as(tx: &Transaction<'_>, caller: &Caller) -> Result<()> {
     .await?;
     Ok(())
 }
+
+/// Runs `work` in one transaction as `caller` on a connection from `pool`, and commits it; an
+/// error rolls everything back. The one way handlers reach the data.
+pub async fn transact<T>(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let mut client = pool.get().await?;
+    let tx = begin_as(&mut client, caller).await?;
+    let value = work(&tx).await?;
+    tx.commit().await?;
+    Ok(value)
+}
