@@ -54,6 +54,24 @@ async fn a_student_registers_takes_both_tests_and_sees_the_gain() {
     let me = student.get("/api/me").await.value();
 
     assert_eq!(registered.value()["whatsapp_number"], "+24106612345");
+    let consent = app
+        .db()
+        .await
+        .query_one(
+            "select consent_at is not null and consent_at <= now(), consent_version from profiles",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        consent.get::<_, bool>(0),
+        "when the student consented is recorded"
+    );
+    assert_eq!(
+        consent.get::<_, String>(1),
+        "2026-11",
+        "and to which privacy notice"
+    );
     assert_eq!(
         pre.status,
         StatusCode::CREATED,
