@@ -443,3 +443,45 @@ async fn staff_see_the_drafts_they_staff_and_the_public_does_not() {
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn a_nul_character_anywhere_in_a_body_is_a_422_on_every_route() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let body = |route: &str| match route {
+        "/api/send-whatsapp" => {
+            r#"{"to":"+33612345678","messageType":"custom","data":{"text":"Bonjour\u0000"}}"#
+        }
+        _ => {
+            r#"{"title":"Atelier\u0000","starts_at":"2026-12-05T09:00:00Z","ends_at":"2026-12-05T10:00:00Z"}"#
+        }
+    };
+
+    for route in ["/api/send-whatsapp", "/api/masterclasses"] {
+        let response = admin
+            .request(
+                Method::POST,
+                route,
+                &[("content-type", "application/json")],
+                Some(body(route).as_bytes().to_vec()),
+            )
+            .await;
+        response.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(response.invalid_fields(), ["body"], "{route}");
+    }
+    let charset = admin
+        .request(
+            Method::POST,
+            "/api/masterclasses",
+            &[("content-type", "application/json; charset=utf-8")],
+            Some(serde_json::to_vec(&draft("Avec un charset")).unwrap()),
+        )
+        .await;
+    assert_eq!(
+        charset.status,
+        StatusCode::CREATED,
+        "a charset parameter is fine"
+    );
+    assert_eq!(app.count("outbox_messages").await, 0);
+    assert_eq!(app.count("masterclasses").await, 1);
+}
