@@ -18,13 +18,9 @@ pub async fn run(state: &AppState) -> anyhow::Result<Value> {
     let report = dispatch::run(state, state.messenger.as_ref())
         .await
         .map_err(|e| anyhow::anyhow!("dispatching messages: {e:?}"))?;
-    let purged = async {
-        let mut client = state.db.get().await?;
-        let tx = db::begin_as(&mut client, &Caller::System).await?;
-        let purged = idempotency::purge(&tx).await?;
-        tx.commit().await?;
-        shared::Result::<i64>::Ok(purged)
-    }
+    let purged = db::transact(&state.db, &Caller::System, async |tx| {
+        idempotency::purge(tx).await
+    })
     .await
     .map_err(|e| anyhow::anyhow!("purging idempotency keys: {e:?}"))?;
     Ok(json!({ "reminders_queued": queued, "dispatch": report, "idempotency_keys_purged": purged }))

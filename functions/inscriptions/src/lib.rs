@@ -36,31 +36,42 @@ async fn register(
 ) -> Result<Response> {
     let now = OffsetDateTime::now_utc();
     let registration = Registration::parse(&draft, now)?;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &registration::caller(&registration)).await?;
-    let mut token = None;
-    let outcome = idempotency::run(
-        &tx,
-        &key,
-        "inscriptions.create",
-        &draft,
-        StatusCode::CREATED,
-        async || {
-            let (registered, issued) =
-                registration::register(&state, &tx, &registration, now).await?;
-            token = Some(issued);
-            Ok(registered)
+    let (status, registered) = db::transact(
+        &state.db,
+        &registration::caller(&registration),
+        async |tx| {
+            let mut token = None;
+            let outcome = idempotency::run(
+                tx,
+                &key,
+                "inscriptions.create",
+                &draft,
+                StatusCode::CREATED,
+                async || {
+                    let (registered, issued) =
+                        registration::register(&state, tx, &registration, now).await?;
+                    token = Some(issued);
+                    Ok(registered)
+                },
+            )
+            .await?;
+            let mut registered: Registered = serde_json::from_value(outcome.body)
+                .map_err(|e| Error::from(anyhow::Error::from(e)))?;
+            // A replay gets a new token, the earlier ones revoked: the client never received the
+            // first (or it would not have retried), and tokens are only stored hashed.
+            registered.access_token = Some(match token {
+                Some(token) => token,
+                None => {
+                    service::issue_token(tx, registered.inscription_id)
+                        .await?
+                        .access_token
+                }
+            });
+            Ok((outcome.status, registered))
         },
     )
     .await?;
-    let mut registered: Registered =
-        serde_json::from_value(outcome.body).map_err(|e| Error::from(anyhow::Error::from(e)))?;
-    registered.access_token = Some(match token {
-        Some(token) => token,
-        None => registration::reissue(&tx, registered.inscription_id).await?,
-    });
-    tx.commit().await?;
-    Ok((outcome.status, Json(registered)).into_response())
+    Ok((status, Json(registered)).into_response())
 }
 
 async fn me(State(state): State<AppState>, student: Student) -> Result<Json<Me>> {

@@ -123,10 +123,10 @@ async fn confirm_pdf(
     Path(id): Path<Uuid>,
     Json(request): Json<PdfConfirmRequest>,
 ) -> Result<Response> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &admin.caller()).await?;
-    let (view, replaced) = service::confirm_pdf(&state, &tx, id, &request).await?;
-    tx.commit().await?;
+    let (view, replaced) = db::transact(&state.db, &admin.caller(), async |tx| {
+        service::confirm_pdf(&state, tx, id, &request).await
+    })
+    .await?;
     if let Some(old) = replaced {
         // The new handout is committed; losing the old object now only leaves garbage behind.
         if let Err(e) = state.storage.delete(&old).await {

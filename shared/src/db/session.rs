@@ -1,6 +1,7 @@
-//! "A transaction as this caller": the one way request handlers reach the data.
+//! "A transaction as this caller": the one way handlers and jobs reach the data.
 //!
-//! [`begin_as`] opens a transaction, drops to the `masterclass_app` role (owns nothing, no
+//! [`transact`] runs a unit of work in one such transaction and commits it; [`begin_as`], which
+//! it uses, opens a transaction, drops to the `masterclass_app` role (owns nothing, no
 //! BYPASSRLS) and sets the caller's verified claims, so row-level security decides what every
 //! query in it may see and change. Both settings are transaction-local, hence safe behind a
 //! transaction-mode pooler.

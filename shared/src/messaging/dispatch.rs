@@ -41,33 +41,34 @@ pub struct Claimed {
 
 /// Claims up to `limit` due messages for `claim_id` (and suppresses those to opted-out students).
 pub async fn claim(state: &AppState, claim_id: Uuid, limit: i64) -> Result<(Vec<Claimed>, u64)> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &Caller::System).await?;
-    let suppressed = tx
-        .execute(
-            "update outbox_messages o set status = 'suppressed', status_at = now(),
-                 last_error = 'the student opted out (STOP) or withdrew consent'
-             where o.status = 'queued' and o.due_at <= now()
-               and exists (select 1 from profiles p where p.whatsapp_number = o.to_number and p.opted_out_at is not null)",
-            &[],
-        )
-        .await?;
-    let rows = tx
-        .query(
-            "with due as (
-                 select id from outbox_messages
-                 where status = 'queued' and due_at <= now()
-                 order by due_at, created_at limit $2
-                 for update skip locked
-             )
-             update outbox_messages o set status = 'sending', claim_id = $1, claimed_at = now(), status_at = now(),
-                 attempts = o.attempts + 1
-             from due where o.id = due.id
-             returning o.id, o.to_number, o.body, o.attempts",
-            &[&claim_id, &limit],
-        )
-        .await?;
-    tx.commit().await?;
+    let (suppressed, rows) = db::transact(&state.db, &Caller::System, async |tx| {
+        let suppressed = tx
+            .execute(
+                "update outbox_messages o set status = 'suppressed', status_at = now(),
+                     last_error = 'the student opted out (STOP) or withdrew consent'
+                 where o.status = 'queued' and o.due_at <= now()
+                   and exists (select 1 from profiles p where p.whatsapp_number = o.to_number and p.opted_out_at is not null)",
+                &[],
+            )
+            .await?;
+        let rows = tx
+            .query(
+                "with due as (
+                     select id from outbox_messages
+                     where status = 'queued' and due_at <= now()
+                     order by due_at, created_at limit $2
+                     for update skip locked
+                 )
+                 update outbox_messages o set status = 'sending', claim_id = $1, claimed_at = now(), status_at = now(),
+                     attempts = o.attempts + 1
+                 from due where o.id = due.id
+                 returning o.id, o.to_number, o.body, o.attempts",
+                &[&claim_id, &limit],
+            )
+            .await?;
+        Ok((suppressed, rows))
+    })
+    .await?;
     Ok((
         rows.iter()
             .map(|r| Claimed {
@@ -107,72 +108,74 @@ async fn record(
     result: Result<String, SendError>,
 ) -> Result<Outcome> {
     let config = &state.config.messaging;
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &Caller::System).await?;
-    let guard = "where id = $1 and claim_id = $2 and status = 'sending'";
-    let outcome = match result {
-        Ok(provider_id) => {
-            tx.execute(
-                &format!(
-                    "update outbox_messages set status = 'sent', provider_message_id = $3, sent_at = now(),
-                         status_at = now(), last_error = null {guard}"
-                ),
-                &[&message.id, &claim_id, &provider_id],
-            )
-            .await?;
-            Outcome::Sent
-        }
-        Err(SendError::Permanent { reason }) => {
-            tx.execute(
-                &format!("update outbox_messages set status = 'failed', status_at = now(), last_error = $3 {guard}"),
-                &[&message.id, &claim_id, &reason],
-            )
-            .await?;
-            Outcome::Failed
-        }
-        Err(SendError::Transient { reason, .. }) if message.attempts >= config.max_attempts => {
-            tx.execute(
-                &format!("update outbox_messages set status = 'dead', status_at = now(), last_error = $3 {guard}"),
-                &[&message.id, &claim_id, &format!("gave up after {} attempts: {reason}", message.attempts)],
-            )
-            .await?;
-            Outcome::Dead
-        }
-        Err(SendError::Transient {
-            reason,
-            retry_after,
-        }) => {
-            let delay =
-                backoff(config.retry_base, message.attempts).max(retry_after.unwrap_or_default());
-            tx.execute(
-                &format!(
-                    "update outbox_messages set status = 'queued', status_at = now(), last_error = $3,
-                         due_at = now() + make_interval(secs => $4) {guard}"
-                ),
-                &[&message.id, &claim_id, &reason, &delay.as_secs_f64()],
-            )
-            .await?;
-            Outcome::Retried
-        }
-    };
-    tx.commit().await?;
+    let outcome = db::transact(&state.db, &Caller::System, async |tx| {
+        let guard = "where id = $1 and claim_id = $2 and status = 'sending'";
+        let outcome = match result {
+            Ok(provider_id) => {
+                tx.execute(
+                    &format!(
+                        "update outbox_messages set status = 'sent', provider_message_id = $3, sent_at = now(),
+                             status_at = now(), last_error = null {guard}"
+                    ),
+                    &[&message.id, &claim_id, &provider_id],
+                )
+                .await?;
+                Outcome::Sent
+            }
+            Err(SendError::Permanent { reason }) => {
+                tx.execute(
+                    &format!("update outbox_messages set status = 'failed', status_at = now(), last_error = $3 {guard}"),
+                    &[&message.id, &claim_id, &reason],
+                )
+                .await?;
+                Outcome::Failed
+            }
+            Err(SendError::Transient { reason, .. }) if message.attempts >= config.max_attempts => {
+                tx.execute(
+                    &format!("update outbox_messages set status = 'dead', status_at = now(), last_error = $3 {guard}"),
+                    &[&message.id, &claim_id, &format!("gave up after {} attempts: {reason}", message.attempts)],
+                )
+                .await?;
+                Outcome::Dead
+            }
+            Err(SendError::Transient {
+                reason,
+                retry_after,
+            }) => {
+                let delay =
+                    backoff(config.retry_base, message.attempts).max(retry_after.unwrap_or_default());
+                tx.execute(
+                    &format!(
+                        "update outbox_messages set status = 'queued', status_at = now(), last_error = $3,
+                             due_at = now() + make_interval(secs => $4) {guard}"
+                    ),
+                    &[&message.id, &claim_id, &reason, &delay.as_secs_f64()],
+                )
+                .await?;
+                Outcome::Retried
+            }
+        };
+        Ok(outcome)
+    })
+    .await?;
     Ok(outcome)
 }
 
 /// Buries messages left `sending` past the lease (see the module's documentation).
 pub async fn bury_orphans(state: &AppState) -> Result<u64> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &Caller::System).await?;
-    let buried = tx
-        .execute(
-            "update outbox_messages set status = 'dead', status_at = now(),
-                 last_error = 'outcome unknown: the dispatcher stopped while sending it; not resent so that \
-                               it is never sent twice. Check the conversation, then retry it if needed.'
-             where status = 'sending' and claimed_at < now() - make_interval(secs => $1)",
-            &[&state.config.messaging.sending_lease.as_secs_f64()],
-        )
-        .await?;
-    tx.commit().await?;
+    let buried = db::transact(&state.db, &Caller::System, async |tx| {
+        let buried = tx
+            .execute(
+                "update outbox_messages set status = 'dead', status_at = now(),
+                     last_error = 'outcome unknown: the dispatcher stopped while sending it; not resent so that \
+                                   it is never sent twice. Check the conversation, then retry it if needed.'
+                 where status = 'sending' and claimed_at < now() - make_interval(secs => $1)",
+                &[&state.config.messaging.sending_lease.as_secs_f64()],
+            )
+            .await?;
+        Ok(buried)
+    })
+    .await?;
     if buried > 0 {
         tracing::warn!(
             buried,

@@ -9,55 +9,56 @@ use crate::{AppState, auth::Caller, db, http::Result};
 
 /// Queues what is due. Returns how many messages were queued.
 pub async fn queue_due(state: &AppState) -> Result<usize> {
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &Caller::System).await?;
-    let window = state.config.messaging.reminder_before.as_secs_f64();
-    let candidates = tx
-        .query(
-            "select 'reminder' as kind, i.id, p.id, p.whatsapp_number, p.full_name, m.title, m.starts_at
-             from inscriptions i join profiles p on p.id = i.profile_id join masterclasses m on m.id = i.masterclass_id
-             where i.deleted_at is null and m.deleted_at is null
-               and m.starts_at > now() and m.starts_at <= now() + make_interval(secs => $1)
-               and not exists (select 1 from outbox_messages o where o.dedupe_key = 'reminder:' || i.id)
-             union all
-             select 'post_test_invitation', i.id, p.id, p.whatsapp_number, p.full_name, m.title, m.starts_at
-             from inscriptions i join profiles p on p.id = i.profile_id join masterclasses m on m.id = i.masterclass_id
-             where i.deleted_at is null and m.deleted_at is null
-               and m.ends_at <= now() and m.ends_at > now() - interval '7 days'
-               and not exists (select 1 from test_attempts a where a.inscription_id = i.id and a.kind = 'POST')
-               and not exists (select 1 from outbox_messages o where o.dedupe_key = 'post_test_invitation:' || i.id)",
-            &[&window],
-        )
-        .await?;
-    let mut queued = 0;
-    for row in &candidates {
-        let kind: String = row.get(0);
-        let inscription_id: Uuid = row.get(1);
-        let full_name: String = row.get(4);
-        let message_type = if kind == "reminder" {
-            MessageType::Reminder
-        } else {
-            MessageType::PostTestInvitation
-        };
-        let id = enqueue(
-            &tx,
-            &Outgoing {
-                message_type,
-                inscription_id: Some(inscription_id),
-                profile_id: Some(row.get(2)),
-                to_number: &row.get::<_, String>(3),
-                data: serde_json::json!({
-                    "prenom": templates::first_name(&full_name),
-                    "masterclass": row.get::<_, String>(5),
-                    "date": templates::french_date(row.get(6)),
-                }),
-                dedupe_key: format!("{kind}:{inscription_id}"),
-            },
-        )
-        .await?;
-        queued += usize::from(id.is_some());
-    }
-    tx.commit().await?;
+    let queued = db::transact(&state.db, &Caller::System, async |tx| {
+        let window = state.config.messaging.reminder_before.as_secs_f64();
+        let candidates = tx
+            .query(
+                "select 'reminder' as kind, i.id, p.id, p.whatsapp_number, p.full_name, m.title, m.starts_at
+                 from inscriptions i join profiles p on p.id = i.profile_id join masterclasses m on m.id = i.masterclass_id
+                 where i.deleted_at is null and m.deleted_at is null
+                   and m.starts_at > now() and m.starts_at <= now() + make_interval(secs => $1)
+                   and not exists (select 1 from outbox_messages o where o.dedupe_key = 'reminder:' || i.id)
+                 union all
+                 select 'post_test_invitation', i.id, p.id, p.whatsapp_number, p.full_name, m.title, m.starts_at
+                 from inscriptions i join profiles p on p.id = i.profile_id join masterclasses m on m.id = i.masterclass_id
+                 where i.deleted_at is null and m.deleted_at is null
+                   and m.ends_at <= now() and m.ends_at > now() - interval '7 days'
+                   and not exists (select 1 from test_attempts a where a.inscription_id = i.id and a.kind = 'POST')
+                   and not exists (select 1 from outbox_messages o where o.dedupe_key = 'post_test_invitation:' || i.id)",
+                &[&window],
+            )
+            .await?;
+        let mut queued = 0;
+        for row in &candidates {
+            let kind: String = row.get(0);
+            let inscription_id: Uuid = row.get(1);
+            let full_name: String = row.get(4);
+            let message_type = if kind == "reminder" {
+                MessageType::Reminder
+            } else {
+                MessageType::PostTestInvitation
+            };
+            let id = enqueue(
+                tx,
+                &Outgoing {
+                    message_type,
+                    inscription_id: Some(inscription_id),
+                    profile_id: Some(row.get(2)),
+                    to_number: &row.get::<_, String>(3),
+                    data: serde_json::json!({
+                        "prenom": templates::first_name(&full_name),
+                        "masterclass": row.get::<_, String>(5),
+                        "date": templates::french_date(row.get(6)),
+                    }),
+                    dedupe_key: format!("{kind}:{inscription_id}"),
+                },
+            )
+            .await?;
+            queued += usize::from(id.is_some());
+        }
+        Ok(queued)
+    })
+    .await?;
     if queued > 0 {
         tracing::info!(queued, "scheduled messages queued");
     }

@@ -91,74 +91,74 @@ fn sender(message: &WhapiMessage) -> Option<String> {
 pub async fn handle(state: &AppState, payload: Value) -> Result<Handled> {
     let event: WhapiEvent = serde_json::from_value(payload.clone())
         .map_err(|e| Error::field("body", format!("not a Whapi event: {e}")))?;
-    let mut handled = Handled::default();
-    let mut client = state.db.get().await?;
-    let tx = db::begin_as(&mut client, &Caller::System).await?;
-    for status in &event.statuses {
-        let Some(ours) = our_status(&status.status) else {
-            continue;
-        };
-        let applied = tx
-            .execute(
-                "update outbox_messages set status = $2, status_at = now(),
-                     last_error = case when $2 = 'failed' then 'the provider reported a failure' else last_error end
-                 where provider_message_id = $1 and status not in ('failed', 'dead', 'suppressed')
-                   and case when $2 = 'failed' then message_status_rank(status) <= 2
-                            else message_status_rank(status) < message_status_rank($2) end",
-                &[&status.id, &ours],
-            )
-            .await?;
-        if applied > 0 {
-            handled.statuses_applied += applied;
-            continue;
-        }
-        let known = tx
-            .query_opt(
-                "select 1 from outbox_messages where provider_message_id = $1",
-                &[&status.id],
-            )
-            .await?
-            .is_some();
-        if !known {
-            tx.execute(
-                "insert into webhook_events (provider, kind, payload) values ('whapi', 'unknown_status', $1)",
-                &[&serde_json::to_value(status).map_err(anyhow::Error::from)?],
-            )
-            .await?;
-            handled.statuses_unknown += 1;
-        }
-    }
-    for message in event.messages.iter().filter(|m| !m.from_me) {
-        let Some(number) = sender(message) else {
-            continue;
-        };
-        let profile: Option<uuid::Uuid> = tx
-            .query_opt(
-                "select id from profiles where whatsapp_number = $1",
-                &[&number],
-            )
-            .await?
-            .map(|r| r.get(0));
-        let body = message.text.as_ref().map(|t| t.body.clone());
-        let stored = tx
-            .execute(
-                "insert into incoming_messages (provider_message_id, profile_id, from_number, body, payload)
-                 values ($1, $2, $3, $4, $5) on conflict (provider_message_id) do nothing",
-                &[&message.id, &profile, &number, &body, &serde_json::to_value(message).map_err(anyhow::Error::from)?],
-            )
-            .await?;
-        handled.messages_stored += stored;
-        if let (Some(profile), Some(body)) = (profile, &body)
-            && is_stop(body)
-        {
-            handled.opted_out += tx
-                .execute("update profiles set opted_out_at = now() where id = $1 and opted_out_at is null", &[&profile])
+    db::transact(&state.db, &Caller::System, async |tx| {
+        let mut handled = Handled::default();
+        for status in &event.statuses {
+            let Some(ours) = our_status(&status.status) else {
+                continue;
+            };
+            let applied = tx
+                .execute(
+                    "update outbox_messages set status = $2, status_at = now(),
+                         last_error = case when $2 = 'failed' then 'the provider reported a failure' else last_error end
+                     where provider_message_id = $1 and status not in ('failed', 'dead', 'suppressed')
+                       and case when $2 = 'failed' then message_status_rank(status) <= 2
+                                else message_status_rank(status) < message_status_rank($2) end",
+                    &[&status.id, &ours],
+                )
                 .await?;
-            tracing::info!(profile_id = %profile, "student opted out of WhatsApp messages");
+            if applied > 0 {
+                handled.statuses_applied += applied;
+                continue;
+            }
+            let known = tx
+                .query_opt(
+                    "select 1 from outbox_messages where provider_message_id = $1",
+                    &[&status.id],
+                )
+                .await?
+                .is_some();
+            if !known {
+                tx.execute(
+                    "insert into webhook_events (provider, kind, payload) values ('whapi', 'unknown_status', $1)",
+                    &[&serde_json::to_value(status).map_err(anyhow::Error::from)?],
+                )
+                .await?;
+                handled.statuses_unknown += 1;
+            }
         }
-    }
-    tx.commit().await?;
-    Ok(handled)
+        for message in event.messages.iter().filter(|m| !m.from_me) {
+            let Some(number) = sender(message) else {
+                continue;
+            };
+            let profile: Option<uuid::Uuid> = tx
+                .query_opt(
+                    "select id from profiles where whatsapp_number = $1",
+                    &[&number],
+                )
+                .await?
+                .map(|r| r.get(0));
+            let body = message.text.as_ref().map(|t| t.body.clone());
+            let stored = tx
+                .execute(
+                    "insert into incoming_messages (provider_message_id, profile_id, from_number, body, payload)
+                     values ($1, $2, $3, $4, $5) on conflict (provider_message_id) do nothing",
+                    &[&message.id, &profile, &number, &body, &serde_json::to_value(message).map_err(anyhow::Error::from)?],
+                )
+                .await?;
+            handled.messages_stored += stored;
+            if let (Some(profile), Some(body)) = (profile, &body)
+                && is_stop(body)
+            {
+                handled.opted_out += tx
+                    .execute("update profiles set opted_out_at = now() where id = $1 and opted_out_at is null", &[&profile])
+                    .await?;
+                tracing::info!(profile_id = %profile, "student opted out of WhatsApp messages");
+            }
+        }
+        Ok(handled)
+    })
+    .await
 }
 
 #[cfg(test)]

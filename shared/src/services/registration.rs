@@ -169,11 +169,3 @@ pub async fn register(
         issued.access_token,
     ))
 }
-
-/// After a replayed registration: a new token for the inscription (the client never received
-/// the first one, or it would not have retried), the earlier ones revoked.
-pub async fn reissue(tx: &Transaction<'_>, inscription_id: Uuid) -> Result<String> {
-    Ok(students::issue_token(tx, inscription_id)
-        .await?
-        .access_token)
-}

@@ -108,10 +108,12 @@ pub async fn sign_in(state: &AppState, credentials: &Credentials) -> Result<Sign
     };
     let token = state.keys.issue(&identity, account.get("token_version"))?;
     drop(client);
-    let mut client = state.db.get().await?;
-    let tx = crate::db::begin_as(&mut client, &crate::auth::Caller::Staff(identity)).await?;
-    let user = get(&tx, id).await?;
-    tx.commit().await?;
+    let user = crate::db::transact(
+        &state.db,
+        &crate::auth::Caller::Staff(identity),
+        async |tx| get(tx, id).await,
+    )
+    .await?;
     tracing::info!(staff_id = %id, "signed in");
     Ok(SignedIn { token, user })
 }
@@ -285,9 +287,8 @@ pub async fn create_admin(
         role: Some(Role::Admin.as_str().to_owned()),
         password: Some(password.to_owned()),
     })?;
-    let mut client = state.db.get().await?;
-    let tx = crate::db::begin_as(&mut client, &crate::auth::Caller::System).await?;
-    let view = create(&tx, &new).await?;
-    tx.commit().await?;
-    Ok(view)
+    crate::db::transact(&state.db, &crate::auth::Caller::System, async |tx| {
+        create(tx, &new).await
+    })
+    .await
 }
