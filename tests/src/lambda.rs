@@ -74,16 +74,22 @@ async fn next(State(emulator): State<Emulator>) -> (HeaderMap, String) {
     (headers, event.to_string())
 }
 
+/// Hands the function's answer to the waiting invocation: `Ok` from `/response`, `Err` from
+/// `/error`.
+async fn deliver(emulator: &Emulator, id: &str, body: &[u8], ok: bool) -> &'static str {
+    let value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if let Some(tx) = emulator.pending.lock().await.remove(id) {
+        let _ = tx.send(if ok { Ok(value) } else { Err(value) });
+    }
+    "{}"
+}
+
 async fn respond(
     State(emulator): State<Emulator>,
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> &'static str {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if let Some(tx) = emulator.pending.lock().await.remove(&id) {
-        let _ = tx.send(Ok(value));
-    }
-    "{}"
+    deliver(&emulator, &id, &body, true).await
 }
 
 async fn fail(
@@ -91,11 +97,7 @@ async fn fail(
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> &'static str {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if let Some(tx) = emulator.pending.lock().await.remove(&id) {
-        let _ = tx.send(Err(value));
-    }
-    "{}"
+    deliver(&emulator, &id, &body, false).await
 }
 
 async fn init_error(body: Bytes) -> &'static str {

@@ -397,7 +397,6 @@ pub fn testdata(relative: &str) -> anyhow::Result<Vec<u8>> {
 pub struct StaffSession {
     pub id: uuid::Uuid,
     pub email: String,
-    pub password: String,
     pub token: String,
     pub http: InProcess,
 }
@@ -454,7 +453,7 @@ impl TestApp {
         StaffSession {
             id,
             email,
-            password: PASSWORD.into(),
+
             http: self.http.with_bearer(&token),
             token,
         }

@@ -90,9 +90,10 @@ where
     }
 }
 
+/// A body that is JSON but not of the expected shape names its field (422); one that is not
+/// JSON at all is a 400. (Content type and size are checked before parsing.)
 fn json_rejection(rejection: JsonRejection) -> Error {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType,
         JsonRejection::JsonDataError(e) => {
             // serde's message names the path (`title: invalid type ...`); keep the field apart.
             let text = std::error::Error::source(&e)
@@ -104,9 +105,6 @@ fn json_rejection(rejection: JsonRejection) -> Error {
                 }
                 _ => Error::Validation(vec![FieldError::new("body", text)]),
             }
-        }
-        JsonRejection::BytesRejection(e) if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE => {
-            Error::PayloadTooLarge("the request body is too large".into())
         }
         other => Error::BadRequest(other.body_text()),
     }
