@@ -82,14 +82,7 @@ impl Stack {
             pg.ensure_database("masterclass").await?;
             let owner_url = pg.url("masterclass");
             // Migrate as the owner, then let the functions in as a role that owns nothing.
-            let owner = shared::db::connect(
-                &shared::config::Secret::new(owner_url.clone()),
-                &bootstrap_db_config(),
-            )?;
-            shared::db::migrate(&owner)
-                .await
-                .context("applying migrations")?;
-            owner.close();
+            migrate_as_owner(owner_url.clone(), None).await?;
             postgres::ensure_app_login(&owner_url).await?;
             overrides.push((
                 "DATABASE_URL",
@@ -144,14 +137,21 @@ impl Stack {
     }
 }
 
-fn bootstrap_db_config() -> shared::config::DatabaseConfig {
-    shared::config::DatabaseConfig {
-        url: shared::config::Secret::new(""),
+/// Applies the pending migrations as the owner at `url`; returns how many it applied.
+async fn migrate_as_owner(url: String, ca_cert: Option<PathBuf>) -> anyhow::Result<usize> {
+    let config = shared::config::DatabaseConfig {
+        url: shared::config::Secret::new(url),
         pool_size: 1,
-        ca_cert: None,
+        ca_cert,
         run_migrations: true,
         migration_url: None,
-    }
+    };
+    let owner = shared::db::connect(&config.url, &config)?;
+    let applied = shared::db::migrate(&owner)
+        .await
+        .context("applying migrations")?;
+    owner.close();
+    Ok(applied)
 }
 
 /// The local stack's JWT secret: made once, kept in `.local/jwt-secret` so tokens survive a
@@ -163,13 +163,19 @@ fn local_jwt_secret(data_dir: &Path) -> anyhow::Result<String> {
     {
         return Ok(secret.trim().to_owned());
     }
-    let secret = shared::auth::student_token::StudentToken::generate().as_str()[4..].to_owned();
+    let secret = {
+        use base64::Engine;
+        use rand::RngCore;
+        let mut bytes = [0u8; 48];
+        rand::rng().fill_bytes(&mut bytes);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
     std::fs::create_dir_all(data_dir)?;
     std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
     Ok(secret)
 }
 
-/// `cargo run [serve]` and `cargo run -- create-admin`.
+/// `cargo run [serve]`, `cargo run -- migrate` and `cargo run -- create-admin`.
 pub async fn run(options: Options) -> anyhow::Result<()> {
     match options.command {
         None | Some(Command::Serve) => serve(&options.data_dir, options.port).await,
@@ -212,10 +218,7 @@ async fn migrate_only() -> anyhow::Result<()> {
     let url = env("DATABASE_MIGRATION_URL")
         .or_else(|| env("DATABASE_URL"))
         .context("set DATABASE_MIGRATION_URL (the owner of the tables) or DATABASE_URL")?;
-    let mut config = bootstrap_db_config();
-    config.ca_cert = env("DATABASE_CA_CERT").map(PathBuf::from);
-    let pool = shared::db::connect(&shared::config::Secret::new(url), &config)?;
-    let applied = shared::db::migrate(&pool).await?;
+    let applied = migrate_as_owner(url, env("DATABASE_CA_CERT").map(PathBuf::from)).await?;
     println!(
         "{applied} migration(s) applied; the schema is at version {}.",
         shared::db::MIGRATIONS.len()
