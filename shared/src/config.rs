@@ -8,6 +8,25 @@ use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
 
+/// Question generation: the OpenAI-compatible provider and the limits of a generation.
+#[derive(Debug, Clone)]
+pub struct AiConfig {
+    /// `OPENAI_API_KEY`; without it only the offline generator exists.
+    pub openai_api_key: Option<Secret>,
+    /// `OPENAI_BASE_URL` (any OpenAI-compatible API, Azure's `/openai/v1` included).
+    pub openai_base_url: String,
+    /// `OPENAI_MODEL` (an Azure deployment name there).
+    pub openai_model: String,
+    /// `OPENAI_TIMEOUT_SECS`: one HTTP attempt.
+    pub openai_timeout: Duration,
+    /// `QUESTIONS_PROVIDER`: `openai` or `offline`; by default openai when a key is set.
+    pub default_provider: Option<crate::ai::ProviderKind>,
+    /// `GENERATION_MAX_PDF_BYTES`, `GENERATION_MAX_PAGES`, `GENERATION_EXTRACT_SECS`.
+    pub limits: crate::ai::pdf::Limits,
+    /// `GENERATION_DEADLINE_SECS`: a whole generation, provider retries included.
+    pub deadline: Duration,
+}
+
 /// A value that must never reach a log line. `Debug` and `Display` print `***`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -38,6 +57,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub journey: JourneyConfig,
     pub messaging: MessagingConfig,
+    pub ai: AiConfig,
 }
 
 /// WhatsApp delivery.
@@ -163,7 +183,47 @@ impl Config {
         if jwt_secret.len() < 32 {
             bail!("JWT_SECRET is too short: use at least 32 bytes");
         }
+        let default_provider = match get("QUESTIONS_PROVIDER") {
+            None => None,
+            Some(raw) => Some(crate::ai::ProviderKind::parse(&raw).with_context(|| {
+                format!("QUESTIONS_PROVIDER={raw:?} is not valid: use openai or offline")
+            })?),
+        };
+        let openai_api_key = get("OPENAI_API_KEY").map(Secret::new);
+        if default_provider == Some(crate::ai::ProviderKind::OpenAi) && openai_api_key.is_none() {
+            bail!("QUESTIONS_PROVIDER=openai needs OPENAI_API_KEY");
+        }
         Ok(Self {
+            ai: AiConfig {
+                openai_api_key,
+                openai_base_url: get("OPENAI_BASE_URL")
+                    .unwrap_or_else(|| "https://api.openai.com/v1".into()),
+                openai_model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o".into()),
+                openai_timeout: Duration::from_secs(parse_or(
+                    "OPENAI_TIMEOUT_SECS",
+                    get("OPENAI_TIMEOUT_SECS"),
+                    25,
+                )?),
+                default_provider,
+                limits: crate::ai::pdf::Limits {
+                    max_bytes: parse_or(
+                        "GENERATION_MAX_PDF_BYTES",
+                        get("GENERATION_MAX_PDF_BYTES"),
+                        20 * 1024 * 1024,
+                    )?,
+                    max_pages: parse_or("GENERATION_MAX_PAGES", get("GENERATION_MAX_PAGES"), 300)?,
+                    time: Duration::from_secs(parse_or(
+                        "GENERATION_EXTRACT_SECS",
+                        get("GENERATION_EXTRACT_SECS"),
+                        15,
+                    )?),
+                },
+                deadline: Duration::from_secs(parse_or(
+                    "GENERATION_DEADLINE_SECS",
+                    get("GENERATION_DEADLINE_SECS"),
+                    28,
+                )?),
+            },
             messaging: MessagingConfig {
                 whapi_token: get("WHAPI_TOKEN").map(Secret::new),
                 whapi_base_url: get("WHAPI_BASE_URL")

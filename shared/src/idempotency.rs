@@ -90,7 +90,7 @@ where
     T: Serialize,
     F: AsyncFnOnce() -> Result<T>,
 {
-    let Some(IdempotencyKey(key)) = &key.0 else {
+    let Some(IdempotencyKey(raw)) = &key.0 else {
         let body = serde_json::to_value(work().await?).map_err(anyhow::Error::from)?;
         return Ok(Outcome {
             status,
@@ -103,38 +103,20 @@ where
         .execute(
             "insert into idempotency_keys (scope, key, request_hash) values ($1, $2, $3)
              on conflict do nothing",
-            &[&scope, key, &hash],
+            &[&scope, raw, &hash],
         )
         .await?;
     if claimed == 0 {
-        let row = db
-            .query_one(
-                "select request_hash, response_status, response_body from idempotency_keys
-                 where scope = $1 and key = $2",
-                &[&scope, key],
-            )
-            .await?;
-        let saved_hash: String = row.get(0);
-        if saved_hash != hash {
-            return Err(Error::Unprocessable {
-                code: "idempotency_key_reused",
-                detail: "this Idempotency-Key was used with a different request body".into(),
-            });
-        }
-        let status: i16 = row.get(1);
-        let status = StatusCode::from_u16(status as u16).map_err(anyhow::Error::from)?;
-        return Ok(Outcome {
-            status,
-            body: row.get(2),
-            replayed: true,
-        });
+        return saved(db, key, scope, request)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the idempotency record of {scope} vanished").into());
     }
     let body = serde_json::to_value(work().await?).map_err(anyhow::Error::from)?;
     let saved = db
         .execute(
             "update idempotency_keys set response_status = $3, response_body = $4
              where scope = $1 and key = $2",
-            &[&scope, key, &(status.as_u16() as i16), &body],
+            &[&scope, raw, &(status.as_u16() as i16), &body],
         )
         .await?;
     if saved != 1 {
@@ -146,6 +128,44 @@ where
         body,
         replayed: false,
     })
+}
+
+/// The saved answer of an earlier request with this key, if there is one: lets slow work (a
+/// call to an outside provider) be skipped on a replay before it starts. The same key with a
+/// different body is a 422.
+pub async fn saved(
+    db: &impl GenericClient,
+    key: &MaybeIdempotencyKey,
+    scope: &str,
+    request: &impl Serialize,
+) -> Result<Option<Outcome>> {
+    let Some(IdempotencyKey(key)) = &key.0 else {
+        return Ok(None);
+    };
+    let Some(row) = db
+        .query_opt(
+            "select request_hash, response_status, response_body from idempotency_keys
+             where scope = $1 and key = $2 and response_status is not null",
+            &[&scope, key],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let saved_hash: String = row.get(0);
+    if saved_hash != fingerprint(request)? {
+        return Err(Error::Unprocessable {
+            code: "idempotency_key_reused",
+            detail: "this Idempotency-Key was used with a different request body".into(),
+        });
+    }
+    let status: i16 = row.get(1);
+    let status = StatusCode::from_u16(status as u16).map_err(anyhow::Error::from)?;
+    Ok(Some(Outcome {
+        status,
+        body: row.get(2),
+        replayed: true,
+    }))
 }
 
 /// [`run`], answered as an HTTP response.

@@ -10,12 +10,14 @@
 //! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate).
 //! - [`http`]: the one [`http::Error`] type (rendered as RFC 9457 problem+json), extractors,
 //!   request ids and the layers every router gets.
+//! - [`ai`]: question generation from a handout (PDF text, OpenAI or offline, validation).
 //! - [`messaging`]: French message templates and the outbox they are queued in.
 //! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override).
 //! - [`idempotency`]: `Idempotency-Key` handling for every POST that creates something.
 //! - [`services`]: use cases that combine the above (for example the PDF upload flow).
 //! - [`state`]: [`AppState`], built once per process and cloned into every handler.
 
+pub mod ai;
 pub mod auth;
 pub mod config;
 pub mod db;

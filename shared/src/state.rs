@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::{
-    Config,
+    Config, ai,
     auth::jwt,
     db,
     messaging::provider::{self, Provider},
@@ -22,6 +22,8 @@ pub struct AppState {
     pub keys: Arc<jwt::Keys>,
     /// Where WhatsApp messages go: Whapi with `WHAPI_TOKEN`, the log otherwise.
     pub messenger: Arc<dyn Provider>,
+    /// Question generation: OpenAI with `OPENAI_API_KEY`, the offline generator always.
+    pub generator: Arc<ai::Generator>,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             storage,
             keys: Arc::new(jwt::Keys::new(&config.auth)),
             messenger: Arc::from(provider::from_config(&config.messaging)),
+            generator: Arc::new(ai::Generator::from_config(&config.ai)),
             config: Arc::new(config),
         })
     }

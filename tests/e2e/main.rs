@@ -3,6 +3,7 @@
 mod auth;
 mod bank;
 mod cli;
+mod generation;
 mod handouts;
 mod health;
 mod journey;

@@ -6,8 +6,10 @@
 //! - [`TestApp`]: the gateway router built on those, driven in-process with typed helpers.
 //! - [`lambda`]: a Lambda Runtime API emulator that drives a real function binary.
 
+pub mod fake_openai;
 pub mod fake_whapi;
 pub mod lambda;
+pub mod pdfs;
 
 use std::{path::PathBuf, sync::OnceLock};
 
@@ -637,6 +639,41 @@ impl TestApp {
             String::from_utf8_lossy(&response.body)
         );
         response.value()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Uploads `pdf` as the handout of `masterclass` (straight into the store, then confirmed
+    /// through the API as a browser's upload would be).
+    pub async fn handout(&self, admin: &StaffSession, masterclass: &str, pdf: Vec<u8>) {
+        let ticket = admin
+            .post_json(
+                &format!("/api/masterclasses/{masterclass}/pdf"),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(
+            ticket.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&ticket.body)
+        );
+        let key = ticket.value()["key"].as_str().unwrap().to_owned();
+        self.state
+            .storage
+            .put(&key, pdf, "application/pdf")
+            .await
+            .unwrap();
+        let confirmed = admin
+            .post_json(
+                &format!("/api/masterclasses/{masterclass}/pdf/confirm"),
+                &serde_json::json!({ "key": key }),
+            )
+            .await;
+        assert_eq!(
+            confirmed.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&confirmed.body)
+        );
     }
 
     /// `POST /api/inscriptions` with a valid body for `number`.

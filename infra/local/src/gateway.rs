@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inscriptions::routes())
         .merge(masterclasses::routes())
         .merge(questions::routes())
+        .merge(generate_questions::routes())
         .merge(send_whatsapp::routes())
         .merge(webhooks::routes())
         .merge(tests::routes());

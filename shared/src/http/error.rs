@@ -64,6 +64,14 @@ pub enum Error {
     /// 415: the body is not JSON.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// 502: an outside provider (the AI model) failed or answered unusably; `retry_after`
+    /// (seconds) says when trying again may help, `None` that it will not by itself.
+    #[error("{code}: {detail}")]
+    BadGateway {
+        code: &'static str,
+        detail: String,
+        retry_after: Option<u32>,
+    },
     /// 503: a dependency (database pool) is saturated or down; safe to retry.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -107,6 +115,7 @@ impl Error {
             Self::Conflict { .. } | Self::AlreadyRegistered(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -117,7 +126,9 @@ impl Error {
         match self {
             Self::BadRequest(_) => "bad_request",
             Self::Validation(_) => "validation_failed",
-            Self::Unprocessable { code, .. } | Self::Conflict { code, .. } => code,
+            Self::Unprocessable { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::BadGateway { code, .. } => code,
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
@@ -133,9 +144,9 @@ impl Error {
     fn detail(&self) -> Option<String> {
         match self {
             Self::BadRequest(d) | Self::PayloadTooLarge(d) => Some(d.clone()),
-            Self::Unprocessable { detail, .. } | Self::Conflict { detail, .. } => {
-                Some(detail.clone())
-            }
+            Self::Unprocessable { detail, .. }
+            | Self::Conflict { detail, .. }
+            | Self::BadGateway { detail, .. } => Some(detail.clone()),
             Self::Validation(_) => Some("one or more fields are invalid".into()),
             Self::AlreadyRegistered(_) => Some(
                 "this WhatsApp number is already registered for this masterclass; \
@@ -199,10 +210,15 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let Self::Unavailable(_) = self {
+        let retry_after = match self {
+            Self::Unavailable(_) => Some(2),
+            Self::BadGateway { retry_after, .. } => retry_after,
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -1,6 +1,7 @@
 //! Use cases: what a route does, expressed with the domain types, the queries and the store.
 //! Handlers parse the request, call one of these, and render the result.
 
+pub mod generation;
 pub mod masterclasses;
 pub mod questions;
 pub mod registration;

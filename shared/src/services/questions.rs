@@ -104,7 +104,7 @@ pub async fn list(tx: &Transaction<'_>, filter: &QuestionFilter) -> Result<Vec<Q
     rows.iter().map(view).collect()
 }
 
-async fn visible_masterclass(tx: &Transaction<'_>, masterclass_id: Uuid) -> Result<()> {
+pub(crate) async fn visible_masterclass(tx: &Transaction<'_>, masterclass_id: Uuid) -> Result<()> {
     let staffed = tx
         .query_opt(
             "select 1 from masterclasses where id = $1 and deleted_at is null and auth_staffs(id)",

@@ -1,0 +1,660 @@
+//! The offline question generator: no network, no model, deterministic for a document and a
+//! seed. It is the embedded default (no `OPENAI_API_KEY`) and the fallback a venue server
+//! without internet can always use.
+//!
+//! Each question is a cloze: an informative sentence of the handout with one key term blanked
+//! out, the term as the right answer and three other terms *of the same kind* from the same
+//! handout as distractors (numbers for a number, names for a name, words with the same ending
+//! for a word, so a distractor fits the sentence's grammar as well as the answer does).
+//!
+//! - Key terms are content words that are specific (rare across sentences: a high inverse
+//!   sentence frequency) yet recurring (a concept the course returns to), and long enough to
+//!   carry meaning; stop words never qualify.
+//! - Sentences are prose of a sensible length, mostly letters, without links or addresses.
+//! - Questions are spread over the document: it is cut into as many segments as questions, and
+//!   each segment's best sentence comes first; the seed perturbs the ranking a little so a
+//!   second generation with another seed draws other sentences.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use futures::future::BoxFuture;
+use sha2::{Digest, Sha256};
+
+use super::{
+    Ask, Language, Proposal, ProviderError, QuestionProvider,
+    text::{fold, sentences},
+    validate::{Candidate, CandidateChoice},
+};
+
+/// How many candidates to offer per question wanted: the validation drops some.
+const SPARE_FACTOR: usize = 3;
+
+pub struct Offline;
+
+impl QuestionProvider for Offline {
+    fn name(&self) -> &'static str {
+        "offline"
+    }
+
+    fn model(&self) -> &str {
+        "cloze-v1"
+    }
+
+    fn propose<'a>(&'a self, ask: &'a Ask<'a>) -> BoxFuture<'a, Result<Proposal, ProviderError>> {
+        Box::pin(async move {
+            // Later rounds would only repeat the first: everything worth offering was offered.
+            if ask.round > 0 {
+                return Ok(Proposal::default());
+            }
+            Ok(Proposal {
+                candidates: cloze(
+                    ask.document,
+                    ask.count * SPARE_FACTOR,
+                    ask.seed,
+                    ask.language,
+                ),
+                ..Proposal::default()
+            })
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Kind {
+    Number,
+    Name,
+    /// A common word, by its last three letters (gender and number in French, often).
+    Word,
+}
+
+/// One word occurrence inside a sentence.
+#[derive(Debug, Clone)]
+struct Token {
+    start: usize,
+    end: usize,
+    folded: String,
+    kind: Kind,
+}
+
+#[derive(Debug, Default)]
+struct Term {
+    /// How many sentences contain it.
+    sentences: usize,
+    /// How many times it occurs.
+    occurrences: usize,
+    /// Its surface forms and their counts (the commonest is shown as a choice).
+    forms: BTreeMap<String, usize>,
+    kind: Option<Kind>,
+}
+
+/// Up to `limit` cloze candidates, best first, spread over the document.
+pub fn cloze(document: &str, limit: usize, seed: u64, language: Language) -> Vec<Candidate> {
+    let sentences: Vec<&str> = sentences(document)
+        .into_iter()
+        .filter(|s| is_prose(s))
+        .collect();
+    let tokenised: Vec<Vec<Token>> = sentences.iter().map(|s| tokens(s)).collect();
+    let mut terms: HashMap<String, Term> = HashMap::new();
+    for (sentence, tokens) in sentences.iter().zip(&tokenised) {
+        let mut seen = BTreeSet::new();
+        for token in tokens {
+            let term = terms.entry(token.folded.clone()).or_default();
+            term.occurrences += 1;
+            *term
+                .forms
+                .entry(sentence[token.start..token.end].to_owned())
+                .or_default() += 1;
+            term.kind = Some(term.kind.map_or(token.kind, |k| k.min(token.kind)));
+            if seen.insert(token.folded.clone()) {
+                term.sentences += 1;
+            }
+        }
+    }
+    let n = sentences.len().max(1) as f64;
+    let weight = |t: &Term| -> f64 {
+        let idf = (n / t.sentences as f64).ln();
+        let recurring = 1.0 + (t.occurrences as f64).ln().min(2.0);
+        idf * recurring
+    };
+
+    // The best blank of each sentence that has three distractors of its kind.
+    struct Pick {
+        sentence: usize,
+        token: usize,
+        score: f64,
+        distractors: [String; 3],
+    }
+    let mut picks = Vec::new();
+    for (i, tokens) in tokenised.iter().enumerate() {
+        let in_sentence: BTreeSet<&str> = tokens.iter().map(|t| t.folded.as_str()).collect();
+        let mut best: Option<Pick> = None;
+        // The first word is skipped: its capital would give the answer away.
+        for (j, token) in tokens.iter().enumerate().skip(1) {
+            let term = &terms[&token.folded];
+            if !is_key(token, term, sentences.len()) {
+                continue;
+            }
+            let length = token.folded.chars().count().min(12) as f64 / 12.0;
+            let score = weight(term) * (0.5 + length);
+            if best.as_ref().is_some_and(|b| b.score >= score) {
+                continue;
+            }
+            let elided = sentences[i][..token.start].ends_with('\'');
+            if let Some(distractors) = distractors(token, elided, &terms, &in_sentence, seed) {
+                best = Some(Pick {
+                    sentence: i,
+                    token: j,
+                    score,
+                    distractors,
+                });
+            }
+        }
+        if let Some(mut pick) = best {
+            // A little seeded jitter (±15%): another seed, other sentences among near-equals.
+            let jitter = (hash(seed, sentences[i]) % 1000) as f64 / 1000.0;
+            pick.score *= 0.85 + 0.3 * jitter;
+            pick.score *= length_preference(sentences[i]);
+            picks.push(pick);
+        }
+    }
+
+    // Spread: the best pick of each segment first, then the rest by score; no answer twice.
+    let segments = (limit / SPARE_FACTOR).max(1);
+    let mut order: Vec<usize> = (0..picks.len()).collect();
+    order.sort_by(|&a, &b| picks[b].score.total_cmp(&picks[a].score));
+    let mut first: Vec<usize> = Vec::new();
+    let mut taken_segments = BTreeSet::new();
+    for &p in &order {
+        let segment = picks[p].sentence * segments / sentences.len().max(1);
+        if taken_segments.insert(segment) {
+            first.push(p);
+        }
+    }
+    let rest = order.iter().copied().filter(|p| !first.contains(p));
+    let mut answers = BTreeSet::new();
+    let mut out = Vec::new();
+    for p in first.iter().copied().chain(rest) {
+        if out.len() == limit {
+            break;
+        }
+        let pick = &picks[p];
+        let sentence = sentences[pick.sentence];
+        let token = &tokenised[pick.sentence][pick.token];
+        if !answers.insert(token.folded.clone()) {
+            continue;
+        }
+        let answer = display(&terms[&token.folded]);
+        let blanked = format!(
+            "{}_____{}",
+            &sentence[..token.start],
+            &sentence[token.end..]
+        );
+        let question = match language {
+            Language::French => format!("Complétez la phrase du support de cours : « {blanked} »"),
+            Language::English => {
+                format!("Fill in the blank from the handout: \u{201c}{blanked}\u{201d}")
+            }
+        };
+        let mut choices = vec![CandidateChoice {
+            text: answer,
+            correct: true,
+        }];
+        choices.extend(pick.distractors.iter().map(|d| CandidateChoice {
+            text: display(&terms[d]),
+            correct: false,
+        }));
+        out.push(Candidate {
+            question,
+            choices,
+            source_quote: sentence.to_owned(),
+        });
+    }
+    out
+}
+
+/// Prose worth quoting: a full sentence of sensible length, mostly letters, no link or address.
+fn is_prose(sentence: &str) -> bool {
+    let chars = sentence.chars().count();
+    let words = sentence.split_whitespace().count();
+    let letters = sentence.chars().filter(|c| c.is_alphabetic()).count();
+    let visible = sentence
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .count()
+        .max(1);
+    let lower = sentence.to_lowercase();
+    (50..=280).contains(&chars)
+        && (8..=45).contains(&words)
+        && letters * 100 >= visible * 75
+        && sentence
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || c == '«' || c == '"')
+        && sentence.ends_with(['.', '!', '?'])
+        && !["http", "www.", "@", "...", ". . .", "…", "____"]
+            .iter()
+            .any(|bad| lower.contains(bad))
+}
+
+fn length_preference(sentence: &str) -> f64 {
+    let words = sentence.split_whitespace().count() as f64;
+    // Sentences of 12 to 30 words read best as questions.
+    if (12.0..=30.0).contains(&words) {
+        1.0
+    } else {
+        0.8
+    }
+}
+
+fn tokens(sentence: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let bytes: Vec<(usize, char)> = sentence.char_indices().collect();
+    for (k, &(i, c)) in bytes.iter().enumerate() {
+        let inner_hyphen = c == '-'
+            && start.is_some()
+            && bytes.get(k + 1).is_some_and(|(_, n)| n.is_alphanumeric());
+        if c.is_alphanumeric() || inner_hyphen {
+            start.get_or_insert(i);
+        } else if let Some(s) = start.take() {
+            out.push(token(sentence, s, i, out.is_empty()));
+        }
+    }
+    if let Some(s) = start {
+        out.push(token(sentence, s, sentence.len(), out.is_empty()));
+    }
+    out
+}
+
+fn token(sentence: &str, start: usize, end: usize, first: bool) -> Token {
+    let word = &sentence[start..end];
+    let kind = if word.chars().all(|c| c.is_ascii_digit()) {
+        Kind::Number
+    } else if !first && word.chars().next().is_some_and(char::is_uppercase) {
+        Kind::Name
+    } else {
+        Kind::Word
+    };
+    Token {
+        start,
+        end,
+        folded: word.to_lowercase(),
+        kind,
+    }
+}
+
+/// Whether a token may be blanked out.
+fn is_key(token: &Token, term: &Term, sentences: usize) -> bool {
+    let length = token.folded.chars().count();
+    let common = term.sentences * 8 > sentences.max(8);
+    match token.kind {
+        Kind::Number => (2..=4).contains(&length) && !common,
+        Kind::Name => length >= 3 && !STOP_WORDS.contains(&token.folded.as_str()) && !common,
+        Kind::Word => {
+            length >= 5
+                && token.folded.chars().all(|c| c.is_alphabetic() || c == '-')
+                && !STOP_WORDS.contains(&token.folded.as_str())
+                && !common
+        }
+    }
+}
+
+/// Three other terms of the same kind as `token`, none in its sentence, the most alike first
+/// (ending, then length; after an elision such as "l'", words that elide too), ties broken by
+/// the seed. Acronyms only stand in for acronyms.
+fn distractors(
+    token: &Token,
+    elided: bool,
+    terms: &HashMap<String, Term>,
+    in_sentence: &BTreeSet<&str>,
+    seed: u64,
+) -> Option<[String; 3]> {
+    let answer = &token.folded;
+    let ending: String = suffix(answer, 3);
+    let length = answer.chars().count() as i64;
+    let plural = answer.ends_with(['s', 'x']);
+    let answer_is_acronym = is_acronym(&terms[answer.as_str()]);
+    let mut pool: Vec<(i64, u64, &String)> = terms
+        .iter()
+        .filter(|(word, term)| {
+            term.kind == Some(token.kind)
+                && !in_sentence.contains(word.as_str())
+                && !STOP_WORDS.contains(&word.as_str())
+                && !same_word(word, answer)
+                && match token.kind {
+                    Kind::Number => {
+                        (2..=4).contains(&word.len()) && word.chars().all(|c| c.is_ascii_digit())
+                    }
+                    Kind::Name => word.chars().count() >= 3,
+                    Kind::Word => {
+                        word.chars().count() >= 4
+                            && word.chars().all(|c| c.is_alphabetic() || c == '-')
+                    }
+                }
+        })
+        .map(|(word, _)| {
+            let mut likeness = 0;
+            if suffix(word, 3) == ending {
+                likeness += 4;
+            } else if suffix(word, 2) == suffix(answer, 2) {
+                likeness += 2;
+            }
+            if word.ends_with(['s', 'x']) == plural {
+                likeness += 2;
+            }
+            if elided && !starts_with_vowel(word) {
+                likeness -= 5;
+            }
+            if is_acronym(&terms[word.as_str()]) != answer_is_acronym {
+                likeness -= 8;
+            }
+            likeness -= ((word.chars().count() as i64 - length).abs()).min(6) / 2;
+            if token.kind == Kind::Number {
+                likeness = -((word.len() as i64 - length).abs());
+            }
+            (likeness, hash(seed, word), word)
+        })
+        .collect();
+    pool.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut chosen: Vec<String> = Vec::new();
+    for (_, _, word) in pool {
+        if chosen.iter().all(|c| !same_word(c, word)) {
+            chosen.push(word.clone());
+        }
+        if chosen.len() == 3 {
+            break;
+        }
+    }
+    chosen.try_into().ok()
+}
+
+fn starts_with_vowel(word: &str) -> bool {
+    word.chars()
+        .next()
+        .is_some_and(|c| "aeiouyhàâéèêîïôûœ".contains(c))
+}
+
+/// Shown in capitals only (an acronym or a shouted heading).
+fn is_acronym(term: &Term) -> bool {
+    let form = display(term);
+    form.chars().filter(|c| c.is_alphabetic()).count() > 1 && !form.chars().any(char::is_lowercase)
+}
+
+/// Two forms of one word (singular and plural, or the same letters): not a fair distractor.
+fn same_word(a: &str, b: &str) -> bool {
+    let strip = |w: &str| fold(w).trim_end_matches(['s', 'x']).to_owned();
+    strip(a) == strip(b)
+}
+
+fn suffix(word: &str, n: usize) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    chars[chars.len().saturating_sub(n)..].iter().collect()
+}
+
+/// The commonest surface form, lower-cased unless it is a name.
+fn display(term: &Term) -> String {
+    let form = term
+        .forms
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(f, _)| f.clone())
+        .unwrap_or_default();
+    match term.kind {
+        Some(Kind::Name) => form,
+        _ => form.to_lowercase(),
+    }
+}
+
+fn hash(seed: u64, text: &str) -> u64 {
+    let digest = Sha256::new()
+        .chain_update(seed.to_le_bytes())
+        .chain_update(text.as_bytes())
+        .finalize();
+    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// Function words of French and English long enough to pass the length rule.
+const STOP_WORDS: &[&str] = &[
+    // French
+    "alors",
+    "aussi",
+    "autre",
+    "autres",
+    "avant",
+    "avoir",
+    "cette",
+    "celle",
+    "celles",
+    "celui",
+    "ceux",
+    "comme",
+    "comment",
+    "depuis",
+    "doivent",
+    "donc",
+    "elles",
+    "encore",
+    "entre",
+    "leurs",
+    "mais",
+    "même",
+    "mêmes",
+    "notre",
+    "nôtre",
+    "parce",
+    "parmi",
+    "plusieurs",
+    "pourquoi",
+    "quand",
+    "quelle",
+    "quelles",
+    "quels",
+    "quelque",
+    "quelques",
+    "selon",
+    "seront",
+    "toujours",
+    "toute",
+    "toutes",
+    "très",
+    "votre",
+    "vôtre",
+    "était",
+    "étaient",
+    "êtes",
+    "faire",
+    "peuvent",
+    "chaque",
+    "ainsi",
+    "après",
+    "aucun",
+    "aucune",
+    "certains",
+    "certaines",
+    "lorsque",
+    "tandis",
+    "ensuite",
+    "enfin",
+    "également",
+    "souvent",
+    "moins",
+    "beaucoup",
+    "assez",
+    "permet",
+    "permettent",
+    "exemple",
+    "partie",
+    "contre",
+    "chez",
+    "dont",
+    "sera",
+    "avez",
+    "avons",
+    "ayant",
+    "étant",
+    "d'une",
+    "c'est",
+    "puisque",
+    "pourtant",
+    "cependant",
+    "toutefois",
+    "néanmoins",
+    "surtout",
+    "notamment",
+    "vers",
+    "voici",
+    "voilà",
+    "afin",
+    "sans",
+    "sous",
+    "dans",
+    "avec",
+    "pour",
+    "leur",
+    "tous",
+    "plus",
+    "quoi",
+    "celle-ci",
+    "celui-ci",
+    "ceux-ci",
+    "celles-ci",
+    "peut-être",
+    "c'est-à-dire",
+    "aujourd",
+    "chapitre",
+    "section",
+    "page",
+    "pages",
+    "figure",
+    "tableau",
+    "annexe",
+    "suivant",
+    "suivante",
+    "suivants",
+    "suivantes",
+    "premier",
+    "première",
+    "deuxième",
+    "troisième",
+    "dernier",
+    "dernière",
+    "doit",
+    "peut",
+    "fait",
+    "font",
+    "sont",
+    "nous",
+    "vous",
+    "ils",
+    "elle",
+    // English
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "because",
+    "before",
+    "being",
+    "below",
+    "between",
+    "cannot",
+    "could",
+    "doing",
+    "during",
+    "further",
+    "having",
+    "other",
+    "others",
+    "should",
+    "their",
+    "theirs",
+    "there",
+    "these",
+    "those",
+    "through",
+    "under",
+    "until",
+    "which",
+    "while",
+    "would",
+    "shall",
+    "might",
+    "where",
+    "whose",
+    "every",
+    "since",
+    "within",
+    "without",
+    "among",
+    "using",
+    "however",
+    "therefore",
+    "following",
+    "chapter",
+    "figure",
+    "table",
+    "example",
+    "examples",
+    "section",
+    "sections",
+    "first",
+    "second",
+    "third",
+    "another",
+    "either",
+    "neither",
+    "whether",
+    "often",
+    "always",
+    "never",
+    "these",
+    "thus",
+    "hence",
+    "also",
+    "into",
+    "onto",
+    "upon",
+    "such",
+    "than",
+    "then",
+    "they",
+    "them",
+    "this",
+    "that",
+    "with",
+    "from",
+    "have",
+    "were",
+    "will",
+    "what",
+    "when",
+    "each",
+    "some",
+    "many",
+    "more",
+    "most",
+    "much",
+    "only",
+    "very",
+    "used",
+    "uses",
+    "called",
+    "given",
+    "above",
+    "below",
+    "note",
+    "notes",
+    "value",
+    "values",
+    "returns",
+    "return",
+    "described",
+    "defined",
+    "following",
+    "version",
+    "string",
+    "strings",
+    "function",
+    "functions",
+];
