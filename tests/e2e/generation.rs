@@ -468,3 +468,318 @@ async fn corrupted_pdfs_always_get_an_answer_and_never_a_panic() {
     eprintln!("outcomes of 160 corrupted PDFs: {outcomes:?}");
     assert_eq!(outcomes.values().sum::<usize>(), 160);
 }
+
+/// A platform whose OpenAI provider is the local fake (deadline `deadline` seconds).
+async fn with_fake_openai(deadline: u64) -> (TestApp, FakeOpenAi) {
+    let fake = FakeOpenAi::start().await;
+    let url = fake.url.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.ai.openai_api_key = Some(Secret::new(fake_openai::KEY));
+        c.ai.openai_base_url = url;
+        c.ai.deadline = Duration::from_secs(deadline);
+    })
+    .await;
+    (app, fake)
+}
+
+#[tokio::test]
+async fn with_a_key_openai_writes_the_questions_under_a_strict_json_schema() {
+    // Arrange
+    let (app, fake) = with_fake_openai(20).await;
+    let pdf = pdfs::french_handout(3);
+    let (admin, id) = with_handout(&app, pdf.clone()).await;
+
+    // Act
+    let response = generate(&admin, json!({ "masterclass_id": id })).await;
+
+    // Assert
+    assert_eq!(
+        response.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let body = response.value();
+    assert_eq!(body["provider"], "openai");
+    assert_eq!(body["model"], fake_openai::MODEL);
+    assert_eq!(body["prompt_version"], shared::ai::openai::PROMPT_VERSION);
+    assert!(body["usage"]["total_tokens"].as_u64().unwrap() > 1200);
+    assert_valid_generation(&body, 10, &extracted(&pdf).await);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1, "a short handout is one request");
+    let request = &requests[0];
+    assert_eq!(request["model"], "gpt-4o");
+    assert_eq!(request["response_format"]["type"], "json_schema");
+    assert_eq!(request["response_format"]["json_schema"]["strict"], true);
+    assert_eq!(
+        request["response_format"]["json_schema"]["schema"]["additionalProperties"],
+        false
+    );
+    assert!(
+        request["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("trésorerie")
+    );
+    assert!(
+        request["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("français")
+    );
+    let provenance = &body["questions"][0]["provenance"];
+    assert!(
+        provenance["response_ids"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("chatcmpl-")
+    );
+}
+
+#[tokio::test]
+async fn a_long_handout_is_asked_in_chunks_spread_over_the_document() {
+    let (app, fake) = with_fake_openai(20).await;
+    let pdf = pdfs::french_handout(40);
+    let (admin, id) = with_handout(&app, pdf.clone()).await;
+
+    let response = generate(&admin, json!({ "masterclass_id": id })).await;
+
+    assert_eq!(
+        response.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_valid_generation(&response.value(), 10, &extracted(&pdf).await);
+    let parts: BTreeSet<String> = fake
+        .requests()
+        .iter()
+        .map(|r| {
+            let prompt = r["messages"][1]["content"].as_str().unwrap();
+            let part = &prompt[prompt.find("partie ").unwrap()..];
+            part.split(' ').take(2).collect::<Vec<_>>().join(" ")
+        })
+        .collect();
+    let prompt = fake.requests()[0]["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let chunks: usize = prompt
+        .split(" sur ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(chunks >= 3, "a 40-page handout is several chunks: {prompt}");
+    // every chunk (at most five) was asked, each once
+    assert_eq!(parts.len(), chunks.min(5), "{parts:?}");
+    assert_eq!(fake.requests().len(), chunks.min(5));
+}
+
+#[tokio::test]
+async fn a_refusal_is_a_422_and_nothing_is_stored() {
+    let (app, fake) = with_fake_openai(20).await;
+    fake.always(Behaviour::Refusal);
+    let (admin, id) = with_handout(&app, pdfs::french_handout(2)).await;
+
+    let response = generate(&admin, json!({ "masterclass_id": id })).await;
+
+    let problem = response.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "provider_refused");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("can't help"),
+        "{problem}"
+    );
+    assert_eq!(app.count("questions").await, 0);
+}
+
+#[tokio::test]
+async fn malformed_truncated_or_unfounded_answers_are_asked_again_then_fail_clearly() {
+    for (bad, says) in [
+        (Behaviour::Malformed, "not the expected JSON"),
+        (Behaviour::Truncated, "cut off"),
+        (Behaviour::InventedQuotes, "0 of 10"),
+    ] {
+        // Arrange
+        let (app, fake) = with_fake_openai(20).await;
+        fake.always(bad.clone());
+        let (admin, id) = with_handout(&app, pdfs::french_handout(2)).await;
+
+        // Act
+        let response = generate(&admin, json!({ "masterclass_id": id })).await;
+
+        // Assert
+        let problem = response.assert_problem(StatusCode::BAD_GATEWAY, "provider_invalid_output");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{bad:?}: {problem}"
+        );
+        assert!(response.headers.contains_key("retry-after"));
+        assert_eq!(
+            fake.requests().len(),
+            shared::ai::MAX_ROUNDS as usize,
+            "{bad:?}"
+        );
+        assert_eq!(app.count("questions").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_bad_answer_followed_by_a_good_one_succeeds() {
+    let (app, fake) = with_fake_openai(20).await;
+    fake.then([Behaviour::Malformed]);
+    let (admin, id) = with_handout(&app, pdfs::french_handout(2)).await;
+
+    let response = generate(&admin, json!({ "masterclass_id": id, "count": 6 })).await;
+
+    assert_eq!(response.status, StatusCode::CREATED);
+    assert_eq!(response.value()["questions"].as_array().unwrap().len(), 6);
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn too_few_valid_questions_are_topped_up_by_asking_for_the_missing_ones() {
+    // Arrange
+    let (app, fake) = with_fake_openai(20).await;
+    fake.then([Behaviour::OnlyValid(6)]);
+    let (admin, id) = with_handout(&app, pdfs::french_handout(3)).await;
+
+    // Act
+    let response = generate(&admin, json!({ "masterclass_id": id })).await;
+
+    // Assert
+    assert_eq!(
+        response.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(response.value()["questions"].as_array().unwrap().len(), 10);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    let refill = requests[1]["messages"][1]["content"].as_str().unwrap();
+    assert!(refill.starts_with("Rédige 4 question"), "{refill}");
+    assert!(
+        refill.contains("existent déjà"),
+        "the refill names what exists: {refill}"
+    );
+}
+
+#[tokio::test]
+async fn too_few_valid_questions_after_every_round_is_a_502_and_stores_nothing() {
+    let (app, fake) = with_fake_openai(20).await;
+    fake.always(Behaviour::OnlyValid(0));
+    fake.then([Behaviour::OnlyValid(6)]);
+    let (admin, id) = with_handout(&app, pdfs::french_handout(3)).await;
+
+    let response = generate(&admin, json!({ "masterclass_id": id })).await;
+
+    let problem = response.assert_problem(StatusCode::BAD_GATEWAY, "provider_invalid_output");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("6 of 10"),
+        "{problem}"
+    );
+    assert_eq!(app.count("questions").await, 0);
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_waited_out_as_the_provider_asks() {
+    let (app, fake) = with_fake_openai(20).await;
+    fake.then([Behaviour::RateLimited(1)]);
+    let (admin, id) = with_handout(&app, pdfs::french_handout(2)).await;
+
+    let started = std::time::Instant::now();
+    let response = generate(&admin, json!({ "masterclass_id": id, "count": 5 })).await;
+
+    assert_eq!(
+        response.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(fake.requests().len(), 2);
+    // The retry came after the one second Retry-After asked for, not the 100 ms backoff.
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_provider_failing_after_retries_is_a_502_with_a_retry_hint() {
+    let (app, fake) = with_fake_openai(20).await;
+    fake.always(Behaviour::ServerError);
+    let (admin, id) = with_handout(&app, pdfs::french_handout(2)).await;
+
+    let response = generate(&admin, json!({ "masterclass_id": id })).await;
+
+    response.assert_problem(StatusCode::BAD_GATEWAY, "provider_unavailable");
+    assert_eq!(response.headers["retry-after"], "60");
+    assert_eq!(fake.requests().len(), 4, "one attempt and three retries");
+    assert_eq!(app.count("questions").await, 0);
+}
+
+#[tokio::test]
+async fn an_exhausted_quota_is_not_retried() {
+    let (app, fake) = with_fake_openai(20).await;
+    fake.always(Behaviour::NoQuota);
+    let (admin, id) = with_handout(&app, pdfs::french_handout(2)).await;
+
+    let response = generate(&admin, json!({ "masterclass_id": id })).await;
+
+    let problem = response.assert_problem(StatusCode::BAD_GATEWAY, "provider_rejected");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("quota"),
+        "{problem}"
+    );
+    assert!(!response.headers.contains_key("retry-after"));
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_provider_slower_than_the_deadline_is_a_502_and_the_offline_provider_still_works() {
+    let (app, fake) = with_fake_openai(1).await;
+    fake.always(Behaviour::Slow(Duration::from_secs(3)));
+    let (admin, id) = with_handout(&app, pdfs::french_handout(2)).await;
+
+    let slow = generate(&admin, json!({ "masterclass_id": id })).await;
+    let offline = generate(
+        &admin,
+        json!({ "masterclass_id": id, "provider": "offline", "count": 5 }),
+    )
+    .await;
+
+    slow.assert_problem(StatusCode::BAD_GATEWAY, "provider_timeout");
+    assert_eq!(offline.status, StatusCode::CREATED);
+    assert_eq!(offline.value()["provider"], "offline");
+    assert_eq!(app.count("questions").await, 5);
+}
+
+#[tokio::test]
+async fn a_replayed_request_returns_the_same_generation_without_asking_the_model_again() {
+    let (app, fake) = with_fake_openai(20).await;
+    let (admin, id) = with_handout(&app, pdfs::french_handout(2)).await;
+    let body = json!({ "masterclass_id": id, "count": 4 });
+    let key = [("idempotency-key", "generate-1")];
+
+    let first = admin
+        .send_json(http::Method::POST, "/api/generate-questions", &body, &key)
+        .await;
+    let again = admin
+        .send_json(http::Method::POST, "/api/generate-questions", &body, &key)
+        .await;
+    let other = admin
+        .send_json(
+            http::Method::POST,
+            "/api/generate-questions",
+            &json!({ "masterclass_id": id, "count": 5 }),
+            &key,
+        )
+        .await;
+
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(first.value(), again.value());
+    other.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
+    assert_eq!(fake.requests().len(), 1);
+    assert_eq!(app.count("questions").await, 4);
+}

@@ -121,19 +121,21 @@ async fn complete(
         .unwrap_or_default()
         .to_owned();
     let excerpt = between(&prompt, ">\n", "\n</").unwrap_or_default();
+    // Like a model told what exists already, it writes about other sentences.
+    let skip = prompt.lines().filter(|l| l.starts_with("- ")).count();
     let asked: usize = prompt
         .split_whitespace()
         .find_map(|w| w.parse().ok())
         .unwrap_or(1);
     match behaviour {
-        Behaviour::Good => completion(&questions(&excerpt, asked, asked, false), "stop"),
+        Behaviour::Good => completion(&questions(&excerpt, skip, asked, asked, false), "stop"),
         Behaviour::Slow(delay) => {
             tokio::time::sleep(delay).await;
-            completion(&questions(&excerpt, asked, asked, false), "stop")
+            completion(&questions(&excerpt, skip, asked, asked, false), "stop")
         }
         Behaviour::Malformed => completion("Voici vos questions : {questions: [", "stop"),
         Behaviour::Truncated => {
-            let full = questions(&excerpt, asked, asked, false);
+            let full = questions(&excerpt, skip, asked, asked, false);
             completion(&full[..full.len() / 2], "length")
         }
         Behaviour::Refusal => {
@@ -166,23 +168,28 @@ async fn complete(
             "server_error",
             "The server had an error while processing your request. Sorry about that!",
         ),
-        Behaviour::InventedQuotes => completion(&questions(&excerpt, asked, asked, true), "stop"),
-        Behaviour::OnlyValid(valid) => {
-            completion(&questions(&excerpt, asked, valid.min(asked), false), "stop")
+        Behaviour::InventedQuotes => {
+            completion(&questions(&excerpt, skip, asked, asked, true), "stop")
         }
+        Behaviour::OnlyValid(valid) => completion(
+            &questions(&excerpt, skip, asked, valid.min(asked), false),
+            "stop",
+        ),
     }
 }
 
 /// `asked` questions of which the first `valid` pass the platform's rules; the others have
-/// two correct answers. Each quotes a different sentence of the excerpt (or invents one).
-fn questions(excerpt: &str, asked: usize, valid: usize, invent: bool) -> String {
+/// two correct answers. Each quotes a different sentence of the excerpt (or invents one),
+/// starting after the `skip` the prompt said exist already.
+fn questions(excerpt: &str, skip: usize, asked: usize, valid: usize, invent: bool) -> String {
     let sentences: Vec<&str> = excerpt
-        .split(". ")
+        .split(['.', '\n'])
         .map(str::trim)
         .filter(|s| s.chars().count() > 40)
         .collect();
     let list: Vec<Value> = (0..asked)
-        .map(|i| {
+        .map(|k| {
+            let i = k + skip;
             let sentence = sentences.get(i % sentences.len().max(1)).copied().unwrap_or("");
             let quote = if invent {
                 format!("Cette phrase n'apparaît nulle part dans le support, numéro {i}.")
@@ -194,7 +201,7 @@ fn questions(excerpt: &str, asked: usize, valid: usize, invent: bool) -> String 
                 "question": format!("Question {} — que dit le support au sujet de « {topic} » ?", ordinal(i)),
                 "choices": [
                     { "text": format!("Ce qu'en dit le support ({})", ordinal(i)), "correct": true },
-                    { "text": "Une idée contraire au support", "correct": i >= valid },
+                    { "text": "Une idée contraire au support", "correct": k >= valid },
                     { "text": "Une affirmation sans rapport", "correct": false },
                     { "text": "Un détail inventé", "correct": false },
                 ],

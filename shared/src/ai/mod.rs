@@ -246,10 +246,17 @@ impl Generator {
             }
         }
         if validator.missing() > 0 {
-            let why = match problems.last() {
-                Some(problem) => format!("; {problem}"),
-                None => String::new(),
-            };
+            let mut reasons: std::collections::BTreeMap<Rejection, usize> = Default::default();
+            for rejection in &validator.rejected {
+                *reasons.entry(*rejection).or_default() += 1;
+            }
+            let mut why: String = reasons
+                .iter()
+                .map(|(reason, n)| format!("; {n} rejected: {}", reason.as_str()))
+                .collect();
+            if let Some(problem) = problems.last() {
+                why.push_str(&format!("; {problem}"));
+            }
             return Err(GenerateError::TooFew {
                 found: request.count - validator.missing(),
                 wanted: request.count,

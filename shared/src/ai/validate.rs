@@ -51,6 +51,21 @@ pub enum Rejection {
     NearDuplicate,
 }
 
+impl Rejection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadStem => "stem empty or too long",
+            Self::NotFourChoices => "not four choices",
+            Self::EmptyOrLongChoice => "a choice empty or too long",
+            Self::DuplicateChoices => "choices repeat",
+            Self::NotOneCorrect => "not exactly one correct choice",
+            Self::AllOrNoneOfTheAbove => "an all/none of the above choice",
+            Self::QuoteNotInDocument => "source quote not in the handout",
+            Self::NearDuplicate => "same question as another",
+        }
+    }
+}
+
 /// Phrases that make a choice a catch-all rather than an answer.
 const CATCH_ALLS: &[&str] = &[
     "all of the above",
