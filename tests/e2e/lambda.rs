@@ -168,3 +168,42 @@ async fn every_sample_event_gets_a_non_5xx_answer_from_its_function() {
     }
     assert!(checked >= 34, "only {checked} samples were found");
 }
+
+#[tokio::test]
+async fn the_generate_questions_binary_writes_drafts_from_a_real_handout() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let id = app.masterclass(&admin, "Créer son entreprise", true).await;
+    app.handout(
+        &admin,
+        &id,
+        e2e_tests::testdata("pdfs/fr-masterclass-entreprise.pdf").unwrap(),
+    )
+    .await;
+    let student = app.student(&id, "Awa Ndong").await;
+    let binary =
+        tokio::task::spawn_blocking(|| build_binary("generate-questions", "generate-questions"))
+            .await
+            .unwrap()
+            .unwrap();
+    let mut function = Runtime::start(&binary, "generate-questions", &env_for(&app))
+        .await
+        .unwrap();
+    let mut sample = signed(event("generate-questions/generate.json"), &admin, &student);
+    let mut request = body(&sample);
+    request["masterclass_id"] = Value::String(id.clone());
+    sample["body"] = Value::String(request.to_string());
+
+    // Act
+    let answer = function
+        .invoke(sample)
+        .await
+        .unwrap()
+        .expect("no function error");
+
+    // Assert
+    assert_eq!(answer["statusCode"], 201, "{answer}");
+    assert_eq!(body(&answer)["questions"].as_array().unwrap().len(), 10);
+    assert_eq!(app.count("questions").await, 10);
+}

@@ -236,10 +236,19 @@ async fn serve(data_dir: &Path, port: u16) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr} (set PORT or --port to use another port)"))?;
+    let questions = match stack.state.generator.default_provider() {
+        shared::ai::ProviderKind::OpenAi => {
+            format!("OpenAI ({})", stack.state.config.ai.openai_model)
+        }
+        shared::ai::ProviderKind::Offline => {
+            "offline generator (set OPENAI_API_KEY for OpenAI)".into()
+        }
+    };
     print_banner(
         &listener.local_addr()?,
         stack.object_store.as_ref(),
         bootstrap.as_deref(),
+        &questions,
     );
     axum::serve(listener, router(stack.state.clone()))
         .with_graceful_shutdown(shutdown_signal())
@@ -272,7 +281,12 @@ async fn bootstrap_admin(state: &AppState) -> anyhow::Result<Option<String>> {
     Ok(Some(email))
 }
 
-fn print_banner(addr: &SocketAddr, store: Option<&s3::EmbeddedS3>, admin: Option<&str>) {
+fn print_banner(
+    addr: &SocketAddr,
+    store: Option<&s3::EmbeddedS3>,
+    admin: Option<&str>,
+    questions: &str,
+) {
     println!();
     println!("  Masterclass platform running at http://{addr}");
     println!("    health:        http://{addr}/api/health");
@@ -283,6 +297,15 @@ fn print_banner(addr: &SocketAddr, store: Option<&s3::EmbeddedS3>, admin: Option
             store.endpoint()
         );
     }
+    println!("    questions:     {questions}");
+    println!(
+        "    WhatsApp:      {}",
+        if std::env::var_os("WHAPI_TOKEN").is_some() {
+            "Whapi.Cloud"
+        } else {
+            "logged, not sent"
+        }
+    );
     println!();
     match admin {
         Some(email) => {

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use super::{
     Ask, Language, Proposal, ProviderError, QuestionProvider,
     text::{fold, sentences},
-    validate::{Candidate, CandidateChoice},
+    validate::{Candidate, CandidateChoice, similar},
 };
 
 /// How many candidates to offer per question wanted: the validation drops some.
@@ -52,6 +52,7 @@ impl QuestionProvider for Offline {
                     ask.count * SPARE_FACTOR,
                     ask.seed,
                     ask.language,
+                    ask.avoid,
                 ),
                 ..Proposal::default()
             })
@@ -87,8 +88,15 @@ struct Term {
     kind: Option<Kind>,
 }
 
-/// Up to `limit` cloze candidates, best first, spread over the document.
-pub fn cloze(document: &str, limit: usize, seed: u64, language: Language) -> Vec<Candidate> {
+/// Up to `limit` cloze candidates, best first, spread over the document, none asking what an
+/// `avoid` stem already asks (so a second generation draws other sentences).
+pub fn cloze(
+    document: &str,
+    limit: usize,
+    seed: u64,
+    language: Language,
+    avoid: &[String],
+) -> Vec<Candidate> {
     let sentences: Vec<&str> = sentences(document)
         .into_iter()
         .filter(|s| is_prose(s))
@@ -127,28 +135,29 @@ pub fn cloze(document: &str, limit: usize, seed: u64, language: Language) -> Vec
     let mut picks = Vec::new();
     for (i, tokens) in tokenised.iter().enumerate() {
         let in_sentence: BTreeSet<&str> = tokens.iter().map(|t| t.folded.as_str()).collect();
-        let mut best: Option<Pick> = None;
         // The first word is skipped: its capital would give the answer away.
-        for (j, token) in tokens.iter().enumerate().skip(1) {
-            let term = &terms[&token.folded];
-            if !is_key(token, term, sentences.len()) {
-                continue;
-            }
-            let length = token.folded.chars().count().min(12) as f64 / 12.0;
-            let score = weight(term) * (0.5 + length);
-            if best.as_ref().is_some_and(|b| b.score >= score) {
-                continue;
-            }
+        let mut keys: Vec<(f64, usize)> = tokens
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, token)| is_key(token, &terms[&token.folded], sentences.len()))
+            .map(|(j, token)| {
+                let length = token.folded.chars().count().min(12) as f64 / 12.0;
+                (weight(&terms[&token.folded]) * (0.5 + length), j)
+            })
+            .collect();
+        keys.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        // The best key term that has three distractors of its kind.
+        let best = keys.into_iter().find_map(|(score, j)| {
+            let token = &tokens[j];
             let elided = sentences[i][..token.start].ends_with('\'');
-            if let Some(distractors) = distractors(token, elided, &terms, &in_sentence, seed) {
-                best = Some(Pick {
-                    sentence: i,
-                    token: j,
-                    score,
-                    distractors,
-                });
-            }
-        }
+            distractors(token, elided, &terms, &in_sentence, seed).map(|distractors| Pick {
+                sentence: i,
+                token: j,
+                score,
+                distractors,
+            })
+        });
         if let Some(mut pick) = best {
             // A little seeded jitter (±15%): another seed, other sentences among near-equals.
             let jitter = (hash(seed, sentences[i]) % 1000) as f64 / 1000.0;
@@ -180,10 +189,9 @@ pub fn cloze(document: &str, limit: usize, seed: u64, language: Language) -> Vec
         let pick = &picks[p];
         let sentence = sentences[pick.sentence];
         let token = &tokenised[pick.sentence][pick.token];
-        if !answers.insert(token.folded.clone()) {
+        if answers.contains(&token.folded) {
             continue;
         }
-        let answer = display(&terms[&token.folded]);
         let blanked = format!(
             "{}_____{}",
             &sentence[..token.start],
@@ -195,6 +203,11 @@ pub fn cloze(document: &str, limit: usize, seed: u64, language: Language) -> Vec
                 format!("Fill in the blank from the handout: \u{201c}{blanked}\u{201d}")
             }
         };
+        if avoid.iter().any(|stem| similar(stem, &question)) {
+            continue;
+        }
+        answers.insert(token.folded.clone());
+        let answer = display(&terms[&token.folded]);
         let mut choices = vec![CandidateChoice {
             text: answer,
             correct: true,
@@ -314,7 +327,7 @@ fn distractors(
     let length = answer.chars().count() as i64;
     let plural = answer.ends_with(['s', 'x']);
     let answer_is_acronym = is_acronym(&terms[answer.as_str()]);
-    let mut pool: Vec<(i64, u64, &String)> = terms
+    let mut pool: Vec<(i64, &String)> = terms
         .iter()
         .filter(|(word, term)| {
             term.kind == Some(token.kind)
@@ -352,8 +365,15 @@ fn distractors(
             if token.kind == Kind::Number {
                 likeness = -((word.len() as i64 - length).abs());
             }
-            (likeness, hash(seed, word), word)
+            (likeness, word)
         })
+        .collect();
+    // The likeliest dozen, then the seed orders equals (hashing every term would be slow).
+    pool.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    pool.truncate(12);
+    let mut pool: Vec<(i64, u64, &String)> = pool
+        .into_iter()
+        .map(|(likeness, word)| (likeness, hash(seed, word), word))
         .collect();
     pool.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut chosen: Vec<String> = Vec::new();

@@ -226,6 +226,11 @@ impl Validator {
     }
 }
 
+/// Whether two stems ask the same question (the validator's near-duplicate rule).
+pub fn similar(a: &str, b: &str) -> bool {
+    similarity(&stem_words(a), &stem_words(b)) >= NEAR_DUPLICATE
+}
+
 fn stem_words(stem: &str) -> BTreeSet<String> {
     words(stem).filter(|w| w.chars().count() >= 3).collect()
 }
