@@ -383,6 +383,28 @@ mod tests {
     }
 
     #[test]
+    fn the_openai_provider_cannot_be_the_default_without_a_key() {
+        let err = Config::from_lookup(lookup(&[
+            ("DATABASE_URL", "postgres://db/app"),
+            SECRET,
+            ("QUESTIONS_PROVIDER", "openai"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
+        let config = Config::from_lookup(lookup(&[
+            ("DATABASE_URL", "postgres://db/app"),
+            SECRET,
+            ("OPENAI_API_KEY", "sk-live-secret"),
+        ]))
+        .unwrap();
+        assert!(!format!("{config:?}").contains("sk-live-secret"));
+        assert_eq!(
+            crate::ai::Generator::from_config(&config.ai).default_provider(),
+            crate::ai::ProviderKind::OpenAi
+        );
+    }
+
+    #[test]
     fn a_malformed_number_names_its_variable() {
         let err = Config::from_lookup(lookup(&[
             ("DATABASE_URL", "postgres://db/app"),
