@@ -3,6 +3,7 @@
 mod auth;
 mod bank;
 mod cli;
+mod contract;
 mod generation;
 mod handouts;
 mod health;

@@ -8,13 +8,7 @@
 //! | `POST /api/admin/users/{id}/password` | admin |
 //! | `PUT`/`DELETE /api/admin/users/{id}/masterclasses/{masterclass_id}` | admin |
 
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    response::Response,
-    routing::{get, post, put},
-};
+use axum::{Router, extract::State, http::StatusCode, response::Response};
 use shared::{
     AppState, Error, Result,
     auth::password::Password,
@@ -26,8 +20,18 @@ use shared::{
     idempotency::{self, MaybeIdempotencyKey},
     services::staff::{self as service, SignedIn, StaffView},
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+#[utoipa::path(
+post, path = "/api/auth/token", tag = "staff",
+    summary = "Sign in with e-mail and password: a staff JWT",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "The token and the account", body = SignedIn),
+        (status = 401, description = "Wrong e-mail or password, or a locked or inactive account", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
 async fn sign_in(
     State(state): State<AppState>,
     Json(credentials): Json<Credentials>,
@@ -35,6 +39,12 @@ async fn sign_in(
     Ok(Json(service::sign_in(&state, &credentials).await?))
 }
 
+#[utoipa::path(
+get, path = "/api/auth/me", tag = "staff",
+    summary = "The signed-in staff account",
+    security(("staff_jwt" = [])),
+    responses((status = 200, description = "The account", body = StaffView))
+)]
 async fn me(State(state): State<AppState>, staff: Staff) -> Result<Json<StaffView>> {
     db::transact(&state.db, &staff.caller(), async |tx| {
         service::get(tx, staff.0.id).await
@@ -43,6 +53,12 @@ async fn me(State(state): State<AppState>, staff: Staff) -> Result<Json<StaffVie
     .map(Json)
 }
 
+#[utoipa::path(
+get, path = "/api/admin/users", tag = "staff",
+    summary = "Every staff account",
+    security(("staff_jwt" = [])),
+    responses((status = 200, description = "The accounts", body = Vec<StaffView>))
+)]
 async fn list(State(state): State<AppState>, admin: Admin) -> Result<Json<Vec<StaffView>>> {
     db::transact(&state.db, &admin.caller(), async |tx| {
         let accounts = service::list(tx).await?;
@@ -51,6 +67,17 @@ async fn list(State(state): State<AppState>, admin: Admin) -> Result<Json<Vec<St
     .await
 }
 
+#[utoipa::path(
+post, path = "/api/admin/users", tag = "staff",
+    summary = "Create a staff account",
+    security(("staff_jwt" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    request_body = StaffDraft,
+    responses(
+        (status = 201, description = "The account", body = StaffView),
+        (status = 409, description = "The e-mail address is taken", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     admin: Admin,
@@ -75,6 +102,13 @@ async fn create(
     .await
 }
 
+#[utoipa::path(
+get, path = "/api/admin/users/{id}", tag = "staff",
+    summary = "One staff account",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The account")),
+    responses((status = 200, description = "The account", body = StaffView))
+)]
 async fn get_one(
     State(state): State<AppState>,
     admin: Admin,
@@ -87,6 +121,17 @@ async fn get_one(
     .await
 }
 
+#[utoipa::path(
+patch, path = "/api/admin/users/{id}", tag = "staff",
+    summary = "Rename, change the role, (de)activate",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The account")),
+    request_body = StaffPatchDraft,
+    responses(
+        (status = 200, description = "The account", body = StaffView),
+        (status = 409, description = "The change would leave no active admin", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     admin: Admin,
@@ -101,6 +146,14 @@ async fn update(
     .await
 }
 
+#[utoipa::path(
+post, path = "/api/admin/users/{id}/password", tag = "staff",
+    summary = "Set a new password (earlier tokens stop working)",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The account")),
+    request_body = PasswordReset,
+    responses((status = 204, description = "Changed"))
+)]
 async fn reset_password(
     State(state): State<AppState>,
     admin: Admin,
@@ -115,6 +168,16 @@ async fn reset_password(
     .await
 }
 
+#[utoipa::path(
+put, path = "/api/admin/users/{id}/masterclasses/{masterclass_id}", tag = "staff",
+    summary = "Assign a tutor to a masterclass",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tutor"), ("masterclass_id" = Uuid, Path, description = "The masterclass")),
+    responses(
+        (status = 200, description = "The tutor", body = StaffView),
+        (status = 409, description = "Only tutors are assigned", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
 async fn assign(
     State(state): State<AppState>,
     admin: Admin,
@@ -127,6 +190,13 @@ async fn assign(
     .await
 }
 
+#[utoipa::path(
+delete, path = "/api/admin/users/{id}/masterclasses/{masterclass_id}", tag = "staff",
+    summary = "Unassign a tutor from a masterclass",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tutor"), ("masterclass_id" = Uuid, Path, description = "The masterclass")),
+    responses((status = 200, description = "The tutor", body = StaffView))
+)]
 async fn unassign(
     State(state): State<AppState>,
     admin: Admin,
@@ -140,20 +210,18 @@ async fn unassign(
 }
 
 /// The function's routes, without the common layers (the caller adds them once).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/token", post(sign_in))
-        .route("/api/auth/me", get(me))
-        .route("/api/admin/users", get(list).post(create))
-        .route("/api/admin/users/{id}", get(get_one).patch(update))
-        .route("/api/admin/users/{id}/password", post(reset_password))
-        .route(
-            "/api/admin/users/{id}/masterclasses/{masterclass_id}",
-            put(assign).delete(unassign),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in))
+        .routes(routes!(me))
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, update))
+        .routes(routes!(reset_password))
+        .routes(routes!(assign, unassign))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.
 pub fn router(state: AppState) -> Router {
-    shared::http::with_common_layers(routes().with_state(state))
+    let (routes, _) = routes().split_for_parts();
+    shared::http::with_common_layers(routes.with_state(state))
 }

@@ -6,14 +6,28 @@
 //! |---|---|
 //! | `POST /api/generate-questions` | staff (`Idempotency-Key`) |
 
-use axum::{Router, extract::State, response::Response, routing::post};
+use axum::{Router, extract::State, response::Response};
+use shared::services::generation::GenerationView;
 use shared::{
     AppState, Result,
     http::{Json, Staff},
     idempotency::MaybeIdempotencyKey,
     services::generation::{self as service, GenerationDraft, GenerationOrder},
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+#[utoipa::path(
+post, path = "/api/generate-questions", tag = "questions",
+    summary = "Draft questions from the masterclass handout (OpenAI or offline)",
+    security(("staff_jwt" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    request_body = GenerationDraft,
+    responses(
+        (status = 201, description = "The new drafts and their provenance", body = GenerationView),
+        (status = 409, description = "No confirmed PDF handout yet (pdf_missing)", content_type = "application/problem+json", body = shared::http::openapi::Problem),
+        (status = 502, description = "The AI provider failed, timed out or answered unusably (provider_*); see Retry-After", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
 async fn generate(
     State(state): State<AppState>,
     staff: Staff,
@@ -25,11 +39,12 @@ async fn generate(
 }
 
 /// The function's routes, without the common layers (the caller adds them once).
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/generate-questions", post(generate))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(generate))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.
 pub fn router(state: AppState) -> Router {
-    shared::http::with_common_layers(routes().with_state(state))
+    let (routes, _) = routes().split_for_parts();
+    shared::http::with_common_layers(routes.with_state(state))
 }

@@ -3,11 +3,12 @@
 //! Answers 200 with each dependency's state, or 503 (problem+json) when one is down, so a load
 //! balancer or an uptime check can use it as is.
 
-use axum::{Router, extract::State, routing::get};
+use axum::{Router, extract::State};
 use serde::Serialize;
 use shared::{AppState, Error, http::Json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
     pub status: &'static str,
     pub database: &'static str,
@@ -15,6 +16,11 @@ pub struct Health {
     pub version: &'static str,
 }
 
+#[utoipa::path(
+get, path = "/api/health", tag = "health",
+    summary = "Is the function up, with its database and object store?",
+    responses((status = 200, description = "Every dependency answers", body = Health))
+)]
 async fn health(State(state): State<AppState>) -> Result<Json<Health>, Error> {
     let client = state.db.get().await?;
     client
@@ -31,11 +37,12 @@ async fn health(State(state): State<AppState>) -> Result<Json<Health>, Error> {
 }
 
 /// The function's routes, without the common layers (the caller adds them once).
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/health", get(health))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.
 pub fn router(state: AppState) -> Router {
-    shared::http::with_common_layers(routes().with_state(state))
+    let (routes, _) = routes().split_for_parts();
+    shared::http::with_common_layers(routes.with_state(state))
 }

@@ -14,7 +14,6 @@ use axum::{
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{delete, get, patch, post},
 };
 use shared::{
     AppState, Error, Result, db,
@@ -27,8 +26,19 @@ use shared::{
     },
 };
 use time::OffsetDateTime;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+#[utoipa::path(
+post, path = "/api/inscriptions", tag = "inscriptions",
+    summary = "Register for a masterclass (answers the student's access token, once)",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    request_body = RegistrationDraft,
+    responses(
+        (status = 201, description = "Registered; `access_token` is shown only here", body = Registered),
+        (status = 409, description = "This number is already registered (`existing_inscription_id`), or registration is closed", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
 async fn register(
     State(state): State<AppState>,
     key: MaybeIdempotencyKey,
@@ -74,6 +84,12 @@ async fn register(
     Ok((status, Json(registered)).into_response())
 }
 
+#[utoipa::path(
+get, path = "/api/me", tag = "inscriptions",
+    summary = "The student's own record: profile, masterclass, scores",
+    security(("student_token" = [])),
+    responses((status = 200, description = "The record", body = Me))
+)]
 async fn me(State(state): State<AppState>, student: Student) -> Result<Json<Me>> {
     db::transact(&state.db, &student.caller(), async |tx| {
         let me = service::me(&state, tx, &student.0).await?;
@@ -82,6 +98,12 @@ async fn me(State(state): State<AppState>, student: Student) -> Result<Json<Me>>
     .await
 }
 
+#[utoipa::path(
+delete, path = "/api/me/token", tag = "inscriptions",
+    summary = "Revoke the student's access token",
+    security(("student_token" = [])),
+    responses((status = 204, description = "Revoked"))
+)]
 async fn revoke_own_token(State(state): State<AppState>, student: Student) -> Result<StatusCode> {
     db::transact(&state.db, &student.caller(), async |tx| {
         service::revoke_tokens(tx, student.0.inscription_id).await?;
@@ -90,6 +112,14 @@ async fn revoke_own_token(State(state): State<AppState>, student: Student) -> Re
     .await
 }
 
+#[utoipa::path(
+patch, path = "/api/admin/inscriptions/{id}", tag = "inscriptions",
+    summary = "Record attendance",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The inscription")),
+    request_body = AttendanceChange,
+    responses((status = 200, description = "The inscription", body = InscriptionView))
+)]
 async fn set_attendance(
     State(state): State<AppState>,
     staff: Staff,
@@ -103,6 +133,13 @@ async fn set_attendance(
     .await
 }
 
+#[utoipa::path(
+post, path = "/api/admin/inscriptions/{id}/token", tag = "inscriptions",
+    summary = "Issue a new access token (the old ones are revoked)",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The inscription")),
+    responses((status = 201, description = "The new token, shown once", body = IssuedAccess))
+)]
 async fn issue_token(
     State(state): State<AppState>,
     staff: Staff,
@@ -116,16 +153,17 @@ async fn issue_token(
 }
 
 /// The function's routes, without the common layers (the caller adds them once).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/inscriptions", post(register))
-        .route("/api/me", get(me))
-        .route("/api/me/token", delete(revoke_own_token))
-        .route("/api/admin/inscriptions/{id}", patch(set_attendance))
-        .route("/api/admin/inscriptions/{id}/token", post(issue_token))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(me))
+        .routes(routes!(revoke_own_token))
+        .routes(routes!(set_attendance))
+        .routes(routes!(issue_token))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.
 pub fn router(state: AppState) -> Router {
-    shared::http::with_common_layers(routes().with_state(state))
+    let (routes, _) = routes().split_for_parts();
+    shared::http::with_common_layers(routes.with_state(state))
 }

@@ -14,7 +14,6 @@ use axum::{
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use shared::{
     AppState, Result,
@@ -28,8 +27,16 @@ use shared::{
         PdfUploadTicket,
     },
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+#[utoipa::path(
+get, path = "/api/masterclasses", tag = "masterclasses",
+    summary = "Masterclasses by start date (anonymous: published ones)",
+    security((), ("staff_jwt" = []), ("student_token" = [])),
+    params(PagingQuery),
+    responses((status = 200, description = "A page", body = MasterclassPage))
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -43,6 +50,13 @@ async fn list(
     .await
 }
 
+#[utoipa::path(
+get, path = "/api/masterclasses/{id}", tag = "masterclasses",
+    summary = "One masterclass, with its handout's download link",
+    security((), ("staff_jwt" = []), ("student_token" = [])),
+    params(("id" = Uuid, Path, description = "The masterclass")),
+    responses((status = 200, description = "The masterclass", body = MasterclassView))
+)]
 async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -55,6 +69,14 @@ async fn get_one(
     .await
 }
 
+#[utoipa::path(
+post, path = "/api/masterclasses", tag = "masterclasses",
+    summary = "Create a masterclass",
+    security(("staff_jwt" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    request_body = MasterclassDraft,
+    responses((status = 201, description = "The masterclass", body = MasterclassView))
+)]
 async fn create(
     State(state): State<AppState>,
     admin: Admin,
@@ -77,6 +99,14 @@ async fn create(
     .await
 }
 
+#[utoipa::path(
+patch, path = "/api/masterclasses/{id}", tag = "masterclasses",
+    summary = "Change some fields (publishing is `{\"published\": true}`)",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The masterclass")),
+    request_body = MasterclassDraft,
+    responses((status = 200, description = "The masterclass", body = MasterclassView))
+)]
 async fn update(
     State(state): State<AppState>,
     admin: Admin,
@@ -91,6 +121,13 @@ async fn update(
     .await
 }
 
+#[utoipa::path(
+delete, path = "/api/masterclasses/{id}", tag = "masterclasses",
+    summary = "Delete (a tombstone, for sync)",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The masterclass")),
+    responses((status = 204, description = "Deleted"))
+)]
 async fn delete(
     State(state): State<AppState>,
     admin: Admin,
@@ -103,6 +140,14 @@ async fn delete(
     .await
 }
 
+#[utoipa::path(
+post, path = "/api/masterclasses/{id}/pdf", tag = "masterclasses",
+    summary = "A presigned URL to upload the PDF handout to",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The masterclass")),
+    request_body(content = Option<PdfUploadRequest>, description = "Optional: the file's size, signed into the URL"),
+    responses((status = 201, description = "Where and how to PUT the file", body = PdfUploadTicket))
+)]
 async fn start_pdf_upload(
     State(state): State<AppState>,
     admin: Admin,
@@ -117,6 +162,14 @@ async fn start_pdf_upload(
     .await
 }
 
+#[utoipa::path(
+post, path = "/api/masterclasses/{id}/pdf/confirm", tag = "masterclasses",
+    summary = "Check the uploaded file and make it the handout",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The masterclass")),
+    request_body = PdfConfirmRequest,
+    responses((status = 200, description = "The masterclass with its handout", body = MasterclassView))
+)]
 async fn confirm_pdf(
     State(state): State<AppState>,
     admin: Admin,
@@ -137,18 +190,16 @@ async fn confirm_pdf(
 }
 
 /// The function's routes, without the common layers (the caller adds them once).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/masterclasses", get(list).post(create))
-        .route(
-            "/api/masterclasses/{id}",
-            get(get_one).patch(update).delete(delete),
-        )
-        .route("/api/masterclasses/{id}/pdf", post(start_pdf_upload))
-        .route("/api/masterclasses/{id}/pdf/confirm", post(confirm_pdf))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, update, delete))
+        .routes(routes!(start_pdf_upload))
+        .routes(routes!(confirm_pdf))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.
 pub fn router(state: AppState) -> Router {
-    shared::http::with_common_layers(routes().with_state(state))
+    let (routes, _) = routes().split_for_parts();
+    shared::http::with_common_layers(routes.with_state(state))
 }

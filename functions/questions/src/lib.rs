@@ -12,7 +12,6 @@ use axum::{
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::get,
 };
 use shared::{
     AppState, Result, db,
@@ -21,8 +20,16 @@ use shared::{
     idempotency::{self, MaybeIdempotencyKey},
     services::questions::{self as service, QuestionFilter, QuestionView, Removed},
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+#[utoipa::path(
+get, path = "/api/admin/questions", tag = "questions",
+    summary = "The question bank of the masterclasses the caller staffs",
+    security(("staff_jwt" = [])),
+    params(QuestionFilter),
+    responses((status = 200, description = "Newest first, at most 1000", body = Vec<QuestionView>))
+)]
 async fn list(
     State(state): State<AppState>,
     staff: Staff,
@@ -35,6 +42,14 @@ async fn list(
     .await
 }
 
+#[utoipa::path(
+post, path = "/api/admin/questions", tag = "questions",
+    summary = "Add a question (draft unless `status` says otherwise)",
+    security(("staff_jwt" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    request_body = QuestionDraft,
+    responses((status = 201, description = "The question", body = QuestionView))
+)]
 async fn create(
     State(state): State<AppState>,
     staff: Staff,
@@ -58,6 +73,13 @@ async fn create(
     .await
 }
 
+#[utoipa::path(
+get, path = "/api/admin/questions/{id}", tag = "questions",
+    summary = "One question with its answer",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The question")),
+    responses((status = 200, description = "The question", body = QuestionView))
+)]
 async fn get_one(
     State(state): State<AppState>,
     staff: Staff,
@@ -70,6 +92,17 @@ async fn get_one(
     .await
 }
 
+#[utoipa::path(
+put, path = "/api/admin/questions/{id}", tag = "questions",
+    summary = "Replace a question (a used question keeps its choices and answer)",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The question")),
+    request_body = QuestionDraft,
+    responses(
+        (status = 200, description = "The question", body = QuestionView),
+        (status = 409, description = "The question was used in a submitted test: its choices and answer are frozen", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
 async fn replace(
     State(state): State<AppState>,
     staff: Staff,
@@ -84,6 +117,16 @@ async fn replace(
     .await
 }
 
+#[utoipa::path(
+delete, path = "/api/admin/questions/{id}", tag = "questions",
+    summary = "Delete a question, or archive it if a submitted test used it",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The question")),
+    responses(
+        (status = 200, description = "Archived (it was used)", body = QuestionView),
+        (status = 204, description = "Deleted")
+    )
+)]
 async fn delete(
     State(state): State<AppState>,
     staff: Staff,
@@ -100,16 +143,14 @@ async fn delete(
 }
 
 /// The function's routes, without the common layers (the caller adds them once).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/questions", get(list).post(create))
-        .route(
-            "/api/admin/questions/{id}",
-            get(get_one).put(replace).delete(delete),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, replace, delete))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.
 pub fn router(state: AppState) -> Router {
-    shared::http::with_common_layers(routes().with_state(state))
+    let (routes, _) = routes().split_for_parts();
+    shared::http::with_common_layers(routes.with_state(state))
 }

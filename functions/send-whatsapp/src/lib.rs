@@ -7,21 +7,25 @@
 //! | `GET /api/admin/messages?status=&inscription_id=&limit=&offset=` | staff (their masterclasses) |
 //! | `POST /api/admin/messages/{id}/retry` | staff: re-queue a dead or failed message |
 
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    response::Response,
-    routing::{get, post},
-};
+use axum::{Router, extract::State, http::StatusCode, response::Response};
+use shared::messaging::staff::Queued;
 use shared::{
     AppState, Result, db,
     http::{Json, Path, Query, Staff},
     idempotency::{self, MaybeIdempotencyKey},
     messaging::staff::{self as service, MessageFilter, MessagePage, MessageView, SendRequest},
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+#[utoipa::path(
+post, path = "/api/send-whatsapp", tag = "messages",
+    summary = "Queue a WhatsApp message (custom texts: admins only)",
+    security(("staff_jwt" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    request_body = SendRequest,
+    responses((status = 202, description = "Queued", body = Queued))
+)]
 async fn send(
     State(state): State<AppState>,
     staff: Staff,
@@ -43,6 +47,13 @@ async fn send(
     .await
 }
 
+#[utoipa::path(
+get, path = "/api/admin/messages", tag = "messages",
+    summary = "The outbox, newest first",
+    security(("staff_jwt" = [])),
+    params(MessageFilter),
+    responses((status = 200, description = "A page of messages", body = MessagePage))
+)]
 async fn list(
     State(state): State<AppState>,
     staff: Staff,
@@ -55,6 +66,16 @@ async fn list(
     .await
 }
 
+#[utoipa::path(
+post, path = "/api/admin/messages/{id}/retry", tag = "messages",
+    summary = "Re-queue a dead or failed message",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The message")),
+    responses(
+        (status = 200, description = "Queued again", body = MessageView),
+        (status = 409, description = "The message is neither dead nor failed", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
 async fn retry(
     State(state): State<AppState>,
     staff: Staff,
@@ -68,14 +89,15 @@ async fn retry(
 }
 
 /// The function's routes, without the common layers (the caller adds them once).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/send-whatsapp", post(send))
-        .route("/api/admin/messages", get(list))
-        .route("/api/admin/messages/{id}/retry", post(retry))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send))
+        .routes(routes!(list))
+        .routes(routes!(retry))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.
 pub fn router(state: AppState) -> Router {
-    shared::http::with_common_layers(routes().with_state(state))
+    let (routes, _) = routes().split_for_parts();
+    shared::http::with_common_layers(routes.with_state(state))
 }

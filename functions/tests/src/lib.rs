@@ -7,15 +7,11 @@
 //! | `POST /api/tests/{PRE|POST}` | student: submit answers (`Idempotency-Key`) |
 //! | `PUT /api/admin/masterclasses/{id}/post-test` | staff of the masterclass: open the POST test early |
 
+use shared::services::tests::Attempt;
 use std::collections::BTreeMap;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    response::Response,
-    routing::{get, put},
-};
+use axum::{Router, extract::State, http::StatusCode, response::Response};
 use serde::{Deserialize, Serialize};
 use shared::{
     AppState, Error, Result, db,
@@ -28,15 +24,16 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// `POST /api/tests/{kind}`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Submission {
     /// `{ "<question id>": "A" | "B" | "C" | "D" }`, one per question of the paper.
+    #[schema(value_type = BTreeMap<String, shared::domain::test::Choice>)]
     pub answers: BTreeMap<String, String>,
 }
 
 /// `PUT /api/admin/masterclasses/{id}/post-test`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostTestWindow {
     pub open: bool,
@@ -46,6 +43,16 @@ fn kind(raw: &str) -> Result<TestKind> {
     TestKind::parse(raw).ok_or(Error::NotFound("test (use PRE or POST)"))
 }
 
+#[utoipa::path(
+get, path = "/api/tests/{kind}", tag = "tests",
+    summary = "The student's paper (never the answers) and, once submitted, the result",
+    security(("student_token" = [])),
+    params(("kind" = TestKind, Path, description = "PRE or POST")),
+    responses(
+        (status = 200, description = "The paper", body = Paper),
+        (status = 409, description = "The test is not open (window, or no bank yet)", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
 async fn paper(
     State(state): State<AppState>,
     student: Student,
@@ -59,6 +66,17 @@ async fn paper(
     .await
 }
 
+#[utoipa::path(
+post, path = "/api/tests/{kind}", tag = "tests",
+    summary = "Submit answers; scored on the server",
+    security(("student_token" = [])),
+    params(("kind" = TestKind, Path, description = "PRE or POST"), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    request_body = Submission,
+    responses(
+        (status = 201, description = "The score", body = Attempt),
+        (status = 409, description = "Already submitted, or the test is not open", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
 async fn submit(
     State(state): State<AppState>,
     student: Student,
@@ -86,6 +104,14 @@ async fn submit(
     .await
 }
 
+#[utoipa::path(
+put, path = "/api/admin/masterclasses/{id}/post-test", tag = "tests",
+    summary = "Open (or close) the POST test before the masterclass starts",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The masterclass")),
+    request_body = PostTestWindow,
+    responses((status = 200, description = "The window as set", body = PostTestWindow))
+)]
 async fn open_post_test(
     State(state): State<AppState>,
     staff: Staff,
@@ -100,16 +126,14 @@ async fn open_post_test(
 }
 
 /// The function's routes, without the common layers (the caller adds them once).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/tests/{kind}", get(paper).post(submit))
-        .route(
-            "/api/admin/masterclasses/{id}/post-test",
-            put(open_post_test),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(paper, submit))
+        .routes(routes!(open_post_test))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.
 pub fn router(state: AppState) -> Router {
-    shared::http::with_common_layers(routes().with_state(state))
+    let (routes, _) = routes().split_for_parts();
+    shared::http::with_common_layers(routes.with_state(state))
 }

@@ -4,7 +4,7 @@
 //! webhook in Whapi's settings), compared in constant time: wrong or missing is a 401 and
 //! nothing is stored. Bodies are bounded by the common 256 KiB limit.
 
-use axum::{Router, extract::State, http::HeaderMap, routing::post};
+use axum::{Router, extract::State, http::HeaderMap};
 use serde_json::Value;
 use shared::{
     AppState, Error, Result,
@@ -12,6 +12,7 @@ use shared::{
     messaging::webhook::{self, Handled},
 };
 use subtle::ConstantTimeEq;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The header carrying the shared secret.
 pub const SECRET_HEADER: &str = "x-webhook-secret";
@@ -37,6 +38,13 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
     }
 }
 
+#[utoipa::path(
+post, path = "/api/webhooks/whapi", tag = "messages",
+    summary = "Delivery statuses and incoming messages from Whapi.Cloud",
+    security(("webhook_secret" = [])),
+    request_body(content = Object, description = "Whapi's webhook payload: `statuses[]` and/or `messages[]`"),
+    responses((status = 200, description = "What the call changed", body = Handled))
+)]
 async fn whapi(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -47,11 +55,12 @@ async fn whapi(
 }
 
 /// The function's routes, without the common layers (the caller adds them once).
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/webhooks/whapi", post(whapi))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(whapi))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.
 pub fn router(state: AppState) -> Router {
-    shared::http::with_common_layers(routes().with_state(state))
+    let (routes, _) = routes().split_for_parts();
+    shared::http::with_common_layers(routes.with_state(state))
 }

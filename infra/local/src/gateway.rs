@@ -10,14 +10,17 @@ use anyhow::{Context, bail};
 use axum::Router;
 use shared::{AppState, Config};
 
+use utoipa_axum::router::OpenApiRouter;
+
 use crate::{
+    docs,
     postgres::{self, EmbeddedPostgres},
     s3, schedules,
 };
 
-/// Every function's routes, merged, with the common layers once on the outside.
-pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+/// Every function's routes with their descriptions, merged.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(auth::routes())
         .merge(health::routes())
         .merge(inscriptions::routes())
@@ -26,7 +29,19 @@ pub fn router(state: AppState) -> Router {
         .merge(generate_questions::routes())
         .merge(send_whatsapp::routes())
         .merge(webhooks::routes())
-        .merge(tests::routes());
+        .merge(tests::routes())
+}
+
+/// The OpenAPI 3.1 document of every route the gateway (and so the deployed API) serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    shared::http::openapi::complete(api().into_openapi())
+}
+
+/// Every function's routes, merged, plus the document and its viewer, with the common layers
+/// once on the outside.
+pub fn router(state: AppState) -> Router {
+    let (routes, document) = api().split_for_parts();
+    let routes = routes.merge(docs::routes(&shared::http::openapi::complete(document)));
     shared::http::with_common_layers(routes.with_state(state))
 }
 
@@ -54,6 +69,8 @@ pub enum Command {
     /// Apply pending migrations to DATABASE_MIGRATION_URL (or DATABASE_URL) and exit: the
     /// deploy step when functions do not migrate at cold start.
     Migrate,
+    /// Print the OpenAPI 3.1 document (`cargo run -- openapi > openapi.json`).
+    Openapi,
     /// Create an admin account. The password comes from ADMIN_PASSWORD or a prompt.
     CreateAdmin {
         #[arg(long)]
@@ -181,6 +198,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     match options.command {
         None | Some(Command::Serve) => serve(&options.data_dir, options.port).await,
         Some(Command::Migrate) => migrate_only().await,
+        Some(Command::Openapi) => {
+            println!("{}", openapi().to_pretty_json()?);
+            Ok(())
+        }
         Some(Command::CreateAdmin { email, name }) => {
             let password = match std::env::var("ADMIN_PASSWORD")
                 .ok()
@@ -291,6 +312,7 @@ fn print_banner(
     println!("  Masterclass platform running at http://{addr}");
     println!("    health:        http://{addr}/api/health");
     println!("    masterclasses: http://{addr}/api/masterclasses");
+    println!("    API docs:      http://{addr}/api/docs (document: /api/openapi.json)");
     if let Some(store) = store {
         println!(
             "    object store:  {} (embedded, files under .local/s3)",

@@ -6,9 +6,11 @@
 //!   `S3_ENDPOINT` is unset; the platform reaches it through aws-sdk-s3 over HTTP, as it would AWS.
 //! - [`gateway`]: every function's routes on one port, under the same paths as the deployed API,
 //!   and [`schedules`]: timers standing in for the production EventBridge schedules.
+//! - [`docs`]: the OpenAPI document at `/api/openapi.json` and Swagger UI at `/api/docs`.
 //!
 //! The end-to-end tests reuse [`postgres`] and [`s3`] to start their own throwaway servers.
 
+pub mod docs;
 pub mod gateway;
 pub mod postgres;
 pub mod s3;

@@ -26,7 +26,7 @@ use validate::{Accepted, Candidate, Rejection, Validator};
 pub const MAX_ROUNDS: u32 = 3;
 
 /// The language questions are written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Language {
     #[serde(rename = "fr")]
     French,
@@ -45,7 +45,7 @@ impl Language {
 }
 
 /// Which provider writes the questions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     #[serde(rename = "openai")]
@@ -78,7 +78,7 @@ pub struct Ask<'a> {
 }
 
 /// Tokens spent, summed over a generation's requests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,

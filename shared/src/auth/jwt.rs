@@ -52,7 +52,7 @@ impl std::fmt::Debug for Keys {
 }
 
 /// A freshly issued token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IssuedToken {
     pub access_token: String,
     pub token_type: String,

@@ -88,13 +88,21 @@ impl Schedule {
 
 /// The request body for creating or changing a masterclass, as sent. Every field is optional
 /// here so that all missing and malformed fields are reported at once by the parsers below.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MasterclassDraft {
+    #[schema(
+        min_length = 3,
+        max_length = 200,
+        example = "Créer et gérer son entreprise au Gabon"
+    )]
     pub title: Option<String>,
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
     /// RFC 3339 timestamp with offset, e.g. `2026-12-05T09:00:00+01:00`.
+    #[schema(format = DateTime, example = "2026-12-05T09:00:00+01:00")]
     pub starts_at: Option<String>,
+    #[schema(format = DateTime, example = "2026-12-05T13:00:00+01:00")]
     pub ends_at: Option<String>,
     pub published: Option<bool>,
 }

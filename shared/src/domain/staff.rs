@@ -74,10 +74,12 @@ fn role(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Role> {
 }
 
 /// `POST /api/auth/token`.
-#[derive(Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    #[schema(example = "admin@example.ga")]
     pub email: String,
+    #[schema(format = Password, example = "correct horse battery staple")]
     pub password: String,
 }
 
@@ -90,12 +92,16 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// `POST /api/admin/users`, as sent.
-#[derive(Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffDraft {
+    #[schema(required = true, nullable = false, format = Email, max_length = 254, example = "tutrice@example.ga")]
     pub email: Option<String>,
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 200)]
     pub full_name: Option<String>,
+    #[schema(required = true, nullable = false, value_type = crate::auth::Role)]
     pub role: Option<String>,
+    #[schema(required = true, nullable = false, min_length = 12, max_length = 128)]
     pub password: Option<String>,
 }
 
@@ -150,10 +156,12 @@ impl NewStaff {
 }
 
 /// `PATCH /api/admin/users/{id}`, as sent.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffPatchDraft {
+    #[schema(min_length = 1, max_length = 200)]
     pub full_name: Option<String>,
+    #[schema(value_type = Option<crate::auth::Role>)]
     pub role: Option<String>,
     pub active: Option<bool>,
 }
@@ -191,9 +199,10 @@ impl StaffPatch {
 }
 
 /// `POST /api/admin/users/{id}/password`.
-#[derive(Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
 }
 

@@ -72,17 +72,33 @@ fn check<T>(field: &str, result: Result<T, String>, errors: &mut Vec<FieldError>
 }
 
 /// `POST /api/inscriptions`, as sent.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationDraft {
+    #[schema(required = true, nullable = false, format = Uuid, example = "7d6f0d2e-3f9a-4c7e-9a51-2b8f1c9e4a10")]
     pub masterclass_id: Option<String>,
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        example = "Awa Ndong"
+    )]
     pub full_name: Option<String>,
     /// `YYYY-MM-DD`.
+    #[schema(required = true, nullable = false, format = Date, example = "2001-04-12")]
     pub date_of_birth: Option<String>,
+    #[schema(
+        required = true,
+        max_length = 32,
+        pattern = r"^\+?[0-9 ()./-]{6,31}$",
+        example = "+241 06 12 34 56"
+    )]
     pub whatsapp_number: Option<String>,
     /// Must be `true`: the student accepts the privacy notice.
+    #[schema(required = true, nullable = false, example = true)]
     pub consent: Option<bool>,
     /// Optional PRE test answers, keyed by question id, as for `POST /api/tests/PRE`.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, crate::domain::test::Choice>>)]
     pub pre_test: Option<std::collections::BTreeMap<String, String>>,
 }
 

@@ -13,7 +13,7 @@ use crate::http::{Error, FieldError};
 pub const PAPER_SIZE: usize = 10;
 
 /// PRE (before the masterclass) or POST (after it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum TestKind {
     #[serde(rename = "PRE")]
     Pre,
@@ -39,7 +39,19 @@ impl TestKind {
 }
 
 /// One of the four choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum Choice {
     A,
     B,
@@ -148,7 +160,7 @@ pub fn choice_order(inscription_id: Uuid, question_id: Uuid) -> [Choice; 4] {
 }
 
 /// Whether a question may be used in tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum QuestionStatus {
     Draft,
@@ -176,15 +188,26 @@ impl QuestionStatus {
 }
 
 /// `POST /api/admin/questions` and `PUT /api/admin/questions/{id}`, as sent.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionDraft {
+    #[schema(required = true, nullable = false, format = Uuid)]
     pub masterclass_id: Option<String>,
+    #[schema(
+        required = true,
+        min_length = 5,
+        max_length = 1000,
+        example = "Quel document fixe les règles de fonctionnement d'une SARL ?"
+    )]
     pub text: Option<String>,
     /// Exactly four: the texts of choices A, B, C and D.
+    #[schema(required = true, nullable = false, min_items = 4, max_items = 4, example = json!(["Les statuts", "Le bail commercial", "Le registre du personnel", "La facture pro forma"]))]
     pub choices: Option<Vec<String>>,
+    #[schema(required = true, nullable = false, value_type = Choice)]
     pub correct: Option<String>,
+    #[schema(value_type = Option<QuestionStatus>)]
     pub status: Option<String>,
+    #[schema(max_length = 2000)]
     pub source_excerpt: Option<String>,
 }
 

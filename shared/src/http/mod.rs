@@ -5,6 +5,7 @@ pub mod auth;
 mod error;
 mod extract;
 mod layers;
+pub mod openapi;
 
 pub use auth::{Admin, Staff, Student};
 pub use error::{Error, FieldError, Result, on_constraint};

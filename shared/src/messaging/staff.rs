@@ -15,27 +15,34 @@ use crate::{
 };
 
 /// `POST /api/send-whatsapp`, as sent (the product brief's field names).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SendRequest {
     /// An inscription id, or a phone number.
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "7d6f0d2e-3f9a-4c7e-9a51-2b8f1c9e4a10"
+    )]
     pub to: Option<String>,
+    #[schema(required = true, nullable = false)]
     pub message_type: Option<MessageType>,
     /// Template variables; those known from the inscription (prenom, masterclass, date) may be
     /// left out.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
 }
 
 /// The queued (or suppressed) message.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Queued {
     pub id: Uuid,
     pub status: String,
 }
 
 /// A message as staff see it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub id: Uuid,
     pub inscription_id: Option<Uuid>,
@@ -55,7 +62,7 @@ pub struct MessageView {
 }
 
 /// A page of messages.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessagePage {
     pub items: Vec<MessageView>,
     pub total: i64,
@@ -64,11 +71,16 @@ pub struct MessagePage {
 }
 
 /// Filters of `GET /api/admin/messages`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessageFilter {
+    /// queued, sending, sent, delivered, read, failed or dead.
     pub status: Option<String>,
     pub inscription_id: Option<Uuid>,
+    /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -8,7 +8,7 @@ use time::{OffsetDateTime, UtcOffset};
 use crate::http::{Error, FieldError};
 
 /// The kinds of message the platform sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageType {
     RegistrationConfirmed,

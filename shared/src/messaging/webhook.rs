@@ -47,7 +47,7 @@ pub struct WhapiStatus {
 }
 
 /// What a webhook call changed.
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Handled {
     pub statuses_applied: u64,
     pub statuses_unknown: u64,

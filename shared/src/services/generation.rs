@@ -32,15 +32,19 @@ const SCOPE: &str = "questions.generate";
 pub const MAX_COUNT: usize = 20;
 
 /// The request body, as sent.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerationDraft {
+    #[schema(required = true, nullable = false, format = Uuid)]
     pub masterclass_id: Option<String>,
     /// 1 to 20; 10 by default.
+    #[schema(minimum = 1, maximum = 20, example = 10)]
     pub count: Option<i64>,
     /// `fr` (default) or `en`.
+    #[schema(value_type = Option<crate::ai::Language>)]
     pub language: Option<String>,
     /// `openai` or `offline`; the server's default otherwise.
+    #[schema(value_type = Option<crate::ai::ProviderKind>)]
     pub provider: Option<String>,
     /// Makes a generation reproducible (the offline generator is deterministic for a document
     /// and a seed); random by default and returned in the provenance.
@@ -112,7 +116,7 @@ impl GenerationOrder {
 }
 
 /// The answer: the new drafts and where they came from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GenerationView {
     pub generation_id: Uuid,
     pub masterclass_id: Uuid,

@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// The masterclass as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct MasterclassView {
     pub id: Uuid,
     pub title: String,
@@ -39,7 +39,7 @@ pub struct MasterclassView {
 }
 
 /// The handout: its size, and a short-lived download URL.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PdfView {
     pub size: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -50,7 +50,7 @@ pub struct PdfView {
 }
 
 /// A page of masterclasses.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MasterclassPage {
     pub items: Vec<MasterclassView>,
     pub total: i64,
@@ -59,7 +59,7 @@ pub struct MasterclassPage {
 }
 
 /// What a client needs to upload a handout.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PdfUploadTicket {
     /// The object key to send back to the confirm route.
     pub key: String,
@@ -73,16 +73,18 @@ pub struct PdfUploadTicket {
 }
 
 /// Body of the upload request: the size, when the client knows it, is signed into the URL.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PdfUploadRequest {
+    #[schema(minimum = 1, example = 39932)]
     pub size: Option<u64>,
 }
 
 /// Body of the confirm request.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PdfConfirmRequest {
+    #[schema(min_length = 1, max_length = 1024)]
     pub key: String,
 }
 

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// A question as staff see it, with its answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct QuestionView {
     pub id: Uuid,
     pub masterclass_id: Uuid,
@@ -35,9 +35,11 @@ pub struct QuestionView {
 }
 
 /// Filters of the listing.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QuestionFilter {
     pub masterclass_id: Option<Uuid>,
+    #[param(value_type = Option<QuestionStatus>)]
     pub status: Option<String>,
 }
 

@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// The new inscription (the access token is added by the caller: it is never stored in clear).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Registered {
     pub inscription_id: Uuid,
     pub masterclass_id: Uuid,

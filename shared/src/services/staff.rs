@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// A staff account as the API shows it (never its password hash).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct StaffView {
     pub id: Uuid,
     pub email: String,
@@ -33,7 +33,7 @@ pub struct StaffView {
 }
 
 /// The answer to a successful sign-in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignedIn {
     #[serde(flatten)]
     pub token: IssuedToken,

@@ -19,14 +19,14 @@ use crate::{
 };
 
 /// A freshly issued token: the only time it is shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IssuedAccess {
     pub inscription_id: Uuid,
     pub access_token: String,
 }
 
 /// A student's own record.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Me {
     pub inscription_id: Uuid,
     pub full_name: String,
@@ -41,14 +41,14 @@ pub struct Me {
 }
 
 /// A student's PRE and POST results.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Results {
     pub pre: Option<Attempt>,
     pub post: Option<Attempt>,
 }
 
 /// An inscription as staff see it after a change.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InscriptionView {
     pub id: Uuid,
     pub masterclass_id: Uuid,
@@ -59,7 +59,7 @@ pub struct InscriptionView {
 }
 
 /// `PATCH /api/admin/inscriptions/{id}`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttendanceChange {
     pub attended: bool,

@@ -21,13 +21,13 @@ use crate::{
 };
 
 /// One choice as shown: its letter (what to answer with) and its text.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PaperChoice {
     pub key: Choice,
     pub text: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PaperQuestion {
     pub id: Uuid,
     pub text: String,
@@ -36,7 +36,7 @@ pub struct PaperQuestion {
 }
 
 /// The test a student takes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Paper {
     pub kind: TestKind,
     pub max_score: i32,
@@ -46,7 +46,7 @@ pub struct Paper {
 }
 
 /// A scored attempt.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Attempt {
     pub kind: TestKind,
     pub score: i32,
