@@ -196,3 +196,16 @@ async fn the_docs_page_lists_the_routes_in_a_headless_browser() {
     let listed = dom.matches("opblock-summary-path").count();
     assert!(listed >= 35, "only {listed} operations listed");
 }
+
+#[test]
+fn operation_ids_are_unique() {
+    let document = generated();
+    let mut seen = BTreeSet::new();
+    for (method, path) in operations(&document) {
+        let id = document["paths"][&path][method.to_lowercase()]["operationId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(seen.insert(id.clone()), "operationId {id} twice");
+    }
+}

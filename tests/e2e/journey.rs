@@ -54,6 +54,11 @@ async fn a_student_registers_takes_both_tests_and_sees_the_gain() {
     let me = student.get("/api/me").await.value();
 
     assert_eq!(registered.value()["whatsapp_number"], "+24106612345");
+    // Dates go back out as they came in: YYYY-MM-DD.
+    assert_eq!(
+        me["date_of_birth"],
+        registration(&id, "+24106612345", "x")["date_of_birth"]
+    );
     let consent = app
         .db()
         .await

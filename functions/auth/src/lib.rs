@@ -24,7 +24,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 #[utoipa::path(
-post, path = "/api/auth/token", tag = "staff",
+post, operation_id = "auth_sign_in", path = "/api/auth/token", tag = "staff",
     summary = "Sign in with e-mail and password: a staff JWT",
     request_body = Credentials,
     responses(
@@ -40,7 +40,7 @@ async fn sign_in(
 }
 
 #[utoipa::path(
-get, path = "/api/auth/me", tag = "staff",
+get, operation_id = "auth_me", path = "/api/auth/me", tag = "staff",
     summary = "The signed-in staff account",
     security(("staff_jwt" = [])),
     responses((status = 200, description = "The account", body = StaffView))
@@ -54,7 +54,7 @@ async fn me(State(state): State<AppState>, staff: Staff) -> Result<Json<StaffVie
 }
 
 #[utoipa::path(
-get, path = "/api/admin/users", tag = "staff",
+get, operation_id = "auth_list", path = "/api/admin/users", tag = "staff",
     summary = "Every staff account",
     security(("staff_jwt" = [])),
     responses((status = 200, description = "The accounts", body = Vec<StaffView>))
@@ -68,7 +68,7 @@ async fn list(State(state): State<AppState>, admin: Admin) -> Result<Json<Vec<St
 }
 
 #[utoipa::path(
-post, path = "/api/admin/users", tag = "staff",
+post, operation_id = "auth_create", path = "/api/admin/users", tag = "staff",
     summary = "Create a staff account",
     security(("staff_jwt" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
@@ -103,7 +103,7 @@ async fn create(
 }
 
 #[utoipa::path(
-get, path = "/api/admin/users/{id}", tag = "staff",
+get, operation_id = "auth_get_one", path = "/api/admin/users/{id}", tag = "staff",
     summary = "One staff account",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The account")),
@@ -122,7 +122,7 @@ async fn get_one(
 }
 
 #[utoipa::path(
-patch, path = "/api/admin/users/{id}", tag = "staff",
+patch, operation_id = "auth_update", path = "/api/admin/users/{id}", tag = "staff",
     summary = "Rename, change the role, (de)activate",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The account")),
@@ -147,7 +147,7 @@ async fn update(
 }
 
 #[utoipa::path(
-post, path = "/api/admin/users/{id}/password", tag = "staff",
+post, operation_id = "auth_reset_password", path = "/api/admin/users/{id}/password", tag = "staff",
     summary = "Set a new password (earlier tokens stop working)",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The account")),
@@ -169,7 +169,7 @@ async fn reset_password(
 }
 
 #[utoipa::path(
-put, path = "/api/admin/users/{id}/masterclasses/{masterclass_id}", tag = "staff",
+put, operation_id = "auth_assign", path = "/api/admin/users/{id}/masterclasses/{masterclass_id}", tag = "staff",
     summary = "Assign a tutor to a masterclass",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The tutor"), ("masterclass_id" = Uuid, Path, description = "The masterclass")),
@@ -191,7 +191,7 @@ async fn assign(
 }
 
 #[utoipa::path(
-delete, path = "/api/admin/users/{id}/masterclasses/{masterclass_id}", tag = "staff",
+delete, operation_id = "auth_unassign", path = "/api/admin/users/{id}/masterclasses/{masterclass_id}", tag = "staff",
     summary = "Unassign a tutor from a masterclass",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The tutor"), ("masterclass_id" = Uuid, Path, description = "The masterclass")),

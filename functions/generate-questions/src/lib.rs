@@ -17,7 +17,7 @@ use shared::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 #[utoipa::path(
-post, path = "/api/generate-questions", tag = "questions",
+post, operation_id = "generate_questions_generate", path = "/api/generate-questions", tag = "questions",
     summary = "Draft questions from the masterclass handout (OpenAI or offline)",
     security(("staff_jwt" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),

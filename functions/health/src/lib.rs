@@ -17,7 +17,7 @@ pub struct Health {
 }
 
 #[utoipa::path(
-get, path = "/api/health", tag = "health",
+get, operation_id = "health_health", path = "/api/health", tag = "health",
     summary = "Is the function up, with its database and object store?",
     responses((status = 200, description = "Every dependency answers", body = Health))
 )]

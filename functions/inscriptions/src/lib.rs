@@ -30,7 +30,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 #[utoipa::path(
-post, path = "/api/inscriptions", tag = "inscriptions",
+post, operation_id = "inscriptions_register", path = "/api/inscriptions", tag = "inscriptions",
     summary = "Register for a masterclass (answers the student's access token, once)",
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
     request_body = RegistrationDraft,
@@ -85,7 +85,7 @@ async fn register(
 }
 
 #[utoipa::path(
-get, path = "/api/me", tag = "inscriptions",
+get, operation_id = "inscriptions_me", path = "/api/me", tag = "inscriptions",
     summary = "The student's own record: profile, masterclass, scores",
     security(("student_token" = [])),
     responses((status = 200, description = "The record", body = Me))
@@ -99,7 +99,7 @@ async fn me(State(state): State<AppState>, student: Student) -> Result<Json<Me>>
 }
 
 #[utoipa::path(
-delete, path = "/api/me/token", tag = "inscriptions",
+delete, operation_id = "inscriptions_revoke_own_token", path = "/api/me/token", tag = "inscriptions",
     summary = "Revoke the student's access token",
     security(("student_token" = [])),
     responses((status = 204, description = "Revoked"))
@@ -113,7 +113,7 @@ async fn revoke_own_token(State(state): State<AppState>, student: Student) -> Re
 }
 
 #[utoipa::path(
-patch, path = "/api/admin/inscriptions/{id}", tag = "inscriptions",
+patch, operation_id = "inscriptions_set_attendance", path = "/api/admin/inscriptions/{id}", tag = "inscriptions",
     summary = "Record attendance",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The inscription")),
@@ -134,7 +134,7 @@ async fn set_attendance(
 }
 
 #[utoipa::path(
-post, path = "/api/admin/inscriptions/{id}/token", tag = "inscriptions",
+post, operation_id = "inscriptions_issue_token", path = "/api/admin/inscriptions/{id}/token", tag = "inscriptions",
     summary = "Issue a new access token (the old ones are revoked)",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The inscription")),

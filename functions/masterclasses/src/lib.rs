@@ -31,7 +31,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 #[utoipa::path(
-get, path = "/api/masterclasses", tag = "masterclasses",
+get, operation_id = "masterclasses_list", path = "/api/masterclasses", tag = "masterclasses",
     summary = "Masterclasses by start date (anonymous: published ones)",
     security((), ("staff_jwt" = []), ("student_token" = [])),
     params(PagingQuery),
@@ -51,7 +51,7 @@ async fn list(
 }
 
 #[utoipa::path(
-get, path = "/api/masterclasses/{id}", tag = "masterclasses",
+get, operation_id = "masterclasses_get_one", path = "/api/masterclasses/{id}", tag = "masterclasses",
     summary = "One masterclass, with its handout's download link",
     security((), ("staff_jwt" = []), ("student_token" = [])),
     params(("id" = Uuid, Path, description = "The masterclass")),
@@ -70,7 +70,7 @@ async fn get_one(
 }
 
 #[utoipa::path(
-post, path = "/api/masterclasses", tag = "masterclasses",
+post, operation_id = "masterclasses_create", path = "/api/masterclasses", tag = "masterclasses",
     summary = "Create a masterclass",
     security(("staff_jwt" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
@@ -100,7 +100,7 @@ async fn create(
 }
 
 #[utoipa::path(
-patch, path = "/api/masterclasses/{id}", tag = "masterclasses",
+patch, operation_id = "masterclasses_update", path = "/api/masterclasses/{id}", tag = "masterclasses",
     summary = "Change some fields (publishing is `{\"published\": true}`)",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The masterclass")),
@@ -122,7 +122,7 @@ async fn update(
 }
 
 #[utoipa::path(
-delete, path = "/api/masterclasses/{id}", tag = "masterclasses",
+delete, operation_id = "masterclasses_delete", path = "/api/masterclasses/{id}", tag = "masterclasses",
     summary = "Delete (a tombstone, for sync)",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The masterclass")),
@@ -141,7 +141,7 @@ async fn delete(
 }
 
 #[utoipa::path(
-post, path = "/api/masterclasses/{id}/pdf", tag = "masterclasses",
+post, operation_id = "masterclasses_start_pdf_upload", path = "/api/masterclasses/{id}/pdf", tag = "masterclasses",
     summary = "A presigned URL to upload the PDF handout to",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The masterclass")),
@@ -163,7 +163,7 @@ async fn start_pdf_upload(
 }
 
 #[utoipa::path(
-post, path = "/api/masterclasses/{id}/pdf/confirm", tag = "masterclasses",
+post, operation_id = "masterclasses_confirm_pdf", path = "/api/masterclasses/{id}/pdf/confirm", tag = "masterclasses",
     summary = "Check the uploaded file and make it the handout",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The masterclass")),

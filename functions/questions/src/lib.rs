@@ -24,7 +24,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 #[utoipa::path(
-get, path = "/api/admin/questions", tag = "questions",
+get, operation_id = "questions_list", path = "/api/admin/questions", tag = "questions",
     summary = "The question bank of the masterclasses the caller staffs",
     security(("staff_jwt" = [])),
     params(QuestionFilter),
@@ -43,7 +43,7 @@ async fn list(
 }
 
 #[utoipa::path(
-post, path = "/api/admin/questions", tag = "questions",
+post, operation_id = "questions_create", path = "/api/admin/questions", tag = "questions",
     summary = "Add a question (draft unless `status` says otherwise)",
     security(("staff_jwt" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
@@ -74,7 +74,7 @@ async fn create(
 }
 
 #[utoipa::path(
-get, path = "/api/admin/questions/{id}", tag = "questions",
+get, operation_id = "questions_get_one", path = "/api/admin/questions/{id}", tag = "questions",
     summary = "One question with its answer",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The question")),
@@ -93,7 +93,7 @@ async fn get_one(
 }
 
 #[utoipa::path(
-put, path = "/api/admin/questions/{id}", tag = "questions",
+put, operation_id = "questions_replace", path = "/api/admin/questions/{id}", tag = "questions",
     summary = "Replace a question (a used question keeps its choices and answer)",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The question")),
@@ -118,7 +118,7 @@ async fn replace(
 }
 
 #[utoipa::path(
-delete, path = "/api/admin/questions/{id}", tag = "questions",
+delete, operation_id = "questions_delete", path = "/api/admin/questions/{id}", tag = "questions",
     summary = "Delete a question, or archive it if a submitted test used it",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The question")),

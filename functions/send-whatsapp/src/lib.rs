@@ -19,7 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 #[utoipa::path(
-post, path = "/api/send-whatsapp", tag = "messages",
+post, operation_id = "send_whatsapp_send", path = "/api/send-whatsapp", tag = "messages",
     summary = "Queue a WhatsApp message (custom texts: admins only)",
     security(("staff_jwt" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
@@ -48,7 +48,7 @@ async fn send(
 }
 
 #[utoipa::path(
-get, path = "/api/admin/messages", tag = "messages",
+get, operation_id = "send_whatsapp_list", path = "/api/admin/messages", tag = "messages",
     summary = "The outbox, newest first",
     security(("staff_jwt" = [])),
     params(MessageFilter),
@@ -67,7 +67,7 @@ async fn list(
 }
 
 #[utoipa::path(
-post, path = "/api/admin/messages/{id}/retry", tag = "messages",
+post, operation_id = "send_whatsapp_retry", path = "/api/admin/messages/{id}/retry", tag = "messages",
     summary = "Re-queue a dead or failed message",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The message")),

@@ -44,7 +44,7 @@ fn kind(raw: &str) -> Result<TestKind> {
 }
 
 #[utoipa::path(
-get, path = "/api/tests/{kind}", tag = "tests",
+get, operation_id = "tests_paper", path = "/api/tests/{kind}", tag = "tests",
     summary = "The student's paper (never the answers) and, once submitted, the result",
     security(("student_token" = [])),
     params(("kind" = TestKind, Path, description = "PRE or POST")),
@@ -67,7 +67,7 @@ async fn paper(
 }
 
 #[utoipa::path(
-post, path = "/api/tests/{kind}", tag = "tests",
+post, operation_id = "tests_submit", path = "/api/tests/{kind}", tag = "tests",
     summary = "Submit answers; scored on the server",
     security(("student_token" = [])),
     params(("kind" = TestKind, Path, description = "PRE or POST"), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
@@ -105,7 +105,7 @@ async fn submit(
 }
 
 #[utoipa::path(
-put, path = "/api/admin/masterclasses/{id}/post-test", tag = "tests",
+put, operation_id = "tests_open_post_test", path = "/api/admin/masterclasses/{id}/post-test", tag = "tests",
     summary = "Open (or close) the POST test before the masterclass starts",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The masterclass")),

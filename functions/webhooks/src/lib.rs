@@ -39,7 +39,7 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
 }
 
 #[utoipa::path(
-post, path = "/api/webhooks/whapi", tag = "messages",
+post, operation_id = "webhooks_whapi", path = "/api/webhooks/whapi", tag = "messages",
     summary = "Delivery statuses and incoming messages from Whapi.Cloud",
     security(("webhook_secret" = [])),
     request_body(content = Object, description = "Whapi's webhook payload: `statuses[]` and/or `messages[]`"),

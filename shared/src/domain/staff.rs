@@ -99,7 +99,8 @@ pub struct StaffDraft {
     pub email: Option<String>,
     #[schema(required = true, nullable = false, min_length = 1, max_length = 200)]
     pub full_name: Option<String>,
-    #[schema(required = true, nullable = false, value_type = crate::auth::Role)]
+    /// `tuteur` unless given.
+    #[schema(value_type = Option<crate::auth::Role>)]
     pub role: Option<String>,
     #[schema(required = true, nullable = false, min_length = 12, max_length = 128)]
     pub password: Option<String>,

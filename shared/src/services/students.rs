@@ -18,6 +18,9 @@ use crate::{
     },
 };
 
+// `YYYY-MM-DD`, as the API takes dates (time's default would be a `[year, ordinal]` pair).
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
 /// A freshly issued token: the only time it is shown.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IssuedAccess {
@@ -30,6 +33,7 @@ pub struct IssuedAccess {
 pub struct Me {
     pub inscription_id: Uuid,
     pub full_name: String,
+    #[serde(with = "iso_date::option")]
     pub date_of_birth: Option<Date>,
     pub whatsapp_number: String,
     pub attended: bool,
