@@ -46,6 +46,8 @@ pub struct Queued {
 pub struct MessageView {
     pub id: Uuid,
     pub inscription_id: Option<Uuid>,
+    /// E.164.
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$", example = "+24106123456")]
     pub to_number: String,
     pub message_type: String,
     pub body: String,

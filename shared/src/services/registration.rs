@@ -29,6 +29,8 @@ pub struct Registered {
     pub inscription_id: Uuid,
     pub masterclass_id: Uuid,
     pub full_name: String,
+    /// E.164.
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$", example = "+24106123456")]
     pub whatsapp_number: String,
     #[serde(with = "time::serde::rfc3339")]
     pub registered_at: OffsetDateTime,

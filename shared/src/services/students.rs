@@ -35,6 +35,8 @@ pub struct Me {
     pub full_name: String,
     #[serde(with = "iso_date::option")]
     pub date_of_birth: Option<Date>,
+    /// E.164.
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$", example = "+24106123456")]
     pub whatsapp_number: String,
     pub attended: bool,
     #[serde(with = "time::serde::rfc3339")]
