@@ -54,7 +54,6 @@ struct Inner {
     /// When the queue is empty.
     fallback: Option<Behaviour>,
     requests: Vec<Value>,
-    answered: usize,
 }
 
 /// A running fake.
@@ -112,7 +111,6 @@ async fn complete(
     let behaviour = {
         let mut inner = fake.lock().unwrap();
         inner.requests.push(body.clone());
-        inner.answered += 1;
         let fallback = inner.fallback.clone().unwrap_or(Behaviour::Good);
         inner.queue.pop_front().unwrap_or(fallback)
     };

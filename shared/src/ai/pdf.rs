@@ -162,8 +162,7 @@ pub fn normalise(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut newlines = 0;
     let mut space = false;
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
+    for c in raw.chars() {
         let c = match c {
             '\u{a0}' | '\u{2009}' | '\u{202f}' => ' ',
             '\u{2019}' | '\u{2018}' => '\'',
@@ -185,21 +184,20 @@ pub fn normalise(raw: &str) -> String {
             space = true;
             continue;
         }
-        if newlines > 0 || space {
-            if out.is_empty() {
-            } else if newlines >= 2 {
+        // Separators before the first character are dropped.
+        if !out.is_empty() {
+            if newlines >= 2 {
                 out.push_str("\n\n");
             } else if newlines == 1 && out.ends_with('-') && c.is_lowercase() {
                 // "entre-\nprise": a word split by the layout, not a hyphenated word
                 out.pop();
-            } else {
+            } else if newlines == 1 || space {
                 out.push(' ');
             }
-            newlines = 0;
-            space = false;
         }
+        newlines = 0;
+        space = false;
         out.push(c);
-        let _ = chars.peek();
     }
     out
 }
@@ -264,7 +262,7 @@ mod tests {
     #[test]
     fn normalising_keeps_paragraphs_and_joins_words_split_by_the_layout() {
         let raw =
-            "Le  plan   d'affaires\u{a0}décrit\nl'entre-\nprise.\n\n\nSecond\tparagraphe\u{0}.";
+            "\n  Le  plan   d'affaires\u{a0}décrit\nl'entre-\nprise.\n\n\nSecond\tparagraphe\u{0}.";
         assert_eq!(
             normalise(raw),
             "Le plan d'affaires décrit l'entreprise.\n\nSecond paragraphe ."
