@@ -35,6 +35,17 @@ impl IdempotencyKey {
     }
 }
 
+/// The header as the OpenAPI document shows it (`params(IdempotencyKeyHeader)` on a route).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKeyHeader {
+    /// 1 to 255 visible ASCII characters; a retry with the same key and body gets the first
+    /// answer, the same key with another body is a 422.
+    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 255)]
+    idempotency_key: Option<String>,
+}
+
 /// The optional `Idempotency-Key` header as an extractor: absent is `None`, malformed is a 400.
 #[derive(Debug, Clone)]
 pub struct MaybeIdempotencyKey(pub Option<IdempotencyKey>);

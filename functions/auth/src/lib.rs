@@ -71,7 +71,7 @@ async fn list(State(state): State<AppState>, admin: Admin) -> Result<Json<Vec<St
 post, operation_id = "auth_create", path = "/api/admin/users", tag = "staff",
     summary = "Create a staff account",
     security(("staff_jwt" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    params(shared::idempotency::IdempotencyKeyHeader),
     request_body = StaffDraft,
     responses(
         (status = 201, description = "The account", body = StaffView),

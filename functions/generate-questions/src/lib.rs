@@ -20,7 +20,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 post, operation_id = "generate_questions_generate", path = "/api/generate-questions", tag = "questions",
     summary = "Draft questions from the masterclass handout (OpenAI or offline)",
     security(("staff_jwt" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    params(shared::idempotency::IdempotencyKeyHeader),
     request_body = GenerationDraft,
     responses(
         (status = 201, description = "The new drafts and their provenance", body = GenerationView),

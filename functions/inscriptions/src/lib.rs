@@ -32,7 +32,7 @@ use uuid::Uuid;
 #[utoipa::path(
 post, operation_id = "inscriptions_register", path = "/api/inscriptions", tag = "inscriptions",
     summary = "Register for a masterclass (answers the student's access token, once)",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    params(shared::idempotency::IdempotencyKeyHeader),
     request_body = RegistrationDraft,
     responses(
         (status = 201, description = "Registered; `access_token` is shown only here", body = Registered),

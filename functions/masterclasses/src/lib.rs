@@ -73,7 +73,7 @@ async fn get_one(
 post, operation_id = "masterclasses_create", path = "/api/masterclasses", tag = "masterclasses",
     summary = "Create a masterclass",
     security(("staff_jwt" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    params(shared::idempotency::IdempotencyKeyHeader),
     request_body = MasterclassDraft,
     responses((status = 201, description = "The masterclass", body = MasterclassView))
 )]

@@ -46,7 +46,7 @@ async fn list(
 post, operation_id = "questions_create", path = "/api/admin/questions", tag = "questions",
     summary = "Add a question (draft unless `status` says otherwise)",
     security(("staff_jwt" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    params(shared::idempotency::IdempotencyKeyHeader),
     request_body = QuestionDraft,
     responses((status = 201, description = "The question", body = QuestionView))
 )]

@@ -22,7 +22,7 @@ use uuid::Uuid;
 post, operation_id = "send_whatsapp_send", path = "/api/send-whatsapp", tag = "messages",
     summary = "Queue a WhatsApp message (custom texts: admins only)",
     security(("staff_jwt" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    params(shared::idempotency::IdempotencyKeyHeader),
     request_body = SendRequest,
     responses((status = 202, description = "Queued", body = Queued))
 )]

@@ -70,7 +70,7 @@ async fn paper(
 post, operation_id = "tests_submit", path = "/api/tests/{kind}", tag = "tests",
     summary = "Submit answers; scored on the server",
     security(("student_token" = [])),
-    params(("kind" = TestKind, Path, description = "PRE or POST"), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer")),
+    params(("kind" = TestKind, Path, description = "PRE or POST"), shared::idempotency::IdempotencyKeyHeader),
     request_body = Submission,
     responses(
         (status = 201, description = "The score", body = Attempt),
