@@ -123,6 +123,8 @@ pub trait QuestionProvider: Send + Sync {
     /// `openai` or `offline`, as stored in provenance.
     fn name(&self) -> &'static str;
     fn model(&self) -> &str;
+    /// Changes whenever the prompt or the method changes; stored in provenance.
+    fn prompt_version(&self) -> &'static str;
     fn propose<'a>(&'a self, ask: &'a Ask<'a>) -> BoxFuture<'a, Result<Proposal, ProviderError>>;
 }
 
@@ -238,9 +240,6 @@ impl Generator {
             usage.add(proposal.usage);
             response_ids.extend(proposal.response_ids);
             problems.extend(proposal.problems);
-            if proposal.candidates.is_empty() && kind == ProviderKind::Offline {
-                break;
-            }
             for candidate in proposal.candidates {
                 let _ = validator.offer(candidate);
             }
@@ -268,10 +267,7 @@ impl Generator {
         Ok(Generation {
             provider: provider.name(),
             model: provider.model().to_owned(),
-            prompt_version: match kind {
-                ProviderKind::OpenAi => openai::PROMPT_VERSION,
-                ProviderKind::Offline => "cloze-v1",
-            },
+            prompt_version: provider.prompt_version(),
             questions: validator.finish(),
             usage,
             rounds,

@@ -40,6 +40,10 @@ impl QuestionProvider for Offline {
         "cloze-v1"
     }
 
+    fn prompt_version(&self) -> &'static str {
+        "cloze-v1"
+    }
+
     fn propose<'a>(&'a self, ask: &'a Ask<'a>) -> BoxFuture<'a, Result<Proposal, ProviderError>> {
         Box::pin(async move {
             // Later rounds would only repeat the first: everything worth offering was offered.

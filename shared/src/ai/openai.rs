@@ -105,6 +105,10 @@ impl QuestionProvider for OpenAi {
         &self.model
     }
 
+    fn prompt_version(&self) -> &'static str {
+        PROMPT_VERSION
+    }
+
     fn propose<'a>(&'a self, ask: &'a Ask<'a>) -> BoxFuture<'a, Result<Proposal, ProviderError>> {
         Box::pin(async move {
             let pieces = chunks(ask.document, CHUNK, OVERLAP);
