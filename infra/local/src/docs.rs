@@ -5,11 +5,9 @@
 //! The document is built from the same `OpenApiRouter`s the gateway serves, so a route and its
 //! description cannot drift apart; these two routes are the only ones it does not describe.
 
-use std::sync::Arc;
-
 use axum::{
     Router,
-    extract::State,
+    body::Bytes,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -54,22 +52,12 @@ const FILES: [(&str, &str, &[u8]); 6] = [
 
 /// `GET /api/openapi.json` and `GET /api/docs[/{file}]`.
 pub fn routes(document: &utoipa::openapi::OpenApi) -> Router<AppState> {
-    let json: Arc<str> = document
-        .to_pretty_json()
-        .expect("the document serialises")
-        .into();
+    // Serialised once; each answer shares the bytes.
+    let json = Bytes::from(document.to_pretty_json().expect("the document serialises"));
     Router::new()
         .route(
             "/api/openapi.json",
-            get(move |_: State<AppState>| {
-                let json = json.clone();
-                async move {
-                    (
-                        [(header::CONTENT_TYPE, "application/json")],
-                        json.to_string(),
-                    )
-                }
-            }),
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], json) }),
         )
         .route("/api/docs", get(|| async { file("") }))
         .route("/api/docs/", get(|| async { file("") }))
