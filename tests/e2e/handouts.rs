@@ -223,3 +223,34 @@ async fn an_upload_for_an_unknown_masterclass_is_a_404() {
 
     response.assert_problem(StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn a_declared_size_outside_a_positive_int64_is_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let id = masterclass(&admin).await;
+
+    for size in [
+        json!(0),
+        json!(-1),
+        json!(9_223_372_036_854_775_808u64),
+        json!("big"),
+    ] {
+        let response = admin
+            .post_json(
+                &format!("/api/masterclasses/{id}/pdf"),
+                &json!({ "size": size }),
+            )
+            .await;
+
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{size}");
+        assert_eq!(response.content_type(), "application/problem+json");
+    }
+    let too_large = admin
+        .post_json(
+            &format!("/api/masterclasses/{id}/pdf"),
+            &json!({ "size": i64::MAX }),
+        )
+        .await;
+    too_large.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+}

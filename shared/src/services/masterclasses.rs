@@ -76,8 +76,9 @@ pub struct PdfUploadTicket {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PdfUploadRequest {
+    /// The file's size in bytes (an int64, as the document says).
     #[schema(minimum = 1, example = 39932)]
-    pub size: Option<u64>,
+    pub size: Option<i64>,
 }
 
 /// Body of the confirm request.
@@ -205,8 +206,12 @@ pub async fn start_pdf_upload(
     request: &PdfUploadRequest,
 ) -> Result<PdfUploadTicket> {
     let max_bytes = state.config.uploads.pdf_max_bytes;
-    match request.size {
-        Some(0) => return Err(Error::field("size", "must be greater than zero")),
+    let size = match request.size {
+        None => None,
+        Some(size) if size <= 0 => return Err(Error::field("size", "must be greater than zero")),
+        Some(size) => Some(size as u64),
+    };
+    match size {
         Some(size) if size > max_bytes => {
             return Err(Error::PayloadTooLarge(format!(
                 "a handout is at most {max_bytes} bytes"
@@ -221,7 +226,7 @@ pub async fn start_pdf_upload(
     let ttl = state.config.uploads.presign_ttl;
     let presigned = state
         .storage
-        .presign_put(&key, "application/pdf", request.size, ttl)
+        .presign_put(&key, "application/pdf", size, ttl)
         .await?;
     Ok(PdfUploadTicket {
         key,
