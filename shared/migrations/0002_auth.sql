@@ -282,11 +282,16 @@ create policy staff_users_definer on staff_users for all to masterclass_definer 
 create policy inscription_tokens_definer on inscription_tokens for all to masterclass_definer using (true) with check (true);
 create policy inscriptions_definer on inscriptions for select to masterclass_definer using (true);
 
+-- A definer function may be handed to `masterclass_definer` only while that role may create in
+-- the schema (a superuser skips the check; the RDS or Supabase owner does not): granted for the
+-- hand-over and taken back at once.
+grant create on schema public to masterclass_definer;
 alter function auth_staff_for_login(text) owner to masterclass_definer;
 alter function auth_record_login_failure(uuid, integer, interval) owner to masterclass_definer;
 alter function auth_record_login_success(uuid) owner to masterclass_definer;
 alter function auth_staff_session(uuid, integer) owner to masterclass_definer;
 alter function auth_student_session(bytea) owner to masterclass_definer;
+revoke create on schema public from masterclass_definer;
 
 revoke all on function auth_staff_for_login(text), auth_record_login_failure(uuid, integer, interval),
     auth_record_login_success(uuid), auth_staff_session(uuid, integer), auth_student_session(bytea) from public;

@@ -32,7 +32,9 @@ end $$;
 
 grant select on profiles to masterclass_definer;
 create policy profiles_definer on profiles for select to masterclass_definer using (true);
+grant create on schema public to masterclass_definer;
 alter function auth_registrar_owns(uuid) owner to masterclass_definer;
+revoke create on schema public from masterclass_definer;
 
 create policy inscriptions_registrar on inscriptions for all to masterclass_app
     using (auth_registrar_owns(profile_id))
@@ -320,7 +322,9 @@ create policy test_papers_definer on test_papers for all to masterclass_definer 
 create policy test_attempts_definer on test_attempts for all to masterclass_definer using (true) with check (true);
 create policy test_answers_definer on test_answers for all to masterclass_definer using (true) with check (true);
 
+grant create on schema public to masterclass_definer;
 alter function ensure_test_paper(integer) owner to masterclass_definer;
 alter function score_test_attempt(uuid) owner to masterclass_definer;
+revoke create on schema public from masterclass_definer;
 revoke all on function ensure_test_paper(integer), score_test_attempt(uuid) from public;
 grant execute on function ensure_test_paper(integer), score_test_attempt(uuid) to masterclass_app;

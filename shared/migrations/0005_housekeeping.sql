@@ -10,6 +10,8 @@ $$;
 
 grant select, delete on idempotency_keys to masterclass_definer;
 create policy idempotency_keys_definer on idempotency_keys for all to masterclass_definer using (true) with check (true);
+grant create on schema public to masterclass_definer;
 alter function purge_idempotency_keys(interval) owner to masterclass_definer;
+revoke create on schema public from masterclass_definer;
 revoke all on function purge_idempotency_keys(interval) from public;
 grant execute on function purge_idempotency_keys(interval) to masterclass_app;

@@ -79,9 +79,15 @@ pub struct MessagingConfig {
     /// `MESSAGES_RETRY_BASE_SECS` (default 30): first retry delay, doubled each attempt (with
     /// jitter), capped at an hour.
     pub retry_base: Duration,
-    /// `MESSAGES_SENDING_LEASE_SECS` (default 300): a message still `sending` this long after its
-    /// claim belongs to a dispatcher that died mid-send.
-    pub sending_lease: Duration,
+    /// `MESSAGES_SEND_TIMEOUT_SECS` (default 10): one HTTP call to the provider. A run starts a
+    /// send only while this much time (and a little more) is left before its deadline.
+    pub send_timeout: Duration,
+    /// `MESSAGES_DOUBT_SETTLE_SECS` (default 120): how long a send whose outcome is unknown is
+    /// left to settle before the provider is asked whether it has the message.
+    pub doubt_settle: Duration,
+    /// `MESSAGES_RUN_SECS` (default 50): the deadline of a run that is given none (the local
+    /// timer); in Lambda the invocation's own deadline applies.
+    pub run_for: Duration,
     /// `REMINDER_HOURS_BEFORE` (default 24): when the reminder before a masterclass is queued.
     pub reminder_before: Duration,
 }
@@ -237,10 +243,20 @@ impl Config {
                     get("MESSAGES_RETRY_BASE_SECS"),
                     30,
                 )?),
-                sending_lease: Duration::from_secs(parse_or(
-                    "MESSAGES_SENDING_LEASE_SECS",
-                    get("MESSAGES_SENDING_LEASE_SECS"),
-                    300,
+                send_timeout: Duration::from_secs(parse_or(
+                    "MESSAGES_SEND_TIMEOUT_SECS",
+                    get("MESSAGES_SEND_TIMEOUT_SECS"),
+                    10,
+                )?),
+                doubt_settle: Duration::from_secs(parse_or(
+                    "MESSAGES_DOUBT_SETTLE_SECS",
+                    get("MESSAGES_DOUBT_SETTLE_SECS"),
+                    120,
+                )?),
+                run_for: Duration::from_secs(parse_or(
+                    "MESSAGES_RUN_SECS",
+                    get("MESSAGES_RUN_SECS"),
+                    50,
                 )?),
                 reminder_before: Duration::from_secs(
                     3600 * parse_or::<u64>(

@@ -126,25 +126,47 @@ async fn two_dispatchers_racing_never_send_a_message_twice() {
     delivered_once_each(&fake, &numbers);
 }
 
+/// Every outbox row's (status, attempts), in the order of their numbers.
+async fn states(app: &TestApp) -> Vec<(String, i32)> {
+    app.db()
+        .await
+        .query(
+            "select status, attempts from outbox_messages order by to_number",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_crash_between_sending_and_recording_never_causes_a_second_send() {
     let (app, fake) = platform().await;
     let numbers = registrations(&app, 3).await;
     // A dispatcher claims and sends, then dies before recording anything.
-    let (claimed, _) = dispatch::claim(&app.state, uuid::Uuid::new_v4(), 10)
+    let deadline = time::OffsetDateTime::now_utc() + Duration::from_secs(30);
+    let claim_id = uuid::Uuid::new_v4();
+    let (claimed, _) = dispatch::claim(&app.state, claim_id, 10, deadline)
         .await
         .unwrap();
     for message in &claimed {
+        dispatch::start_sending(&app.state, claim_id, message.id)
+            .await
+            .unwrap()
+            .expect("the claim holds");
         app.state
             .messenger
             .send(&message.to_number, &message.body)
             .await
             .unwrap();
     }
+    // Its deadline passes.
     app.db()
         .await
         .execute(
-            "update outbox_messages set claimed_at = now() - interval '1 hour'",
+            "update outbox_messages set claim_expires_at = now() - interval '1 second'",
             &[],
         )
         .await
@@ -154,18 +176,109 @@ async fn a_crash_between_sending_and_recording_never_causes_a_second_send() {
         .await
         .unwrap();
 
-    assert_eq!(report.orphaned, 3);
+    assert_eq!(report.orphaned, 3, "{report:?}");
+    assert_eq!(report.confirmed, 3, "the provider had them: {report:?}");
     delivered_once_each(&fake, &numbers);
-    let admin = app.admin().await;
-    let dead = admin.get("/api/admin/messages?status=dead").await.value();
-    assert_eq!(dead["total"], 3);
+    let listed: Vec<String> = app
+        .db()
+        .await
+        .query(
+            "select provider_message_id from outbox_messages where status = 'sent'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(listed.len(), 3);
     assert!(
-        dead["items"][0]["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("outcome unknown"),
-        "{dead}"
+        listed.iter().all(|id| id.starts_with("wamid-")),
+        "{listed:?}"
     );
+}
+
+#[tokio::test]
+async fn a_dispatcher_killed_mid_batch_hands_back_what_it_never_started() {
+    let (app, fake) = platform().await;
+    let numbers = registrations(&app, 10).await;
+    fake.delay(Duration::from_millis(400));
+    // A run with six seconds to live, killed (as Lambda kills at its timeout) during its third
+    // send.
+    let deadline = time::OffsetDateTime::now_utc() + Duration::from_secs(6);
+    let run = {
+        let state = app.state.clone();
+        tokio::spawn(async move {
+            dispatch::run_until(&state, state.messenger.as_ref(), deadline).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    run.abort();
+    let _ = run.await;
+    let after_kill = states(&app).await;
+    tokio::time::sleep_until(
+        tokio::time::Instant::now()
+            + (deadline - time::OffsetDateTime::now_utc()).unsigned_abs()
+            + Duration::from_millis(100),
+    )
+    .await;
+    fake.delay(Duration::ZERO);
+
+    let next = dispatch::run(&app.state, app.state.messenger.as_ref())
+        .await
+        .unwrap();
+
+    let count = |status: &str| after_kill.iter().filter(|(s, _)| s == status).count();
+    assert_eq!(count("sent"), 2, "{after_kill:?}");
+    assert_eq!(count("sending"), 1, "{after_kill:?}");
+    assert_eq!(count("claimed"), 7, "{after_kill:?}");
+    assert!(
+        after_kill
+            .iter()
+            .all(|(s, attempts)| (s == "claimed") == (*attempts == 0)),
+        "an attempt is counted only when its send starts: {after_kill:?}"
+    );
+    assert_eq!(next.released, 7, "{next:?}");
+    assert_eq!(next.orphaned, 1, "{next:?}");
+    assert_eq!(next.confirmed, 1, "{next:?}");
+    assert_eq!(next.sent, 7, "{next:?}");
+    delivered_once_each(&fake, &numbers);
+    assert!(
+        states(&app)
+            .await
+            .iter()
+            .all(|(s, attempts)| s == "sent" && *attempts == 1)
+    );
+}
+
+#[tokio::test]
+async fn a_run_claims_only_what_it_can_send_before_its_deadline() {
+    let fake = FakeWhapi::start().await;
+    let app = TestApp::spawn_with(|config| {
+        fake.configure(config);
+        config.messaging.per_second = 2;
+    })
+    .await;
+    registrations(&app, 10).await;
+    // 1 s per send at most and 2 s kept for recording: in 4 s, a window of 1 s at 2 per second.
+    let deadline = time::OffsetDateTime::now_utc() + Duration::from_secs(4);
+
+    let report = dispatch::run_until(&app.state, app.state.messenger.as_ref(), deadline)
+        .await
+        .unwrap();
+
+    assert!(
+        (2..=3).contains(&report.claimed),
+        "claimed {}: {report:?}",
+        report.claimed
+    );
+    assert_eq!(report.sent + report.released as usize, report.claimed);
+    let queued = states(&app)
+        .await
+        .iter()
+        .filter(|(s, attempts)| s == "queued" && *attempts == 0)
+        .count();
+    assert_eq!(queued, 10 - report.sent);
 }
 
 #[tokio::test]
@@ -235,18 +348,72 @@ async fn a_permanent_refusal_is_failed_without_retrying() {
 }
 
 #[tokio::test]
-async fn a_provider_that_hangs_is_retried_later() {
+async fn a_send_that_times_out_is_asked_about_and_never_sent_twice() {
     let (app, fake) = platform().await;
     let numbers = registrations(&app, 1).await;
+    // The provider sends it, but answers after the client gave up.
     fake.hang_next(1);
 
     let first = dispatch::run(&app.state, app.state.messenger.as_ref())
         .await
         .unwrap();
+    let after_timeout = states(&app).await;
+    let second = dispatch::run(&app.state, app.state.messenger.as_ref())
+        .await
+        .unwrap();
     drain(&app).await;
 
-    assert_eq!(first.retried, 1, "{first:?}");
+    assert_eq!(first.in_doubt, 1, "{first:?}");
+    assert_eq!(
+        first.retried, 0,
+        "a timeout is not retried blindly: {first:?}"
+    );
+    assert_eq!(after_timeout, [("in_doubt".to_owned(), 1)]);
+    assert_eq!(second.confirmed, 1, "{second:?}");
+    assert_eq!(fake.calls(), 1, "asked, not resent");
     delivered_once_each(&fake, &numbers);
+    assert_eq!(statuses(&app).await, ["sent"]);
+}
+
+#[tokio::test]
+async fn a_send_lost_in_a_timeout_is_sent_again_once_and_a_second_loss_goes_to_staff() {
+    let (app, fake) = platform().await;
+    let numbers = registrations(&app, 2).await;
+    // Three sends are lost: both messages' first ones, then one of the two sent again.
+    fake.lose_next(3);
+
+    let mut reports = Vec::new();
+    for _ in 0..4 {
+        reports.push(
+            dispatch::run(&app.state, app.state.messenger.as_ref())
+                .await
+                .unwrap(),
+        );
+    }
+
+    let resent: usize = reports.iter().map(|r| r.resent).sum();
+    let dead: usize = reports.iter().map(|r| r.dead).sum();
+    assert_eq!(resent, 2, "{reports:?}");
+    assert_eq!(dead, 1, "{reports:?}");
+    assert_eq!(fake.calls(), 4, "two messages, at most two sends each");
+    assert_eq!(fake.delivered().len(), 1, "{:?}", fake.delivered());
+    let admin = app.admin().await;
+    let dead = admin.get("/api/admin/messages?status=dead").await.value();
+    assert_eq!(dead["total"], 1, "{dead}");
+    assert!(
+        dead["items"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("outcome unknown twice"),
+        "{dead}"
+    );
+    let delivered_to = &fake.delivered()[0].0;
+    assert!(
+        numbers
+            .iter()
+            .any(|n| delivered_to.starts_with(n.trim_start_matches('+'))),
+        "{delivered_to}"
+    );
 }
 
 async fn webhook(app: &TestApp, secret: Option<&str>, body: &Value) -> e2e_tests::TestResponse {
@@ -344,6 +511,147 @@ async fn a_student_who_replies_stop_is_not_messaged_again() {
     );
     assert_eq!(sent.status, StatusCode::ACCEPTED);
     assert_eq!(sent.value()["status"], "suppressed");
+}
+
+/// The owner's profile as stored: (name, date of birth, opted out).
+async fn profile_of(app: &TestApp, number: &str) -> (String, String, bool) {
+    let row = app
+        .db()
+        .await
+        .query_one(
+            "select full_name, date_of_birth::text, opted_out_at is not null from profiles where whatsapp_number = $1",
+            &[&number],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}
+
+#[tokio::test]
+async fn registering_someone_elses_number_reveals_nothing_of_them_and_keeps_their_stop() {
+    // Arrange: the owner of a number registers, then replies STOP.
+    let (app, fake) = platform().await;
+    let admin = app.admin().await;
+    let first = app.open_masterclass(&admin, "Atelier").await;
+    let second = app.open_masterclass(&admin, "Un autre atelier").await;
+    let owner = json!({ "masterclass_id": first, "full_name": "Awa Ndong", "date_of_birth": "1999-03-14",
+                        "whatsapp_number": "+241 06 61 23 45", "consent": true });
+    assert_eq!(
+        app.post_json("/api/inscriptions", &owner).await.status,
+        StatusCode::CREATED
+    );
+    let stop = json!({ "messages": [{ "id": "in-stop", "from_me": false, "type": "text",
+                                      "chat_id": "24106612345@s.whatsapp.net", "from": "24106612345",
+                                      "text": { "body": "STOP" } }] });
+    webhook(&app, Some(WEBHOOK_SECRET), &stop).await;
+
+    // Act: someone else registers the same number, written another way, for another class.
+    let intruder = json!({ "masterclass_id": second, "full_name": "Intrus Inconnu", "date_of_birth": "2004-07-01",
+                           "whatsapp_number": "06 61 23 45", "consent": true });
+    let registered = app.post_json("/api/inscriptions", &intruder).await;
+    let token = registered.value()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = app.with_bearer(&token).get("/api/me").await;
+    drain(&app).await;
+
+    // Assert: the answers show what the intruder sent, nothing of the owner.
+    assert_eq!(registered.status, StatusCode::CREATED);
+    assert_eq!(registered.value()["full_name"], "Intrus Inconnu");
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.value()["full_name"], "Intrus Inconnu");
+    assert_eq!(me.value()["date_of_birth"], "2004-07-01");
+    for answer in [&registered, &me] {
+        let text = String::from_utf8_lossy(&answer.body);
+        for secret in ["Awa Ndong", "Ndong", "1999-03-14"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+    // The profile is untouched, still opted out, and nothing was sent to the number.
+    assert_eq!(
+        profile_of(&app, "+24106612345").await,
+        ("Awa Ndong".to_owned(), "1999-03-14".to_owned(), true)
+    );
+    assert!(fake.delivered().is_empty(), "{:?}", fake.delivered());
+    assert_eq!(statuses(&app).await, ["suppressed", "suppressed"]);
+    // Row-level security: neither a student nor the registrar reads any profile row.
+    let inscription_id: uuid::Uuid = registered.value()["inscription_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (profile_id, masterclass_id): (uuid::Uuid, uuid::Uuid) = {
+        let row = app
+            .db()
+            .await
+            .query_one(
+                "select profile_id, masterclass_id from inscriptions where id = $1",
+                &[&inscription_id],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let student = shared::auth::Caller::Student(shared::auth::StudentIdentity {
+        inscription_id,
+        profile_id,
+        masterclass_id,
+    });
+    let registrar = shared::auth::Caller::Registrar {
+        whatsapp_number: "+24106612345".into(),
+    };
+    for caller in [student, registrar] {
+        let visible: i64 = shared::db::transact(&app.state.db, &caller, async |tx| {
+            Ok(tx
+                .query_one("select count(*) from profiles", &[])
+                .await?
+                .get(0))
+        })
+        .await
+        .unwrap();
+        assert_eq!(visible, 0, "{caller:?} reads profiles");
+    }
+}
+
+#[tokio::test]
+async fn only_the_numbers_own_start_reply_lifts_its_stop() {
+    let (app, fake) = platform().await;
+    let admin = app.admin().await;
+    let first = app.open_masterclass(&admin, "Atelier").await;
+    let second = app.open_masterclass(&admin, "Un autre atelier").await;
+    app.register(&first, "+24106612345", "Awa Ndong").await;
+    let reply = |id: &str, body: &str| {
+        json!({ "messages": [{ "id": id, "from_me": false, "type": "text", "chat_id": "24106612345@s.whatsapp.net",
+                               "from": "24106612345", "text": { "body": body } }] })
+    };
+    webhook(&app, Some(WEBHOOK_SECRET), &reply("in-1", "Stop")).await;
+    app.register(&second, "06 61 23 45", "Awa Ndong").await;
+    let opted_out_after_registering = profile_of(&app, "+24106612345").await.2;
+    drain(&app).await;
+
+    let start = webhook(&app, Some(WEBHOOK_SECRET), &reply("in-2", "Reprendre")).await;
+    // A STOP delivered again by the provider, late, does not undo the START.
+    let late_replay = webhook(&app, Some(WEBHOOK_SECRET), &reply("in-1", "Stop")).await;
+    let sent = admin
+        .post_json(
+            "/api/send-whatsapp",
+            &json!({ "to": "+24106612345", "messageType": "custom", "data": { "text": "Bienvenue de retour" } }),
+        )
+        .await;
+    drain(&app).await;
+
+    assert!(opted_out_after_registering, "a registration lifts no STOP");
+    assert_eq!(start.value()["opted_in"], 1);
+    assert_eq!(late_replay.value()["opted_out"], 0);
+    assert!(!profile_of(&app, "+24106612345").await.2);
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.value());
+    assert_eq!(
+        fake.delivered().len(),
+        1,
+        "only what was sent after START: {:?}",
+        fake.delivered()
+    );
 }
 
 #[tokio::test]
@@ -501,7 +809,8 @@ async fn the_scheduled_run_drops_idempotency_answers_older_than_a_day() {
     }
     app.db().await.execute("update idempotency_keys set created_at = now() - interval '25 hours' where key = 'old'", &[]).await.unwrap();
 
-    let report = dispatcher::run(&app.state).await.unwrap();
+    let deadline = time::OffsetDateTime::now_utc() + Duration::from_secs(30);
+    let report = dispatcher::run(&app.state, deadline).await.unwrap();
 
     assert_eq!(report["idempotency_keys_purged"], 1);
     let left: Vec<String> = app

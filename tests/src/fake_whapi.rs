@@ -1,6 +1,8 @@
 //! A local stand-in for Whapi.Cloud speaking its wire format: `POST /messages/text` with a bearer
-//! token and `{to, body}`, answering `{sent, message: {id, ...}}`. It can fail the next N sends
-//! with a 500, hang past the client's timeout, or reject given numbers as a 400.
+//! token and `{to, body}`, answering `{sent, message: {id, ...}}`, and `GET
+//! /messages/list/{chat_id}` listing what it sent. It can fail the next N sends with a 500,
+//! take a send and answer only after the client's timeout (a slow provider that did deliver),
+//! lose a send without ever answering, or reject given numbers as a 400.
 
 use std::{
     collections::HashSet,
@@ -10,10 +12,10 @@ use std::{
 
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
-    routing::post,
+    routing::{get, post},
 };
 use serde_json::{Value, json};
 
@@ -23,10 +25,13 @@ pub const TOKEN: &str = "fake-whapi-token";
 struct Inner {
     fail_next: usize,
     hang_next: usize,
+    lose_next: usize,
     reject: HashSet<String>,
     delay: Duration,
     /// Successful sends: (chat id, body).
     delivered: Vec<(String, String)>,
+    /// The same, as listed by `GET /messages/list`: (id, chat id, body, unix time).
+    listed: Vec<(String, String, String, i64)>,
     calls: usize,
 }
 
@@ -52,38 +57,49 @@ async fn send(
     }
     let to = body["to"].as_str().unwrap_or_default().to_owned();
     let text = body["body"].as_str().unwrap_or_default().to_owned();
-    let (hang, fail, reject, delay) = {
+    let (hang, lose, fail, reject, delay) = {
         let mut inner = fake.lock().unwrap();
         inner.calls += 1;
         let hang = inner.hang_next > 0;
         inner.hang_next = inner.hang_next.saturating_sub(1);
-        let fail = !hang && inner.fail_next > 0;
-        if fail {
-            inner.fail_next -= 1;
-        }
-        (hang, fail, inner.reject.contains(&to), inner.delay)
+        let lose = !hang && inner.lose_next > 0;
+        inner.lose_next -= usize::from(lose);
+        let fail = !hang && !lose && inner.fail_next > 0;
+        inner.fail_next -= usize::from(fail);
+        (hang, lose, fail, inner.reject.contains(&to), inner.delay)
     };
-    if hang {
-        tokio::time::sleep(Duration::from_secs(12)).await;
+    if lose {
+        // Taken, never sent, never answered.
+        tokio::time::sleep(Duration::from_secs(60)).await;
     }
-    tokio::time::sleep(delay).await;
     if fail {
+        tokio::time::sleep(delay).await;
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!({ "error": { "code": 500, "message": "Internal error" } })),
         );
     }
     if reject || !to.ends_with("@s.whatsapp.net") {
+        tokio::time::sleep(delay).await;
         return (
             StatusCode::BAD_REQUEST,
             Json(json!({ "error": { "code": 400, "message": "Invalid recipient" } })),
         );
     }
+    // Sent as soon as it is taken, whether or not the answer reaches the client.
     let id = format!("wamid-{}", uuid::Uuid::new_v4().simple());
-    fake.lock()
-        .unwrap()
-        .delivered
-        .push((to.clone(), text.clone()));
+    {
+        let mut inner = fake.lock().unwrap();
+        inner.delivered.push((to.clone(), text.clone()));
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        inner
+            .listed
+            .push((id.clone(), to.clone(), text.clone(), now));
+    }
+    if hang {
+        tokio::time::sleep(Duration::from_secs(12)).await;
+    }
+    tokio::time::sleep(delay).await;
     (
         StatusCode::OK,
         Json(json!({
@@ -94,11 +110,54 @@ async fn send(
     )
 }
 
+/// `GET /messages/list/{chat_id}?time_from=&count=`: the messages sent to a chat, newest first.
+async fn list(
+    State(fake): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    Path(chat): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> impl IntoResponse {
+    if headers.get("authorization").and_then(|v| v.to_str().ok())
+        != Some(&format!("Bearer {TOKEN}"))
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": { "code": 401, "message": "Unauthorized" } })),
+        );
+    }
+    let from: i64 = query
+        .get("time_from")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let count: usize = query
+        .get("count")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100);
+    let inner = fake.lock().unwrap();
+    let messages: Vec<Value> = inner
+        .listed
+        .iter()
+        .rev()
+        .filter(|(_, to, _, at)| *to == chat && *at >= from)
+        .take(count)
+        .map(|(id, to, body, at)| {
+            json!({ "id": id, "from_me": true, "type": "text", "chat_id": to, "timestamp": at,
+                    "source": "api", "text": { "body": body } })
+        })
+        .collect();
+    let total = messages.len();
+    (
+        StatusCode::OK,
+        Json(json!({ "messages": messages, "count": total, "total": total })),
+    )
+}
+
 impl FakeWhapi {
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/messages/text", post(send))
+            .route("/messages/list/{chat_id}", get(list))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -111,9 +170,14 @@ impl FakeWhapi {
         self.inner.lock().unwrap().fail_next = n;
     }
 
-    /// The next `n` sends hang past the client's timeout.
+    /// The next `n` sends are sent at once but answered only past the client's timeout.
     pub fn hang_next(&self, n: usize) {
         self.inner.lock().unwrap().hang_next = n;
+    }
+
+    /// The next `n` sends are taken and lost: never sent, never answered.
+    pub fn lose_next(&self, n: usize) {
+        self.inner.lock().unwrap().lose_next = n;
     }
 
     /// Sends to this E.164 number are refused as an invalid recipient.
@@ -145,6 +209,8 @@ impl FakeWhapi {
         config.messaging.whapi_base_url = self.url.clone();
         config.messaging.per_second = 1000;
         config.messaging.retry_base = Duration::ZERO;
+        config.messaging.doubt_settle = Duration::ZERO;
+        config.messaging.send_timeout = Duration::from_secs(1);
         config.messaging.webhook_secret = Some(shared::config::Secret::new(WEBHOOK_SECRET));
     }
 }

@@ -549,8 +549,9 @@ impl TestApp {
         let masterclass_id: uuid::Uuid = masterclass.parse().unwrap();
         let inscription_id: uuid::Uuid = db
             .query_one(
-                "insert into inscriptions (masterclass_id, profile_id) values ($1, $2) returning id",
-                &[&masterclass_id, &profile_id],
+                "insert into inscriptions (masterclass_id, profile_id, full_name, date_of_birth, whatsapp_number, consent_at)
+                 values ($1, $2, $3, '2001-04-12', $4, now()) returning id",
+                &[&masterclass_id, &profile_id, &full_name, &number],
             )
             .await
             .unwrap()

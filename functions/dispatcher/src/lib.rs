@@ -9,13 +9,15 @@ use shared::{
     db, idempotency,
     messaging::{dispatch, reminders},
 };
+use time::OffsetDateTime;
 
-/// One scheduled run; the answer (logged by Lambda) says what it did.
-pub async fn run(state: &AppState) -> anyhow::Result<Value> {
+/// One scheduled run that starts no send it could not finish by `deadline` (the invocation's);
+/// the answer (logged by Lambda) says what it did.
+pub async fn run(state: &AppState, deadline: OffsetDateTime) -> anyhow::Result<Value> {
     let queued = reminders::queue_due(state)
         .await
         .map_err(|e| anyhow::anyhow!("queueing reminders: {e:?}"))?;
-    let report = dispatch::run(state, state.messenger.as_ref())
+    let report = dispatch::run_until(state, state.messenger.as_ref(), deadline)
         .await
         .map_err(|e| anyhow::anyhow!("dispatching messages: {e:?}"))?;
     let purged = db::transact(&state.db, &Caller::System, async |tx| {
@@ -24,4 +26,10 @@ pub async fn run(state: &AppState) -> anyhow::Result<Value> {
     .await
     .map_err(|e| anyhow::anyhow!("purging idempotency keys: {e:?}"))?;
     Ok(json!({ "reminders_queued": queued, "dispatch": report, "idempotency_keys_purged": purged }))
+}
+
+/// The deadline of a Lambda invocation (milliseconds since the epoch, from its context).
+pub fn deadline_of(context: &lambda_runtime::Context) -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH
+        + time::Duration::milliseconds(i64::try_from(context.deadline).unwrap_or(i64::MAX))
 }

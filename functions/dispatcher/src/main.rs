@@ -6,8 +6,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let state = shared::AppState::from_env().await?;
-    lambda_runtime::run(service_fn(|_event: LambdaEvent<serde_json::Value>| {
-        dispatcher::run(&state)
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        dispatcher::run(&state, dispatcher::deadline_of(&event.context))
     }))
     .await
 }

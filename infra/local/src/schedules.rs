@@ -25,7 +25,12 @@ pub fn jobs() -> Vec<Job> {
         name: "dispatcher",
         // EventBridge runs it every minute in AWS; locally, messages go out within seconds.
         every: Duration::from_secs(5),
-        run: |state| Box::pin(async move { dispatcher::run(&state).await.map(|_| ()) }),
+        run: |state| {
+            Box::pin(async move {
+                let deadline = time::OffsetDateTime::now_utc() + state.config.messaging.run_for;
+                dispatcher::run(&state, deadline).await.map(|_| ())
+            })
+        },
     }]
 }
 

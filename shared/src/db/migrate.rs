@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_journey"),
     migration!(4, "0004_messaging"),
     migration!(5, "0005_housekeeping"),
+    migration!(6, "0006_registrations_and_delivery"),
 ];
 
 /// Any 64-bit number unique to this purpose.

@@ -1,18 +1,39 @@
-//! The dispatcher: delivers queued messages, each exactly once.
+//! The dispatcher: delivers queued messages, none of them twice by accident.
 //!
-//! A run (1) buries messages left `sending` past the lease by a dispatcher that died mid-send,
-//! as `dead` with an explanation and without resending them: the provider has no idempotency
-//! key, so a resend could be a duplicate, and staff decide; (2) marks due messages to opted-out
-//! students `suppressed`; (3) claims due messages with `FOR UPDATE SKIP LOCKED`, recording
-//! `sending` and a claim id before any call, so concurrent dispatchers never share one; (4) sends
-//! each through the provider at the configured rate and records the outcome under its claim:
-//! `sent` with the provider's id, `queued` again later (exponential backoff with jitter), `dead`
-//! after the last attempt, or `failed` for a permanent refusal.
+//! Every run has a deadline (the Lambda invocation's; `MESSAGES_RUN_SECS` from now for the
+//! local timer), and a message moves through these states:
+//!
+//! ```text
+//! queued ─claim─► claimed ─right before its HTTP call─► sending ─► sent | queued (retry) | failed | dead
+//!    ▲               │ not started by the deadline             │ outcome unknown
+//!    └──────────────┘ (handed back, never sent)                ▼
+//!    ▲                                          in_doubt ─ask the provider─► sent (it has it)
+//!    └──────────── not found: sent again, once ◄──┘            └─ not found twice ─► dead
+//! ```
+//!
+//! 1. **Expire**: a `claimed` message whose claim outlived its run's deadline was never started
+//!    (a run starts nothing it cannot finish in time), so it goes back to the queue. A `sending`
+//!    one outlived the call its run was making: its outcome is unknown, so it is `in_doubt`.
+//! 2. **Settle doubts**: a message `in_doubt` for `MESSAGES_DOUBT_SETTLE_SECS` is looked up at
+//!    the provider. Found: `sent`, with the provider's id. Not found: queued again, once; a second
+//!    doubt that is not found is `dead` for staff, never sent a third time.
+//! 3. **Suppress** due messages to students who opted out.
+//! 4. **Claim** with `FOR UPDATE SKIP LOCKED` only as many as the run can start before its
+//!    deadline at `MESSAGES_PER_SECOND`, so concurrent dispatchers never share one.
+//! 5. **Send** each: `sending` (and the attempt counted) right before its own HTTP call, then
+//!    the outcome under the claim: `sent` with the provider's id, `queued` again later
+//!    (exponential backoff with jitter), `dead` after the last attempt, `failed` for a permanent
+//!    refusal, `in_doubt` when nobody knows. A run stops starting sends once less than
+//!    `MESSAGES_SEND_TIMEOUT_SECS` (and a margin) is left, and hands back what it did not start.
+//!
+//! So a student gets a message at most twice, and only when a send's outcome was unknown and the
+//! provider still did not list it after the settle delay (see the README).
 
 use std::time::Duration;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::provider::{Provider, SendError};
@@ -27,7 +48,17 @@ pub struct Report {
     pub failed: usize,
     pub dead: usize,
     pub suppressed: u64,
+    /// Sends whose outcome became unknown in this run (timeouts after the request was written).
+    pub in_doubt: usize,
+    /// Messages a stopped run left `sending`: now in doubt, to be settled.
     pub orphaned: u64,
+    /// Claimed messages no run started (this run's, at its deadline, or a stopped run's),
+    /// handed back to the queue.
+    pub released: u64,
+    /// Messages in doubt that the provider turned out to have: recorded as sent.
+    pub confirmed: usize,
+    /// Messages in doubt that the provider did not have: queued to be sent again, once.
+    pub resent: usize,
 }
 
 /// A claimed message.
@@ -36,11 +67,37 @@ pub struct Claimed {
     pub id: Uuid,
     pub to_number: String,
     pub body: String,
-    pub attempts: i32,
 }
 
-/// Claims up to `limit` due messages for `claim_id` (and suppresses those to opted-out students).
-pub async fn claim(state: &AppState, claim_id: Uuid, limit: i64) -> Result<(Vec<Claimed>, u64)> {
+/// Time kept back after a send's own timeout, to record its outcome before the deadline.
+const RECORDING_MARGIN: Duration = Duration::from_secs(2);
+
+/// Can a call of at most `timeout` still start and be recorded before `deadline`?
+fn time_for_one_more(timeout: Duration, deadline: OffsetDateTime) -> bool {
+    OffsetDateTime::now_utc() + timeout + RECORDING_MARGIN <= deadline
+}
+
+/// How many sends a run can start before `deadline`, at `per_second`, each taking at most
+/// `timeout`: the last one must start `timeout` (and the margin) before the deadline.
+pub fn capacity(per_second: u32, timeout: Duration, deadline: OffsetDateTime) -> i64 {
+    let window = (deadline - OffsetDateTime::now_utc()) - timeout - RECORDING_MARGIN;
+    if window.is_negative() {
+        return 0;
+    }
+    // Truncating: a fraction of a send cannot start.
+    #[allow(clippy::cast_possible_truncation)]
+    let slots = (window.as_seconds_f64() * f64::from(per_second.max(1))).floor() as i64;
+    slots.saturating_add(1)
+}
+
+/// Claims up to `limit` due messages for `claim_id` until `deadline` (and suppresses those to
+/// opted-out students).
+pub async fn claim(
+    state: &AppState,
+    claim_id: Uuid,
+    limit: i64,
+    deadline: OffsetDateTime,
+) -> Result<(Vec<Claimed>, u64)> {
     let (suppressed, rows) = db::transact(&state.db, &Caller::System, async |tx| {
         let suppressed = tx
             .execute(
@@ -51,6 +108,9 @@ pub async fn claim(state: &AppState, claim_id: Uuid, limit: i64) -> Result<(Vec<
                 &[],
             )
             .await?;
+        if limit <= 0 {
+            return Ok((suppressed, Vec::new()));
+        }
         let rows = tx
             .query(
                 "with due as (
@@ -59,11 +119,11 @@ pub async fn claim(state: &AppState, claim_id: Uuid, limit: i64) -> Result<(Vec<
                      order by due_at, created_at limit $2
                      for update skip locked
                  )
-                 update outbox_messages o set status = 'sending', claim_id = $1, claimed_at = now(), status_at = now(),
-                     attempts = o.attempts + 1
+                 update outbox_messages o set status = 'claimed', claim_id = $1, claimed_at = now(), status_at = now(),
+                     claim_expires_at = $3
                  from due where o.id = due.id
-                 returning o.id, o.to_number, o.body, o.attempts",
-                &[&claim_id, &limit],
+                 returning o.id, o.to_number, o.body",
+                &[&claim_id, &limit, &deadline],
             )
             .await?;
         Ok((suppressed, rows))
@@ -72,14 +132,45 @@ pub async fn claim(state: &AppState, claim_id: Uuid, limit: i64) -> Result<(Vec<
     Ok((
         rows.iter()
             .map(|r| Claimed {
-                id: r.get(0),
-                to_number: r.get(1),
-                body: r.get(2),
-                attempts: r.get(3),
+                id: r.get("id"),
+                to_number: r.get("to_number"),
+                body: r.get("body"),
             })
             .collect(),
         suppressed,
     ))
+}
+
+/// Marks a claimed message `sending` and counts the attempt, right before its HTTP call.
+/// Returns the attempt number, or `None` if the claim was lost meanwhile.
+pub async fn start_sending(state: &AppState, claim_id: Uuid, id: Uuid) -> Result<Option<i32>> {
+    db::transact(&state.db, &Caller::System, async |tx| {
+        Ok(tx
+            .query_opt(
+                "update outbox_messages set status = 'sending', sending_at = now(), status_at = now(),
+                     attempts = attempts + 1
+                 where id = $1 and claim_id = $2 and status = 'claimed'
+                 returning attempts",
+                &[&id, &claim_id],
+            )
+            .await?
+            .map(|r| r.get("attempts")))
+    })
+    .await
+}
+
+/// Hands the messages of `claim_id` that were never started back to the queue.
+pub async fn release(state: &AppState, claim_id: Uuid) -> Result<u64> {
+    db::transact(&state.db, &Caller::System, async |tx| {
+        Ok(tx
+            .execute(
+                "update outbox_messages set status = 'queued', claim_id = null, claim_expires_at = null, status_at = now()
+                 where claim_id = $1 and status = 'claimed'",
+                &[&claim_id],
+            )
+            .await?)
+    })
+    .await
 }
 
 /// The delay before retry number `attempts + 1`: base × 2^(attempts−1), at most an hour, ±20 %.
@@ -99,12 +190,14 @@ enum Outcome {
     Retried,
     Failed,
     Dead,
+    InDoubt,
 }
 
 async fn record(
     state: &AppState,
     claim_id: Uuid,
     message: &Claimed,
+    attempts: i32,
     result: Result<String, SendError>,
 ) -> Result<Outcome> {
     let config = &state.config.messaging;
@@ -130,10 +223,21 @@ async fn record(
                 .await?;
                 Outcome::Failed
             }
-            Err(SendError::Transient { reason, .. }) if message.attempts >= config.max_attempts => {
+            Err(SendError::Unknown { reason }) => {
+                tx.execute(
+                    &format!(
+                        "update outbox_messages set status = 'in_doubt', status_at = now(),
+                             last_error = 'outcome unknown, the provider will be asked before any resend: ' || $3 {guard}"
+                    ),
+                    &[&message.id, &claim_id, &reason],
+                )
+                .await?;
+                Outcome::InDoubt
+            }
+            Err(SendError::Transient { reason, .. }) if attempts >= config.max_attempts => {
                 tx.execute(
                     &format!("update outbox_messages set status = 'dead', status_at = now(), last_error = $3 {guard}"),
-                    &[&message.id, &claim_id, &format!("gave up after {} attempts: {reason}", message.attempts)],
+                    &[&message.id, &claim_id, &format!("gave up after {attempts} attempts: {reason}")],
                 )
                 .await?;
                 Outcome::Dead
@@ -142,12 +246,11 @@ async fn record(
                 reason,
                 retry_after,
             }) => {
-                let delay =
-                    backoff(config.retry_base, message.attempts).max(retry_after.unwrap_or_default());
+                let delay = backoff(config.retry_base, attempts).max(retry_after.unwrap_or_default());
                 tx.execute(
                     &format!(
                         "update outbox_messages set status = 'queued', status_at = now(), last_error = $3,
-                             due_at = now() + make_interval(secs => $4) {guard}"
+                             claim_id = null, claim_expires_at = null, due_at = now() + make_interval(secs => $4) {guard}"
                     ),
                     &[&message.id, &claim_id, &reason, &delay.as_secs_f64()],
                 )
@@ -161,39 +264,141 @@ async fn record(
     Ok(outcome)
 }
 
-/// Buries messages left `sending` past the lease (see the module's documentation).
-pub async fn bury_orphans(state: &AppState) -> Result<u64> {
-    let buried = db::transact(&state.db, &Caller::System, async |tx| {
-        let buried = tx
+/// Step 1: claims that outlived their run. Returns (handed back to the queue, now in doubt).
+pub async fn expire_claims(state: &AppState) -> Result<(u64, u64)> {
+    let (released, orphaned) = db::transact(&state.db, &Caller::System, async |tx| {
+        let released = tx
             .execute(
-                "update outbox_messages set status = 'dead', status_at = now(),
-                     last_error = 'outcome unknown: the dispatcher stopped while sending it; not resent so that \
-                                   it is never sent twice. Check the conversation, then retry it if needed.'
-                 where status = 'sending' and claimed_at < now() - make_interval(secs => $1)",
-                &[&state.config.messaging.sending_lease.as_secs_f64()],
+                "update outbox_messages set status = 'queued', claim_id = null, claim_expires_at = null, status_at = now()
+                 where status = 'claimed' and claim_expires_at < now()",
+                &[],
             )
             .await?;
-        Ok(buried)
+        let orphaned = tx
+            .execute(
+                "update outbox_messages set status = 'in_doubt', status_at = now(),
+                     last_error = 'outcome unknown: the dispatcher stopped while sending it; the provider will be asked before any resend'
+                 where status = 'sending' and claim_expires_at < now()",
+                &[],
+            )
+            .await?;
+        Ok((released, orphaned))
     })
     .await?;
-    if buried > 0 {
+    if orphaned > 0 {
         tracing::warn!(
-            buried,
-            "messages left sending by a stopped dispatcher were buried"
+            orphaned,
+            "messages left sending by a stopped dispatcher are in doubt"
         );
     }
-    Ok(buried)
+    Ok((released, orphaned))
 }
 
-/// One dispatcher run.
-pub async fn run(state: &AppState, provider: &dyn Provider) -> Result<Report> {
+/// A message whose send has an unknown outcome.
+struct Doubt {
+    id: Uuid,
+    to_number: String,
+    body: String,
+    sending_at: Option<OffsetDateTime>,
+    resent_after_doubt: bool,
+}
+
+/// Step 2: asks the provider about messages in doubt for longer than the settle delay.
+async fn settle_doubts(
+    state: &AppState,
+    provider: &dyn Provider,
+    deadline: OffsetDateTime,
+    report: &mut Report,
+) -> Result<()> {
     let config = &state.config.messaging;
-    let mut report = Report {
-        orphaned: bury_orphans(state).await?,
-        ..Report::default()
-    };
+    let doubts = db::transact(&state.db, &Caller::System, async |tx| {
+        Ok(tx
+            .query(
+                "select id, to_number, body, sending_at, resent_after_doubt from outbox_messages
+                 where status = 'in_doubt' and status_at <= now() - make_interval(secs => $1)
+                 order by status_at limit $2",
+                &[&config.doubt_settle.as_secs_f64(), &config.batch],
+            )
+            .await?
+            .iter()
+            .map(|r| Doubt {
+                id: r.get("id"),
+                to_number: r.get("to_number"),
+                body: r.get("body"),
+                sending_at: r.get("sending_at"),
+                resent_after_doubt: r.get("resent_after_doubt"),
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    for doubt in doubts {
+        if !time_for_one_more(config.send_timeout, deadline) {
+            break;
+        }
+        // A minute of slack for the provider's clock.
+        let since =
+            doubt.sending_at.unwrap_or(OffsetDateTime::UNIX_EPOCH) - time::Duration::minutes(1);
+        let found = match provider.find(&doubt.to_number, &doubt.body, since).await {
+            Ok(found) => found,
+            Err(reason) => {
+                tracing::warn!(message_id = %doubt.id, reason, "could not settle a message in doubt");
+                continue;
+            }
+        };
+        let settled = db::transact(&state.db, &Caller::System, async |tx| {
+            let guard = "where id = $1 and status = 'in_doubt'";
+            Ok(match &found {
+                Some(provider_id) => tx.execute(
+                    &format!("update outbox_messages set status = 'sent', provider_message_id = $2, sent_at = now(),
+                                  status_at = now(), last_error = null {guard}"),
+                    &[&doubt.id, provider_id],
+                ).await?,
+                None if !doubt.resent_after_doubt => tx.execute(
+                    &format!("update outbox_messages set status = 'queued', due_at = now(), status_at = now(),
+                                  claim_id = null, claim_expires_at = null, resent_after_doubt = true,
+                                  last_error = 'the provider did not have it after a send of unknown outcome: sent again, once' {guard}"),
+                    &[&doubt.id],
+                ).await?,
+                None => tx.execute(
+                    &format!("update outbox_messages set status = 'dead', status_at = now(),
+                                  last_error = 'outcome unknown twice and the provider does not list it: not sent a third time. \
+                                                Check the conversation, then retry it if needed.' {guard}"),
+                    &[&doubt.id],
+                ).await?,
+            })
+        })
+        .await?;
+        if settled == 0 {
+            continue;
+        }
+        match (&found, doubt.resent_after_doubt) {
+            (Some(_), _) => report.confirmed += 1,
+            (None, false) => report.resent += 1,
+            (None, true) => report.dead += 1,
+        }
+    }
+    Ok(())
+}
+
+/// One dispatcher run, until the configured `MESSAGES_RUN_SECS` from now.
+pub async fn run(state: &AppState, provider: &dyn Provider) -> Result<Report> {
+    let deadline = OffsetDateTime::now_utc() + state.config.messaging.run_for;
+    run_until(state, provider, deadline).await
+}
+
+/// One dispatcher run that starts no send it could not finish by `deadline`.
+pub async fn run_until(
+    state: &AppState,
+    provider: &dyn Provider,
+    deadline: OffsetDateTime,
+) -> Result<Report> {
+    let config = &state.config.messaging;
+    let mut report = Report::default();
+    (report.released, report.orphaned) = expire_claims(state).await?;
+    settle_doubts(state, provider, deadline, &mut report).await?;
     let claim_id = Uuid::new_v4();
-    let (claimed, suppressed) = claim(state, claim_id, config.batch).await?;
+    let limit = capacity(config.per_second, config.send_timeout, deadline).min(config.batch);
+    let (claimed, suppressed) = claim(state, claim_id, limit, deadline).await?;
     report.claimed = claimed.len();
     report.suppressed = suppressed;
     let pause = Duration::from_secs_f64(1.0 / f64::from(config.per_second.max(1)));
@@ -201,17 +406,25 @@ pub async fn run(state: &AppState, provider: &dyn Provider) -> Result<Report> {
         if i > 0 {
             tokio::time::sleep(pause).await;
         }
+        if !time_for_one_more(config.send_timeout, deadline) {
+            break;
+        }
+        let Some(attempts) = start_sending(state, claim_id, message.id).await? else {
+            continue;
+        };
         let result = provider.send(&message.to_number, &message.body).await;
         if let Err(e) = &result {
-            tracing::warn!(message_id = %message.id, attempt = message.attempts, error = ?e, "send failed");
+            tracing::warn!(message_id = %message.id, attempt = attempts, error = ?e, "send failed");
         }
-        match record(state, claim_id, message, result).await? {
+        match record(state, claim_id, message, attempts, result).await? {
             Outcome::Sent => report.sent += 1,
             Outcome::Retried => report.retried += 1,
             Outcome::Failed => report.failed += 1,
             Outcome::Dead => report.dead += 1,
+            Outcome::InDoubt => report.in_doubt += 1,
         }
     }
+    report.released += release(state, claim_id).await?;
     if report != Report::default() {
         tracing::info!(provider = provider.name(), ?report, "dispatcher run");
     }
@@ -232,5 +445,18 @@ mod tests {
                 "attempt {attempts}: {delay}"
             );
         }
+    }
+
+    #[test]
+    fn a_run_claims_only_what_it_can_start_before_its_deadline() {
+        let now = OffsetDateTime::now_utc();
+        let timeout = Duration::from_secs(10);
+        // 60 s, of which 12 are kept for the last call: 48 s at 5 per second, plus the first.
+        let sixty = capacity(5, timeout, now + Duration::from_secs(60));
+        assert!((240..=241).contains(&sixty), "{sixty}");
+        assert_eq!(capacity(5, timeout, now + Duration::from_secs(11)), 0);
+        assert_eq!(capacity(5, timeout, now - Duration::from_secs(1)), 0);
+        let just = capacity(1, timeout, now + Duration::from_millis(12_500));
+        assert_eq!(just, 1, "time for the first send only");
     }
 }

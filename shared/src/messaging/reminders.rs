@@ -13,14 +13,14 @@ pub async fn queue_due(state: &AppState) -> Result<usize> {
         let window = state.config.messaging.reminder_before.as_secs_f64();
         let candidates = tx
             .query(
-                "select 'reminder' as kind, i.id, p.id, p.whatsapp_number, p.full_name, m.title, m.starts_at
-                 from inscriptions i join profiles p on p.id = i.profile_id join masterclasses m on m.id = i.masterclass_id
+                "select 'reminder' as kind, i.id, i.profile_id, i.whatsapp_number, i.full_name, m.title, m.starts_at
+                 from inscriptions i join masterclasses m on m.id = i.masterclass_id
                  where i.deleted_at is null and m.deleted_at is null
                    and m.starts_at > now() and m.starts_at <= now() + make_interval(secs => $1)
                    and not exists (select 1 from outbox_messages o where o.dedupe_key = 'reminder:' || i.id)
                  union all
-                 select 'post_test_invitation', i.id, p.id, p.whatsapp_number, p.full_name, m.title, m.starts_at
-                 from inscriptions i join profiles p on p.id = i.profile_id join masterclasses m on m.id = i.masterclass_id
+                 select 'post_test_invitation', i.id, i.profile_id, i.whatsapp_number, i.full_name, m.title, m.starts_at
+                 from inscriptions i join masterclasses m on m.id = i.masterclass_id
                  where i.deleted_at is null and m.deleted_at is null
                    and m.ends_at <= now() and m.ends_at > now() - interval '7 days'
                    and not exists (select 1 from test_attempts a where a.inscription_id = i.id and a.kind = 'POST')

@@ -76,7 +76,7 @@ pub struct MessagePage {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MessageFilter {
-    /// queued, sending, sent, delivered, read, failed or dead.
+    /// queued, claimed, sending, in_doubt, sent, delivered, read, failed, dead or suppressed.
     pub status: Option<String>,
     pub inscription_id: Option<Uuid>,
     /// 1 to 200 (default 50).
@@ -86,9 +86,11 @@ pub struct MessageFilter {
     pub offset: Option<i64>,
 }
 
-const STATUSES: [&str; 8] = [
+const STATUSES: [&str; 10] = [
     "queued",
+    "claimed",
     "sending",
+    "in_doubt",
     "sent",
     "delivered",
     "read",
@@ -110,7 +112,7 @@ async fn recipient(tx: &Transaction<'_>, staff: &StaffIdentity, to: &str) -> Res
     if let Ok(inscription_id) = Uuid::parse_str(to.trim()) {
         let row = tx
             .query_opt(
-                "select i.id, p.id, p.whatsapp_number, p.opted_out_at is not null, p.full_name, m.title, m.starts_at
+                "select i.id, p.id, i.whatsapp_number, p.opted_out_at is not null, i.full_name, m.title, m.starts_at
                  from inscriptions i join profiles p on p.id = i.profile_id join masterclasses m on m.id = i.masterclass_id
                  where i.id = $1 and i.deleted_at is null",
                 &[&inscription_id],
@@ -290,7 +292,8 @@ pub async fn list(tx: &Transaction<'_>, filter: &MessageFilter) -> Result<Messag
     })
 }
 
-/// Puts a `dead` or `failed` message back in the queue, due now, with fresh attempts.
+/// Puts a `dead`, `failed` or `in_doubt` message back in the queue, due now, with fresh
+/// attempts: staff who checked the conversation decide (a message in doubt may have arrived).
 pub async fn retry(tx: &Transaction<'_>, id: Uuid) -> Result<MessageView> {
     let row = tx
         .query_opt(
@@ -300,11 +303,11 @@ pub async fn retry(tx: &Transaction<'_>, id: Uuid) -> Result<MessageView> {
         .await?
         .ok_or(Error::NotFound("message"))?;
     let current = view(&row);
-    if current.status != "dead" && current.status != "failed" {
+    if !["dead", "failed", "in_doubt"].contains(&current.status.as_str()) {
         return Err(Error::Conflict {
             code: "not_retryable",
             detail: format!(
-                "only dead or failed messages are retried; this one is {}",
+                "only dead, failed or in_doubt messages are retried; this one is {}",
                 current.status
             ),
         });
@@ -313,7 +316,7 @@ pub async fn retry(tx: &Transaction<'_>, id: Uuid) -> Result<MessageView> {
         .query_one(
             &format!(
                 "update outbox_messages set status = 'queued', attempts = 0, due_at = now(), claim_id = null,
-                     status_at = now()
+                     claim_expires_at = null, status_at = now()
                  where id = $1 returning {COLUMNS}"
             ),
             &[&id],

@@ -1,5 +1,5 @@
 //! What the provider reports back: delivery statuses of our messages, and messages students
-//! send us (`STOP`/`ARRET` opts them out).
+//! send us (`STOP`/`ARRET` opts them out, `START`/`REPRENDRE` back in).
 //!
 //! Statuses only move a message forward (queued < sending < sent < delivered < read; `failed`
 //! only before delivery), so duplicated and out-of-order events are harmless. A status for a
@@ -53,6 +53,8 @@ pub struct Handled {
     pub statuses_unknown: u64,
     pub messages_stored: u64,
     pub opted_out: u64,
+    /// Students who sent START after a STOP.
+    pub opted_in: u64,
 }
 
 /// Our status for a provider status, if it is one we track.
@@ -66,13 +68,26 @@ fn our_status(theirs: &str) -> Option<&'static str> {
     }
 }
 
-/// Is this message a request to stop messages?
-pub fn is_stop(body: &str) -> bool {
+/// What a student's message asks of their subscription, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyword {
+    /// Stop every message (`STOP`, `ARRET`, ...).
+    Stop,
+    /// Messages again, after a STOP (`START`, `REPRENDRE`, ...). Only the number's own message
+    /// lifts an opt-out: a registration, whoever sends it, never does.
+    Start,
+}
+
+/// The keyword a message is, if it is one (alone, any case, a trailing `.` or `!` allowed).
+pub fn keyword(body: &str) -> Option<Keyword> {
     let word = body.trim().trim_end_matches(['.', '!']).to_uppercase();
-    matches!(
-        word.as_str(),
-        "STOP" | "ARRET" | "ARRÊT" | "STOPP" | "UNSUBSCRIBE" | "DÉSINSCRIRE" | "DESINSCRIRE"
-    )
+    match word.as_str() {
+        "STOP" | "ARRET" | "ARRÊT" | "STOPP" | "UNSUBSCRIBE" | "DÉSINSCRIRE" | "DESINSCRIRE" => {
+            Some(Keyword::Stop)
+        }
+        "START" | "REPRENDRE" | "DEMARRER" | "DÉMARRER" | "SUBSCRIBE" => Some(Keyword::Start),
+        _ => None,
+    }
 }
 
 /// The sender's number in E.164, from `from` (`24106612345`) or `chat_id` (`...@s.whatsapp.net`).
@@ -147,13 +162,33 @@ pub async fn handle(state: &AppState, payload: Value) -> Result<Handled> {
                 )
                 .await?;
             handled.messages_stored += stored;
-            if let (Some(profile), Some(body)) = (profile, &body)
-                && is_stop(body)
-            {
-                handled.opted_out += tx
-                    .execute("update profiles set opted_out_at = now() where id = $1 and opted_out_at is null", &[&profile])
+            // A redelivered message (already stored) changes nothing again.
+            let (Some(profile), Some(keyword), 1) =
+                (profile, body.as_deref().and_then(keyword), stored)
+            else {
+                continue;
+            };
+            match keyword {
+                Keyword::Stop => {
+                    handled.opted_out += tx
+                        .execute("update profiles set opted_out_at = now() where id = $1 and opted_out_at is null", &[&profile])
+                        .await?;
+                    // What waits in the queue stops now too, not at the next dispatcher run.
+                    tx.execute(
+                        "update outbox_messages set status = 'suppressed', status_at = now(),
+                             last_error = 'the student opted out (STOP)'
+                         where to_number = $1 and status = 'queued'",
+                        &[&number],
+                    )
                     .await?;
-                tracing::info!(profile_id = %profile, "student opted out of WhatsApp messages");
+                    tracing::info!(profile_id = %profile, "student opted out of WhatsApp messages");
+                }
+                Keyword::Start => {
+                    handled.opted_in += tx
+                        .execute("update profiles set opted_out_at = null where id = $1 and opted_out_at is not null", &[&profile])
+                        .await?;
+                    tracing::info!(profile_id = %profile, "student opted in to WhatsApp messages again");
+                }
             }
         }
         Ok(handled)
@@ -166,12 +201,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stop_words_in_french_and_english_opt_out() {
+    fn stop_and_start_words_in_french_and_english_are_keywords() {
         for body in ["STOP", " stop ", "Arrêt", "ARRET", "arret!", "Stop."] {
-            assert!(is_stop(body), "{body}");
+            assert_eq!(keyword(body), Some(Keyword::Stop), "{body}");
         }
-        for body in ["Stop le spam svp", "merci", "arrêter ?"] {
-            assert!(!is_stop(body), "{body}");
+        for body in ["START", "start", "Reprendre.", "démarrer!"] {
+            assert_eq!(keyword(body), Some(Keyword::Start), "{body}");
+        }
+        for body in ["Stop le spam svp", "merci", "arrêter ?", "start again"] {
+            assert_eq!(keyword(body), None, "{body}");
         }
     }
 }

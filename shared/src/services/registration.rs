@@ -1,10 +1,21 @@
 //! `POST /api/inscriptions`: a student registers for a masterclass.
 //!
-//! Everything in one transaction, all or nothing: the profile (found or created by WhatsApp
-//! number, with the consent recorded), the inscription, the access token, the queued
-//! confirmation message, an audit entry, and, when answers come with it, the scored PRE test and
-//! its result message. The transaction runs as a `registrar` caller that row-level security lets
-//! create only the profile of the number being registered and its inscriptions.
+//! Everything in one transaction, all or nothing: the profile (created by the number's first
+//! registration), the inscription with the name, date of birth and consent submitted with it,
+//! the access token, the queued confirmation message, an audit entry, and, when answers come
+//! with it, the scored PRE test and its result message. The transaction runs as a `registrar`
+//! caller that row-level security lets create the profile of the number being registered and
+//! its inscriptions, and read none of them.
+//!
+//! **A number someone else already registered.** Nobody proves they own a number by typing it,
+//! so an anonymous registration learns nothing about a profile that exists: the answer and the
+//! new token show only what this request submitted (a shared family phone works the same way:
+//! each inscription keeps its own name and date of birth). The profile itself is never changed
+//! by a registration; its opt-out (a STOP reply) is lifted only by the number's own START reply.
+//! The confirmation goes to the number, so its owner hears of every registration made with it
+//! (and hears nothing if they opted out). What an anonymous caller can still learn is whether
+//! the number is registered for that very masterclass (the 409), which the one-per-number rule
+//! needs.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -65,31 +76,35 @@ pub async fn register(
         });
     }
     let number = registration.whatsapp_number.as_str();
-    // A returning person keeps their profile (an anonymous request does not rename anyone) and
-    // consents again, which also lifts an earlier opt-out.
-    let profile = tx
+    let name = registration.full_name.as_str();
+    let born = registration.date_of_birth.date();
+    let notice = state.config.journey.privacy_notice_version.as_str();
+    // The person behind a number is created by its first registration. A later one, whoever
+    // sends it, reads nothing of that profile and changes nothing in it (least of all an
+    // opt-out): the definer function answers only the profile's id.
+    let profile_id: Uuid = tx
         .query_one(
-            "insert into profiles (full_name, date_of_birth, whatsapp_number, consent_at, consent_version)
-             values ($1, $2, $3, $4, $5)
-             on conflict (whatsapp_number) do update set
-                 consent_at = excluded.consent_at, consent_version = excluded.consent_version, opted_out_at = null
-             returning id, full_name",
-            &[
-                &registration.full_name.as_str(),
-                &registration.date_of_birth.date(),
-                &number,
-                &now,
-                &state.config.journey.privacy_notice_version,
-            ],
+            "select register_profile($1, $2, $3, $4)",
+            &[&name, &born, &now, &notice],
         )
-        .await?;
-    let profile_id: Uuid = profile.get(0);
-    let full_name: String = profile.get(1);
+        .await?
+        .get(0);
+    // The inscription keeps what was submitted with it: its name, date of birth and consent.
     let inscription = tx
         .query_opt(
-            "insert into inscriptions (masterclass_id, profile_id) values ($1, $2)
+            "insert into inscriptions (masterclass_id, profile_id, full_name, date_of_birth, whatsapp_number,
+                                       consent_at, consent_version)
+             values ($1, $2, $3, $4, $5, $6, $7)
              on conflict (masterclass_id, profile_id) do nothing returning id, created_at",
-            &[&masterclass.id, &profile_id],
+            &[
+                &masterclass.id,
+                &profile_id,
+                &name,
+                &born,
+                &number,
+                &now,
+                &notice,
+            ],
         )
         .await?;
     let Some(inscription) = inscription else {
@@ -112,7 +127,7 @@ pub async fn register(
             profile_id: Some(profile_id),
             to_number: number,
             data: serde_json::json!({
-                "prenom": templates::first_name(&full_name),
+                "prenom": templates::first_name(name),
                 "masterclass": masterclass.title,
                 "date": templates::french_date(masterclass.starts_at),
             }),
@@ -162,7 +177,7 @@ pub async fn register(
         Registered {
             inscription_id,
             masterclass_id: masterclass.id,
-            full_name,
+            full_name: name.to_owned(),
             whatsapp_number: number.to_owned(),
             registered_at: inscription.get(1),
             pre_test,

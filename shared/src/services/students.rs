@@ -135,13 +135,13 @@ pub async fn revoke_tokens(tx: &Transaction<'_>, inscription_id: Uuid) -> Result
         .await?)
 }
 
-/// The student's inscription, profile and masterclass.
+/// The student's inscription (with the name, date of birth and number it was registered with)
+/// and masterclass. Nothing comes from the profile, which other registrations may share.
 pub async fn me(state: &AppState, tx: &Transaction<'_>, student: &StudentIdentity) -> Result<Me> {
     let row = tx
         .query_opt(
-            "select i.id, i.attended, i.created_at, p.full_name, p.date_of_birth, p.whatsapp_number
-             from inscriptions i join profiles p on p.id = i.profile_id
-             where i.id = $1 and i.deleted_at is null",
+            "select id, attended, created_at, full_name, date_of_birth, whatsapp_number
+             from inscriptions where id = $1 and deleted_at is null",
             &[&student.inscription_id],
         )
         .await?

@@ -270,8 +270,8 @@ async fn queue_result_message(
 ) -> Result<()> {
     let row = tx
         .query_one(
-            "select p.full_name, p.whatsapp_number, m.title, m.starts_at
-             from inscriptions i join profiles p on p.id = i.profile_id join masterclasses m on m.id = i.masterclass_id
+            "select i.full_name, i.whatsapp_number, m.title, m.starts_at
+             from inscriptions i join masterclasses m on m.id = i.masterclass_id
              where i.id = $1",
             &[&student.inscription_id],
         )
