@@ -63,3 +63,45 @@ async fn instances_starting_together_apply_each_migration_exactly_once() {
 
     assert_eq!(ra.unwrap() + rb.unwrap() + rc.unwrap(), MIGRATIONS.len());
 }
+
+#[tokio::test]
+async fn migrations_apply_as_an_owner_that_is_not_a_superuser() {
+    // Arrange: an owner with the rights RDS gives its master user and Supabase its `postgres`
+    // (log in, create databases and roles; no superuser, no BYPASSRLS), owning a new database.
+    let app = TestApp::spawn().await;
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (owner, database) = (format!("owner_{suffix}"), format!("owned_{suffix}"));
+    let superuser = app.db().await;
+    for statement in [
+        format!("create role {owner} login createdb createrole nosuperuser nobypassrls"),
+        format!("create database {database} owner {owner}"),
+    ] {
+        superuser.batch_execute(&statement).await.unwrap();
+    }
+    let (base, _) = app.owner_url.rsplit_once('/').unwrap();
+    let url = local_gateway::postgres::with_user(&format!("{base}/{database}"), &owner);
+    let config = config_for(&url, "http://unused").database;
+    let pool = shared::db::connect(&config.url, &config).unwrap();
+
+    // Act
+    let applied = migrate(&pool).await;
+
+    // Assert: every migration applied; the definer functions belong to their role, which keeps
+    // no right to create in the schema.
+    assert_eq!(applied.unwrap(), MIGRATIONS.len());
+    let client = pool.get().await.unwrap();
+    let row = client
+        .query_one(
+            "select (select count(*) from pg_proc where proowner = 'masterclass_definer'::regrole),
+                    has_schema_privilege('masterclass_definer', 'public', 'CREATE'),
+                    (select rolsuper from pg_roles where rolname = current_user)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (definer_functions, definer_creates, superuser): (i64, bool, bool) =
+        (row.get(0), row.get(1), row.get(2));
+    assert!(!superuser);
+    assert!(definer_functions >= 10, "{definer_functions}");
+    assert!(!definer_creates);
+}
