@@ -12,6 +12,7 @@ mod lambda;
 mod masterclasses;
 mod messaging;
 mod migrations;
+mod outages;
 mod papers;
 mod rls;
 mod students;

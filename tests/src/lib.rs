@@ -10,6 +10,7 @@ pub mod fake_openai;
 pub mod fake_whapi;
 pub mod lambda;
 pub mod pdfs;
+pub mod pgbouncer;
 
 use std::{path::PathBuf, sync::OnceLock};
 
@@ -218,6 +219,25 @@ impl TestApp {
 
     /// Like [`spawn`](Self::spawn), with a change to the configuration (a smaller limit, say).
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let cluster = cluster();
+        Self::spawn_on(
+            &cluster.base_url,
+            Some(&cluster.template),
+            |url| url.to_owned(),
+            configure,
+        )
+        .await
+    }
+
+    /// A platform on the server at `base_url` (`postgres://postgres@host:port`): its database
+    /// is a copy of `template`, or migrated from empty without one; the functions reach it
+    /// through `route` (a pooler's address in place of the server's, say).
+    pub async fn spawn_on(
+        base_url: &str,
+        template: Option<&str>,
+        route: impl FnOnce(&str) -> String,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         // Logs go through the test writer: shown for failing tests only.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -225,19 +245,29 @@ impl TestApp {
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,shared=info".into()),
             )
             .try_init();
-        let cluster = cluster();
         let database = format!("e2e_{}", uuid::Uuid::new_v4().simple());
         local_gateway::postgres::create_database_if_missing(
-            &format!("{}/postgres", cluster.base_url),
+            &format!("{base_url}/postgres"),
             &database,
-            Some(&cluster.template),
+            template,
         )
         .await
         .expect("creating the test database");
-        let owner_url = format!("{}/{database}", cluster.base_url);
+        let owner_url = format!("{base_url}/{database}");
+        if template.is_none() {
+            let config = config_for(&owner_url, "http://unused").database;
+            let pool = shared::db::connect(&config.url, &config).expect("a pool");
+            shared::db::migrate(&pool).await.expect("migrating");
+            pool.close();
+            local_gateway::postgres::ensure_app_login(&format!("{base_url}/postgres"))
+                .await
+                .expect("creating the functions' login");
+        }
         // The functions connect as the unprivileged login, as they do in the local stack.
-        let database_url =
-            local_gateway::postgres::with_user(&owner_url, local_gateway::postgres::APP_LOGIN);
+        let database_url = route(&local_gateway::postgres::with_user(
+            &owner_url,
+            local_gateway::postgres::APP_LOGIN,
+        ));
         let s3_dir = tempfile::tempdir().expect("a temporary directory");
         let s3 = EmbeddedS3::start(s3_dir.path(), 0)
             .await
@@ -261,6 +291,18 @@ impl TestApp {
         }
     }
 
+    /// The base URL (`postgres://postgres@host:port`) of the server every test shares.
+    pub fn shared_server() -> &'static str {
+        &cluster().base_url
+    }
+}
+
+/// The migrated template database every test's database is copied from.
+pub fn template_name() -> &'static str {
+    &cluster().template
+}
+
+impl TestApp {
     /// A direct connection to this test's database, to arrange data and check what was written.
     pub async fn db(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&self.owner_url, tokio_postgres::NoTls)

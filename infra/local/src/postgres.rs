@@ -112,6 +112,12 @@ impl EmbeddedPostgres {
     /// Like [`start`](Self::start), with extra server settings (`-c name=value`); the tests
     /// turn durability off for speed with these.
     pub fn start_with(data_dir: &Path, settings: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_on(data_dir, free_port()?, settings)
+    }
+
+    /// Like [`start_with`](Self::start_with), on a given port: a server stopped and started
+    /// again on its own port is a restart, as its clients see it.
+    pub fn start_on(data_dir: &Path, port: u16, settings: &[(&str, &str)]) -> anyhow::Result<Self> {
         let bin = find_binaries()?;
         fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
@@ -149,7 +155,6 @@ impl EmbeddedPostgres {
         }
         // A previous run that was killed may have left its pid file; the server it names is
         // gone (our watchdog stops it), so starting again is safe.
-        let port = free_port()?;
         let log = data_dir.join("server.log");
         let extra: String = settings
             .iter()

@@ -38,13 +38,32 @@ pub async fn act_as(tx: &Transaction<'_>, caller: &Caller) -> Result<()> {
 
 /// Runs `work` in one transaction as `caller` on a connection from `pool`, and commits it; an
 /// error rolls everything back. The one way handlers reach the data.
+///
+/// A pooled connection the server closed (a restart, a failover, an idle timeout) fails at
+/// `BEGIN`, before anything was done: it is thrown away and the transaction begun once more on
+/// a fresh connection. Any other unavailability is a 503 for the caller to retry.
 pub async fn transact<T>(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
     work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T>,
 ) -> Result<T> {
     let mut client = pool.get().await?;
+    let stale = match begin_as(&mut client, caller).await {
+        Ok(tx) => return run(tx, work).await,
+        Err(e) if e.is_unavailable() => e,
+        Err(e) => return Err(e),
+    };
+    tracing::warn!(error = %format!("{stale:#}"), "a pooled connection was closed; beginning again on a fresh one");
+    drop(deadpool_postgres::Object::take(client));
+    let mut client = pool.get().await?;
     let tx = begin_as(&mut client, caller).await?;
+    run(tx, work).await
+}
+
+async fn run<T>(
+    tx: Transaction<'_>,
+    work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T>,
+) -> Result<T> {
     let value = work(&tx).await?;
     tx.commit().await?;
     Ok(value)

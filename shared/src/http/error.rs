@@ -75,9 +75,44 @@ pub enum Error {
     /// 503: a dependency (database pool) is saturated or down; safe to retry.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
-    /// 500: a bug or an infrastructure failure. Logged in full, answered generically.
+    /// 500: a bug or an infrastructure failure. Logged in full, answered generically. (An
+    /// error whose cause is the database being unreachable, restarting or shutting down is
+    /// answered as [`Error::Unavailable`] instead, wherever it was wrapped.)
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// Is this database error the server being unavailable rather than a bug: the connection lost
+/// or refused (SQLSTATE class 08, a closed connection, an I/O error), or the server shutting
+/// down, crashed or starting up (57P01–57P03), or out of connection slots (53300)?
+pub fn is_unavailability(err: &tokio_postgres::Error) -> bool {
+    use std::error::Error as _;
+    if err.is_closed() {
+        return true;
+    }
+    match err.code() {
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+        }
+        // No server answer at all: the socket failed, or the server closed it.
+        None => {
+            err.as_db_error().is_none() && err.source().is_some_and(|s| s.is::<std::io::Error>())
+        }
+    }
+}
+
+/// Does `err`'s cause chain hold a database error that is unavailability (see
+/// [`is_unavailability`]) or a pool that could not connect?
+fn caused_by_unavailability(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<tokio_postgres::Error>()
+            .is_some_and(is_unavailability)
+            || cause
+                .downcast_ref::<deadpool_postgres::PoolError>()
+                .is_some_and(pool_unavailability)
+    })
 }
 
 #[derive(Serialize)]
@@ -165,13 +200,44 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Whether this error is the database being unavailable (a 503 with `Retry-After`, and a
+    /// transaction not yet begun may be tried once more on a fresh connection).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Internal(e) => caused_by_unavailability(e),
+            _ => false,
+        }
+    }
+}
+
+/// A pool that could not hand out a connection: an outage (nothing to connect to, a timeout, a
+/// server shutting down or starting up), unless the server refused the session for a reason of
+/// its own (a bad role: our bug).
+fn pool_unavailability(err: &deadpool_postgres::PoolError) -> bool {
+    match err {
+        deadpool_postgres::PoolError::Backend(e) => pool_unavailability_of(e),
+        _ => true,
+    }
+}
+
+fn pool_unavailability_of(err: &tokio_postgres::Error) -> bool {
+    err.as_db_error().is_none() || is_unavailability(err)
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = self.status();
+        // However it was wrapped, an outage is a 503, not a 500.
+        let this = match self {
+            Self::Internal(e) if caused_by_unavailability(&e) => Self::Unavailable(e),
+            other => other,
+        };
+        let status = this.status();
         let request_id = current_request_id();
         if status.is_server_error() {
             // `{:#}` prints anyhow's whole context chain on one line.
-            let cause = match &self {
+            let cause = match &this {
                 Self::Internal(e) | Self::Unavailable(e) => format!("{e:#}"),
                 other => other.to_string(),
             };
@@ -179,23 +245,23 @@ impl IntoResponse for Error {
         } else {
             tracing::info!(
                 status = status.as_u16(),
-                code = self.code(),
+                code = this.code(),
                 "request rejected"
             );
         }
-        let errors = match &self {
+        let errors = match &this {
             Self::Validation(errors) => errors.as_slice(),
             _ => &[],
         };
         let problem = Problem {
-            kind: format!("/problems/{}", self.code().replace('_', "-")),
+            kind: format!("/problems/{}", this.code().replace('_', "-")),
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
-            code: self.code(),
-            detail: self.detail(),
+            code: this.code(),
+            detail: this.detail(),
             errors,
             request_id,
-            existing_inscription_id: match &self {
+            existing_inscription_id: match &this {
                 Self::AlreadyRegistered(id) => Some(*id),
                 _ => None,
             },
@@ -205,12 +271,12 @@ impl IntoResponse for Error {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let Self::Unauthorized = self {
+        if let Self::Unauthorized = this {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        let retry_after = match self {
+        let retry_after = match this {
             Self::Unavailable(_) => Some(2),
             Self::BadGateway { retry_after, .. } => retry_after,
             _ => None,
@@ -254,6 +320,9 @@ pub fn on_constraint(err: tokio_postgres::Error, context: &'static str) -> Error
             };
         }
     }
+    if is_unavailability(&err) {
+        return Error::Unavailable(anyhow::Error::new(err).context(context));
+    }
     Error::Internal(anyhow::Error::new(err).context(context))
 }
 
@@ -266,9 +335,9 @@ impl From<tokio_postgres::Error> for Error {
 impl From<deadpool_postgres::PoolError> for Error {
     fn from(err: deadpool_postgres::PoolError) -> Self {
         match err {
-            // A server-side error while opening a session (bad role, ...) is our bug; a
-            // connection that cannot be made at all is an outage, and retrying may help.
-            deadpool_postgres::PoolError::Backend(e) if e.as_db_error().is_some() => Self::from(e),
+            deadpool_postgres::PoolError::Backend(e) if !pool_unavailability_of(&e) => {
+                Self::from(e)
+            }
             other => {
                 Self::Unavailable(anyhow::Error::new(other).context("connecting to the database"))
             }
