@@ -94,8 +94,24 @@ impl Stack {
         let mut overrides: Vec<(&str, String)> = Vec::new();
 
         let mut postgres = None;
-        if env("DATABASE_URL").is_none() {
-            let pg = tokio::task::block_in_place(|| EmbeddedPostgres::start(&data_dir.join("pg")))
+        let cluster = data_dir.join("pg");
+        if let Some(port) = env("DATABASE_URL")
+            .is_none()
+            .then(|| postgres::running_port(&cluster))
+            .flatten()
+        {
+            // A gateway is running on this cluster (`create-admin` beside `cargo run`): use it.
+            tracing::info!(port, "using the embedded Postgres already running");
+            overrides.push((
+                "DATABASE_URL",
+                format!(
+                    "postgres://{}@127.0.0.1:{port}/masterclass",
+                    postgres::APP_LOGIN
+                ),
+            ));
+            overrides.push(("RUN_MIGRATIONS", "false".into()));
+        } else if env("DATABASE_URL").is_none() {
+            let pg = tokio::task::block_in_place(|| EmbeddedPostgres::start(&cluster))
                 .context("starting the embedded Postgres (or set DATABASE_URL)")?;
             pg.ensure_database("masterclass").await?;
             let owner_url = pg.url("masterclass");

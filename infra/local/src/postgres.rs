@@ -103,6 +103,17 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// The port of a server already running on the cluster in `data_dir` (a gateway started
+/// earlier, still up), read from its `postmaster.pid`, if it answers there.
+pub fn running_port(data_dir: &Path) -> Option<u16> {
+    let pid_file = fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
+    let mut lines = pid_file.lines();
+    let pid = lines.next()?.trim();
+    let port: u16 = lines.nth(2)?.trim().parse().ok()?;
+    let alive = Path::new("/proc").join(pid).exists();
+    (alive && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()).then_some(port)
+}
+
 impl EmbeddedPostgres {
     /// Creates the cluster in `data_dir` if it does not exist yet, and starts it.
     pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
