@@ -3,7 +3,9 @@
 //! Each file in `shared/migrations/` is compiled into the binary. [`migrate`] takes a
 //! transaction-scoped advisory lock, so many Lambda instances starting at once apply each
 //! migration exactly once, and records what it applied in `schema_migrations`. A migration that
-//! was applied is never edited: add a new one.
+//! was applied is never edited: add a new one. (One exception, made once: 0002, 0003 and 0005
+//! gained the `grant`/`revoke create` around their `alter function ... owner`, without which they
+//! failed for an owner that is not a superuser; where they had applied, nothing changes.)
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
