@@ -42,18 +42,26 @@ pub struct FakeWhapi {
     pub url: String,
 }
 
+/// Whapi's 401 for a request without our bearer token.
+fn authorized(headers: &HeaderMap) -> Result<(), (StatusCode, Json<Value>)> {
+    if headers.get("authorization").and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {TOKEN}"))
+    {
+        return Ok(());
+    }
+    Err((
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": { "code": 401, "message": "Unauthorized" } })),
+    ))
+}
+
 async fn send(
     State(fake): State<Arc<Mutex<Inner>>>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> impl IntoResponse {
-    if headers.get("authorization").and_then(|v| v.to_str().ok())
-        != Some(&format!("Bearer {TOKEN}"))
-    {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": { "code": 401, "message": "Unauthorized" } })),
-        );
+    if let Err(refused) = authorized(&headers) {
+        return refused;
     }
     let to = body["to"].as_str().unwrap_or_default().to_owned();
     let text = body["body"].as_str().unwrap_or_default().to_owned();
@@ -117,13 +125,8 @@ async fn list(
     Path(chat): Path<String>,
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> impl IntoResponse {
-    if headers.get("authorization").and_then(|v| v.to_str().ok())
-        != Some(&format!("Bearer {TOKEN}"))
-    {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": { "code": 401, "message": "Unauthorized" } })),
-        );
+    if let Err(refused) = authorized(&headers) {
+        return refused;
     }
     let from: i64 = query
         .get("time_from")

@@ -8,12 +8,13 @@
 use std::{
     fs,
     net::TcpListener,
-    path::{Path, PathBuf},
-    process::{Child, ChildStdin, Command, Stdio},
+    path::PathBuf,
+    process::{Child, ChildStdin},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail};
+use local_gateway::postgres::{give_to_owner, shell_quote, spawn_watched};
 
 /// A running pgbouncer; dropping it (or this process ending) stops it.
 pub struct PgBouncer {
@@ -34,11 +35,6 @@ pub fn binary() -> Option<PathBuf> {
     .into_iter()
     .map(PathBuf::from)
     .find(|p| p.is_file())
-}
-
-fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 impl PgBouncer {
@@ -74,29 +70,14 @@ impl PgBouncer {
                 log = dir.path().join("pgbouncer.log").display(),
             ),
         )?;
-        // Under a watchdog holding a pipe from this process, as the embedded cluster is.
-        let script = format!(
-            "'{binary}' '{config}' & pid=$!; read _ignored; kill -INT $pid; wait $pid",
-            binary = binary.display(),
-            config = config.display(),
-        );
-        let mut command = if running_as_root() {
-            make_readable(dir.path())?;
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--", "/bin/sh"]);
-            command
-        } else {
-            Command::new("/bin/sh")
-        };
-        let mut child = command
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting pgbouncer")?;
-        let stdin = child.stdin.take();
+        // As the cluster's owner (pgbouncer refuses root), under the cluster's watchdog.
+        give_to_owner(dir.path())?;
+        let (child, stdin) = spawn_watched(&format!(
+            "{} {}",
+            shell_quote(&binary),
+            shell_quote(&config)
+        ))
+        .context("starting pgbouncer")?;
         let mut bouncer = Self {
             port,
             child,
@@ -122,19 +103,6 @@ impl PgBouncer {
         let rest = after.split_once('/').map_or("", |(_, rest)| rest);
         format!("{before}:{}/{rest}", self.port)
     }
-}
-
-/// Lets the `postgres` account read the configuration and write the log.
-fn make_readable(dir: &Path) -> anyhow::Result<()> {
-    let status = Command::new("chown")
-        .args(["-R", "postgres:postgres"])
-        .arg(dir)
-        .status()
-        .context("running chown")?;
-    if !status.success() {
-        bail!("could not give {} to the postgres account", dir.display());
-    }
-    Ok(())
 }
 
 impl Drop for PgBouncer {

@@ -132,19 +132,7 @@ impl EmbeddedPostgres {
         let bin = find_binaries()?;
         fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
-        if running_as_root() {
-            let status = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&data_dir)
-                .status()
-                .context("running chown")?;
-            if !status.success() {
-                bail!(
-                    "could not give {} to the postgres account (is there one? Debian's postgresql package creates it)",
-                    data_dir.display()
-                );
-            }
-        }
+        give_to_owner(&data_dir)?;
         if !data_dir.join("PG_VERSION").exists() {
             let output = as_owner(&bin.join("initdb"))
                 .arg("-D")
@@ -171,23 +159,14 @@ impl EmbeddedPostgres {
             .iter()
             .map(|(k, v)| format!(" -c {k}={v}"))
             .collect();
-        let script = format!(
+        let command = format!(
             "{postgres} -D {data} -p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= \
-             -c max_connections=200{extra} >>{log} 2>&1 & pid=$!; \
-             read _ignored; kill -INT $pid; wait $pid",
+             -c max_connections=200{extra} >>{log} 2>&1",
             postgres = shell_quote(&bin.join("postgres")),
             data = shell_quote(&data_dir),
             log = shell_quote(&log),
         );
-        let mut child = as_owner(Path::new("/bin/sh"))
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting postgres")?;
-        let stdin = child.stdin.take();
+        let (child, stdin) = spawn_watched(&command).context("starting postgres")?;
         let mut server = Self {
             port,
             data_dir,
@@ -271,7 +250,44 @@ impl Drop for EmbeddedPostgres {
     }
 }
 
-fn shell_quote(path: &Path) -> String {
+/// Runs the shell `command` in the background as the cluster's owner, under a watchdog that
+/// stops it (SIGINT, then waits) when the returned pipe closes: when it is dropped, or when this
+/// process exits however it exits.
+pub fn spawn_watched(command: &str) -> anyhow::Result<(Child, Option<ChildStdin>)> {
+    let mut child = as_owner(Path::new("/bin/sh"))
+        .arg("-c")
+        .arg(format!(
+            "{command} & pid=$!; read _ignored; kill -INT $pid; wait $pid"
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let stdin = child.stdin.take();
+    Ok((child, stdin))
+}
+
+/// Gives `dir` to the cluster's owner (the `postgres` account when we are root).
+pub fn give_to_owner(dir: &Path) -> anyhow::Result<()> {
+    if !running_as_root() {
+        return Ok(());
+    }
+    let status = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(dir)
+        .status()
+        .context("running chown")?;
+    if !status.success() {
+        bail!(
+            "could not give {} to the postgres account (is there one? Debian's postgresql package creates it)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// `path` quoted for the shell.
+pub fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
 
