@@ -11,13 +11,9 @@ pub struct Title(String);
 
 impl Title {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let title = raw.trim();
-        let length = title.chars().count();
-        if length < 3 {
+        let title = super::trim_within(raw, 200)?;
+        if title.chars().count() < 3 {
             return Err("must be at least 3 characters".into());
-        }
-        if length > 200 {
-            return Err("must be at most 200 characters".into());
         }
         if title.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
@@ -36,10 +32,7 @@ pub struct Description(String);
 
 impl Description {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let text = raw.trim();
-        if text.chars().count() > 5000 {
-            return Err("must be at most 5000 characters".into());
-        }
+        let text = super::trim_within(raw, 5000)?;
         if text
             .chars()
             .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')

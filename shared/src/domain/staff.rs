@@ -14,10 +14,7 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let email = raw.trim().to_lowercase();
-        if email.len() > 254 {
-            return Err("must be at most 254 characters".into());
-        }
+        let email = super::trim_within(raw, 254)?.to_lowercase();
         match email_address::EmailAddress::parse_with_options(
             &email,
             email_address::Options::default()
@@ -40,13 +37,9 @@ pub struct PersonName(String);
 
 impl PersonName {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let name = raw.trim();
-        let length = name.chars().count();
-        if length == 0 {
+        let name = super::trim_within(raw, 200)?;
+        if name.is_empty() {
             return Err("must not be empty".into());
-        }
-        if length > 200 {
-            return Err("must be at most 200 characters".into());
         }
         if name.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
@@ -247,5 +240,16 @@ mod tests {
             password: Some("un mot de passe long".into()),
         };
         assert_eq!(NewStaff::parse(&draft).unwrap().role, Role::Tuteur);
+    }
+
+    #[test]
+    fn a_limit_counts_the_characters_as_sent() {
+        // Found by the contract fuzzer: 201 characters whose first is a line break were trimmed
+        // to 200 and accepted, though the contract's maxLength of 200 refuses them.
+        let sent = format!("\n{}", "*".repeat(200));
+        assert!(PersonName::parse(&sent).is_err());
+        assert!(PersonName::parse(&sent[1..]).is_ok());
+        let padded = format!("{}awa@example.ga", " ".repeat(250));
+        assert!(Email::parse(&padded).is_err());
     }
 }

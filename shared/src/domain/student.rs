@@ -15,8 +15,8 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if raw.is_empty() || raw.len() > 32 {
+        let raw = super::trim_within(raw, 32)?;
+        if raw.is_empty() {
             return Err("must be a phone number".into());
         }
         let number = phonenumber::parse(Some(country::Id::GA), raw)

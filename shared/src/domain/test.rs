@@ -229,15 +229,16 @@ fn bounded(
     max: usize,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
-    let text = raw.trim();
-    let length = text.chars().count();
-    if length < min || length > max {
+    let Some(text) = super::trim_within(raw, max)
+        .ok()
+        .filter(|text| text.chars().count() >= min)
+    else {
         errors.push(FieldError::new(
             field,
             format!("must be {min} to {max} characters"),
         ));
         return None;
-    }
+    };
     if text.chars().any(|c| c.is_control() && c != '\n') {
         errors.push(FieldError::new(
             field,
