@@ -1,4 +1,4 @@
-//! Tracing set-up: JSON lines in Lambda (CloudWatch parses them), readable text locally.
+//! Tracing set-up: JSON lines in Lambda (CloudWatch parses them), readable text on stderr locally.
 //!
 //! The filter comes from `RUST_LOG` (default `info`). Call [`init`] once, first thing in `main`.
 //! The PDF crates log every damaged object of a broken PDF at ERROR; they are silenced unless
@@ -28,7 +28,10 @@ pub fn init() {
             )
             .try_init()
     } else {
-        registry.with(fmt::layer().compact()).try_init()
+        // On stderr, so that a command's output (`cargo run -- sample`, `openapi`) is only its own.
+        registry
+            .with(fmt::layer().compact().with_writer(std::io::stderr))
+            .try_init()
     };
     // A second initialisation (tests, or a binary that calls init twice) is harmless.
     let _ = result;

@@ -99,53 +99,94 @@ async fn migrate_brings_an_empty_database_up_to_date_and_is_then_a_no_op() {
     assert!(String::from_utf8_lossy(&second.stdout).contains("0 migration(s) applied"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_admin_beside_a_running_gateway_uses_its_database() {
-    // Arrange: `cargo run` (the gateway with its own embedded cluster) is up.
-    let gateway = tokio::task::spawn_blocking(|| build_binary("local-gateway", "gateway"))
-        .await
-        .unwrap()
-        .unwrap();
-    let data_dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let clean_env = |command: &mut std::process::Command| {
-        for name in ["DATABASE_URL", "S3_ENDPOINT", "JWT_SECRET", "WHAPI_TOKEN"] {
-            command.env_remove(name);
+/// `cargo run` (the gateway with its own embedded cluster and store) in a data directory of its
+/// own, up and answering.
+struct RunningGateway {
+    binary: std::path::PathBuf,
+    data_dir: tempfile::TempDir,
+    port: u16,
+    server: std::process::Child,
+}
+
+impl RunningGateway {
+    async fn start() -> Self {
+        let binary = tokio::task::spawn_blocking(|| build_binary("local-gateway", "gateway"))
+            .await
+            .unwrap()
+            .unwrap();
+        let data_dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut gateway = Self {
+            server: std::process::Command::new("true").spawn().unwrap(),
+            binary,
+            data_dir,
+            port,
+        };
+        gateway.server = gateway
+            .command()
+            .args(["--port", &port.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let health = gateway.url("/api/health");
+        let started = std::time::Instant::now();
+        while !reqwest::get(&health)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(90),
+                "the gateway did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
-        command.args(["--data-dir", data_dir.path().to_str().unwrap()]);
-    };
-    let mut serve = std::process::Command::new(&gateway);
-    clean_env(&mut serve);
-    let mut server = serve
-        .args(["--port", &port.to_string()])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let health = format!("http://127.0.0.1:{port}/api/health");
-    let started = std::time::Instant::now();
-    while !reqwest::get(&health)
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(90),
-            "the gateway did not start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        gateway
     }
 
+    /// The gateway binary as a user runs it here: no service configured, this data directory.
+    fn command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.binary);
+        for name in [
+            "DATABASE_URL",
+            "S3_ENDPOINT",
+            "JWT_SECRET",
+            "WHAPI_TOKEN",
+            "WHAPI_WEBHOOK_SECRET",
+        ] {
+            command.env_remove(name);
+        }
+        command.args(["--data-dir", self.data_dir.path().to_str().unwrap()]);
+        command
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_admin_beside_a_running_gateway_uses_its_database() {
+    // Arrange: `cargo run` is up.
+    let gateway = RunningGateway::start().await;
+
     // Act: the command its banner prints, while it runs.
-    let mut create = std::process::Command::new(&gateway);
-    clean_env(&mut create);
     let began = std::time::Instant::now();
     let created = tokio::task::block_in_place(|| {
-        create
+        gateway
+            .command()
             .args(["create-admin", "--email", "banner@example.ga"])
             .env("ADMIN_PASSWORD", "un mot de passe assez long")
             .stdin(std::process::Stdio::null())
@@ -154,14 +195,12 @@ async fn create_admin_beside_a_running_gateway_uses_its_database() {
     });
     let took = began.elapsed();
     let signed_in = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/api/auth/token"))
+        .post(gateway.url("/api/auth/token"))
         .json(&serde_json::json!({ "email": "banner@example.ga", "password": "un mot de passe assez long" }))
         .send()
         .await
         .unwrap()
         .status();
-    let _ = server.kill();
-    let _ = server.wait();
 
     // Assert
     assert!(
@@ -175,4 +214,79 @@ async fn create_admin_beside_a_running_gateway_uses_its_database() {
         200,
         "the running gateway sees the admin"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sample_printed_by_the_gateway_is_answered_by_its_function_beside_it() {
+    // Arrange: `cargo run` is up; a function binary runs with the environment it wrote, as
+    // `cargo lambda watch --env-file .local/lambda.env` runs it.
+    let gateway = RunningGateway::start().await;
+    let env_file = std::fs::read_to_string(gateway.data_dir.path().join("lambda.env")).unwrap();
+    let env: Vec<(&str, String)> = env_file
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| (name, value.to_owned()))
+        .collect();
+    let sample = |file: &str| {
+        let printed = tokio::task::block_in_place(|| {
+            gateway
+                .command()
+                .args([
+                    "sample",
+                    e2e_tests::workspace_root().join(file).to_str().unwrap(),
+                ])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap()
+        });
+        assert!(
+            printed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&printed.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&printed.stdout).unwrap()
+    };
+    let get = sample("events/masterclasses/get.json");
+    let update = sample("events/masterclasses/update.json");
+    let status = sample("events/webhooks/whapi-statuses.json");
+    let masterclasses =
+        tokio::task::spawn_blocking(|| build_binary("masterclasses", "masterclasses"))
+            .await
+            .unwrap()
+            .unwrap();
+    let webhooks = tokio::task::spawn_blocking(|| build_binary("webhooks", "webhooks"))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut masterclasses =
+        e2e_tests::lambda::Runtime::start(&masterclasses, "masterclasses", &env)
+            .await
+            .unwrap();
+    let mut webhooks = e2e_tests::lambda::Runtime::start(&webhooks, "webhooks", &env)
+        .await
+        .unwrap();
+
+    // Act
+    let got = masterclasses.invoke(get.clone()).await.unwrap().unwrap();
+    let updated = masterclasses.invoke(update.clone()).await.unwrap().unwrap();
+    let delivered = webhooks.invoke(status).await.unwrap().unwrap();
+
+    // Assert: the sample names a masterclass that exists, with a token this platform accepts.
+    assert_eq!(got["statusCode"], 200, "{got}");
+    let body: serde_json::Value = serde_json::from_str(got["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["id"], get["pathParameters"]["id"]);
+    assert_ne!(body["id"], "7d6f0d2e-3f9a-4c7e-9a51-2b8f1c9e4a10");
+    assert_eq!(updated["statusCode"], 200, "{updated}");
+    assert_eq!(delivered["statusCode"], 200, "{delivered}");
+    // And the gateway serves what the function wrote (each sample has rows of its own).
+    let seen: serde_json::Value = reqwest::get(gateway.url(&format!(
+        "/api/masterclasses/{}",
+        update["pathParameters"]["id"].as_str().unwrap()
+    )))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(seen["title"], "Créer son entreprise : les bases");
 }

@@ -9,7 +9,7 @@
 pub mod fake_openai;
 pub mod fake_whapi;
 pub mod lambda;
-pub mod pdfs;
+pub use local_gateway::pdfs;
 pub mod pgbouncer;
 
 use std::{path::PathBuf, sync::OnceLock};

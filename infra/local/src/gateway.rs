@@ -78,11 +78,20 @@ pub enum Command {
         #[arg(long, default_value = "Administrateur")]
         name: String,
     },
+    /// Print a sample event of `events/` ready to invoke against this local platform: fresh
+    /// rows for the ids it names, tokens and webhook secret of this platform.
+    Sample {
+        /// The sample, e.g. `events/masterclasses/get.json`.
+        file: PathBuf,
+    },
 }
 
 /// The running local stack: state plus the embedded servers it started.
 pub struct Stack {
     pub state: AppState,
+    /// What the stack set for itself (database, store, secrets): a function run beside it
+    /// (under `cargo lambda watch`) needs the same.
+    pub env: Vec<(String, String)>,
     postgres: Option<EmbeddedPostgres>,
     object_store: Option<s3::EmbeddedS3>,
 }
@@ -139,7 +148,13 @@ impl Stack {
         }
 
         if env("JWT_SECRET").is_none() {
-            overrides.push(("JWT_SECRET", local_jwt_secret(data_dir)?));
+            overrides.push(("JWT_SECRET", local_secret(data_dir, "jwt-secret")?));
+        }
+        if env("WHAPI_WEBHOOK_SECRET").is_none() {
+            overrides.push((
+                "WHAPI_WEBHOOK_SECRET",
+                local_secret(data_dir, "webhook-secret")?,
+            ));
         }
 
         let config = Config::from_lookup(|name| {
@@ -155,6 +170,10 @@ impl Stack {
         }
         Ok(Self {
             state,
+            env: overrides
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
             postgres,
             object_store,
         })
@@ -188,10 +207,11 @@ async fn migrate_as_owner(url: String, ca_cert: Option<PathBuf>) -> anyhow::Resu
     Ok(applied)
 }
 
-/// The local stack's JWT secret: made once, kept in `.local/jwt-secret` so tokens survive a
-/// restart. (Outside the local stack JWT_SECRET must be set; there is no default.)
-fn local_jwt_secret(data_dir: &Path) -> anyhow::Result<String> {
-    let path = data_dir.join("jwt-secret");
+/// A secret of the local stack (`jwt-secret`, `webhook-secret`): made once, kept in `.local/`
+/// so tokens and webhook settings survive a restart. (Outside the local stack JWT_SECRET must be
+/// set; there is no default.)
+pub fn local_secret(data_dir: &Path, name: &str) -> anyhow::Result<String> {
+    let path = data_dir.join(name);
     if let Ok(secret) = std::fs::read_to_string(&path)
         && secret.trim().len() >= 32
     {
@@ -216,6 +236,21 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         Some(Command::Migrate) => migrate_only().await,
         Some(Command::Openapi) => {
             println!("{}", openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Some(Command::Sample { file }) => {
+            let sample: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?,
+            )
+            .with_context(|| format!("{} is not JSON", file.display()))?;
+            let stack = Stack::start(&options.data_dir).await?;
+            let fixture = crate::samples::Fixture::create(&stack.state).await;
+            stack.stop()?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&fixture?.apply(&sample))?
+            );
             Ok(())
         }
         Some(Command::CreateAdmin { email, name }) => {
@@ -268,6 +303,13 @@ async fn serve(data_dir: &Path, port: u16) -> anyhow::Result<()> {
     let stack = Stack::start(data_dir).await?;
     let bootstrap = bootstrap_admin(&stack.state).await?;
     let timers = schedules::spawn(&stack.state, schedules::jobs());
+    let env_file = data_dir.join("lambda.env");
+    let lines: String = stack
+        .env
+        .iter()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect();
+    std::fs::write(&env_file, lines).with_context(|| format!("writing {}", env_file.display()))?;
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)

@@ -8,10 +8,15 @@
 //!   and [`schedules`]: timers standing in for the production EventBridge schedules.
 //! - [`docs`]: the OpenAPI document at `/api/openapi.json` and Swagger UI at `/api/docs`.
 //!
+//! - [`samples`]: the samples in `events/` made runnable (`cargo run -- sample <file>`), with
+//!   [`pdfs`] for the handout they need.
+//!
 //! The end-to-end tests reuse [`postgres`] and [`s3`] to start their own throwaway servers.
 
 pub mod docs;
 pub mod gateway;
+pub mod pdfs;
 pub mod postgres;
 pub mod s3;
+pub mod samples;
 pub mod schedules;

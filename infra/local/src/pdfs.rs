@@ -1,4 +1,4 @@
-//! PDFs made by the tests: French prose with accents over several pages (Helvetica with
+//! PDFs made for the tests and the samples: French prose with accents over several pages (Helvetica with
 //! WinAnsiEncoding, as office tools write it), and a "scanned" handout with no text at all.
 
 use lopdf::{
