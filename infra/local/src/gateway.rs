@@ -406,6 +406,7 @@ fn print_banner(
             println!("      -d '{{\"email\":\"admin@example.ga\",\"password\":\"...\"}}'");
         }
     }
+    println!("  Sample events for the function binaries (cargo lambda): see events/README.md.");
     println!("  Ctrl-C stops everything.");
     println!();
 }
