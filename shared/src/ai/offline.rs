@@ -15,7 +15,10 @@
 //!   each segment's best sentence comes first; the seed perturbs the ranking a little so a
 //!   second generation with another seed draws other sentences.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
+    sync::LazyLock,
+};
 
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
@@ -306,11 +309,11 @@ fn is_key(token: &Token, term: &Term, sentences: usize) -> bool {
     let common = term.sentences * 8 > sentences.max(8);
     match token.kind {
         Kind::Number => (2..=4).contains(&length) && !common,
-        Kind::Name => length >= 3 && !STOP_WORDS.contains(&token.folded.as_str()) && !common,
+        Kind::Name => length >= 3 && !is_stop_word(&token.folded) && !common,
         Kind::Word => {
             length >= 5
                 && token.folded.chars().all(|c| c.is_alphabetic() || c == '-')
-                && !STOP_WORDS.contains(&token.folded.as_str())
+                && !is_stop_word(&token.folded)
                 && !common
         }
     }
@@ -336,7 +339,7 @@ fn distractors(
         .filter(|(word, term)| {
             term.kind == Some(token.kind)
                 && !in_sentence.contains(word.as_str())
-                && !STOP_WORDS.contains(&word.as_str())
+                && !is_stop_word(word)
                 && !same_word(word, answer)
                 && match token.kind {
                     Kind::Number => {
@@ -437,248 +440,72 @@ fn hash(seed: u64, text: &str) -> u64 {
     u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
-/// Function words of French and English long enough to pass the length rule.
-const STOP_WORDS: &[&str] = &[
-    // French
-    "alors",
-    "aussi",
-    "autre",
-    "autres",
-    "avant",
-    "avoir",
-    "cette",
-    "celle",
-    "celles",
-    "celui",
-    "ceux",
-    "comme",
-    "comment",
-    "depuis",
-    "doivent",
-    "donc",
-    "elles",
-    "encore",
-    "entre",
-    "leurs",
-    "mais",
-    "même",
-    "mêmes",
-    "notre",
-    "nôtre",
-    "parce",
-    "parmi",
-    "plusieurs",
-    "pourquoi",
-    "quand",
-    "quelle",
-    "quelles",
-    "quels",
-    "quelque",
-    "quelques",
-    "selon",
-    "seront",
-    "toujours",
-    "toute",
-    "toutes",
-    "très",
-    "votre",
-    "vôtre",
-    "était",
-    "étaient",
-    "êtes",
-    "faire",
-    "peuvent",
-    "chaque",
-    "ainsi",
-    "après",
-    "aucun",
-    "aucune",
-    "certains",
-    "certaines",
-    "lorsque",
-    "tandis",
-    "ensuite",
-    "enfin",
-    "également",
-    "souvent",
-    "moins",
-    "beaucoup",
-    "assez",
-    "permet",
-    "permettent",
-    "exemple",
-    "partie",
-    "contre",
-    "chez",
-    "dont",
-    "sera",
-    "avez",
-    "avons",
-    "ayant",
-    "étant",
-    "d'une",
-    "c'est",
-    "puisque",
-    "pourtant",
-    "cependant",
-    "toutefois",
-    "néanmoins",
-    "surtout",
-    "notamment",
-    "vers",
-    "voici",
-    "voilà",
-    "afin",
-    "sans",
-    "sous",
-    "dans",
-    "avec",
-    "pour",
-    "leur",
-    "tous",
-    "plus",
-    "quoi",
-    "celle-ci",
-    "celui-ci",
-    "ceux-ci",
-    "celles-ci",
-    "peut-être",
-    "c'est-à-dire",
-    "aujourd",
-    "chapitre",
-    "section",
-    "page",
-    "pages",
-    "figure",
-    "tableau",
-    "annexe",
-    "suivant",
-    "suivante",
-    "suivants",
-    "suivantes",
-    "premier",
-    "première",
-    "deuxième",
-    "troisième",
-    "dernier",
-    "dernière",
-    "doit",
-    "peut",
-    "fait",
-    "font",
-    "sont",
-    "nous",
-    "vous",
-    "ils",
-    "elle",
-    // English
-    "about",
-    "above",
-    "after",
-    "again",
-    "against",
-    "because",
-    "before",
-    "being",
-    "below",
-    "between",
-    "cannot",
-    "could",
-    "doing",
-    "during",
-    "further",
-    "having",
-    "other",
-    "others",
-    "should",
-    "their",
-    "theirs",
-    "there",
-    "these",
-    "those",
-    "through",
-    "under",
-    "until",
-    "which",
-    "while",
-    "would",
-    "shall",
-    "might",
-    "where",
-    "whose",
-    "every",
-    "since",
-    "within",
-    "without",
-    "among",
-    "using",
-    "however",
-    "therefore",
-    "following",
-    "chapter",
-    "figure",
-    "table",
-    "example",
-    "examples",
-    "section",
-    "sections",
-    "first",
-    "second",
-    "third",
-    "another",
-    "either",
-    "neither",
-    "whether",
-    "often",
-    "always",
-    "never",
-    "these",
-    "thus",
-    "hence",
-    "also",
-    "into",
-    "onto",
-    "upon",
-    "such",
-    "than",
-    "then",
-    "they",
-    "them",
-    "this",
-    "that",
-    "with",
-    "from",
-    "have",
-    "were",
-    "will",
-    "what",
-    "when",
-    "each",
-    "some",
-    "many",
-    "more",
-    "most",
-    "much",
-    "only",
-    "very",
-    "used",
-    "uses",
-    "called",
-    "given",
-    "above",
-    "below",
-    "note",
-    "notes",
-    "value",
-    "values",
-    "returns",
-    "return",
-    "described",
-    "defined",
-    "following",
-    "version",
-    "string",
-    "strings",
-    "function",
-    "functions",
-];
+/// Is `word` (folded) a function word of a language the generator knows? The words are data,
+/// one file per language under `stop_words/`, loaded once into a set.
+fn is_stop_word(word: &str) -> bool {
+    static WORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+        [
+            include_str!("stop_words/fr.txt"),
+            include_str!("stop_words/en.txt"),
+        ]
+        .into_iter()
+        .flat_map(str::lines)
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect()
+    });
+    WORDS.contains(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILES: [(&str, &str); 2] = [
+        ("fr", include_str!("stop_words/fr.txt")),
+        ("en", include_str!("stop_words/en.txt")),
+    ];
+
+    #[test]
+    fn each_stop_word_file_is_sorted_folded_and_without_duplicates() {
+        for (language, file) in FILES {
+            let words: Vec<&str> = file
+                .lines()
+                .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+                .collect();
+            let mut sorted = words.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(words, sorted, "{language}.txt: sorted, each word once");
+            for word in words {
+                assert_eq!(
+                    word,
+                    fold(word),
+                    "{language}.txt: {word:?} as tokens are folded"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn stop_words_of_every_language_are_known_and_content_words_are_not() {
+        for word in [
+            "toutefois",
+            "c'est-à-dire",
+            "première",
+            "however",
+            "because",
+        ] {
+            assert!(is_stop_word(word), "{word}");
+        }
+        for word in [
+            "trésorerie",
+            "rentabilité",
+            "however,",
+            "Toutefois",
+            "business",
+        ] {
+            assert!(!is_stop_word(word), "{word}");
+        }
+    }
+}
