@@ -251,3 +251,96 @@ async fn idempotency_keys_belong_to_the_caller_who_used_them() {
     );
     assert_ne!(a.value()["id"], b.value()["id"]);
 }
+
+/// How many times the caller functions (`auth_*`) ran while `caller` read `sql` (with `$1` =
+/// `masterclass`), and how many rows it saw. Counted by Postgres itself
+/// (`track_functions = 'all'`, readable in the transaction's own statistics).
+async fn function_calls_reading(
+    app: &TestApp,
+    caller: &Caller,
+    sql: &str,
+    masterclass: Uuid,
+) -> (i64, usize) {
+    let mut db = app.db().await;
+    let tx = db.transaction().await.unwrap();
+    tx.batch_execute("set local track_functions = 'all'")
+        .await
+        .unwrap();
+    tx.execute(
+        "select set_config('role', 'masterclass_app', true), set_config('request.jwt.claims', $1, true)",
+        &[&caller.claims().to_string()],
+    )
+    .await
+    .unwrap();
+    let rows = tx.query(sql, &[&masterclass]).await.unwrap().len();
+    let calls: i64 = tx
+        .query_one(
+            "select coalesce(sum(calls), 0)::bigint from pg_stat_xact_user_functions
+             where funcname like 'auth%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    tx.rollback().await.unwrap();
+    (calls, rows)
+}
+
+#[tokio::test]
+async fn policies_call_the_caller_functions_once_per_query_not_per_row() {
+    // Arrange: a bank of 300 questions, 100 more in a masterclass the tutor does not teach.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let taught: Uuid = app
+        .masterclass(&admin, "Banque", true)
+        .await
+        .parse()
+        .unwrap();
+    let other: Uuid = app
+        .masterclass(&admin, "Autre", true)
+        .await
+        .parse()
+        .unwrap();
+    let tutor = app.tutor(&admin, &[&taught.to_string()]).await;
+    let db = app.db().await;
+    for (masterclass, count) in [(taught, 300), (other, 100)] {
+        db.execute(
+            "insert into questions (masterclass_id, text, choice_a, choice_b, choice_c, choice_d, status)
+             select $1, 'Question ' || g || ' : laquelle ?', 'A' || g, 'B' || g, 'C' || g, 'D' || g, 'approved'
+             from generate_series(1, $2::int) g",
+            &[&masterclass, &count],
+        )
+        .await
+        .unwrap();
+    }
+    let admin_caller = Caller::Staff(StaffIdentity {
+        id: admin.id,
+        role: Role::Admin,
+        email: admin.email.clone(),
+    });
+    let listing =
+        "select id from questions where deleted_at is null and (masterclass_id = $1 or true)";
+    let joined = "select q.id from questions q join masterclasses m on m.id = q.masterclass_id
+                  where q.masterclass_id = $1 or true";
+
+    for (who, caller, sees) in [
+        ("admin", &admin_caller, 400),
+        ("tutor", &tutor_caller(&tutor), 300),
+    ] {
+        for sql in [listing, joined] {
+            // Act
+            let (calls, rows) = function_calls_reading(&app, caller, sql, taught).await;
+
+            // Assert: the rows are filtered as before, by a constant number of calls.
+            println!("{who}: {rows} rows, {calls} calls to auth_* functions for {sql}");
+            assert_eq!(
+                rows, sees,
+                "{who} sees the questions of their masterclasses"
+            );
+            assert!(
+                calls <= 5,
+                "{who}: {calls} calls to the caller functions for {rows} rows: evaluated per row"
+            );
+        }
+    }
+}

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_messaging"),
     migration!(5, "0005_housekeeping"),
     migration!(6, "0006_registrations_and_delivery"),
+    migration!(7, "0007_rls_once_per_query"),
 ];
 
 /// Any 64-bit number unique to this purpose.
