@@ -1,7 +1,8 @@
 //! Messages to students (WhatsApp), in French.
 //!
 //! [`templates`] renders each message type from its data, refusing to render with a variable
-//! missing; [`enqueue`] writes the rendered message to the outbox in the caller's transaction,
+//! missing; [`enqueue`] writes the rendered message to the outbox in the caller's transaction
+//! ([`enqueue_all`] many in one statement),
 //! so a message exists exactly when the change it announces does. [`dispatch`] delivers queued
 //! messages through a [`provider::Provider`]; [`webhook`] records what the provider reports
 //! back; [`reminders`] queues the scheduled messages; [`staff`] is what staff send and see.
@@ -56,4 +57,34 @@ pub async fn enqueue(db: &impl GenericClient, message: &Outgoing<'_>) -> Result<
         )
         .await?;
     Ok(row.map(|r| r.get(0)))
+}
+
+/// Renders and queues every message of `messages` in one statement, in `db`'s transaction; a
+/// message whose dedupe key was already queued is skipped. Returns how many were queued.
+pub async fn enqueue_all(db: &impl GenericClient, messages: &[Outgoing<'_>]) -> Result<u64> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let bodies = messages
+        .iter()
+        .map(|m| templates::render(m.message_type, &m.data))
+        .collect::<Result<Vec<_>>>()?;
+    let column = |f: fn(&Outgoing<'_>) -> String| messages.iter().map(f).collect::<Vec<_>>();
+    let inserted = db
+        .execute(
+            "insert into outbox_messages (inscription_id, profile_id, to_number, message_type, data, body, dedupe_key)
+             select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[])
+             on conflict (dedupe_key) do nothing",
+            &[
+                &messages.iter().map(|m| m.inscription_id).collect::<Vec<_>>(),
+                &messages.iter().map(|m| m.profile_id).collect::<Vec<_>>(),
+                &column(|m| m.to_number.to_owned()),
+                &column(|m| m.message_type.as_str().to_owned()),
+                &messages.iter().map(|m| m.data.clone()).collect::<Vec<_>>(),
+                &bodies,
+                &column(|m| m.dedupe_key.clone()),
+            ],
+        )
+        .await?;
+    Ok(inserted)
 }

@@ -4,11 +4,11 @@
 
 use uuid::Uuid;
 
-use super::{MessageType, Outgoing, enqueue, templates};
+use super::{MessageType, Outgoing, enqueue_all, templates};
 use crate::{AppState, auth::Caller, db, http::Result};
 
 /// Queues what is due. Returns how many messages were queued.
-pub async fn queue_due(state: &AppState) -> Result<usize> {
+pub async fn queue_due(state: &AppState) -> Result<u64> {
     let queued = db::transact(&state.db, &Caller::System, async |tx| {
         let window = state.config.messaging.reminder_before.as_secs_f64();
         let candidates = tx
@@ -28,34 +28,34 @@ pub async fn queue_due(state: &AppState) -> Result<usize> {
                 &[&window],
             )
             .await?;
-        let mut queued = 0;
-        for row in &candidates {
-            let kind: String = row.get(0);
-            let inscription_id: Uuid = row.get(1);
-            let full_name: String = row.get(4);
-            let message_type = if kind == "reminder" {
-                MessageType::Reminder
-            } else {
-                MessageType::PostTestInvitation
-            };
-            let id = enqueue(
-                tx,
-                &Outgoing {
-                    message_type,
+        let numbers: Vec<String> = candidates.iter().map(|row| row.get(3)).collect();
+        let messages: Vec<Outgoing<'_>> = candidates
+            .iter()
+            .zip(&numbers)
+            .map(|(row, number)| {
+                let kind: String = row.get(0);
+                let inscription_id: Uuid = row.get(1);
+                let full_name: String = row.get(4);
+                Outgoing {
+                    message_type: if kind == "reminder" {
+                        MessageType::Reminder
+                    } else {
+                        MessageType::PostTestInvitation
+                    },
                     inscription_id: Some(inscription_id),
                     profile_id: Some(row.get(2)),
-                    to_number: &row.get::<_, String>(3),
+                    to_number: number,
                     data: serde_json::json!({
                         "prenom": templates::first_name(&full_name),
                         "masterclass": row.get::<_, String>(5),
                         "date": templates::french_date(row.get(6)),
                     }),
                     dedupe_key: format!("{kind}:{inscription_id}"),
-                },
-            )
-            .await?;
-            queued += usize::from(id.is_some());
-        }
+                }
+            })
+            .collect();
+        // One statement for all of them, however many are due.
+        let queued = enqueue_all(tx, &messages).await?;
         Ok(queued)
     })
     .await?;
