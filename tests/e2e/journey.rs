@@ -397,9 +397,14 @@ async fn registering_with_pre_test_answers_scores_them_in_the_same_transaction()
     let mut missing_one = all_right.clone();
     missing_one.remove(&bank[0].0.to_string());
 
+    let mut bad_letter = all_right.clone();
+    bad_letter.insert(bank[1].0.to_string(), Value::String("E".into()));
+
     let mut bad = registration(&id, "+24106612345", "Awa Ndong");
     bad["pre_test"] = Value::Object(missing_one);
     let refused = app.post_json("/api/inscriptions", &bad).await;
+    bad["pre_test"] = Value::Object(bad_letter);
+    let refused_letter = app.post_json("/api/inscriptions", &bad).await;
     let after_refusal = count_journey_rows(&app).await;
     let mut good = registration(&id, "+24106612345", "Awa Ndong");
     good["pre_test"] = Value::Object(all_right);
@@ -409,6 +414,12 @@ async fn registering_with_pre_test_answers_scores_them_in_the_same_transaction()
     assert_eq!(
         refused.invalid_fields(),
         [format!("pre_test.{}", bank[0].0)]
+    );
+    // A bad letter is found by parsing, a missing answer against the paper: one path shape.
+    refused_letter.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(
+        refused_letter.invalid_fields(),
+        [format!("pre_test.{}", bank[1].0)]
     );
     assert_eq!(
         after_refusal, [0; 5],

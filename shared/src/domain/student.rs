@@ -163,11 +163,8 @@ impl Registration {
             None => None,
             Some(raw) => match super::test::Answers::parse(raw) {
                 Ok(answers) => Some(answers),
-                Err(mut bad) => {
-                    for e in &mut bad {
-                        e.field = format!("pre_test.{}", e.field);
-                    }
-                    errors.extend(bad);
+                Err(bad) => {
+                    errors.extend(super::test::answers_sent_as("pre_test", bad));
                     None
                 }
             },

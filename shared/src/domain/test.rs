@@ -90,6 +90,16 @@ impl Choice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answers(pub BTreeMap<Uuid, Choice>);
 
+/// `errors` about answers that a request sends under `field` rather than `answers` (the
+/// registration's `pre_test`): `answers.<id>` becomes `<field>.<id>`, whether parsing or the
+/// check against the paper found it, so one mistake has one path.
+pub fn answers_sent_as(field: &str, errors: Vec<FieldError>) -> Vec<FieldError> {
+    errors
+        .into_iter()
+        .map(|e| FieldError::new(e.field.replacen("answers", field, 1), e.message))
+        .collect()
+}
+
 impl Answers {
     /// Parses `{ "<question id>": "A" | "B" | "C" | "D", ... }`, naming every bad entry.
     pub fn parse(raw: &BTreeMap<String, String>) -> Result<Self, Vec<FieldError>> {

@@ -25,7 +25,10 @@ use crate::{
     AppState,
     auth::{Caller, StudentIdentity},
     db::{self, Transaction},
-    domain::{student::Registration, test::TestKind},
+    domain::{
+        student::Registration,
+        test::{TestKind, answers_sent_as},
+    },
     http::{Error, FieldError, Result},
     messaging::{self, MessageType, Outgoing, templates},
     services::{
@@ -152,17 +155,9 @@ pub async fn register(
             let attempt = tests::submit(tx, &student, TestKind::Pre, answers, now)
                 .await
                 .map_err(|e| match e {
-                    Error::Validation(errors) => Error::Validation(
-                        errors
-                            .into_iter()
-                            .map(|e| {
-                                FieldError::new(
-                                    e.field.replacen("answers.", "pre_test.", 1),
-                                    e.message,
-                                )
-                            })
-                            .collect(),
-                    ),
+                    Error::Validation(errors) => {
+                        Error::Validation(answers_sent_as("pre_test", errors))
+                    }
                     other => other,
                 })?;
             // Back to the registrar: what follows in this transaction (the idempotency record)
