@@ -1,18 +1,21 @@
 //! The local stack: what `cargo run` starts.
 //!
-//! - [`postgres`]: a Postgres cluster created and run from the installed server binaries when
-//!   `DATABASE_URL` is unset (data under `.local/pg`, kept between runs).
-//! - [`s3`]: an S3-compatible server (s3s-fs) storing objects under `.local/s3` when
-//!   `S3_ENDPOINT` is unset; the platform reaches it through aws-sdk-s3 over HTTP, as it would AWS.
+//! - [`cli`]: `cargo run` and its commands (serve, `migrate`, `openapi`, `create-admin`,
+//!   `sample`), and the banner.
+//! - [`stack`]: what serving needs besides the router: [`postgres`], a Postgres cluster created
+//!   and run from the installed server binaries when `DATABASE_URL` is unset (data under
+//!   `.local/pg`, kept between runs); [`s3`], an S3-compatible server (s3s-fs) storing objects
+//!   under `.local/s3` when `S3_ENDPOINT` is unset (the platform reaches it through aws-sdk-s3
+//!   over HTTP, as it would AWS); the migrations and the local secrets.
 //! - [`gateway`]: every function's routes on one port, under the same paths as the deployed API,
-//!   and [`schedules`]: timers standing in for the production EventBridge schedules.
-//! - [`docs`]: the OpenAPI document at `/api/openapi.json` and Swagger UI at `/api/docs`.
-//!
+//!   with [`docs`] (the OpenAPI document at `/api/openapi.json`, Swagger UI at `/api/docs`);
+//!   [`schedules`]: timers standing in for the production EventBridge schedules.
 //! - [`samples`]: the samples in `events/` made runnable (`cargo run -- sample <file>`), with
 //!   [`pdfs`] for the handout they need.
 //!
 //! The end-to-end tests reuse [`postgres`] and [`s3`] to start their own throwaway servers.
 
+pub mod cli;
 pub mod docs;
 pub mod gateway;
 pub mod pdfs;
@@ -20,3 +23,4 @@ pub mod postgres;
 pub mod s3;
 pub mod samples;
 pub mod schedules;
+pub mod stack;

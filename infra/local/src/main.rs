@@ -5,5 +5,5 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     shared::telemetry::init();
-    local_gateway::gateway::run(local_gateway::gateway::Options::parse()).await
+    local_gateway::cli::run(local_gateway::cli::Options::parse()).await
 }

@@ -29,7 +29,7 @@ use crate::{
         student::Registration,
         test::{TestKind, answers_sent_as},
     },
-    http::{Error, FieldError, Result},
+    http::{Error, Result},
     messaging::{self, MessageType, Outgoing, templates},
     services::{
         students,
