@@ -8,45 +8,7 @@ use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
 
-/// Question generation: the OpenAI-compatible provider and the limits of a generation.
-#[derive(Debug, Clone)]
-pub struct AiConfig {
-    /// `OPENAI_API_KEY`; without it only the offline generator exists.
-    pub openai_api_key: Option<Secret>,
-    /// `OPENAI_BASE_URL` (any OpenAI-compatible API, Azure's `/openai/v1` included).
-    pub openai_base_url: String,
-    /// `OPENAI_MODEL` (an Azure deployment name there).
-    pub openai_model: String,
-    /// `OPENAI_TIMEOUT_SECS`: one HTTP attempt.
-    pub openai_timeout: Duration,
-    /// `QUESTIONS_PROVIDER`: `openai` or `offline`; by default openai when a key is set.
-    pub default_provider: Option<crate::ai::ProviderKind>,
-    /// `GENERATION_MAX_PDF_BYTES`, `GENERATION_MAX_PAGES`, `GENERATION_EXTRACT_SECS`.
-    pub limits: crate::ai::pdf::Limits,
-    /// `GENERATION_DEADLINE_SECS`: a whole generation, provider retries included.
-    pub deadline: Duration,
-}
-
-/// A value that must never reach a log line. `Debug` and `Display` print `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that needs it (a client builder).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use crate::{ai::AiConfig, secret::Secret};
 
 /// The whole platform configuration.
 #[derive(Debug, Clone)]

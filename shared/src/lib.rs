@@ -25,6 +25,7 @@ pub mod domain;
 pub mod http;
 pub mod idempotency;
 pub mod messaging;
+pub mod secret;
 pub mod services;
 pub mod state;
 pub mod storage;

@@ -19,8 +19,27 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::config::AiConfig;
+use crate::secret::Secret;
 use validate::{Accepted, Candidate, Rejection, Validator};
+
+/// Question generation: the OpenAI-compatible provider and the limits of a generation.
+#[derive(Debug, Clone)]
+pub struct AiConfig {
+    /// `OPENAI_API_KEY`; without it only the offline generator exists.
+    pub openai_api_key: Option<Secret>,
+    /// `OPENAI_BASE_URL` (any OpenAI-compatible API, Azure's `/openai/v1` included).
+    pub openai_base_url: String,
+    /// `OPENAI_MODEL` (an Azure deployment name there).
+    pub openai_model: String,
+    /// `OPENAI_TIMEOUT_SECS`: one HTTP attempt.
+    pub openai_timeout: Duration,
+    /// `QUESTIONS_PROVIDER`: `openai` or `offline`; by default openai when a key is set.
+    pub default_provider: Option<ProviderKind>,
+    /// `GENERATION_MAX_PDF_BYTES`, `GENERATION_MAX_PAGES`, `GENERATION_EXTRACT_SECS`.
+    pub limits: pdf::Limits,
+    /// `GENERATION_DEADLINE_SECS`: a whole generation, provider retries included.
+    pub deadline: Duration,
+}
 
 /// Rounds of asking (the first, then refills for questions that failed validation).
 pub const MAX_ROUNDS: u32 = 3;

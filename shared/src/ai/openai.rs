@@ -26,11 +26,11 @@ use futures::future::{BoxFuture, join_all};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::AiConfig;
 use super::{
     Ask, Language, Proposal, ProviderError, QuestionProvider, Usage, text::chunks,
     validate::Candidate,
 };
-use crate::config::AiConfig;
 
 /// Bumped whenever the prompt or the schema changes; stored in each question's provenance.
 pub const PROMPT_VERSION: &str = "mcq-2026-11-21";
