@@ -7,6 +7,7 @@
 //! transaction-local, hence safe behind a transaction-mode pooler.
 
 use deadpool_postgres::{Client, Transaction};
+use tokio_postgres::types::Type;
 
 use crate::{auth::Caller, http::Result};
 
@@ -20,10 +21,11 @@ pub async fn begin_as<'a>(client: &'a mut Client, caller: &Caller) -> Result<Tra
     // JIT off: the platform's queries are short, and Postgres compiles any whose estimated cost
     // passes `jit_above_cost` (a reminder scan over 34k inscriptions spent 1.7 s compiling for
     // 46 ms of work). Transaction-local like the rest, in the same statement.
-    tx.execute(
+    // Typed parameters: one round trip (an untyped statement is prepared first, then run).
+    tx.query_typed(
         "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),
                 set_config('jit', 'off', true)",
-        &[&APP_ROLE, &claims],
+        &[(&APP_ROLE, Type::TEXT), (&claims, Type::TEXT)],
     )
     .await?;
     Ok(tx)
@@ -32,9 +34,9 @@ pub async fn begin_as<'a>(client: &'a mut Client, caller: &Caller) -> Result<Tra
 /// Changes the caller for the rest of `tx` (registration goes on as the new student to submit
 /// the PRE test it carries).
 pub async fn act_as(tx: &Transaction<'_>, caller: &Caller) -> Result<()> {
-    tx.execute(
+    tx.query_typed(
         "select set_config('request.jwt.claims', $1, true)",
-        &[&caller.claims().to_string()],
+        &[(&caller.claims().to_string(), Type::TEXT)],
     )
     .await?;
     Ok(())
