@@ -22,14 +22,7 @@ get, operation_id = "health_health", path = "/api/health", tag = "health",
     responses((status = 200, description = "Every dependency answers", body = Health))
 )]
 async fn health(State(state): State<AppState>) -> Result<Json<Health>, Error> {
-    let client = state.db.get().await?;
-    // Outside a transaction, so an unnamed statement: parsed and run in one round trip, which a
-    // transaction-mode pooler keeps on one server connection (a named one could be parsed on
-    // one and run, or collide, on another).
-    client
-        .query_typed("select 1", &[])
-        .await
-        .map_err(|e| Error::Unavailable(anyhow::Error::new(e).context("database health check")))?;
+    shared::db::ping(&state.db).await?;
     state.storage.ping().await.map_err(Error::Unavailable)?;
     Ok(Json(Health {
         status: "ok",

@@ -16,10 +16,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use shared::{
-    AppState, Error, Result, db,
+    AppState, Result, db,
     domain::student::{Registration, RegistrationDraft},
     http::{Json, Path, Staff, Student},
-    idempotency::{self, MaybeIdempotencyKey},
+    idempotency::MaybeIdempotencyKey,
     services::{
         registration::{self, Registered},
         students::{self as service, AttendanceChange, InscriptionView, IssuedAccess, Me},
@@ -49,36 +49,7 @@ async fn register(
     let (status, registered) = db::transact(
         &state.db,
         &registration::caller(&registration),
-        async |tx| {
-            let mut token = None;
-            let outcome = idempotency::run(
-                tx,
-                &key,
-                "inscriptions.create",
-                &draft,
-                StatusCode::CREATED,
-                async || {
-                    let (registered, issued) =
-                        registration::register(&state, tx, &registration, now).await?;
-                    token = Some(issued);
-                    Ok(registered)
-                },
-            )
-            .await?;
-            let mut registered: Registered = serde_json::from_value(outcome.body)
-                .map_err(|e| Error::from(anyhow::Error::from(e)))?;
-            // A replay gets a new token, the earlier ones revoked: the client never received the
-            // first (or it would not have retried), and tokens are only stored hashed.
-            registered.access_token = Some(match token {
-                Some(token) => token,
-                None => {
-                    service::issue_token(tx, registered.inscription_id)
-                        .await?
-                        .access_token
-                }
-            });
-            Ok((outcome.status, registered))
-        },
+        async |tx| registration::register_once(&state, tx, &key, &draft, &registration, now).await,
     )
     .await?;
     Ok((status, Json(registered)).into_response())

@@ -176,16 +176,7 @@ async fn confirm_pdf(
     Path(id): Path<Uuid>,
     Json(request): Json<PdfConfirmRequest>,
 ) -> Result<Response> {
-    let (view, replaced) = db::transact(&state.db, &admin.caller(), async |tx| {
-        service::confirm_pdf(&state, tx, id, &request).await
-    })
-    .await?;
-    if let Some(old) = replaced {
-        // The new handout is committed; losing the old object now only leaves garbage behind.
-        if let Err(e) = state.storage.delete(&old).await {
-            tracing::warn!(error = %format!("{e:#}"), "could not delete a replaced handout");
-        }
-    }
+    let view = service::confirm_pdf_as(&state, &admin.caller(), id, &request).await?;
     Ok(Json(view).into_response())
 }
 

@@ -58,14 +58,13 @@ async fn create(
 ) -> Result<Response> {
     let new = NewQuestion::parse(&draft)?;
     db::transact(&state.db, &staff.caller(), async |tx| {
-        let provenance = serde_json::json!({ "source": "staff" });
         let response = idempotency::once(
             tx,
             &key,
             "questions.create",
             &draft,
             StatusCode::CREATED,
-            async || service::create(tx, staff.0.id, &new, provenance).await,
+            async || service::create_by_staff(tx, staff.0.id, &new).await,
         )
         .await?;
         Ok(response)

@@ -12,5 +12,5 @@ mod session;
 
 pub use deadpool_postgres::{Client, Pool, Transaction};
 pub use migrate::{MIGRATIONS, Migration, migrate};
-pub use pool::connect;
+pub use pool::{connect, ping};
 pub use session::{APP_ROLE, act_as, begin_as, transact};

@@ -238,6 +238,27 @@ pub async fn start_pdf_upload(
     })
 }
 
+/// `POST /api/masterclasses/{id}/pdf/confirm` as `caller`: [`confirm_pdf`] in a transaction of
+/// its own, then, once that is committed, the replaced handout's object deleted (failing to
+/// delete it only leaves garbage behind, so that is logged, not answered).
+pub async fn confirm_pdf_as(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    id: Uuid,
+    request: &PdfConfirmRequest,
+) -> Result<MasterclassView> {
+    let (view, replaced) = db::transact(&state.db, caller, async |tx| {
+        confirm_pdf(state, tx, id, request).await
+    })
+    .await?;
+    if let Some(old) = replaced
+        && let Err(e) = state.storage.delete(&old).await
+    {
+        tracing::warn!(error = %format!("{e:#}"), "could not delete a replaced handout");
+    }
+    Ok(view)
+}
+
 /// Checks the uploaded object and records it as the handout of masterclass `id`. A rejected
 /// object is deleted; a replaced handout is deleted once the new one is committed by the caller.
 /// Returns the view and the key of the replaced handout, if any, for the caller to delete after

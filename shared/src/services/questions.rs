@@ -118,6 +118,15 @@ pub(crate) async fn visible_masterclass(tx: &Transaction<'_>, masterclass_id: Uu
         .ok_or_else(|| Error::field("masterclass_id", "names no masterclass you staff"))
 }
 
+/// A question written by staff member `staff_id` (its provenance says so).
+pub async fn create_by_staff(
+    tx: &Transaction<'_>,
+    staff_id: Uuid,
+    new: &NewQuestion,
+) -> Result<QuestionView> {
+    create(tx, staff_id, new, serde_json::json!({ "source": "staff" })).await
+}
+
 /// Adds a question (RLS: staff of its masterclass).
 pub async fn create(
     tx: &Transaction<'_>,

@@ -17,6 +17,7 @@
 //! the number is registered for that very masterclass (the 409), which the one-per-number rule
 //! needs.
 
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -26,10 +27,11 @@ use crate::{
     auth::{Caller, StudentIdentity},
     db::{self, Transaction},
     domain::{
-        student::Registration,
+        student::{Registration, RegistrationDraft},
         test::{TestKind, answers_sent_as},
     },
     http::{Error, Result},
+    idempotency::{self, MaybeIdempotencyKey},
     messaging::{self, MessageType, Outgoing, templates},
     services::{
         students,
@@ -59,6 +61,45 @@ pub fn caller(registration: &Registration) -> Caller {
     Caller::Registrar {
         whatsapp_number: registration.whatsapp_number.as_str().to_owned(),
     }
+}
+
+/// `POST /api/inscriptions` under its `Idempotency-Key`, in `tx` (begun as [`caller`]): registers
+/// once; a retry with the same key answers the same inscription. Either way the answer carries a
+/// fresh access token: a replay's client never received the first one (or it would not have
+/// retried), tokens are stored only hashed, so a new one is issued and the earlier revoked.
+pub async fn register_once(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    key: &MaybeIdempotencyKey,
+    draft: &RegistrationDraft,
+    registration: &Registration,
+    now: OffsetDateTime,
+) -> Result<(StatusCode, Registered)> {
+    let mut token = None;
+    let outcome = idempotency::run(
+        tx,
+        key,
+        "inscriptions.create",
+        draft,
+        StatusCode::CREATED,
+        async || {
+            let (registered, issued) = register(state, tx, registration, now).await?;
+            token = Some(issued);
+            Ok(registered)
+        },
+    )
+    .await?;
+    let mut registered: Registered =
+        serde_json::from_value(outcome.body).map_err(|e| Error::from(anyhow::Error::from(e)))?;
+    registered.access_token = Some(match token {
+        Some(token) => token,
+        None => {
+            students::issue_token(tx, registered.inscription_id)
+                .await?
+                .access_token
+        }
+    });
+    Ok((outcome.status, registered))
 }
 
 /// Registers; `tx` must have been begun as [`caller`]. Returns the inscription and its token.
