@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime, format_description::well_known::Rfc3339};
 
+use super::Fields;
 use crate::http::{Error, FieldError};
 
 /// A masterclass title: trimmed, 3 to 200 characters, no control characters.
@@ -119,60 +120,31 @@ pub struct MasterclassPatch {
     pub published: Option<bool>,
 }
 
-fn parse_time(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<OffsetDateTime> {
+/// An RFC 3339 timestamp with an offset, in the years 2000 to 2100.
+fn time(raw: &str) -> Result<OffsetDateTime, String> {
     match OffsetDateTime::parse(raw.trim(), &Rfc3339) {
-        Ok(t) if (2000..=2100).contains(&t.year()) => Some(t),
-        Ok(_) => {
-            errors.push(FieldError::new(
-                field,
-                "must be between the years 2000 and 2100",
-            ));
-            None
-        }
-        Err(_) => {
-            errors.push(FieldError::new(
-                field,
-                "must be an RFC 3339 timestamp with an offset",
-            ));
-            None
-        }
+        Ok(t) if (2000..=2100).contains(&t.year()) => Ok(t),
+        Ok(_) => Err("must be between the years 2000 and 2100".into()),
+        Err(_) => Err("must be an RFC 3339 timestamp with an offset".into()),
     }
-}
-
-fn check<T>(field: &str, result: Result<T, String>, errors: &mut Vec<FieldError>) -> Option<T> {
-    result
-        .map_err(|message| errors.push(FieldError::new(field, message)))
-        .ok()
 }
 
 impl MasterclassPatch {
     /// Parses the fields that are present; absent fields stay unchanged.
     pub fn parse(draft: &MasterclassDraft) -> Result<Self, Error> {
-        let mut errors = Vec::new();
+        let mut fields = Fields::default();
         let patch = Self {
-            title: draft
-                .title
-                .as_deref()
-                .and_then(|t| check("title", Title::parse(t), &mut errors)),
-            description: draft
-                .description
-                .as_deref()
-                .and_then(|d| check("description", Description::parse(d), &mut errors)),
-            starts_at: draft
-                .starts_at
-                .as_deref()
-                .and_then(|t| parse_time("starts_at", t, &mut errors)),
-            ends_at: draft
-                .ends_at
-                .as_deref()
-                .and_then(|t| parse_time("ends_at", t, &mut errors)),
+            title: fields.optional("title", draft.title.as_deref(), Title::parse),
+            description: fields.optional(
+                "description",
+                draft.description.as_deref(),
+                Description::parse,
+            ),
+            starts_at: fields.optional("starts_at", draft.starts_at.as_deref(), time),
+            ends_at: fields.optional("ends_at", draft.ends_at.as_deref(), time),
             published: draft.published,
         };
-        if errors.is_empty() {
-            Ok(patch)
-        } else {
-            Err(Error::Validation(errors))
-        }
+        fields.finish(|| Some(patch))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -183,33 +155,20 @@ impl MasterclassPatch {
 impl NewMasterclass {
     /// Parses a creation request: title, starts_at and ends_at are required.
     pub fn parse(draft: &MasterclassDraft) -> Result<Self, Error> {
-        let mut errors = match MasterclassPatch::parse(draft) {
-            Ok(_) => Vec::new(),
-            Err(Error::Validation(errors)) => errors,
-            Err(other) => return Err(other),
-        };
-        for (field, present) in [
-            ("title", draft.title.is_some()),
-            ("starts_at", draft.starts_at.is_some()),
-            ("ends_at", draft.ends_at.is_some()),
-        ] {
-            if !present {
-                errors.push(FieldError::new(field, "is required"));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(Error::Validation(errors));
-        }
-        let patch = MasterclassPatch::parse(draft)?;
-        let (Some(title), Some(starts_at), Some(ends_at)) =
-            (patch.title, patch.starts_at, patch.ends_at)
-        else {
-            unreachable!("checked above: required fields are present and valid");
-        };
+        let mut fields = Fields::default();
+        let title = fields.required("title", draft.title.as_deref(), Title::parse);
+        let description = fields.optional(
+            "description",
+            draft.description.as_deref(),
+            Description::parse,
+        );
+        let starts_at = fields.required("starts_at", draft.starts_at.as_deref(), time);
+        let ends_at = fields.required("ends_at", draft.ends_at.as_deref(), time);
+        let (title, starts_at, ends_at) = fields.finish(|| Some((title?, starts_at?, ends_at?)))?;
         let schedule = Schedule::new(starts_at, ends_at).map_err(|e| Error::Validation(vec![e]))?;
         Ok(Self {
             title,
-            description: patch.description.unwrap_or_default(),
+            description: description.unwrap_or_default(),
             schedule,
             published: draft.published.unwrap_or(false),
         })

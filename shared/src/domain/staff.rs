@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Fields;
 use crate::{
     auth::{Role, password::Password},
-    http::{Error, FieldError},
+    http::Error,
 };
 
 /// An e-mail address, checked by `email_address` (RFC 5322) and kept in lower case so that one
@@ -52,18 +53,8 @@ impl PersonName {
     }
 }
 
-fn check<T>(field: &str, result: Result<T, String>, errors: &mut Vec<FieldError>) -> Option<T> {
-    result
-        .map_err(|message| errors.push(FieldError::new(field, message)))
-        .ok()
-}
-
-fn role(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Role> {
-    check(
-        field,
-        Role::parse(raw).ok_or_else(|| "must be `admin` or `tuteur`".to_owned()),
-        errors,
-    )
+fn role(raw: &str) -> Result<Role, String> {
+    Role::parse(raw).ok_or_else(|| "must be `admin` or `tuteur`".to_owned())
 }
 
 /// `POST /api/auth/token`.
@@ -110,42 +101,21 @@ pub struct NewStaff {
 
 impl NewStaff {
     pub fn parse(draft: &StaffDraft) -> Result<Self, Error> {
-        let mut errors = Vec::new();
-        let required = |field: &str, value: &Option<String>, errors: &mut Vec<FieldError>| {
-            if value.is_none() {
-                errors.push(FieldError::new(field, "is required"));
-            }
-        };
-        required("email", &draft.email, &mut errors);
-        required("full_name", &draft.full_name, &mut errors);
-        required("password", &draft.password, &mut errors);
-        let email = draft
-            .email
-            .as_deref()
-            .and_then(|e| check("email", Email::parse(e), &mut errors));
-        let full_name = draft
-            .full_name
-            .as_deref()
-            .and_then(|n| check("full_name", PersonName::parse(n), &mut errors));
-        let password = draft
-            .password
-            .as_deref()
-            .and_then(|p| check("password", Password::parse(p), &mut errors));
-        let role = match draft.role.as_deref() {
-            None => Some(Role::Tuteur),
-            Some(raw) => role("role", raw, &mut errors),
-        };
-        match (email, full_name, role, password) {
-            (Some(email), Some(full_name), Some(role), Some(password)) if errors.is_empty() => {
-                Ok(Self {
-                    email,
-                    full_name,
-                    role,
-                    password,
-                })
-            }
-            _ => Err(Error::Validation(errors)),
-        }
+        let mut fields = Fields::default();
+        let email = fields.required("email", draft.email.as_deref(), Email::parse);
+        let full_name = fields.required("full_name", draft.full_name.as_deref(), PersonName::parse);
+        let role = fields
+            .optional("role", draft.role.as_deref(), role)
+            .unwrap_or(Role::Tuteur);
+        let password = fields.required("password", draft.password.as_deref(), Password::parse);
+        fields.finish(|| {
+            Some(Self {
+                email: email?,
+                full_name: full_name?,
+                role,
+                password: password?,
+            })
+        })
     }
 }
 
@@ -170,21 +140,13 @@ pub struct StaffPatch {
 
 impl StaffPatch {
     pub fn parse(draft: &StaffPatchDraft) -> Result<Self, Error> {
-        let mut errors = Vec::new();
+        let mut fields = Fields::default();
         let patch = Self {
-            full_name: draft
-                .full_name
-                .as_deref()
-                .and_then(|n| check("full_name", PersonName::parse(n), &mut errors)),
-            role: draft
-                .role
-                .as_deref()
-                .and_then(|r| role("role", r, &mut errors)),
+            full_name: fields.optional("full_name", draft.full_name.as_deref(), PersonName::parse),
+            role: fields.optional("role", draft.role.as_deref(), role),
             active: draft.active,
         };
-        if !errors.is_empty() {
-            return Err(Error::Validation(errors));
-        }
+        let patch = fields.finish(|| Some(patch))?;
         if patch == Self::default() {
             return Err(Error::field("body", "name at least one field to change"));
         }

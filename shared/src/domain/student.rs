@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, format_description::well_known::Iso8601};
 use uuid::Uuid;
 
-use super::staff::PersonName;
-use crate::http::{Error, FieldError};
+use super::{Fields, staff::PersonName};
+use crate::http::Error;
 
 /// A WhatsApp number in E.164 form (`+24106123456`), parsed by libphonenumber's rules with Gabon
 /// as the default region, so local forms (`06 12 34 56`) are understood.
@@ -65,12 +65,6 @@ impl DateOfBirth {
     }
 }
 
-fn check<T>(field: &str, result: Result<T, String>, errors: &mut Vec<FieldError>) -> Option<T> {
-    result
-        .map_err(|message| errors.push(FieldError::new(field, message)))
-        .ok()
-}
-
 /// `POST /api/inscriptions`, as sent.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -114,75 +108,56 @@ pub struct Registration {
 
 impl Registration {
     pub fn parse(draft: &RegistrationDraft, now: OffsetDateTime) -> Result<Self, Error> {
-        let mut errors = Vec::new();
-        let mut required = |field: &str, present: bool| {
-            if !present {
-                errors.push(FieldError::new(field, "is required"));
-            }
-        };
-        required("masterclass_id", draft.masterclass_id.is_some());
-        required("full_name", draft.full_name.is_some());
-        required("date_of_birth", draft.date_of_birth.is_some());
-        required("whatsapp_number", draft.whatsapp_number.is_some());
-        required("consent", draft.consent.is_some());
-        let masterclass_id = draft.masterclass_id.as_deref().and_then(|id| {
-            check(
-                "masterclass_id",
-                Uuid::parse_str(id.trim()).map_err(|_| "must be a UUID".to_owned()),
-                &mut errors,
-            )
-        });
-        let full_name = draft.full_name.as_deref().and_then(|n| {
-            let parsed = PersonName::parse(n).and_then(|name| {
+        let mut fields = Fields::default();
+        let masterclass_id = fields.required(
+            "masterclass_id",
+            draft.masterclass_id.as_deref(),
+            super::uuid,
+        );
+        let full_name = fields.required("full_name", draft.full_name.as_deref(), |raw| {
+            PersonName::parse(raw).and_then(|name| {
                 if name.as_str().chars().count() < 2 {
                     Err("must be at least 2 characters".into())
                 } else {
                     Ok(name)
                 }
+            })
+        });
+        let date_of_birth =
+            fields.required("date_of_birth", draft.date_of_birth.as_deref(), |raw| {
+                DateOfBirth::parse(raw, now.date())
             });
-            check("full_name", parsed, &mut errors)
-        });
-        let date_of_birth = draft.date_of_birth.as_deref().and_then(|d| {
-            check(
-                "date_of_birth",
-                DateOfBirth::parse(d, now.date()),
-                &mut errors,
-            )
-        });
-        let whatsapp_number = draft
-            .whatsapp_number
-            .as_deref()
-            .and_then(|p| check("whatsapp_number", Phone::parse(p), &mut errors));
-        if draft.consent == Some(false) {
-            errors.push(FieldError::new(
-                "consent",
-                "must be true: registration needs consent to the privacy notice",
-            ));
-        }
-        let pre_test = match &draft.pre_test {
-            None => None,
-            Some(raw) => match super::test::Answers::parse(raw) {
-                Ok(answers) => Some(answers),
-                Err(bad) => {
-                    errors.extend(super::test::answers_sent_as("pre_test", bad));
-                    None
-                }
-            },
-        };
-        match (masterclass_id, full_name, date_of_birth, whatsapp_number) {
-            (Some(masterclass_id), Some(full_name), Some(date_of_birth), Some(whatsapp_number))
-                if errors.is_empty() =>
-            {
-                Ok(Self {
-                    masterclass_id,
-                    full_name,
-                    date_of_birth,
-                    whatsapp_number,
-                    pre_test,
-                })
+        let whatsapp_number =
+            fields.required("whatsapp_number", draft.whatsapp_number.as_ref(), |raw| {
+                Phone::parse(raw)
+            });
+        fields.required("consent", draft.consent.as_ref(), |given| {
+            if *given {
+                Ok(())
+            } else {
+                Err("must be true: registration needs consent to the privacy notice".to_owned())
             }
-            _ => Err(Error::Validation(errors)),
-        }
+        });
+        let pre_test =
+            draft
+                .pre_test
+                .as_ref()
+                .and_then(|raw| match super::test::Answers::parse(raw) {
+                    Ok(answers) => Some(answers),
+                    Err(bad) => {
+                        fields.extend(super::test::answers_sent_as("pre_test", bad));
+                        None
+                    }
+                });
+        fields.finish(|| {
+            Some(Self {
+                masterclass_id: masterclass_id?,
+                full_name: full_name?,
+                date_of_birth: date_of_birth?,
+                whatsapp_number: whatsapp_number?,
+                pre_test,
+            })
+        })
     }
 }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::Fields;
 use crate::http::{Error, FieldError};
 
 /// Every test has this many questions, and scores are out of it.
@@ -232,121 +233,90 @@ pub struct NewQuestion {
     pub source_excerpt: Option<String>,
 }
 
-fn bounded(
-    field: &str,
-    raw: &str,
-    min: usize,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
+/// A text of `min` to `max` characters (as sent), trimmed, without control characters but line
+/// breaks.
+fn bounded(raw: &str, min: usize, max: usize) -> Result<String, String> {
     let Some(text) = super::trim_within(raw, max)
         .ok()
         .filter(|text| text.chars().count() >= min)
     else {
-        errors.push(FieldError::new(
-            field,
-            format!("must be {min} to {max} characters"),
-        ));
-        return None;
+        return Err(format!("must be {min} to {max} characters"));
     };
     if text.chars().any(|c| c.is_control() && c != '\n') {
-        errors.push(FieldError::new(
-            field,
-            "must not contain control characters",
-        ));
+        return Err("must not contain control characters".into());
+    }
+    Ok(text.to_owned())
+}
+
+/// Exactly four different choices, each named `choices[i]` when it is wrong.
+fn four_choices(choices: &[String], fields: &mut Fields) -> Option<[String; 4]> {
+    let Ok(four) = <&[String; 4]>::try_from(choices) else {
+        fields.invalid("choices", "must hold exactly four choices (A, B, C, D)");
+        return None;
+    };
+    let mut parsed = Vec::with_capacity(4);
+    for (i, choice) in four.iter().enumerate() {
+        parsed.push(fields.check(&format!("choices[{i}]"), bounded(choice, 1, 300)));
+    }
+    let parsed: [String; 4] = parsed
+        .into_iter()
+        .collect::<Option<Vec<_>>>()?
+        .try_into()
+        .ok()?;
+    let mut normalised: Vec<String> = parsed.iter().map(|c| c.to_lowercase()).collect();
+    normalised.sort();
+    normalised.dedup();
+    if normalised.len() != 4 {
+        fields.invalid("choices", "must be four different choices");
         return None;
     }
-    Some(text.to_owned())
+    Some(parsed)
 }
 
 impl NewQuestion {
     /// Parses a whole question (creation and replacement alike). The status defaults to draft.
     pub fn parse(draft: &QuestionDraft) -> Result<Self, Error> {
-        let mut errors = Vec::new();
-        for (field, present) in [
-            ("masterclass_id", draft.masterclass_id.is_some()),
-            ("text", draft.text.is_some()),
-            ("choices", draft.choices.is_some()),
-            ("correct", draft.correct.is_some()),
-        ] {
-            if !present {
-                errors.push(FieldError::new(field, "is required"));
-            }
-        }
-        let masterclass_id = draft.masterclass_id.as_deref().and_then(|id| {
-            Uuid::parse_str(id.trim())
-                .map_err(|_| errors.push(FieldError::new("masterclass_id", "must be a UUID")))
-                .ok()
-        });
-        let text = draft
-            .text
-            .as_deref()
-            .and_then(|t| bounded("text", t, 5, 1000, &mut errors));
-        let choices = draft.choices.as_ref().and_then(|choices| {
-            if choices.len() != 4 {
-                errors.push(FieldError::new(
-                    "choices",
-                    "must hold exactly four choices (A, B, C, D)",
-                ));
-                return None;
-            }
-            let parsed: Vec<Option<String>> = choices
-                .iter()
-                .enumerate()
-                .map(|(i, c)| bounded(&format!("choices[{i}]"), c, 1, 300, &mut errors))
-                .collect();
-            let parsed: Option<Vec<String>> = parsed.into_iter().collect();
-            let parsed = parsed?;
-            let mut normalised: Vec<String> = parsed.iter().map(|c| c.to_lowercase()).collect();
-            normalised.sort();
-            normalised.dedup();
-            if normalised.len() != 4 {
-                errors.push(FieldError::new("choices", "must be four different choices"));
-                return None;
-            }
-            Some([
-                parsed[0].clone(),
-                parsed[1].clone(),
-                parsed[2].clone(),
-                parsed[3].clone(),
-            ])
-        });
-        let correct = draft.correct.as_deref().and_then(|c| {
-            Choice::parse(c).or_else(|| {
-                errors.push(FieldError::new("correct", "must be one of A, B, C, D"));
+        let mut fields = Fields::default();
+        let masterclass_id = fields.required(
+            "masterclass_id",
+            draft.masterclass_id.as_deref(),
+            super::uuid,
+        );
+        let text = fields.required("text", draft.text.as_deref(), |t| bounded(t, 5, 1000));
+        let choices = match draft.choices.as_deref() {
+            None => {
+                fields.invalid("choices", "is required");
                 None
-            })
-        });
-        let status = match draft.status.as_deref() {
-            None => Some(QuestionStatus::Draft),
-            Some(raw) => QuestionStatus::parse(raw).or_else(|| {
-                errors.push(FieldError::new(
-                    "status",
-                    "must be draft, approved or archived",
-                ));
-                None
-            }),
+            }
+            Some(choices) => four_choices(choices, &mut fields),
         };
-        let source_excerpt = draft
-            .source_excerpt
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| bounded("source_excerpt", s, 1, 2000, &mut errors));
-        match (masterclass_id, text, choices, correct, status) {
-            (Some(masterclass_id), Some(text), Some(choices), Some(correct), Some(status))
-                if errors.is_empty() =>
-            {
-                Ok(Self {
-                    masterclass_id,
-                    text,
-                    choices,
-                    correct,
-                    status,
-                    source_excerpt: source_excerpt.flatten(),
-                })
-            }
-            _ => Err(Error::Validation(errors)),
-        }
+        let correct = fields.required("correct", draft.correct.as_deref(), |raw| {
+            Choice::parse(raw).ok_or_else(|| "must be one of A, B, C, D".to_owned())
+        });
+        let status = fields
+            .optional("status", draft.status.as_deref(), |raw| {
+                QuestionStatus::parse(raw)
+                    .ok_or_else(|| "must be draft, approved or archived".to_owned())
+            })
+            .unwrap_or(QuestionStatus::Draft);
+        let source_excerpt = fields.optional(
+            "source_excerpt",
+            draft
+                .source_excerpt
+                .as_deref()
+                .filter(|s| !s.trim().is_empty()),
+            |s| bounded(s, 1, 2000),
+        );
+        fields.finish(|| {
+            Some(Self {
+                masterclass_id: masterclass_id?,
+                text: text?,
+                choices: choices?,
+                correct: correct?,
+                status,
+                source_excerpt,
+            })
+        })
     }
 }
 

@@ -10,8 +10,8 @@ use super::{MessageType, templates};
 use crate::{
     auth::{Role, StaffIdentity},
     db::Transaction,
-    domain::{Paging, student::Phone},
-    http::{Error, FieldError, Result},
+    domain::{Fields, Paging, student::Phone},
+    http::{Error, Result},
 };
 
 /// `POST /api/send-whatsapp`, as sent (the product brief's field names).
@@ -168,22 +168,15 @@ pub async fn send(
     staff: &StaffIdentity,
     request: &SendRequest,
 ) -> Result<Queued> {
-    let mut errors = Vec::new();
-    if request.to.is_none() {
-        errors.push(FieldError::new("to", "is required"));
-    }
-    if request.message_type.is_none() {
-        errors.push(FieldError::new("messageType", "is required"));
-    }
-    if request.data.as_ref().is_some_and(|d| !d.is_object()) {
-        errors.push(FieldError::new("data", "must be an object"));
-    }
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
-    let (Some(to), Some(message_type)) = (&request.to, request.message_type) else {
-        unreachable!("checked above")
-    };
+    let mut fields = Fields::default();
+    let to = fields.required("to", request.to.as_deref(), |to| Ok(to.to_owned()));
+    let message_type = fields.required("messageType", request.message_type.as_ref(), |t| Ok(*t));
+    fields.optional("data", request.data.as_ref(), |data| {
+        data.is_object()
+            .then_some(())
+            .ok_or_else(|| "must be an object".to_owned())
+    });
+    let (to, message_type) = fields.finish(|| Some((to?, message_type?)))?;
     if message_type == MessageType::Custom {
         if staff.role != Role::Admin {
             return Err(Error::Forbidden);
@@ -200,7 +193,7 @@ pub async fn send(
             ));
         }
     }
-    let recipient = recipient(tx, staff, to).await?;
+    let recipient = recipient(tx, staff, &to).await?;
     let mut data = recipient.defaults.clone();
     if let Some(Value::Object(given)) = &request.data {
         for (key, value) in given {

@@ -22,8 +22,11 @@ use crate::{
     ai::{GenerateError, Language, ProviderError, ProviderKind, Request, pdf::ExtractError},
     auth::StaffIdentity,
     db::{self, masterclasses},
-    domain::test::{NewQuestion, QuestionStatus},
-    http::{Error, FieldError, Result},
+    domain::{
+        Fields,
+        test::{NewQuestion, QuestionStatus},
+    },
+    http::{Error, Result},
     idempotency::{self, MaybeIdempotencyKey},
 };
 
@@ -63,55 +66,39 @@ pub struct GenerationOrder {
 
 impl GenerationOrder {
     pub fn parse(draft: &GenerationDraft, default_provider: ProviderKind) -> Result<Self> {
-        let mut errors = Vec::new();
-        let masterclass_id = match draft.masterclass_id.as_deref() {
-            None => {
-                errors.push(FieldError::new("masterclass_id", "is required"));
-                None
-            }
-            Some(raw) => Uuid::parse_str(raw.trim())
-                .map_err(|_| errors.push(FieldError::new("masterclass_id", "must be a UUID")))
-                .ok(),
-        };
-        let count = match draft.count {
-            None => Some(10),
-            Some(n) if (1..=MAX_COUNT as i64).contains(&n) => Some(n as usize),
-            Some(_) => {
-                errors.push(FieldError::new(
-                    "count",
-                    format!("must be 1 to {MAX_COUNT}"),
-                ));
-                None
-            }
-        };
-        let language = match draft.language.as_deref() {
-            None => Some(Language::French),
-            Some(raw) => Language::parse(raw).or_else(|| {
-                errors.push(FieldError::new("language", "must be fr or en"));
-                None
-            }),
-        };
-        let provider = match draft.provider.as_deref() {
-            None => Some(default_provider),
-            Some(raw) => ProviderKind::parse(raw).or_else(|| {
-                errors.push(FieldError::new("provider", "must be openai or offline"));
-                None
-            }),
-        };
-        match (masterclass_id, count, language, provider) {
-            (Some(masterclass_id), Some(count), Some(language), Some(provider))
-                if errors.is_empty() =>
-            {
-                Ok(Self {
-                    masterclass_id,
-                    count,
-                    language,
-                    provider,
-                    seed: draft.seed.unwrap_or_else(rand::random),
-                })
-            }
-            _ => Err(Error::Validation(errors)),
-        }
+        let mut fields = Fields::default();
+        let masterclass_id = fields.required(
+            "masterclass_id",
+            draft.masterclass_id.as_deref(),
+            crate::domain::uuid,
+        );
+        let count = fields
+            .optional("count", draft.count.as_ref(), |&n| {
+                usize::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=MAX_COUNT).contains(n))
+                    .ok_or_else(|| format!("must be 1 to {MAX_COUNT}"))
+            })
+            .unwrap_or(10);
+        let language = fields
+            .optional("language", draft.language.as_deref(), |raw| {
+                Language::parse(raw).ok_or_else(|| "must be fr or en".to_owned())
+            })
+            .unwrap_or(Language::French);
+        let provider = fields
+            .optional("provider", draft.provider.as_deref(), |raw| {
+                ProviderKind::parse(raw).ok_or_else(|| "must be openai or offline".to_owned())
+            })
+            .unwrap_or(default_provider);
+        fields.finish(|| {
+            Some(Self {
+                masterclass_id: masterclass_id?,
+                count,
+                language,
+                provider,
+                seed: draft.seed.unwrap_or_else(rand::random),
+            })
+        })
     }
 }
 
