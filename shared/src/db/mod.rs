@@ -8,9 +8,12 @@
 pub mod masterclasses;
 mod migrate;
 mod pool;
+pub mod row;
 mod session;
+pub mod staff;
 
 pub use deadpool_postgres::{Client, Pool, Transaction};
 pub use migrate::{MIGRATIONS, Migration, migrate};
 pub use pool::{connect, ping};
+pub use row::FromRow;
 pub use session::{APP_ROLE, act_as, begin_as, transact};

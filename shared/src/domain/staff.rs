@@ -1,6 +1,8 @@
 //! Staff accounts as requests describe them, parsed at the door.
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::Fields;
 use crate::{
@@ -51,6 +53,20 @@ impl PersonName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A staff account as the API shows it (never its password hash).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct StaffView {
+    pub id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub role: Role,
+    pub active: bool,
+    /// Masterclasses a tutor is assigned to.
+    pub masterclass_ids: Vec<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
 }
 
 fn role(raw: &str) -> Result<Role, String> {

@@ -64,22 +64,16 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, Error> {
 async fn staff_from_jwt(state: &AppState, token: &str) -> Result<StaffIdentity, Error> {
     let claims = state.keys.verify(token)?;
     let client = state.db.get().await?;
-    let row = client
-        .query_typed(
-            "select role, email from auth_staff_session($1, $2)",
-            &[(&claims.sub, Type::UUID), (&claims.ver, Type::INT4)],
-        )
-        .await?;
-    let row = row.first().ok_or_else(|| {
-        tracing::info!(staff_id = %claims.sub, "token of an unknown, inactive or revoked account");
-        Error::Unauthorized
-    })?;
-    let role: String = row.get(0);
+    let (role, email) = crate::db::staff::session(&client, claims.sub, claims.ver)
+        .await?
+        .ok_or_else(|| {
+            tracing::info!(staff_id = %claims.sub, "token of an unknown, inactive or revoked account");
+            Error::Unauthorized
+        })?;
     Ok(StaffIdentity {
         id: claims.sub,
-        role: Role::parse(&role)
-            .ok_or_else(|| anyhow::anyhow!("unknown role {role:?} in staff_users"))?,
-        email: row.get(1),
+        role,
+        email,
     })
 }
 

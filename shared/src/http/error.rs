@@ -292,7 +292,10 @@ impl IntoResponse for Error {
 
 /// Maps the database errors a request can cause to 4xx, by constraint name, in one place.
 /// Everything else is an internal error with its context.
-pub fn on_constraint(err: tokio_postgres::Error, context: &'static str) -> Error {
+pub fn on_constraint(
+    err: tokio_postgres::Error,
+    context: impl std::fmt::Display + Send + Sync + 'static,
+) -> Error {
     use tokio_postgres::error::SqlState;
     if let Some(db) = err.as_db_error() {
         let constraint = db.constraint().unwrap_or_default();
