@@ -8,6 +8,7 @@
 pub mod masterclasses;
 mod migrate;
 mod pool;
+pub mod questions;
 pub mod row;
 mod session;
 pub mod staff;

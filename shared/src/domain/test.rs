@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Fields;
@@ -196,6 +197,25 @@ impl QuestionStatus {
             Self::Archived => "archived",
         }
     }
+}
+
+/// A question as staff see it, with its answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct QuestionView {
+    pub id: Uuid,
+    pub masterclass_id: Uuid,
+    pub text: String,
+    pub choices: Vec<String>,
+    pub correct: Choice,
+    pub status: QuestionStatus,
+    pub source_excerpt: Option<String>,
+    pub provenance: serde_json::Value,
+    /// Whether a submitted test used it (then its choices and answer are frozen).
+    pub used: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
 }
 
 /// `POST /api/admin/questions` and `PUT /api/admin/questions/{id}`, as sent.

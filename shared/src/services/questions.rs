@@ -4,35 +4,15 @@
 //! old scores stay explainable: changing them is a 409, and deleting it archives it instead.
 //! (A database trigger freezes used keys too, whatever the code does.)
 
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use tokio_postgres::Row;
+use serde::Deserialize;
 use uuid::Uuid;
 
+pub use crate::domain::test::QuestionView;
 use crate::{
-    db::Transaction,
-    domain::test::{Choice, NewQuestion, QuestionStatus},
+    db::{self, Transaction},
+    domain::test::{NewQuestion, QuestionStatus},
     http::{Error, Result},
 };
-
-/// A question as staff see it, with its answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct QuestionView {
-    pub id: Uuid,
-    pub masterclass_id: Uuid,
-    pub text: String,
-    pub choices: Vec<String>,
-    pub correct: Choice,
-    pub status: QuestionStatus,
-    pub source_excerpt: Option<String>,
-    pub provenance: serde_json::Value,
-    /// Whether a submitted test used it (then its choices and answer are frozen).
-    pub used: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
 
 /// Filters of the listing.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -43,43 +23,10 @@ pub struct QuestionFilter {
     pub status: Option<String>,
 }
 
-const COLUMNS: &str = "q.id, q.masterclass_id, q.text, q.choice_a, q.choice_b, q.choice_c, q.choice_d, k.correct, \
-     q.status, q.source_excerpt, q.provenance, q.created_at, q.updated_at, \
-     exists (select 1 from test_answers a where a.question_id = q.id) as used";
-
-fn view(row: &Row) -> Result<QuestionView> {
-    let correct: String = row.get("correct");
-    let status: String = row.get("status");
-    Ok(QuestionView {
-        id: row.get("id"),
-        masterclass_id: row.get("masterclass_id"),
-        text: row.get("text"),
-        choices: vec![
-            row.get("choice_a"),
-            row.get("choice_b"),
-            row.get("choice_c"),
-            row.get("choice_d"),
-        ],
-        correct: Choice::parse(&correct).ok_or_else(|| anyhow::anyhow!("bad key {correct:?}"))?,
-        status: QuestionStatus::parse(&status)
-            .ok_or_else(|| anyhow::anyhow!("bad status {status:?}"))?,
-        source_excerpt: row.get("source_excerpt"),
-        provenance: row.get("provenance"),
-        used: row.get("used"),
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
-    })
-}
-
 pub async fn get(tx: &Transaction<'_>, id: Uuid) -> Result<QuestionView> {
-    let row = tx
-        .query_opt(
-            &format!("select {COLUMNS} from questions q join question_keys k on k.question_id = q.id where q.id = $1 and q.deleted_at is null"),
-            &[&id],
-        )
+    db::questions::get(tx, id)
         .await?
-        .ok_or(Error::NotFound("question"))?;
-    view(&row)
+        .ok_or(Error::NotFound("question"))
 }
 
 /// The questions the caller staffs, newest first, optionally by masterclass and status.
@@ -88,34 +35,21 @@ pub async fn list(tx: &Transaction<'_>, filter: &QuestionFilter) -> Result<Vec<Q
         None => None,
         Some(raw) => Some(
             QuestionStatus::parse(raw)
-                .ok_or_else(|| Error::field("status", "must be draft, approved or archived"))?
-                .as_str(),
+                .ok_or_else(|| Error::field("status", "must be draft, approved or archived"))?,
         ),
     };
-    let rows = tx
-        .query(
-            &format!(
-                "select {COLUMNS} from questions q join question_keys k on k.question_id = q.id
-                 where q.deleted_at is null and ($1::uuid is null or q.masterclass_id = $1)
-                   and ($2::text is null or q.status = $2)
-                 order by q.created_at desc, q.id limit 1000"
-            ),
-            &[&filter.masterclass_id, &status],
-        )
-        .await?;
-    rows.iter().map(view).collect()
+    db::questions::list(tx, filter.masterclass_id, status).await
 }
 
 pub(crate) async fn visible_masterclass(tx: &Transaction<'_>, masterclass_id: Uuid) -> Result<()> {
-    let staffed = tx
-        .query_opt(
-            "select 1 from masterclasses where id = $1 and deleted_at is null and auth_staffs(id)",
-            &[&masterclass_id],
-        )
-        .await?;
-    staffed
-        .map(|_| ())
-        .ok_or_else(|| Error::field("masterclass_id", "names no masterclass you staff"))
+    if db::questions::staffs(tx, masterclass_id).await? {
+        Ok(())
+    } else {
+        Err(Error::field(
+            "masterclass_id",
+            "names no masterclass you staff",
+        ))
+    }
 }
 
 /// A question written by staff member `staff_id` (its provenance says so).
@@ -135,24 +69,7 @@ pub async fn create(
     provenance: serde_json::Value,
 ) -> Result<QuestionView> {
     visible_masterclass(tx, new.masterclass_id).await?;
-    let [a, b, c, d] = &new.choices;
-    let id: Uuid = tx
-        .query_one(
-            "insert into questions (masterclass_id, text, choice_a, choice_b, choice_c, choice_d, status, source_excerpt,
-                                    provenance, created_by)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
-            &[
-                &new.masterclass_id, &new.text, a, b, c, d, &new.status.as_str(), &new.source_excerpt, &provenance,
-                &staff_id,
-            ],
-        )
-        .await?
-        .get(0);
-    tx.execute(
-        "insert into question_keys (question_id, correct) values ($1, $2)",
-        &[&id, &new.correct.as_str()],
-    )
-    .await?;
+    let id = db::questions::insert(tx, staff_id, new, &provenance).await?;
     get(tx, id).await
 }
 
@@ -175,19 +92,7 @@ pub async fn replace(tx: &Transaction<'_>, id: Uuid, new: &NewQuestion) -> Resul
                     .into(),
         });
     }
-    let [a, b, c, d] = &new.choices;
-    tx.execute(
-        "update questions set text = $2, choice_a = $3, choice_b = $4, choice_c = $5, choice_d = $6, status = $7,
-             source_excerpt = $8
-         where id = $1",
-        &[&id, &new.text, a, b, c, d, &new.status.as_str(), &new.source_excerpt],
-    )
-    .await?;
-    tx.execute(
-        "update question_keys set correct = $2 where question_id = $1",
-        &[&id, &new.correct.as_str()],
-    )
-    .await?;
+    db::questions::update(tx, id, new).await?;
     get(tx, id).await
 }
 
@@ -203,14 +108,9 @@ pub enum Removed {
 pub async fn delete(tx: &Transaction<'_>, id: Uuid) -> Result<(Removed, QuestionView)> {
     let current = get(tx, id).await?;
     if current.used {
-        tx.execute(
-            "update questions set status = 'archived' where id = $1",
-            &[&id],
-        )
-        .await?;
+        db::questions::archive(tx, id).await?;
         return Ok((Removed::Archived, get(tx, id).await?));
     }
-    tx.execute("delete from questions where id = $1", &[&id])
-        .await?;
+    db::questions::delete(tx, id).await?;
     Ok((Removed::Deleted, current))
 }

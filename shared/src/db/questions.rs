@@ -1,0 +1,175 @@
+//! Queries for the question bank: `questions` and their answers in `question_keys` (a table of
+//! its own, so that a student's paper can read questions without ever seeing a key).
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::row::{FromRow, all, failed};
+use crate::{
+    domain::test::{Choice, NewQuestion, QuestionStatus, QuestionView},
+    http::Result,
+};
+
+const VIEW: &str = "q.id, q.masterclass_id, q.text, q.choice_a, q.choice_b, q.choice_c, q.choice_d, \
+     k.correct, q.status, q.source_excerpt, q.provenance, q.created_at, q.updated_at, \
+     exists (select 1 from test_answers a where a.question_id = q.id) as used";
+
+impl FromRow for QuestionView {
+    fn from_row(row: &Row) -> Result<Self> {
+        let correct: String = row.try_get("correct")?;
+        let status: String = row.try_get("status")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            masterclass_id: row.try_get("masterclass_id")?,
+            text: row.try_get("text")?,
+            choices: vec![
+                row.try_get("choice_a")?,
+                row.try_get("choice_b")?,
+                row.try_get("choice_c")?,
+                row.try_get("choice_d")?,
+            ],
+            correct: Choice::parse(&correct)
+                .ok_or_else(|| anyhow::anyhow!("bad key {correct:?}"))?,
+            status: QuestionStatus::parse(&status)
+                .ok_or_else(|| anyhow::anyhow!("bad status {status:?}"))?,
+            source_excerpt: row.try_get("source_excerpt")?,
+            provenance: row.try_get("provenance")?,
+            used: row.try_get("used")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+/// One question with its answer (RLS: staff of its masterclass).
+pub async fn get(db: &impl GenericClient, id: Uuid) -> Result<Option<QuestionView>> {
+    db.query_opt(
+        &format!(
+            "select {VIEW} from questions q join question_keys k on k.question_id = q.id
+             where q.id = $1 and q.deleted_at is null"
+        ),
+        &[&id],
+    )
+    .await
+    .map_err(failed(format!("reading question {id}")))?
+    .as_ref()
+    .map(QuestionView::from_row)
+    .transpose()
+}
+
+/// The questions the caller staffs, newest first (at most 1,000), of one masterclass and one
+/// status when given.
+pub async fn list(
+    db: &impl GenericClient,
+    masterclass_id: Option<Uuid>,
+    status: Option<QuestionStatus>,
+) -> Result<Vec<QuestionView>> {
+    let rows = db
+        .query(
+            &format!(
+                "select {VIEW} from questions q join question_keys k on k.question_id = q.id
+                 where q.deleted_at is null and ($1::uuid is null or q.masterclass_id = $1)
+                   and ($2::text is null or q.status = $2)
+                 order by q.created_at desc, q.id limit 1000"
+            ),
+            &[&masterclass_id, &status.map(QuestionStatus::as_str)],
+        )
+        .await
+        .map_err(failed("listing questions"))?;
+    all(&rows)
+}
+
+/// Is the caller staff of masterclass `masterclass_id` (and does it exist)?
+pub async fn staffs(db: &impl GenericClient, masterclass_id: Uuid) -> Result<bool> {
+    let row = db
+        .query_opt(
+            "select 1 from masterclasses where id = $1 and deleted_at is null and auth_staffs(id)",
+            &[&masterclass_id],
+        )
+        .await
+        .map_err(failed(format!(
+            "checking who staffs masterclass {masterclass_id}"
+        )))?;
+    Ok(row.is_some())
+}
+
+/// Adds a question and its key; returns its id.
+pub async fn insert(
+    db: &impl GenericClient,
+    staff_id: Uuid,
+    new: &NewQuestion,
+    provenance: &serde_json::Value,
+) -> Result<Uuid> {
+    let doing = || format!("adding a question to masterclass {}", new.masterclass_id);
+    let [a, b, c, d] = &new.choices;
+    let id: Uuid = db
+        .query_one(
+            "insert into questions (masterclass_id, text, choice_a, choice_b, choice_c, choice_d,
+                                    status, source_excerpt, provenance, created_by)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
+            &[
+                &new.masterclass_id,
+                &new.text,
+                a,
+                b,
+                c,
+                d,
+                &new.status.as_str(),
+                &new.source_excerpt,
+                provenance,
+                &staff_id,
+            ],
+        )
+        .await
+        .map_err(failed(doing()))?
+        .try_get("id")?;
+    // A statement of its own: the key's policy looks the question up, and rows written by a
+    // statement are not visible to its own subqueries.
+    db.execute(
+        "insert into question_keys (question_id, correct) values ($1, $2)",
+        &[&id, &new.correct.as_str()],
+    )
+    .await
+    .map_err(failed(doing()))?;
+    Ok(id)
+}
+
+/// Rewrites question `id` and its key.
+pub async fn update(db: &impl GenericClient, id: Uuid, new: &NewQuestion) -> Result<()> {
+    let [a, b, c, d] = &new.choices;
+    db.execute(
+        "update questions set text = $2, choice_a = $3, choice_b = $4, choice_c = $5, choice_d = $6,
+             status = $7, source_excerpt = $8
+         where id = $1",
+        &[&id, &new.text, a, b, c, d, &new.status.as_str(), &new.source_excerpt],
+    )
+    .await
+    .map_err(failed(format!("rewriting question {id}")))?;
+    db.execute(
+        "update question_keys set correct = $2 where question_id = $1",
+        &[&id, &new.correct.as_str()],
+    )
+    .await
+    .map_err(failed(format!("rewriting the key of question {id}")))?;
+    Ok(())
+}
+
+/// Archives question `id`.
+pub async fn archive(db: &impl GenericClient, id: Uuid) -> Result<()> {
+    db.execute(
+        "update questions set status = 'archived' where id = $1",
+        &[&id],
+    )
+    .await
+    .map_err(failed(format!("archiving question {id}")))?;
+    Ok(())
+}
+
+/// Deletes question `id` (its key goes with it).
+pub async fn delete(db: &impl GenericClient, id: Uuid) -> Result<()> {
+    db.execute("delete from questions where id = $1", &[&id])
+        .await
+        .map_err(failed(format!("deleting question {id}")))?;
+    Ok(())
+}
