@@ -15,7 +15,10 @@ use http::{StatusCode, request::Parts};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::http::{Error, Json, Result};
+use crate::{
+    db,
+    http::{Error, Json, Result},
+};
 
 /// The header name.
 pub const HEADER: &str = "idempotency-key";
@@ -110,27 +113,15 @@ where
         });
     };
     let hash = fingerprint(request)?;
-    let claimed = db
-        .execute(
-            "insert into idempotency_keys (scope, key, request_hash) values ($1, $2, $3)
-             on conflict do nothing",
-            &[&scope, raw, &hash],
-        )
-        .await?;
-    if claimed == 0 {
+    let claimed = db::idempotency::claim(db, scope, raw, &hash).await?;
+    if !claimed {
         return saved(db, key, scope, request)
             .await?
             .ok_or_else(|| anyhow::anyhow!("the idempotency record of {scope} vanished").into());
     }
     let body = serde_json::to_value(work().await?).map_err(anyhow::Error::from)?;
-    let saved = db
-        .execute(
-            "update idempotency_keys set response_status = $3, response_body = $4
-             where scope = $1 and key = $2",
-            &[&scope, raw, &(status.as_u16() as i16), &body],
-        )
-        .await?;
-    if saved != 1 {
+    let saved = db::idempotency::save(db, scope, raw, status.as_u16() as i16, &body).await?;
+    if !saved {
         // The work changed the caller and the key is no longer theirs: a bug, not an answer.
         return Err(anyhow::anyhow!("the idempotency record of {scope} could not be saved").into());
     }
@@ -153,28 +144,19 @@ pub async fn saved(
     let Some(IdempotencyKey(key)) = &key.0 else {
         return Ok(None);
     };
-    let Some(row) = db
-        .query_opt(
-            "select request_hash, response_status, response_body from idempotency_keys
-             where scope = $1 and key = $2 and response_status is not null",
-            &[&scope, key],
-        )
-        .await?
-    else {
+    let Some(answer) = db::idempotency::saved(db, scope, key).await? else {
         return Ok(None);
     };
-    let saved_hash: String = row.get(0);
-    if saved_hash != fingerprint(request)? {
+    if answer.request_hash != fingerprint(request)? {
         return Err(Error::Unprocessable {
             code: "idempotency_key_reused",
             detail: "this Idempotency-Key was used with a different request body".into(),
         });
     }
-    let status: i16 = row.get(1);
-    let status = StatusCode::from_u16(status as u16).map_err(anyhow::Error::from)?;
+    let status = StatusCode::from_u16(answer.status as u16).map_err(anyhow::Error::from)?;
     Ok(Some(Outcome {
         status,
-        body: row.get(2),
+        body: answer.body,
         replayed: true,
     }))
 }
@@ -203,14 +185,7 @@ pub const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 36
 
 /// Drops saved answers older than [`KEEP_FOR`]; the dispatcher's schedule runs it.
 pub async fn purge(db: &impl GenericClient) -> Result<i64> {
-    let purged: i64 = db
-        .query_one(
-            "select purge_idempotency_keys(make_interval(secs => $1))",
-            &[&KEEP_FOR.as_secs_f64()],
-        )
-        .await?
-        .get(0);
-    Ok(purged)
+    db::idempotency::purge(db, KEEP_FOR).await
 }
 
 #[cfg(test)]

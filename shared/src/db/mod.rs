@@ -5,6 +5,7 @@
 //! `prepare_cached`, so no named prepared statement outlives its transaction and the code is safe
 //! behind a transaction-mode pooler (pgbouncer, Supavisor, RDS Proxy).
 
+pub mod idempotency;
 pub mod masterclasses;
 mod migrate;
 mod pool;

@@ -1,0 +1,91 @@
+//! Queries for `idempotency_keys`: the saved answers of requests sent with an `Idempotency-Key`,
+//! each visible only to the caller who sent it (RLS).
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::row::{FromRow, failed};
+use crate::http::Result;
+
+/// A saved answer, and the fingerprint of the request it answered.
+#[derive(Debug, Clone)]
+pub struct SavedAnswer {
+    pub request_hash: String,
+    pub status: i16,
+    pub body: serde_json::Value,
+}
+
+impl FromRow for SavedAnswer {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            request_hash: row.try_get("request_hash")?,
+            status: row.try_get("response_status")?,
+            body: row.try_get("response_body")?,
+        })
+    }
+}
+
+/// Claims (`scope`, `key`) for a request whose body hashes to `hash`. False if it was claimed
+/// before (then its answer is saved, or being written by a transaction that holds the row).
+pub async fn claim(db: &impl GenericClient, scope: &str, key: &str, hash: &str) -> Result<bool> {
+    let claimed = db
+        .execute(
+            "insert into idempotency_keys (scope, key, request_hash) values ($1, $2, $3)
+             on conflict do nothing",
+            &[&scope, &key, &hash],
+        )
+        .await
+        .map_err(failed(format!(
+            "claiming idempotency key {key:?} of {scope}"
+        )))?;
+    Ok(claimed == 1)
+}
+
+/// Saves the answer of the claimed (`scope`, `key`). False if the caller no longer sees it.
+pub async fn save(
+    db: &impl GenericClient,
+    scope: &str,
+    key: &str,
+    status: i16,
+    body: &serde_json::Value,
+) -> Result<bool> {
+    let saved = db
+        .execute(
+            "update idempotency_keys set response_status = $3, response_body = $4
+             where scope = $1 and key = $2",
+            &[&scope, &key, &status, body],
+        )
+        .await
+        .map_err(failed(format!(
+            "saving the answer of idempotency key {key:?} of {scope}"
+        )))?;
+    Ok(saved == 1)
+}
+
+/// The saved answer of (`scope`, `key`), if it has one.
+pub async fn saved(db: &impl GenericClient, scope: &str, key: &str) -> Result<Option<SavedAnswer>> {
+    db.query_opt(
+        "select request_hash, response_status, response_body from idempotency_keys
+         where scope = $1 and key = $2 and response_status is not null",
+        &[&scope, &key],
+    )
+    .await
+    .map_err(failed(format!(
+        "reading idempotency key {key:?} of {scope}"
+    )))?
+    .as_ref()
+    .map(SavedAnswer::from_row)
+    .transpose()
+}
+
+/// Drops the answers saved more than `older_than` ago; returns how many.
+pub async fn purge(db: &impl GenericClient, older_than: std::time::Duration) -> Result<i64> {
+    Ok(db
+        .query_one(
+            "select purge_idempotency_keys(make_interval(secs => $1)) as purged",
+            &[&older_than.as_secs_f64()],
+        )
+        .await
+        .map_err(failed("purging old idempotency keys"))?
+        .try_get("purged")?)
+}
