@@ -5,7 +5,10 @@
 //! `prepare_cached`, so no named prepared statement outlives its transaction and the code is safe
 //! behind a transaction-mode pooler (pgbouncer, Supavisor, RDS Proxy).
 
+pub mod attempts;
+pub mod audit;
 pub mod idempotency;
+pub mod inscriptions;
 pub mod masterclasses;
 mod migrate;
 mod pool;

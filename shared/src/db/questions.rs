@@ -173,3 +173,19 @@ pub async fn delete(db: &impl GenericClient, id: Uuid) -> Result<()> {
         .map_err(failed(format!("deleting question {id}")))?;
     Ok(())
 }
+
+/// The texts of every question of masterclass `masterclass_id` (to keep a generation from
+/// repeating them).
+pub async fn texts(db: &impl GenericClient, masterclass_id: Uuid) -> Result<Vec<String>> {
+    db.query(
+        "select text from questions where masterclass_id = $1 and deleted_at is null",
+        &[&masterclass_id],
+    )
+    .await
+    .map_err(failed(format!(
+        "reading the question texts of masterclass {masterclass_id}"
+    )))?
+    .iter()
+    .map(|row| Ok(row.try_get("text")?))
+    .collect()
+}

@@ -9,7 +9,6 @@
 
 use axum::extract::FromRequestParts;
 use http::{header, request::Parts};
-use tokio_postgres::types::Type;
 
 use super::Error;
 use crate::{
@@ -79,18 +78,9 @@ async fn staff_from_jwt(state: &AppState, token: &str) -> Result<StaffIdentity, 
 
 async fn student_from_token(state: &AppState, token: &str) -> Result<StudentIdentity, Error> {
     let client = state.db.get().await?;
-    let rows = client
-        .query_typed(
-            "select inscription_id, profile_id, masterclass_id from auth_student_session($1)",
-            &[(&student_token::hash(token), Type::BYTEA)],
-        )
-        .await?;
-    let row = rows.first().ok_or(Error::Unauthorized)?;
-    Ok(StudentIdentity {
-        inscription_id: row.get(0),
-        profile_id: row.get(1),
-        masterclass_id: row.get(2),
-    })
+    crate::db::inscriptions::student_session(&client, &student_token::hash(token))
+        .await?
+        .ok_or(Error::Unauthorized)
 }
 
 /// Resolves any bearer token to a caller (student tokens by prefix, staff tokens otherwise).

@@ -137,15 +137,7 @@ pub async fn generate(
             .await?
             .ok_or(Error::NotFound("masterclass"))?;
         let pdf = masterclass.pdf.ok_or_else(no_handout)?;
-        let existing: Vec<String> = tx
-            .query(
-                "select text from questions where masterclass_id = $1 and deleted_at is null",
-                &[&order.masterclass_id],
-            )
-            .await?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
+        let existing = db::questions::texts(tx, order.masterclass_id).await?;
         Ok(Ok((pdf, existing)))
     })
     .await?;
@@ -232,19 +224,18 @@ pub async fn generate(
                 };
                 stored.push(questions::create(tx, staff.id, &new, provenance.clone()).await?);
             }
-            tx.execute(
-                "insert into audit_log (action, entity, entity_id, details)
-                 values ('questions.generated', 'masterclass', $1, $2)",
-                &[
-                    &order.masterclass_id.to_string(),
-                    &serde_json::json!({
-                        "generation_id": generation_id,
-                        "provider": generation.provider,
-                        "model": generation.model,
-                        "count": stored.len(),
-                        "usage": generation.usage,
-                    }),
-                ],
+            db::audit::record(
+                tx,
+                "questions.generated",
+                "masterclass",
+                &order.masterclass_id.to_string(),
+                &serde_json::json!({
+                    "generation_id": generation_id,
+                    "provider": generation.provider,
+                    "model": generation.model,
+                    "count": stored.len(),
+                    "usage": generation.usage,
+                }),
             )
             .await?;
             Ok(GenerationView {

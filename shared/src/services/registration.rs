@@ -126,42 +126,22 @@ pub async fn register(
     // The person behind a number is created by its first registration. A later one, whoever
     // sends it, reads nothing of that profile and changes nothing in it (least of all an
     // opt-out): the definer function answers only the profile's id.
-    let profile_id: Uuid = tx
-        .query_one(
-            "select register_profile($1, $2, $3, $4)",
-            &[&name, &born, &now, &notice],
-        )
-        .await?
-        .get(0);
+    let profile_id = db::inscriptions::register_profile(tx, name, born, now, notice).await?;
     // The inscription keeps what was submitted with it: its name, date of birth and consent.
-    let inscription = tx
-        .query_opt(
-            "insert into inscriptions (masterclass_id, profile_id, full_name, date_of_birth, whatsapp_number,
-                                       consent_at, consent_version)
-             values ($1, $2, $3, $4, $5, $6, $7)
-             on conflict (masterclass_id, profile_id) do nothing returning id, created_at",
-            &[
-                &masterclass.id,
-                &profile_id,
-                &name,
-                &born,
-                &number,
-                &now,
-                &notice,
-            ],
-        )
-        .await?;
-    let Some(inscription) = inscription else {
-        let existing: Uuid = tx
-            .query_one(
-                "select id from inscriptions where masterclass_id = $1 and profile_id = $2",
-                &[&masterclass.id, &profile_id],
-            )
-            .await?
-            .get(0);
-        return Err(Error::AlreadyRegistered(existing));
-    };
-    let inscription_id: Uuid = inscription.get(0);
+    let (inscription_id, registered_at) = db::inscriptions::insert(
+        tx,
+        &db::inscriptions::NewInscription {
+            masterclass_id: masterclass.id,
+            profile_id,
+            full_name: name,
+            date_of_birth: born,
+            whatsapp_number: number,
+            consent_at: now,
+            consent_version: notice,
+        },
+    )
+    .await?
+    .map_err(Error::AlreadyRegistered)?;
     let issued = students::issue_token(tx, inscription_id).await?;
     messaging::enqueue(
         tx,
@@ -179,9 +159,12 @@ pub async fn register(
         },
     )
     .await?;
-    tx.execute(
-        "insert into audit_log (action, entity, entity_id, details) values ('inscription.created', 'inscription', $1, $2)",
-        &[&inscription_id.to_string(), &serde_json::json!({ "masterclass_id": masterclass.id })],
+    db::audit::record(
+        tx,
+        "inscription.created",
+        "inscription",
+        &inscription_id.to_string(),
+        &serde_json::json!({ "masterclass_id": masterclass.id }),
     )
     .await?;
     let pre_test = match &registration.pre_test {
@@ -215,7 +198,7 @@ pub async fn register(
             masterclass_id: masterclass.id,
             full_name: name.to_owned(),
             whatsapp_number: number.to_owned(),
-            registered_at: inscription.get(1),
+            registered_at,
             pre_test,
             access_token: None,
         },

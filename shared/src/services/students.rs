@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::{
     AppState,
     auth::{StudentIdentity, student_token::StudentToken},
-    db::Transaction,
+    db::{self, Transaction},
     http::{Error, Result},
     services::{
         masterclasses::{self, MasterclassView},
@@ -78,46 +78,22 @@ pub async fn set_attendance(
     inscription_id: Uuid,
     attended: bool,
 ) -> Result<InscriptionView> {
-    let row = tx
-        .query_opt(
-            "update inscriptions set attended = $2,
-                 attendance_validated_at = case when $2 then now() end,
-                 attendance_validated_by = case when $2 then $3::uuid end
-             where id = $1 and deleted_at is null
-             returning id, masterclass_id, profile_id, attended, attendance_validated_at",
-            &[&inscription_id, &attended, &staff_id],
-        )
+    let view = db::inscriptions::set_attendance(tx, inscription_id, attended, staff_id)
         .await?
         .ok_or(Error::NotFound("inscription"))?;
     tracing::info!(inscription_id = %inscription_id, attended, "attendance changed");
-    Ok(InscriptionView {
-        id: row.get(0),
-        masterclass_id: row.get(1),
-        profile_id: row.get(2),
-        attended: row.get(3),
-        attendance_validated_at: row.get(4),
-    })
+    Ok(view)
 }
 
 /// Revokes the inscription's live tokens and issues a new one (RLS: staff of the masterclass,
 /// or the system during registration).
 pub async fn issue_token(tx: &Transaction<'_>, inscription_id: Uuid) -> Result<IssuedAccess> {
-    let visible = tx
-        .query_opt(
-            "select 1 from inscriptions where id = $1 and deleted_at is null",
-            &[&inscription_id],
-        )
-        .await?;
-    if visible.is_none() {
+    if !db::inscriptions::exists(tx, inscription_id).await? {
         return Err(Error::NotFound("inscription"));
     }
     revoke_tokens(tx, inscription_id).await?;
     let token = StudentToken::generate();
-    tx.execute(
-        "insert into inscription_tokens (inscription_id, token_hash) values ($1, $2)",
-        &[&inscription_id, &token.hash()],
-    )
-    .await?;
+    db::inscriptions::insert_token(tx, inscription_id, &token.hash()).await?;
     tracing::info!(inscription_id = %inscription_id, "student token issued");
     Ok(IssuedAccess {
         inscription_id,
@@ -127,35 +103,25 @@ pub async fn issue_token(tx: &Transaction<'_>, inscription_id: Uuid) -> Result<I
 
 /// Revokes every live token of an inscription. Returns how many were live.
 pub async fn revoke_tokens(tx: &Transaction<'_>, inscription_id: Uuid) -> Result<u64> {
-    Ok(tx
-        .execute(
-            "update inscription_tokens set revoked_at = now() where inscription_id = $1 and revoked_at is null",
-            &[&inscription_id],
-        )
-        .await?)
+    db::inscriptions::revoke_tokens(tx, inscription_id).await
 }
 
 /// The student's inscription (with the name, date of birth and number it was registered with)
 /// and masterclass. Nothing comes from the profile, which other registrations may share.
 pub async fn me(state: &AppState, tx: &Transaction<'_>, student: &StudentIdentity) -> Result<Me> {
-    let row = tx
-        .query_opt(
-            "select id, attended, created_at, full_name, date_of_birth, whatsapp_number
-             from inscriptions where id = $1 and deleted_at is null",
-            &[&student.inscription_id],
-        )
+    let own = db::inscriptions::own(tx, student.inscription_id)
         .await?
         .ok_or(Error::NotFound("inscription"))?;
     let masterclass = masterclasses::get(state, tx, student.masterclass_id, false).await?;
     let (pre, post) = tests::results(tx, student.inscription_id).await?;
     Ok(Me {
         tests: Results { pre, post },
-        inscription_id: row.get("id"),
-        full_name: row.get("full_name"),
-        date_of_birth: row.get("date_of_birth"),
-        whatsapp_number: row.get("whatsapp_number"),
-        attended: row.get("attended"),
-        registered_at: row.get("created_at"),
+        inscription_id: own.id,
+        full_name: own.full_name,
+        date_of_birth: own.date_of_birth,
+        whatsapp_number: own.whatsapp_number,
+        attended: own.attended,
+        registered_at: own.created_at,
         masterclass,
     })
 }

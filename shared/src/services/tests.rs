@@ -9,7 +9,6 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::{
@@ -64,10 +63,7 @@ const MAX_SCORE: i32 = PAPER_SIZE as i32;
 
 /// The student's paper question ids, picking them on first use.
 async fn paper_ids(tx: &Transaction<'_>) -> Result<Vec<Uuid>> {
-    let ids: Option<Vec<Uuid>> = tx
-        .query_one("select ensure_test_paper($1)", &[&(PAPER_SIZE as i32)])
-        .await?
-        .get(0);
+    let ids = db::attempts::paper(tx, PAPER_SIZE).await?;
     ids.ok_or_else(|| Error::Conflict {
         code: "not_enough_questions",
         detail: format!(
@@ -83,21 +79,16 @@ pub async fn attempt(
     inscription_id: Uuid,
     kind: TestKind,
 ) -> Result<Option<Attempt>> {
-    let row = tx
-        .query_opt(
-            "select score, max_score, submitted_at from test_attempts
-             where inscription_id = $1 and kind = $2 and score is not null",
-            &[&inscription_id, &kind.as_str()],
-        )
-        .await?;
-    Ok(row.map(|r| Attempt {
-        kind,
-        score: r.get(0),
-        max_score: r.get(1),
-        submitted_at: r.get(2),
-        pre_score: None,
-        gain: None,
-    }))
+    Ok(db::attempts::scored(tx, inscription_id, kind).await?.map(
+        |(score, max_score, submitted_at)| Attempt {
+            kind,
+            score,
+            max_score,
+            submitted_at,
+            pre_score: None,
+            gain: None,
+        },
+    ))
 }
 
 /// Both attempts, with the gain on POST when there is a PRE.
@@ -125,29 +116,23 @@ pub async fn paper(
     kind: TestKind,
 ) -> Result<Paper> {
     let ids = paper_ids(tx).await?;
-    let rows = tx
-        .query(
-            "select id, text, choice_a, choice_b, choice_c, choice_d from questions where id = any($1)",
-            &[&ids],
-        )
-        .await?;
+    let texts = db::attempts::paper_texts(tx, &ids).await?;
     let mut questions = Vec::with_capacity(ids.len());
     for id in &ids {
-        let row = rows
+        let question = texts
             .iter()
-            .find(|r| r.get::<_, Uuid>("id") == *id)
+            .find(|q| q.id == *id)
             .ok_or_else(|| anyhow::anyhow!("question {id} of a paper is not readable"))?;
-        let texts: [String; 4] = [row.get(2), row.get(3), row.get(4), row.get(5)];
         let choices = choice_order(student.inscription_id, *id)
             .into_iter()
             .map(|key| PaperChoice {
                 key,
-                text: texts[key.index()].clone(),
+                text: question.choices[key.index()].clone(),
             })
             .collect();
         questions.push(PaperQuestion {
             id: *id,
-            text: row.get(1),
+            text: question.text.clone(),
             choices,
         });
     }
@@ -179,13 +164,7 @@ async fn check_window(
             detail: "the PRE test closes when the masterclass ends".into(),
         }),
         TestKind::Post if now < masterclass.starts_at => {
-            let opened: Option<OffsetDateTime> = tx
-                .query_opt(
-                    "select post_opened_at from test_windows where masterclass_id = $1",
-                    &[&student.masterclass_id],
-                )
-                .await?
-                .and_then(|r| r.get(0));
+            let opened = db::attempts::post_opened_at(tx, student.masterclass_id).await?;
             if opened.is_some() {
                 Ok(())
             } else {
@@ -212,44 +191,26 @@ pub async fn submit(
     check_window(tx, student, kind, now).await?;
     let ids = paper_ids(tx).await?;
     answers.check_against(&ids)?;
-    let attempt_row = tx
-        .query_opt(
-            "insert into test_attempts (inscription_id, kind, max_score) values ($1, $2, $3)
-             on conflict (inscription_id, kind) do nothing returning id, submitted_at",
-            &[&student.inscription_id, &kind.as_str(), &MAX_SCORE],
-        )
-        .await?
-        .ok_or_else(|| Error::Conflict {
-            code: "already_submitted",
-            detail: format!(
-                "the {} test was already submitted: one attempt per test",
-                kind.as_str()
-            ),
-        })?;
-    let attempt_id: Uuid = attempt_row.get(0);
+    let (attempt_id, submitted_at) =
+        db::attempts::start(tx, student.inscription_id, kind, MAX_SCORE)
+            .await?
+            .ok_or_else(|| Error::Conflict {
+                code: "already_submitted",
+                detail: format!(
+                    "the {} test was already submitted: one attempt per test",
+                    kind.as_str()
+                ),
+            })?;
     let question_ids: Vec<Uuid> = answers.0.keys().copied().collect();
     let choices: Vec<&str> = answers.0.values().map(|c| c.as_str()).collect();
-    tx.execute(
-        "insert into test_answers (attempt_id, question_id, choice)
-         select $1, q, c from unnest($2::uuid[], $3::text[]) as a(q, c)",
-        &[&attempt_id, &question_ids, &choices],
-    )
-    .await?;
-    let score: i32 = tx
-        .query_one("select score_test_attempt($1)", &[&attempt_id])
-        .await
-        .map_err(|e| match e.code() {
-            Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE => Error::Forbidden,
-            _ => Error::from(e),
-        })?
-        .get(0);
+    let score = db::attempts::answer_and_score(tx, attempt_id, &question_ids, &choices).await?;
     let (_, post) = results(tx, student.inscription_id).await?;
     let result = match kind {
         TestKind::Pre => Attempt {
             kind,
             score,
             max_score: MAX_SCORE,
-            submitted_at: attempt_row.get(1),
+            submitted_at,
             pre_score: None,
             gain: None,
         },
@@ -268,20 +229,11 @@ async fn queue_result_message(
     result: &Attempt,
     attempt_id: Uuid,
 ) -> Result<()> {
-    let row = tx
-        .query_one(
-            "select i.full_name, i.whatsapp_number, m.title, m.starts_at
-             from inscriptions i join masterclasses m on m.id = i.masterclass_id
-             where i.id = $1",
-            &[&student.inscription_id],
-        )
-        .await?;
-    let full_name: String = row.get(0);
-    let number: String = row.get(1);
+    let to = db::inscriptions::addressee(tx, student.inscription_id).await?;
     let mut data = serde_json::json!({
-        "prenom": templates::first_name(&full_name),
-        "masterclass": row.get::<_, String>(2),
-        "date": templates::french_date(row.get(3)),
+        "prenom": templates::first_name(&to.full_name),
+        "masterclass": to.masterclass_title,
+        "date": templates::french_date(to.starts_at),
         "score": result.score,
         "max_score": result.max_score,
     });
@@ -305,7 +257,7 @@ async fn queue_result_message(
             message_type,
             inscription_id: Some(student.inscription_id),
             profile_id: Some(student.profile_id),
-            to_number: &number,
+            to_number: &to.whatsapp_number,
             data,
             dedupe_key: format!("{}:{attempt_id}", message_type.as_str()),
         },
@@ -324,15 +276,7 @@ pub async fn set_post_open(
     db::masterclasses::find(tx, masterclass_id, false)
         .await?
         .ok_or(Error::NotFound("masterclass"))?;
-    tx.execute(
-        "insert into test_windows (masterclass_id, post_opened_at, post_opened_by)
-         values ($1, case when $2 then now() end, $3)
-         on conflict (masterclass_id) do update set
-             post_opened_at = case when $2 then coalesce(test_windows.post_opened_at, now()) end,
-             post_opened_by = $3, updated_at = now()",
-        &[&masterclass_id, &open, &staff_id],
-    )
-    .await?;
+    db::attempts::set_post_open(tx, masterclass_id, staff_id, open).await?;
     tracing::info!(masterclass_id = %masterclass_id, open, "POST test window changed");
     Ok(())
 }

@@ -1,0 +1,175 @@
+//! Queries for tests: each student's paper (`test_papers`, drawn once by a definer function),
+//! attempts and answers (`test_attempts`, `test_answers`, scored by a definer function that
+//! alone reads the keys), and the POST test's window (`test_windows`).
+
+use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
+
+use super::row::failed;
+use crate::{
+    domain::test::TestKind,
+    http::{Error, Result},
+};
+
+/// The questions of the caller's paper, drawn on first use from `size` approved questions;
+/// `None` while the bank has too few.
+pub async fn paper(db: &impl GenericClient, size: usize) -> Result<Option<Vec<Uuid>>> {
+    let size = i32::try_from(size).map_err(anyhow::Error::from)?;
+    Ok(db
+        .query_one("select ensure_test_paper($1) as ids", &[&size])
+        .await
+        .map_err(failed("drawing a test paper"))?
+        .try_get("ids")?)
+}
+
+/// A question of a paper as its student sees it: no key.
+#[derive(Debug, Clone)]
+pub struct PaperText {
+    pub id: Uuid,
+    pub text: String,
+    /// A, B, C, D in the bank's order.
+    pub choices: [String; 4],
+}
+
+/// The texts of questions `ids` (in any order).
+pub async fn paper_texts(db: &impl GenericClient, ids: &[Uuid]) -> Result<Vec<PaperText>> {
+    let rows = db
+        .query(
+            "select id, text, choice_a, choice_b, choice_c, choice_d from questions where id = any($1)",
+            &[&ids],
+        )
+        .await
+        .map_err(failed("reading the questions of a paper"))?;
+    rows.iter()
+        .map(|row| {
+            Ok(PaperText {
+                id: row.try_get("id")?,
+                text: row.try_get("text")?,
+                choices: [
+                    row.try_get("choice_a")?,
+                    row.try_get("choice_b")?,
+                    row.try_get("choice_c")?,
+                    row.try_get("choice_d")?,
+                ],
+            })
+        })
+        .collect()
+}
+
+/// A scored attempt: score, out of, when.
+pub async fn scored(
+    db: &impl GenericClient,
+    inscription_id: Uuid,
+    kind: TestKind,
+) -> Result<Option<(i32, i32, OffsetDateTime)>> {
+    db.query_opt(
+        "select score, max_score, submitted_at from test_attempts
+         where inscription_id = $1 and kind = $2 and score is not null",
+        &[&inscription_id, &kind.as_str()],
+    )
+    .await
+    .map_err(failed(format!(
+        "reading the {} attempt of inscription {inscription_id}",
+        kind.as_str()
+    )))?
+    .map(|row| {
+        Ok((
+            row.try_get("score")?,
+            row.try_get("max_score")?,
+            row.try_get("submitted_at")?,
+        ))
+    })
+    .transpose()
+}
+
+/// When the POST test of masterclass `masterclass_id` was opened by staff, if it was.
+pub async fn post_opened_at(
+    db: &impl GenericClient,
+    masterclass_id: Uuid,
+) -> Result<Option<OffsetDateTime>> {
+    Ok(db
+        .query_opt(
+            "select post_opened_at from test_windows where masterclass_id = $1",
+            &[&masterclass_id],
+        )
+        .await
+        .map_err(failed(format!(
+            "reading the POST test window of masterclass {masterclass_id}"
+        )))?
+        .map(|row| row.try_get("post_opened_at"))
+        .transpose()?
+        .flatten())
+}
+
+/// Opens (`open`) or closes the POST test of masterclass `masterclass_id`, as `staff_id`.
+pub async fn set_post_open(
+    db: &impl GenericClient,
+    masterclass_id: Uuid,
+    staff_id: Uuid,
+    open: bool,
+) -> Result<()> {
+    db.execute(
+        "insert into test_windows (masterclass_id, post_opened_at, post_opened_by)
+         values ($1, case when $2 then now() end, $3)
+         on conflict (masterclass_id) do update set
+             post_opened_at = case when $2 then coalesce(test_windows.post_opened_at, now()) end,
+             post_opened_by = $3, updated_at = now()",
+        &[&masterclass_id, &open, &staff_id],
+    )
+    .await
+    .map_err(failed(format!(
+        "changing the POST test window of masterclass {masterclass_id}"
+    )))?;
+    Ok(())
+}
+
+/// Starts the one attempt of `kind` of inscription `inscription_id`: its id and time, or `None`
+/// if it was submitted before.
+pub async fn start(
+    db: &impl GenericClient,
+    inscription_id: Uuid,
+    kind: TestKind,
+    max_score: i32,
+) -> Result<Option<(Uuid, OffsetDateTime)>> {
+    db.query_opt(
+        "insert into test_attempts (inscription_id, kind, max_score) values ($1, $2, $3)
+         on conflict (inscription_id, kind) do nothing returning id, submitted_at",
+        &[&inscription_id, &kind.as_str(), &max_score],
+    )
+    .await
+    .map_err(failed(format!(
+        "starting the {} attempt of inscription {inscription_id}",
+        kind.as_str()
+    )))?
+    .map(|row| Ok((row.try_get("id")?, row.try_get("submitted_at")?)))
+    .transpose()
+}
+
+/// Stores the answers of attempt `attempt_id` (question ids and letters, pairwise) in one
+/// statement, and scores it; returns the score. Scoring someone else's attempt is a 403.
+pub async fn answer_and_score(
+    db: &impl GenericClient,
+    attempt_id: Uuid,
+    question_ids: &[Uuid],
+    choices: &[&str],
+) -> Result<i32> {
+    db.execute(
+        "insert into test_answers (attempt_id, question_id, choice)
+         select $1, q, c from unnest($2::uuid[], $3::text[]) as a(q, c)",
+        &[&attempt_id, &question_ids, &choices],
+    )
+    .await
+    .map_err(failed(format!(
+        "storing the answers of attempt {attempt_id}"
+    )))?;
+    let row = db
+        .query_one("select score_test_attempt($1) as score", &[&attempt_id])
+        .await
+        .map_err(|e| match e.code() {
+            Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE => Error::Forbidden,
+            _ => failed(format!("scoring attempt {attempt_id}"))(e),
+        })?;
+    Ok(row.try_get("score")?)
+}

@@ -1,0 +1,247 @@
+//! Queries for students: `profiles` (one per WhatsApp number, created through a definer
+//! function and read by no request), `inscriptions` (one per person and masterclass, with what
+//! was submitted with it) and their access tokens (`inscription_tokens`, stored hashed).
+
+use deadpool_postgres::GenericClient;
+use time::{Date, OffsetDateTime};
+use tokio_postgres::{Row, types::Type};
+use uuid::Uuid;
+
+use super::row::{FromRow, failed};
+use crate::{auth::StudentIdentity, http::Result, services::students::InscriptionView};
+
+impl FromRow for InscriptionView {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            masterclass_id: row.try_get("masterclass_id")?,
+            profile_id: row.try_get("profile_id")?,
+            attended: row.try_get("attended")?,
+            attendance_validated_at: row.try_get("attendance_validated_at")?,
+        })
+    }
+}
+
+/// What a student reads of their own inscription.
+#[derive(Debug, Clone)]
+pub struct OwnInscription {
+    pub id: Uuid,
+    pub full_name: String,
+    pub date_of_birth: Option<Date>,
+    pub whatsapp_number: String,
+    pub attended: bool,
+    pub created_at: OffsetDateTime,
+}
+
+impl FromRow for OwnInscription {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            full_name: row.try_get("full_name")?,
+            date_of_birth: row.try_get("date_of_birth")?,
+            whatsapp_number: row.try_get("whatsapp_number")?,
+            attended: row.try_get("attended")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+/// The inscription and masterclass of the live access token whose hash is `token_hash` (a
+/// definer function: it runs before a caller is known, outside a transaction, so as an unnamed
+/// statement in one round trip).
+pub async fn student_session(
+    db: &tokio_postgres::Client,
+    token_hash: &[u8],
+) -> Result<Option<StudentIdentity>> {
+    let rows = db
+        .query_typed(
+            "select inscription_id, profile_id, masterclass_id from auth_student_session($1)",
+            &[(&token_hash, Type::BYTEA)],
+        )
+        .await
+        .map_err(failed("checking a student's access token"))?;
+    rows.first()
+        .map(|row| {
+            Ok(StudentIdentity {
+                inscription_id: row.try_get("inscription_id")?,
+                profile_id: row.try_get("profile_id")?,
+                masterclass_id: row.try_get("masterclass_id")?,
+            })
+        })
+        .transpose()
+}
+
+/// The id of the profile of the number being registered, created by its first registration
+/// (the definer function reads and changes nothing of an existing one).
+pub async fn register_profile(
+    db: &impl GenericClient,
+    full_name: &str,
+    date_of_birth: Date,
+    consent_at: OffsetDateTime,
+    notice: &str,
+) -> Result<Uuid> {
+    Ok(db
+        .query_one(
+            "select register_profile($1, $2, $3, $4) as id",
+            &[&full_name, &date_of_birth, &consent_at, &notice],
+        )
+        .await
+        .map_err(failed("creating the profile of a registration"))?
+        .try_get("id")?)
+}
+
+/// What a registration writes of its inscription.
+#[derive(Debug, Clone)]
+pub struct NewInscription<'a> {
+    pub masterclass_id: Uuid,
+    pub profile_id: Uuid,
+    pub full_name: &'a str,
+    pub date_of_birth: Date,
+    pub whatsapp_number: &'a str,
+    pub consent_at: OffsetDateTime,
+    pub consent_version: &'a str,
+}
+
+/// Inscribes a person; `Err(existing id)` if they are already inscribed in that masterclass.
+pub async fn insert(
+    db: &impl GenericClient,
+    new: &NewInscription<'_>,
+) -> Result<Result<(Uuid, OffsetDateTime), Uuid>> {
+    let doing = || format!("inscribing into masterclass {}", new.masterclass_id);
+    let row = db
+        .query_opt(
+            "insert into inscriptions (masterclass_id, profile_id, full_name, date_of_birth,
+                                       whatsapp_number, consent_at, consent_version)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict (masterclass_id, profile_id) do nothing returning id, created_at",
+            &[
+                &new.masterclass_id,
+                &new.profile_id,
+                &new.full_name,
+                &new.date_of_birth,
+                &new.whatsapp_number,
+                &new.consent_at,
+                &new.consent_version,
+            ],
+        )
+        .await
+        .map_err(failed(doing()))?;
+    if let Some(row) = row {
+        return Ok(Ok((row.try_get("id")?, row.try_get("created_at")?)));
+    }
+    let existing: Uuid = db
+        .query_one(
+            "select id from inscriptions where masterclass_id = $1 and profile_id = $2",
+            &[&new.masterclass_id, &new.profile_id],
+        )
+        .await
+        .map_err(failed(doing()))?
+        .try_get("id")?;
+    Ok(Err(existing))
+}
+
+/// Records attendance of inscription `id` as validated (or not) by `staff_id`.
+pub async fn set_attendance(
+    db: &impl GenericClient,
+    id: Uuid,
+    attended: bool,
+    staff_id: Uuid,
+) -> Result<Option<InscriptionView>> {
+    db.query_opt(
+        "update inscriptions set attended = $2,
+             attendance_validated_at = case when $2 then now() end,
+             attendance_validated_by = case when $2 then $3::uuid end
+         where id = $1 and deleted_at is null
+         returning id, masterclass_id, profile_id, attended, attendance_validated_at",
+        &[&id, &attended, &staff_id],
+    )
+    .await
+    .map_err(failed(format!(
+        "changing the attendance of inscription {id}"
+    )))?
+    .as_ref()
+    .map(InscriptionView::from_row)
+    .transpose()
+}
+
+/// Does the caller see inscription `id`?
+pub async fn exists(db: &impl GenericClient, id: Uuid) -> Result<bool> {
+    Ok(db
+        .query_opt(
+            "select 1 from inscriptions where id = $1 and deleted_at is null",
+            &[&id],
+        )
+        .await
+        .map_err(failed(format!("reading inscription {id}")))?
+        .is_some())
+}
+
+/// Inscription `id` as its student reads it.
+pub async fn own(db: &impl GenericClient, id: Uuid) -> Result<Option<OwnInscription>> {
+    db.query_opt(
+        "select id, attended, created_at, full_name, date_of_birth, whatsapp_number
+         from inscriptions where id = $1 and deleted_at is null",
+        &[&id],
+    )
+    .await
+    .map_err(failed(format!("reading inscription {id}")))?
+    .as_ref()
+    .map(OwnInscription::from_row)
+    .transpose()
+}
+
+/// Stores the hash of a new access token of inscription `id`.
+pub async fn insert_token(db: &impl GenericClient, id: Uuid, token_hash: &[u8]) -> Result<()> {
+    db.execute(
+        "insert into inscription_tokens (inscription_id, token_hash) values ($1, $2)",
+        &[&id, &token_hash],
+    )
+    .await
+    .map_err(failed(format!(
+        "issuing an access token of inscription {id}"
+    )))?;
+    Ok(())
+}
+
+/// Revokes every live access token of inscription `id`; returns how many were live.
+pub async fn revoke_tokens(db: &impl GenericClient, id: Uuid) -> Result<u64> {
+    db.execute(
+        "update inscription_tokens set revoked_at = now()
+         where inscription_id = $1 and revoked_at is null",
+        &[&id],
+    )
+    .await
+    .map_err(failed(format!(
+        "revoking the access tokens of inscription {id}"
+    )))
+}
+
+/// Whom a message about inscription `id` goes to, and what it is about.
+#[derive(Debug, Clone)]
+pub struct Addressee {
+    pub full_name: String,
+    pub whatsapp_number: String,
+    pub masterclass_title: String,
+    pub starts_at: OffsetDateTime,
+}
+
+/// The addressee of a message about inscription `id`.
+pub async fn addressee(db: &impl GenericClient, id: Uuid) -> Result<Addressee> {
+    let row = db
+        .query_one(
+            "select i.full_name, i.whatsapp_number, m.title, m.starts_at
+             from inscriptions i join masterclasses m on m.id = i.masterclass_id
+             where i.id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(failed(format!(
+            "reading whom to tell about inscription {id}"
+        )))?;
+    Ok(Addressee {
+        full_name: row.try_get("full_name")?,
+        whatsapp_number: row.try_get("whatsapp_number")?,
+        masterclass_title: row.try_get("title")?,
+        starts_at: row.try_get("starts_at")?,
+    })
+}
