@@ -3,10 +3,17 @@
 //! Every business rule lives here and only here; a function crate in `functions/` is a thin
 //! router that turns HTTP into calls on this crate. The layout:
 //!
-//! - [`config`]: typed configuration read once from the environment (secrets never printed).
+//! - [`config`]: typed configuration read once from the environment ([`secret::Secret`]s never
+//!   printed).
 //! - [`auth`]: passwords, staff JWTs, student tokens, and the [`auth::Caller`] that RLS sees.
 //! - [`telemetry`]: tracing set-up, JSON in Lambda and readable locally.
-//! - [`db`]: the Postgres pool, embedded migrations, and the queries next to each aggregate.
+//! - [`db`]: the Postgres pool, embedded migrations, and **every SQL query** of the platform,
+//!   one module per group of tables: `db::masterclasses`, `db::staff` (accounts, tutor
+//!   assignments, sign-in and sessions), `db::inscriptions` (profiles, inscriptions, access
+//!   tokens, opt-outs), `db::questions` (the bank and its keys), `db::attempts` (papers,
+//!   attempts, answers, the POST window), `db::outbox` (messages from queueing to delivery),
+//!   `db::webhooks` (what the provider sends us), `db::idempotency`, `db::audit`. Rows are read
+//!   by column name ([`db::FromRow`]); a failed query names what it was doing and to which id.
 //! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate).
 //! - [`http`]: the one [`http::Error`] type (rendered as RFC 9457 problem+json), extractors,
 //!   request ids and the layers every router gets.
@@ -14,7 +21,7 @@
 //! - [`messaging`]: French message templates and the outbox they are queued in.
 //! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override).
 //! - [`idempotency`]: `Idempotency-Key` handling for every POST that creates something.
-//! - [`services`]: use cases that combine the above (for example the PDF upload flow).
+//! - [`services`]: use cases that combine the above (for example the PDF upload flow); no SQL.
 //! - [`state`]: [`AppState`], built once per process and cloned into every handler.
 
 pub mod ai;

@@ -310,14 +310,8 @@ async fn give_up_on(state: &AppState, id: &str) -> anyhow::Result<()> {
     let id: Uuid = id.parse()?;
     let mut client = state.db.get().await?;
     let tx = shared::db::begin_as(&mut client, &shared::auth::Caller::System).await?;
-    let updated = tx
-        .execute(
-            "update outbox_messages set status = 'dead', status_at = now(),
-                 last_error = 'sample: the provider refused the number'
-             where id = $1 and status = 'queued'",
-            &[&id],
-        )
-        .await?;
+    let updated =
+        shared::db::outbox::give_up(&tx, id, "sample: the provider refused the number").await?;
     tx.commit().await?;
     if updated != 1 {
         bail!("message {id} was not queued");

@@ -245,3 +245,88 @@ pub async fn addressee(db: &impl GenericClient, id: Uuid) -> Result<Addressee> {
         starts_at: row.try_get("starts_at")?,
     })
 }
+
+/// The profile of WhatsApp number `number`, if it has one.
+pub async fn profile_of(db: &impl GenericClient, number: &str) -> Result<Option<Uuid>> {
+    db.query_opt(
+        "select id from profiles where whatsapp_number = $1",
+        &[&number],
+    )
+    .await
+    .map_err(failed("looking up the profile of a number"))?
+    .map(|row| Ok(row.try_get("id")?))
+    .transpose()
+}
+
+/// Opts profile `id` out of WhatsApp messages (`out`) or back in; returns 1 if that changed it.
+pub async fn set_opted_out(db: &impl GenericClient, id: Uuid, out: bool) -> Result<u64> {
+    db.execute(
+        "update profiles set opted_out_at = case when $2 then now() end
+         where id = $1 and (opted_out_at is null) = $2",
+        &[&id, &out],
+    )
+    .await
+    .map_err(failed(format!("changing the opt-out of profile {id}")))
+}
+
+/// A student as a message from staff addresses them.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub inscription_id: Option<Uuid>,
+    pub profile_id: Uuid,
+    pub whatsapp_number: String,
+    pub opted_out: bool,
+    pub full_name: String,
+    /// The masterclass's title and start, when the message is about an inscription.
+    pub masterclass: Option<(String, OffsetDateTime)>,
+}
+
+/// The student of inscription `id`, if the caller staffs its masterclass.
+pub async fn recipient(db: &impl GenericClient, id: Uuid) -> Result<Option<Recipient>> {
+    db.query_opt(
+        "select i.id, p.id as profile_id, i.whatsapp_number, p.opted_out_at is not null as opted_out,
+                i.full_name, m.title, m.starts_at
+         from inscriptions i join profiles p on p.id = i.profile_id
+              join masterclasses m on m.id = i.masterclass_id
+         where i.id = $1 and i.deleted_at is null",
+        &[&id],
+    )
+    .await
+    .map_err(failed(format!("reading the student of inscription {id}")))?
+    .map(|row| {
+        Ok(Recipient {
+            inscription_id: Some(row.try_get("id")?),
+            profile_id: row.try_get("profile_id")?,
+            whatsapp_number: row.try_get("whatsapp_number")?,
+            opted_out: row.try_get("opted_out")?,
+            full_name: row.try_get("full_name")?,
+            masterclass: Some((row.try_get("title")?, row.try_get("starts_at")?)),
+        })
+    })
+    .transpose()
+}
+
+/// The person behind WhatsApp number `number`, if the caller may see their profile.
+pub async fn recipient_by_number(
+    db: &impl GenericClient,
+    number: &str,
+) -> Result<Option<Recipient>> {
+    db.query_opt(
+        "select id, opted_out_at is not null as opted_out, full_name from profiles
+         where whatsapp_number = $1",
+        &[&number],
+    )
+    .await
+    .map_err(failed("reading the profile of a number"))?
+    .map(|row| {
+        Ok(Recipient {
+            inscription_id: None,
+            profile_id: row.try_get("id")?,
+            whatsapp_number: number.to_owned(),
+            opted_out: row.try_get("opted_out")?,
+            full_name: row.try_get("full_name")?,
+            masterclass: None,
+        })
+    })
+    .transpose()
+}

@@ -37,7 +37,15 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::provider::{Provider, SendError};
-use crate::{AppState, auth::Caller, db, http::Result};
+use crate::{
+    AppState,
+    auth::Caller,
+    db::{
+        self,
+        outbox::{SendOutcome, Settlement},
+    },
+    http::Result,
+};
 
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,13 +69,7 @@ pub struct Report {
     pub resent: usize,
 }
 
-/// A claimed message.
-#[derive(Debug, Clone)]
-pub struct Claimed {
-    pub id: Uuid,
-    pub to_number: String,
-    pub body: String,
-}
+pub use db::outbox::Claimed;
 
 /// Time kept back after a send's own timeout, to record its outcome before the deadline.
 const RECORDING_MARGIN: Duration = Duration::from_secs(2);
@@ -98,63 +100,24 @@ pub async fn claim(
     limit: i64,
     deadline: OffsetDateTime,
 ) -> Result<(Vec<Claimed>, u64)> {
-    let (suppressed, rows) = db::transact(&state.db, &Caller::System, async |tx| {
-        let suppressed = tx
-            .execute(
-                "update outbox_messages o set status = 'suppressed', status_at = now(),
-                     last_error = 'the student opted out (STOP) or withdrew consent'
-                 where o.status = 'queued' and o.due_at <= now()
-                   and exists (select 1 from profiles p where p.whatsapp_number = o.to_number and p.opted_out_at is not null)",
-                &[],
-            )
-            .await?;
+    db::transact(&state.db, &Caller::System, async |tx| {
+        let suppressed = db::outbox::suppress_opted_out(tx).await?;
         if limit <= 0 {
-            return Ok((suppressed, Vec::new()));
+            return Ok((Vec::new(), suppressed));
         }
-        let rows = tx
-            .query(
-                "with due as (
-                     select id from outbox_messages
-                     where status = 'queued' and due_at <= now()
-                     order by due_at, created_at limit $2
-                     for update skip locked
-                 )
-                 update outbox_messages o set status = 'claimed', claim_id = $1, claimed_at = now(), status_at = now(),
-                     claim_expires_at = $3
-                 from due where o.id = due.id
-                 returning o.id, o.to_number, o.body",
-                &[&claim_id, &limit, &deadline],
-            )
-            .await?;
-        Ok((suppressed, rows))
+        Ok((
+            db::outbox::claim(tx, claim_id, limit, deadline).await?,
+            suppressed,
+        ))
     })
-    .await?;
-    Ok((
-        rows.iter()
-            .map(|r| Claimed {
-                id: r.get("id"),
-                to_number: r.get("to_number"),
-                body: r.get("body"),
-            })
-            .collect(),
-        suppressed,
-    ))
+    .await
 }
 
 /// Marks a claimed message `sending` and counts the attempt, right before its HTTP call.
 /// Returns the attempt number, or `None` if the claim was lost meanwhile.
 pub async fn start_sending(state: &AppState, claim_id: Uuid, id: Uuid) -> Result<Option<i32>> {
     db::transact(&state.db, &Caller::System, async |tx| {
-        Ok(tx
-            .query_opt(
-                "update outbox_messages set status = 'sending', sending_at = now(), status_at = now(),
-                     attempts = attempts + 1
-                 where id = $1 and claim_id = $2 and status = 'claimed'
-                 returning attempts",
-                &[&id, &claim_id],
-            )
-            .await?
-            .map(|r| r.get("attempts")))
+        db::outbox::start_sending(tx, claim_id, id).await
     })
     .await
 }
@@ -162,13 +125,7 @@ pub async fn start_sending(state: &AppState, claim_id: Uuid, id: Uuid) -> Result
 /// Hands the messages of `claim_id` that were never started back to the queue.
 pub async fn release(state: &AppState, claim_id: Uuid) -> Result<u64> {
     db::transact(&state.db, &Caller::System, async |tx| {
-        Ok(tx
-            .execute(
-                "update outbox_messages set status = 'queued', claim_id = null, claim_expires_at = null, status_at = now()
-                 where claim_id = $1 and status = 'claimed'",
-                &[&claim_id],
-            )
-            .await?)
+        db::outbox::release(tx, claim_id).await
     })
     .await
 }
@@ -201,64 +158,30 @@ async fn record(
     result: Result<String, SendError>,
 ) -> Result<Outcome> {
     let config = &state.config.messaging;
-    let outcome = db::transact(&state.db, &Caller::System, async |tx| {
-        let guard = "where id = $1 and claim_id = $2 and status = 'sending'";
-        let outcome = match result {
-            Ok(provider_id) => {
-                tx.execute(
-                    &format!(
-                        "update outbox_messages set status = 'sent', provider_message_id = $3, sent_at = now(),
-                             status_at = now(), last_error = null {guard}"
-                    ),
-                    &[&message.id, &claim_id, &provider_id],
-                )
-                .await?;
-                Outcome::Sent
-            }
-            Err(SendError::Permanent { reason }) => {
-                tx.execute(
-                    &format!("update outbox_messages set status = 'failed', status_at = now(), last_error = $3 {guard}"),
-                    &[&message.id, &claim_id, &reason],
-                )
-                .await?;
-                Outcome::Failed
-            }
-            Err(SendError::Unknown { reason }) => {
-                tx.execute(
-                    &format!(
-                        "update outbox_messages set status = 'in_doubt', status_at = now(),
-                             last_error = 'outcome unknown, the provider will be asked before any resend: ' || $3 {guard}"
-                    ),
-                    &[&message.id, &claim_id, &reason],
-                )
-                .await?;
-                Outcome::InDoubt
-            }
-            Err(SendError::Transient { reason, .. }) if attempts >= config.max_attempts => {
-                tx.execute(
-                    &format!("update outbox_messages set status = 'dead', status_at = now(), last_error = $3 {guard}"),
-                    &[&message.id, &claim_id, &format!("gave up after {attempts} attempts: {reason}")],
-                )
-                .await?;
-                Outcome::Dead
-            }
-            Err(SendError::Transient {
-                reason,
-                retry_after,
-            }) => {
-                let delay = backoff(config.retry_base, attempts).max(retry_after.unwrap_or_default());
-                tx.execute(
-                    &format!(
-                        "update outbox_messages set status = 'queued', status_at = now(), last_error = $3,
-                             claim_id = null, claim_expires_at = null, due_at = now() + make_interval(secs => $4) {guard}"
-                    ),
-                    &[&message.id, &claim_id, &reason, &delay.as_secs_f64()],
-                )
-                .await?;
-                Outcome::Retried
-            }
-        };
-        Ok(outcome)
+    let last_attempt = attempts >= config.max_attempts;
+    let gave_up = match &result {
+        Err(SendError::Transient { reason, .. }) if last_attempt => {
+            format!("gave up after {attempts} attempts: {reason}")
+        }
+        _ => String::new(),
+    };
+    let (outcome, recorded) = match &result {
+        Ok(provider_id) => (Outcome::Sent, SendOutcome::Sent(provider_id)),
+        Err(SendError::Permanent { reason }) => (Outcome::Failed, SendOutcome::Failed(reason)),
+        Err(SendError::Unknown { reason }) => (Outcome::InDoubt, SendOutcome::InDoubt(reason)),
+        Err(SendError::Transient { .. }) if last_attempt => {
+            (Outcome::Dead, SendOutcome::Dead(&gave_up))
+        }
+        Err(SendError::Transient {
+            reason,
+            retry_after,
+        }) => {
+            let delay = backoff(config.retry_base, attempts).max(retry_after.unwrap_or_default());
+            (Outcome::Retried, SendOutcome::Retry(reason, delay))
+        }
+    };
+    db::transact(&state.db, &Caller::System, async |tx| {
+        db::outbox::record(tx, claim_id, message.id, &recorded).await
     })
     .await?;
     Ok(outcome)
@@ -267,22 +190,7 @@ async fn record(
 /// Step 1: claims that outlived their run. Returns (handed back to the queue, now in doubt).
 pub async fn expire_claims(state: &AppState) -> Result<(u64, u64)> {
     let (released, orphaned) = db::transact(&state.db, &Caller::System, async |tx| {
-        let released = tx
-            .execute(
-                "update outbox_messages set status = 'queued', claim_id = null, claim_expires_at = null, status_at = now()
-                 where status = 'claimed' and claim_expires_at < now()",
-                &[],
-            )
-            .await?;
-        let orphaned = tx
-            .execute(
-                "update outbox_messages set status = 'in_doubt', status_at = now(),
-                     last_error = 'outcome unknown: the dispatcher stopped while sending it; the provider will be asked before any resend'
-                 where status = 'sending' and claim_expires_at < now()",
-                &[],
-            )
-            .await?;
-        Ok((released, orphaned))
+        db::outbox::expire_claims(tx).await
     })
     .await?;
     if orphaned > 0 {
@@ -294,15 +202,6 @@ pub async fn expire_claims(state: &AppState) -> Result<(u64, u64)> {
     Ok((released, orphaned))
 }
 
-/// A message whose send has an unknown outcome.
-struct Doubt {
-    id: Uuid,
-    to_number: String,
-    body: String,
-    sending_at: Option<OffsetDateTime>,
-    resent_after_doubt: bool,
-}
-
 /// Step 2: asks the provider about messages in doubt for longer than the settle delay.
 async fn settle_doubts(
     state: &AppState,
@@ -312,23 +211,7 @@ async fn settle_doubts(
 ) -> Result<()> {
     let config = &state.config.messaging;
     let doubts = db::transact(&state.db, &Caller::System, async |tx| {
-        Ok(tx
-            .query(
-                "select id, to_number, body, sending_at, resent_after_doubt from outbox_messages
-                 where status = 'in_doubt' and status_at <= now() - make_interval(secs => $1)
-                 order by status_at limit $2",
-                &[&config.doubt_settle.as_secs_f64(), &config.batch],
-            )
-            .await?
-            .iter()
-            .map(|r| Doubt {
-                id: r.get("id"),
-                to_number: r.get("to_number"),
-                body: r.get("body"),
-                sending_at: r.get("sending_at"),
-                resent_after_doubt: r.get("resent_after_doubt"),
-            })
-            .collect::<Vec<_>>())
+        db::outbox::doubts(tx, config.doubt_settle, config.batch).await
     })
     .await?;
     for doubt in doubts {
@@ -345,27 +228,13 @@ async fn settle_doubts(
                 continue;
             }
         };
+        let settlement = match (&found, doubt.resent_after_doubt) {
+            (Some(provider_id), _) => Settlement::Found(provider_id),
+            (None, false) => Settlement::Resend,
+            (None, true) => Settlement::GiveUp,
+        };
         let settled = db::transact(&state.db, &Caller::System, async |tx| {
-            let guard = "where id = $1 and status = 'in_doubt'";
-            Ok(match &found {
-                Some(provider_id) => tx.execute(
-                    &format!("update outbox_messages set status = 'sent', provider_message_id = $2, sent_at = now(),
-                                  status_at = now(), last_error = null {guard}"),
-                    &[&doubt.id, provider_id],
-                ).await?,
-                None if !doubt.resent_after_doubt => tx.execute(
-                    &format!("update outbox_messages set status = 'queued', due_at = now(), status_at = now(),
-                                  claim_id = null, claim_expires_at = null, resent_after_doubt = true,
-                                  last_error = 'the provider did not have it after a send of unknown outcome: sent again, once' {guard}"),
-                    &[&doubt.id],
-                ).await?,
-                None => tx.execute(
-                    &format!("update outbox_messages set status = 'dead', status_at = now(),
-                                  last_error = 'outcome unknown twice and the provider does not list it: not sent a third time. \
-                                                Check the conversation, then retry it if needed.' {guard}"),
-                    &[&doubt.id],
-                ).await?,
-            })
+            db::outbox::settle(tx, doubt.id, settlement).await
         })
         .await?;
         if settled == 0 {

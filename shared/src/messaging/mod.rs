@@ -38,53 +38,34 @@ pub struct Outgoing<'a> {
 /// Renders and queues a message in `db`'s transaction. Returns its id, or `None` when a message
 /// with the same dedupe key was already queued.
 pub async fn enqueue(db: &impl GenericClient, message: &Outgoing<'_>) -> Result<Option<Uuid>> {
-    let body = templates::render(message.message_type, &message.data)?;
-    let row = db
-        .query_opt(
-            "insert into outbox_messages (inscription_id, profile_id, to_number, message_type, data, body, dedupe_key)
-             values ($1, $2, $3, $4, $5, $6, $7)
-             on conflict (dedupe_key) do nothing
-             returning id",
-            &[
-                &message.inscription_id,
-                &message.profile_id,
-                &message.to_number,
-                &message.message_type.as_str(),
-                &message.data,
-                &body,
-                &message.dedupe_key,
-            ],
-        )
-        .await?;
-    Ok(row.map(|r| r.get(0)))
+    Ok(enqueue_many(db, std::slice::from_ref(message)).await?.pop())
 }
 
 /// Renders and queues every message of `messages` in one statement, in `db`'s transaction; a
 /// message whose dedupe key was already queued is skipped. Returns how many were queued.
 pub async fn enqueue_all(db: &impl GenericClient, messages: &[Outgoing<'_>]) -> Result<u64> {
-    if messages.is_empty() {
-        return Ok(0);
-    }
+    Ok(enqueue_many(db, messages).await?.len() as u64)
+}
+
+async fn enqueue_many(db: &impl GenericClient, messages: &[Outgoing<'_>]) -> Result<Vec<Uuid>> {
     let bodies = messages
         .iter()
         .map(|m| templates::render(m.message_type, &m.data))
         .collect::<Result<Vec<_>>>()?;
-    let column = |f: fn(&Outgoing<'_>) -> String| messages.iter().map(f).collect::<Vec<_>>();
-    let inserted = db
-        .execute(
-            "insert into outbox_messages (inscription_id, profile_id, to_number, message_type, data, body, dedupe_key)
-             select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[])
-             on conflict (dedupe_key) do nothing",
-            &[
-                &messages.iter().map(|m| m.inscription_id).collect::<Vec<_>>(),
-                &messages.iter().map(|m| m.profile_id).collect::<Vec<_>>(),
-                &column(|m| m.to_number.to_owned()),
-                &column(|m| m.message_type.as_str().to_owned()),
-                &messages.iter().map(|m| m.data.clone()).collect::<Vec<_>>(),
-                &bodies,
-                &column(|m| m.dedupe_key.clone()),
-            ],
-        )
-        .await?;
-    Ok(inserted)
+    let rows: Vec<crate::db::outbox::NewMessage<'_>> = messages
+        .iter()
+        .zip(&bodies)
+        .map(|(m, body)| crate::db::outbox::NewMessage {
+            inscription_id: m.inscription_id,
+            profile_id: m.profile_id,
+            to_number: m.to_number,
+            message_type: m.message_type.as_str(),
+            data: &m.data,
+            body,
+            dedupe_key: Some(&m.dedupe_key),
+            created_by: None,
+            suppressed: false,
+        })
+        .collect();
+    crate::db::outbox::insert(db, &rows).await
 }

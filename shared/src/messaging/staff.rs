@@ -3,13 +3,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{MessageType, templates};
 use crate::{
     auth::{Role, StaffIdentity},
-    db::Transaction,
+    db::{self, Transaction},
     domain::{Fields, Paging, student::Phone},
     http::{Error, Result},
 };
@@ -110,25 +109,22 @@ struct Recipient {
 
 async fn recipient(tx: &Transaction<'_>, staff: &StaffIdentity, to: &str) -> Result<Recipient> {
     if let Ok(inscription_id) = Uuid::parse_str(to.trim()) {
-        let row = tx
-            .query_opt(
-                "select i.id, p.id, i.whatsapp_number, p.opted_out_at is not null, i.full_name, m.title, m.starts_at
-                 from inscriptions i join profiles p on p.id = i.profile_id join masterclasses m on m.id = i.masterclass_id
-                 where i.id = $1 and i.deleted_at is null",
-                &[&inscription_id],
-            )
+        let student = db::inscriptions::recipient(tx, inscription_id)
             .await?
             .ok_or_else(|| Error::field("to", "names no inscription of a masterclass you staff"))?;
-        let full_name: String = row.get(4);
+        let (title, starts_at) = student
+            .masterclass
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("an inscription without its masterclass"))?;
         return Ok(Recipient {
-            inscription_id: Some(row.get(0)),
-            profile_id: Some(row.get(1)),
-            number: row.get(2),
-            opted_out: row.get(3),
+            inscription_id: student.inscription_id,
+            profile_id: Some(student.profile_id),
+            number: student.whatsapp_number,
+            opted_out: student.opted_out,
             defaults: serde_json::json!({
-                "prenom": templates::first_name(&full_name),
-                "masterclass": row.get::<_, String>(5),
-                "date": templates::french_date(row.get(6)),
+                "prenom": templates::first_name(&student.full_name),
+                "masterclass": title,
+                "date": templates::french_date(starts_at),
             }),
         });
     }
@@ -138,12 +134,7 @@ async fn recipient(tx: &Transaction<'_>, staff: &StaffIdentity, to: &str) -> Res
             format!("is neither an inscription id nor a phone number: it {m}"),
         )
     })?;
-    let profile = tx
-        .query_opt(
-            "select id, opted_out_at is not null, full_name from profiles where whatsapp_number = $1",
-            &[&phone.as_str()],
-        )
-        .await?;
+    let profile = db::inscriptions::recipient_by_number(tx, phone.as_str()).await?;
     if profile.is_none() && staff.role != Role::Admin {
         return Err(Error::field(
             "to",
@@ -152,11 +143,11 @@ async fn recipient(tx: &Transaction<'_>, staff: &StaffIdentity, to: &str) -> Res
     }
     Ok(Recipient {
         inscription_id: None,
-        profile_id: profile.as_ref().map(|r| r.get(0)),
+        profile_id: profile.as_ref().map(|p| p.profile_id),
         number: phone.as_str().to_owned(),
-        opted_out: profile.as_ref().is_some_and(|r| r.get(1)),
+        opted_out: profile.as_ref().is_some_and(|p| p.opted_out),
         defaults: profile
-            .map(|r| serde_json::json!({ "prenom": templates::first_name(&r.get::<_, String>(2)) }))
+            .map(|p| serde_json::json!({ "prenom": templates::first_name(&p.full_name) }))
             .unwrap_or_else(|| serde_json::json!({})),
     })
 }
@@ -206,51 +197,29 @@ pub async fn send(
     } else {
         "queued"
     };
-    let id: Uuid = tx
-        .query_one(
-            "insert into outbox_messages (inscription_id, profile_id, to_number, message_type, data, body, status,
-                                          created_by, last_error)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, case when $7 = 'suppressed' then 'the student opted out' end)
-             returning id",
-            &[
-                &recipient.inscription_id,
-                &recipient.profile_id,
-                &recipient.number,
-                &message_type.as_str(),
-                &data,
-                &body,
-                &status,
-                &staff.id,
-            ],
-        )
-        .await?
-        .get(0);
+    let id = db::outbox::insert(
+        tx,
+        &[db::outbox::NewMessage {
+            inscription_id: recipient.inscription_id,
+            profile_id: recipient.profile_id,
+            to_number: &recipient.number,
+            message_type: message_type.as_str(),
+            data: &data,
+            body: &body,
+            dedupe_key: None,
+            created_by: Some(staff.id),
+            suppressed: recipient.opted_out,
+        }],
+    )
+    .await?
+    .pop()
+    .ok_or_else(|| anyhow::anyhow!("a message without a dedupe key was not queued"))?;
     tracing::info!(message_id = %id, message_type = message_type.as_str(), status, "message queued by staff");
     Ok(Queued {
         id,
         status: status.to_owned(),
     })
 }
-
-fn view(row: &Row) -> MessageView {
-    MessageView {
-        id: row.get("id"),
-        inscription_id: row.get("inscription_id"),
-        to_number: row.get("to_number"),
-        message_type: row.get("message_type"),
-        body: row.get("body"),
-        status: row.get("status"),
-        attempts: row.get("attempts"),
-        due_at: row.get("due_at"),
-        last_error: row.get("last_error"),
-        provider_message_id: row.get("provider_message_id"),
-        created_at: row.get("created_at"),
-        sent_at: row.get("sent_at"),
-    }
-}
-
-const COLUMNS: &str = "id, inscription_id, to_number, message_type, body, status, attempts, due_at, last_error, \
-                       provider_message_id, created_at, sent_at";
 
 /// Messages the caller may see (RLS), newest first.
 pub async fn list(tx: &Transaction<'_>, filter: &MessageFilter) -> Result<MessagePage> {
@@ -266,19 +235,10 @@ pub async fn list(tx: &Transaction<'_>, filter: &MessageFilter) -> Result<Messag
             format!("must be one of {}", STATUSES.join(", ")),
         ));
     }
-    let rows = tx
-        .query(
-            &format!(
-                "select {COLUMNS}, count(*) over () as total from outbox_messages
-                 where ($1::text is null or status = $1) and ($2::uuid is null or inscription_id = $2)
-                 order by created_at desc, id limit $3 offset $4"
-            ),
-            &[&filter.status, &filter.inscription_id, &paging.limit, &paging.offset],
-        )
-        .await?;
-    let total = rows.first().map(|r| r.get("total")).unwrap_or(0);
+    let (items, total) =
+        db::outbox::page(tx, filter.status.as_deref(), filter.inscription_id, &paging).await?;
     Ok(MessagePage {
-        items: rows.iter().map(view).collect(),
+        items,
         total,
         limit: paging.limit,
         offset: paging.offset,
@@ -288,14 +248,9 @@ pub async fn list(tx: &Transaction<'_>, filter: &MessageFilter) -> Result<Messag
 /// Puts a `dead`, `failed` or `in_doubt` message back in the queue, due now, with fresh
 /// attempts: staff who checked the conversation decide (a message in doubt may have arrived).
 pub async fn retry(tx: &Transaction<'_>, id: Uuid) -> Result<MessageView> {
-    let row = tx
-        .query_opt(
-            &format!("select {COLUMNS} from outbox_messages where id = $1"),
-            &[&id],
-        )
+    let current = db::outbox::get(tx, id)
         .await?
         .ok_or(Error::NotFound("message"))?;
-    let current = view(&row);
     if !["dead", "failed", "in_doubt"].contains(&current.status.as_str()) {
         return Err(Error::Conflict {
             code: "not_retryable",
@@ -305,16 +260,7 @@ pub async fn retry(tx: &Transaction<'_>, id: Uuid) -> Result<MessageView> {
             ),
         });
     }
-    let row = tx
-        .query_one(
-            &format!(
-                "update outbox_messages set status = 'queued', attempts = 0, due_at = now(), claim_id = null,
-                     claim_expires_at = null, status_at = now()
-                 where id = $1 returning {COLUMNS}"
-            ),
-            &[&id],
-        )
-        .await?;
+    let view = db::outbox::requeue(tx, id).await?;
     tracing::info!(message_id = %id, "message re-queued by staff");
-    Ok(view(&row))
+    Ok(view)
 }

@@ -112,31 +112,17 @@ pub async fn handle(state: &AppState, payload: Value) -> Result<Handled> {
             let Some(ours) = our_status(&status.status) else {
                 continue;
             };
-            let applied = tx
-                .execute(
-                    "update outbox_messages set status = $2, status_at = now(),
-                         last_error = case when $2 = 'failed' then 'the provider reported a failure' else last_error end
-                     where provider_message_id = $1 and status not in ('failed', 'dead', 'suppressed')
-                       and case when $2 = 'failed' then message_status_rank(status) <= 2
-                                else message_status_rank(status) < message_status_rank($2) end",
-                    &[&status.id, &ours],
-                )
-                .await?;
+            let applied = db::outbox::apply_status(tx, &status.id, ours).await?;
             if applied > 0 {
                 handled.statuses_applied += applied;
                 continue;
             }
-            let known = tx
-                .query_opt(
-                    "select 1 from outbox_messages where provider_message_id = $1",
-                    &[&status.id],
-                )
-                .await?
-                .is_some();
+            let known = db::outbox::sent_as(tx, &status.id).await?;
             if !known {
-                tx.execute(
-                    "insert into webhook_events (provider, kind, payload) values ('whapi', 'unknown_status', $1)",
-                    &[&serde_json::to_value(status).map_err(anyhow::Error::from)?],
+                db::webhooks::record_unplaced(
+                    tx,
+                    "unknown_status",
+                    &serde_json::to_value(status).map_err(anyhow::Error::from)?,
                 )
                 .await?;
                 handled.statuses_unknown += 1;
@@ -146,21 +132,17 @@ pub async fn handle(state: &AppState, payload: Value) -> Result<Handled> {
             let Some(number) = sender(message) else {
                 continue;
             };
-            let profile: Option<uuid::Uuid> = tx
-                .query_opt(
-                    "select id from profiles where whatsapp_number = $1",
-                    &[&number],
-                )
-                .await?
-                .map(|r| r.get(0));
+            let profile = db::inscriptions::profile_of(tx, &number).await?;
             let body = message.text.as_ref().map(|t| t.body.clone());
-            let stored = tx
-                .execute(
-                    "insert into incoming_messages (provider_message_id, profile_id, from_number, body, payload)
-                     values ($1, $2, $3, $4, $5) on conflict (provider_message_id) do nothing",
-                    &[&message.id, &profile, &number, &body, &serde_json::to_value(message).map_err(anyhow::Error::from)?],
-                )
-                .await?;
+            let stored = db::webhooks::store_incoming(
+                tx,
+                &message.id,
+                profile,
+                &number,
+                body.as_deref(),
+                &serde_json::to_value(message).map_err(anyhow::Error::from)?,
+            )
+            .await?;
             handled.messages_stored += stored;
             // A redelivered message (already stored) changes nothing again.
             let (Some(profile), Some(keyword), 1) =
@@ -170,23 +152,13 @@ pub async fn handle(state: &AppState, payload: Value) -> Result<Handled> {
             };
             match keyword {
                 Keyword::Stop => {
-                    handled.opted_out += tx
-                        .execute("update profiles set opted_out_at = now() where id = $1 and opted_out_at is null", &[&profile])
-                        .await?;
+                    handled.opted_out += db::inscriptions::set_opted_out(tx, profile, true).await?;
                     // What waits in the queue stops now too, not at the next dispatcher run.
-                    tx.execute(
-                        "update outbox_messages set status = 'suppressed', status_at = now(),
-                             last_error = 'the student opted out (STOP)'
-                         where to_number = $1 and status = 'queued'",
-                        &[&number],
-                    )
-                    .await?;
+                    db::outbox::suppress_queued_to(tx, &number).await?;
                     tracing::info!(profile_id = %profile, "student opted out of WhatsApp messages");
                 }
                 Keyword::Start => {
-                    handled.opted_in += tx
-                        .execute("update profiles set opted_out_at = null where id = $1 and opted_out_at is not null", &[&profile])
-                        .await?;
+                    handled.opted_in += db::inscriptions::set_opted_out(tx, profile, false).await?;
                     tracing::info!(profile_id = %profile, "student opted in to WhatsApp messages again");
                 }
             }

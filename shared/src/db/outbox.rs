@@ -1,0 +1,546 @@
+//! Queries for `outbox_messages`: WhatsApp messages from queueing to delivery. The states and
+//! their transitions are described in `messaging::dispatch`; every transition of a claimed
+//! message is guarded by its claim, so a run that lost its claim changes nothing.
+
+use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::row::{FromRow, all, failed};
+use crate::{domain::Paging, http::Result, messaging::staff::MessageView};
+
+/// A message claimed for sending.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: Uuid,
+    pub to_number: String,
+    pub body: String,
+}
+
+impl FromRow for Claimed {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            to_number: row.try_get("to_number")?,
+            body: row.try_get("body")?,
+        })
+    }
+}
+
+/// A message whose send has an unknown outcome.
+#[derive(Debug, Clone)]
+pub struct Doubt {
+    pub id: Uuid,
+    pub to_number: String,
+    pub body: String,
+    pub sending_at: Option<OffsetDateTime>,
+    pub resent_after_doubt: bool,
+}
+
+impl FromRow for Doubt {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            to_number: row.try_get("to_number")?,
+            body: row.try_get("body")?,
+            sending_at: row.try_get("sending_at")?,
+            resent_after_doubt: row.try_get("resent_after_doubt")?,
+        })
+    }
+}
+
+/// Suppresses the due messages to numbers that opted out; returns how many.
+pub async fn suppress_opted_out(db: &impl GenericClient) -> Result<u64> {
+    db.execute(
+        "update outbox_messages o set status = 'suppressed', status_at = now(),
+             last_error = 'the student opted out (STOP) or withdrew consent'
+         where o.status = 'queued' and o.due_at <= now()
+           and exists (select 1 from profiles p
+                       where p.whatsapp_number = o.to_number and p.opted_out_at is not null)",
+        &[],
+    )
+    .await
+    .map_err(failed("suppressing messages to opted-out numbers"))
+}
+
+/// Claims up to `limit` due messages for `claim_id` until `until`, oldest first, skipping those
+/// another run holds.
+pub async fn claim(
+    db: &impl GenericClient,
+    claim_id: Uuid,
+    limit: i64,
+    until: OffsetDateTime,
+) -> Result<Vec<Claimed>> {
+    let rows = db
+        .query(
+            "with due as (
+                 select id from outbox_messages
+                 where status = 'queued' and due_at <= now()
+                 order by due_at, created_at limit $2
+                 for update skip locked
+             )
+             update outbox_messages o set status = 'claimed', claim_id = $1, claimed_at = now(),
+                 status_at = now(), claim_expires_at = $3
+             from due where o.id = due.id
+             returning o.id, o.to_number, o.body",
+            &[&claim_id, &limit, &until],
+        )
+        .await
+        .map_err(failed(format!("claiming messages for run {claim_id}")))?;
+    all(&rows)
+}
+
+/// Marks message `id` of `claim_id` `sending` and counts the attempt; returns the attempt
+/// number, or `None` if the claim was lost.
+pub async fn start_sending(
+    db: &impl GenericClient,
+    claim_id: Uuid,
+    id: Uuid,
+) -> Result<Option<i32>> {
+    db.query_opt(
+        "update outbox_messages set status = 'sending', sending_at = now(), status_at = now(),
+             attempts = attempts + 1
+         where id = $1 and claim_id = $2 and status = 'claimed'
+         returning attempts",
+        &[&id, &claim_id],
+    )
+    .await
+    .map_err(failed(format!("starting to send message {id}")))?
+    .map(|row| Ok(row.try_get("attempts")?))
+    .transpose()
+}
+
+/// Hands the messages of `claim_id` that were never started back to the queue.
+pub async fn release(db: &impl GenericClient, claim_id: Uuid) -> Result<u64> {
+    db.execute(
+        "update outbox_messages set status = 'queued', claim_id = null, claim_expires_at = null,
+             status_at = now()
+         where claim_id = $1 and status = 'claimed'",
+        &[&claim_id],
+    )
+    .await
+    .map_err(failed(format!(
+        "handing back the messages of run {claim_id}"
+    )))
+}
+
+/// The outcome of a send, as recorded.
+#[derive(Debug, Clone)]
+pub enum SendOutcome<'a> {
+    /// Accepted by the provider under this id.
+    Sent(&'a str),
+    /// Refused for good.
+    Failed(&'a str),
+    /// Nobody knows whether it went out.
+    InDoubt(&'a str),
+    /// Given up after the last attempt.
+    Dead(&'a str),
+    /// To be tried again after the delay.
+    Retry(&'a str, std::time::Duration),
+}
+
+/// Records the outcome of the send of message `id` under `claim_id`.
+pub async fn record(
+    db: &impl GenericClient,
+    claim_id: Uuid,
+    id: Uuid,
+    outcome: &SendOutcome<'_>,
+) -> Result<u64> {
+    const GUARD: &str = "where id = $1 and claim_id = $2 and status = 'sending'";
+    let done = match outcome {
+        SendOutcome::Sent(provider_id) => {
+            db.execute(
+                &format!(
+                    "update outbox_messages set status = 'sent', provider_message_id = $3,
+                         sent_at = now(), status_at = now(), last_error = null {GUARD}"
+                ),
+                &[&id, &claim_id, provider_id],
+            )
+            .await
+        }
+        SendOutcome::Failed(reason) => {
+            db.execute(
+                &format!(
+                    "update outbox_messages set status = 'failed', status_at = now(),
+                         last_error = $3 {GUARD}"
+                ),
+                &[&id, &claim_id, reason],
+            )
+            .await
+        }
+        SendOutcome::InDoubt(reason) => {
+            db.execute(
+                &format!(
+                    "update outbox_messages set status = 'in_doubt', status_at = now(),
+                         last_error = 'outcome unknown, the provider will be asked before any resend: ' || $3
+                     {GUARD}"
+                ),
+                &[&id, &claim_id, reason],
+            )
+            .await
+        }
+        SendOutcome::Dead(reason) => {
+            db.execute(
+                &format!(
+                    "update outbox_messages set status = 'dead', status_at = now(),
+                         last_error = $3 {GUARD}"
+                ),
+                &[&id, &claim_id, reason],
+            )
+            .await
+        }
+        SendOutcome::Retry(reason, delay) => {
+            db.execute(
+                &format!(
+                    "update outbox_messages set status = 'queued', status_at = now(), last_error = $3,
+                         claim_id = null, claim_expires_at = null,
+                         due_at = now() + make_interval(secs => $4)
+                     {GUARD}"
+                ),
+                &[&id, &claim_id, reason, &delay.as_secs_f64()],
+            )
+            .await
+        }
+    };
+    done.map_err(failed(format!("recording the send of message {id}")))
+}
+
+/// Claims that outlived their run: never-started ones go back to the queue, those left
+/// `sending` are in doubt. Returns (handed back, in doubt).
+pub async fn expire_claims(db: &impl GenericClient) -> Result<(u64, u64)> {
+    let released = db
+        .execute(
+            "update outbox_messages set status = 'queued', claim_id = null, claim_expires_at = null,
+                 status_at = now()
+             where status = 'claimed' and claim_expires_at < now()",
+            &[],
+        )
+        .await
+        .map_err(failed("handing back expired claims"))?;
+    let orphaned = db
+        .execute(
+            "update outbox_messages set status = 'in_doubt', status_at = now(),
+                 last_error = 'outcome unknown: the dispatcher stopped while sending it; the provider will be asked before any resend'
+             where status = 'sending' and claim_expires_at < now()",
+            &[],
+        )
+        .await
+        .map_err(failed("marking the sends of a stopped dispatcher in doubt"))?;
+    Ok((released, orphaned))
+}
+
+/// Up to `limit` messages in doubt for at least `settled_after`, oldest doubt first.
+pub async fn doubts(
+    db: &impl GenericClient,
+    settled_after: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<Doubt>> {
+    let rows = db
+        .query(
+            "select id, to_number, body, sending_at, resent_after_doubt from outbox_messages
+             where status = 'in_doubt' and status_at <= now() - make_interval(secs => $1)
+             order by status_at limit $2",
+            &[&settled_after.as_secs_f64(), &limit],
+        )
+        .await
+        .map_err(failed("reading the messages in doubt"))?;
+    all(&rows)
+}
+
+/// What the provider said of a message in doubt.
+#[derive(Debug, Clone, Copy)]
+pub enum Settlement<'a> {
+    /// It has it, under this id.
+    Found(&'a str),
+    /// It does not: send it again, once.
+    Resend,
+    /// It does not, and it was already sent again once: give up.
+    GiveUp,
+}
+
+/// Settles message `id` in doubt; returns 0 if it was no longer in doubt.
+pub async fn settle(db: &impl GenericClient, id: Uuid, settlement: Settlement<'_>) -> Result<u64> {
+    const GUARD: &str = "where id = $1 and status = 'in_doubt'";
+    let done = match settlement {
+        Settlement::Found(provider_id) => {
+            db.execute(
+                &format!(
+                    "update outbox_messages set status = 'sent', provider_message_id = $2,
+                         sent_at = now(), status_at = now(), last_error = null {GUARD}"
+                ),
+                &[&id, &provider_id],
+            )
+            .await
+        }
+        Settlement::Resend => {
+            db.execute(
+                &format!(
+                    "update outbox_messages set status = 'queued', due_at = now(), status_at = now(),
+                         claim_id = null, claim_expires_at = null, resent_after_doubt = true,
+                         last_error = 'the provider did not have it after a send of unknown outcome: sent again, once'
+                     {GUARD}"
+                ),
+                &[&id],
+            )
+            .await
+        }
+        Settlement::GiveUp => {
+            db.execute(
+                &format!(
+                    "update outbox_messages set status = 'dead', status_at = now(),
+                         last_error = 'outcome unknown twice and the provider does not list it: not sent a third time. \
+                                       Check the conversation, then retry it if needed.'
+                     {GUARD}"
+                ),
+                &[&id],
+            )
+            .await
+        }
+    };
+    done.map_err(failed(format!("settling message {id}")))
+}
+
+/// Applies a delivery status the provider reported for its message `provider_id`: forward only
+/// (`sent` → `delivered` → `read`), and `failed` only before delivery. Returns how many
+/// messages changed.
+pub async fn apply_status(db: &impl GenericClient, provider_id: &str, status: &str) -> Result<u64> {
+    db.execute(
+        "update outbox_messages set status = $2, status_at = now(),
+             last_error = case when $2 = 'failed' then 'the provider reported a failure' else last_error end
+         where provider_message_id = $1 and status not in ('failed', 'dead', 'suppressed')
+           and case when $2 = 'failed' then message_status_rank(status) <= 2
+                    else message_status_rank(status) < message_status_rank($2) end",
+        &[&provider_id, &status],
+    )
+    .await
+    .map_err(failed(format!("applying status {status} to provider message {provider_id}")))
+}
+
+/// Is `provider_id` the provider's id of one of our messages?
+pub async fn sent_as(db: &impl GenericClient, provider_id: &str) -> Result<bool> {
+    Ok(db
+        .query_opt(
+            "select 1 from outbox_messages where provider_message_id = $1",
+            &[&provider_id],
+        )
+        .await
+        .map_err(failed(format!("looking up provider message {provider_id}")))?
+        .is_some())
+}
+
+/// Suppresses what is queued for `number` (it just opted out); returns how many.
+pub async fn suppress_queued_to(db: &impl GenericClient, number: &str) -> Result<u64> {
+    db.execute(
+        "update outbox_messages set status = 'suppressed', status_at = now(),
+             last_error = 'the student opted out (STOP)'
+         where to_number = $1 and status = 'queued'",
+        &[&number],
+    )
+    .await
+    .map_err(failed(
+        "suppressing the queued messages of a number that opted out",
+    ))
+}
+
+/// A rendered message to queue: what every queueing path (events, schedules, staff) writes,
+/// under the same rules.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub inscription_id: Option<Uuid>,
+    pub profile_id: Option<Uuid>,
+    /// E.164.
+    pub to_number: &'a str,
+    pub message_type: &'static str,
+    pub data: &'a serde_json::Value,
+    pub body: &'a str,
+    /// One message per event: a second message with the same key is not queued.
+    pub dedupe_key: Option<&'a str>,
+    /// Staff who wrote it, if staff did.
+    pub created_by: Option<Uuid>,
+    /// `suppressed` (the student opted out: recorded, never sent) rather than `queued`.
+    pub suppressed: bool,
+}
+
+/// Queues `messages` in one statement, skipping any whose dedupe key was queued before; returns
+/// the ids of those queued, in order (a skipped one is absent).
+pub async fn insert(db: &impl GenericClient, messages: &[NewMessage<'_>]) -> Result<Vec<Uuid>> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let column =
+        |f: fn(&NewMessage<'_>) -> Option<String>| messages.iter().map(f).collect::<Vec<_>>();
+    let ids = |f: fn(&NewMessage<'_>) -> Option<Uuid>| messages.iter().map(f).collect::<Vec<_>>();
+    let rows = db
+        .query(
+            "insert into outbox_messages (inscription_id, profile_id, to_number, message_type, data, body,
+                                          dedupe_key, created_by, status, last_error)
+             select i, p, t, mt, d, b, k, c,
+                    case when s then 'suppressed' else 'queued' end,
+                    case when s then 'the student opted out' end
+             from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
+                         $7::text[], $8::uuid[], $9::bool[]) with ordinality as m(i, p, t, mt, d, b, k, c, s, n)
+             order by n
+             on conflict (dedupe_key) do nothing
+             returning id",
+            &[
+                &ids(|m| m.inscription_id),
+                &ids(|m| m.profile_id),
+                &column(|m| Some(m.to_number.to_owned())),
+                &column(|m| Some(m.message_type.to_owned())),
+                &messages.iter().map(|m| m.data).collect::<Vec<_>>(),
+                &column(|m| Some(m.body.to_owned())),
+                &column(|m| m.dedupe_key.map(str::to_owned)),
+                &ids(|m| m.created_by),
+                &messages.iter().map(|m| m.suppressed).collect::<Vec<_>>(),
+            ],
+        )
+        .await
+        .map_err(failed(format!("queueing {} message(s)", messages.len())))?;
+    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+}
+
+const VIEW: &str = "id, inscription_id, to_number, message_type, body, status, attempts, due_at, last_error, \
+                    provider_message_id, created_at, sent_at";
+
+impl FromRow for MessageView {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            inscription_id: row.try_get("inscription_id")?,
+            to_number: row.try_get("to_number")?,
+            message_type: row.try_get("message_type")?,
+            body: row.try_get("body")?,
+            status: row.try_get("status")?,
+            attempts: row.try_get("attempts")?,
+            due_at: row.try_get("due_at")?,
+            last_error: row.try_get("last_error")?,
+            provider_message_id: row.try_get("provider_message_id")?,
+            created_at: row.try_get("created_at")?,
+            sent_at: row.try_get("sent_at")?,
+        })
+    }
+}
+
+/// A page of the messages the caller may see, newest first, of one status and one inscription
+/// when given; and how many there are in all.
+pub async fn page(
+    db: &impl GenericClient,
+    status: Option<&str>,
+    inscription_id: Option<Uuid>,
+    paging: &Paging,
+) -> Result<(Vec<MessageView>, i64)> {
+    let rows = db
+        .query(
+            &format!(
+                "select {VIEW}, count(*) over () as total from outbox_messages
+                 where ($1::text is null or status = $1) and ($2::uuid is null or inscription_id = $2)
+                 order by created_at desc, id limit $3 offset $4"
+            ),
+            &[&status, &inscription_id, &paging.limit, &paging.offset],
+        )
+        .await
+        .map_err(failed("listing messages"))?;
+    let total = rows
+        .first()
+        .map(|row| row.try_get("total"))
+        .transpose()?
+        .unwrap_or(0);
+    Ok((all(&rows)?, total))
+}
+
+/// Message `id`, if the caller may see it.
+pub async fn get(db: &impl GenericClient, id: Uuid) -> Result<Option<MessageView>> {
+    db.query_opt(
+        &format!("select {VIEW} from outbox_messages where id = $1"),
+        &[&id],
+    )
+    .await
+    .map_err(failed(format!("reading message {id}")))?
+    .as_ref()
+    .map(MessageView::from_row)
+    .transpose()
+}
+
+/// Puts message `id` back in the queue, due now, with fresh attempts.
+pub async fn requeue(db: &impl GenericClient, id: Uuid) -> Result<MessageView> {
+    let row = db
+        .query_one(
+            &format!(
+                "update outbox_messages set status = 'queued', attempts = 0, due_at = now(),
+                     claim_id = null, claim_expires_at = null, status_at = now()
+                 where id = $1 returning {VIEW}"
+            ),
+            &[&id],
+        )
+        .await
+        .map_err(failed(format!("queueing message {id} again")))?;
+    MessageView::from_row(&row)
+}
+
+/// A scheduled message that is due and not queued yet.
+#[derive(Debug, Clone)]
+pub struct DueScheduled {
+    /// `reminder` (before the masterclass) or `post_test_invitation` (after it).
+    pub kind: String,
+    pub inscription_id: Uuid,
+    pub profile_id: Uuid,
+    pub whatsapp_number: String,
+    pub full_name: String,
+    pub masterclass_title: String,
+    pub starts_at: OffsetDateTime,
+}
+
+impl FromRow for DueScheduled {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            kind: row.try_get("kind")?,
+            inscription_id: row.try_get("id")?,
+            profile_id: row.try_get("profile_id")?,
+            whatsapp_number: row.try_get("whatsapp_number")?,
+            full_name: row.try_get("full_name")?,
+            masterclass_title: row.try_get("title")?,
+            starts_at: row.try_get("starts_at")?,
+        })
+    }
+}
+
+/// The reminders due (masterclasses starting within `reminder_before`) and the POST test
+/// invitations due (masterclasses that ended within a week, POST not taken), not queued yet.
+pub async fn due_scheduled(
+    db: &impl GenericClient,
+    reminder_before: std::time::Duration,
+) -> Result<Vec<DueScheduled>> {
+    let rows = db
+        .query(
+            "select 'reminder' as kind, i.id, i.profile_id, i.whatsapp_number, i.full_name, m.title, m.starts_at
+             from inscriptions i join masterclasses m on m.id = i.masterclass_id
+             where i.deleted_at is null and m.deleted_at is null
+               and m.starts_at > now() and m.starts_at <= now() + make_interval(secs => $1)
+               and not exists (select 1 from outbox_messages o where o.dedupe_key = 'reminder:' || i.id)
+             union all
+             select 'post_test_invitation', i.id, i.profile_id, i.whatsapp_number, i.full_name, m.title, m.starts_at
+             from inscriptions i join masterclasses m on m.id = i.masterclass_id
+             where i.deleted_at is null and m.deleted_at is null
+               and m.ends_at <= now() and m.ends_at > now() - interval '7 days'
+               and not exists (select 1 from test_attempts a where a.inscription_id = i.id and a.kind = 'POST')
+               and not exists (select 1 from outbox_messages o
+                               where o.dedupe_key = 'post_test_invitation:' || i.id)",
+            &[&reminder_before.as_secs_f64()],
+        )
+        .await
+        .map_err(failed("finding the scheduled messages due"))?;
+    all(&rows)
+}
+
+/// Gives up on queued message `id` for `reason`, as the dispatcher does after its last attempt;
+/// returns 0 if it was not queued. (The local stack's samples use it: its provider never refuses.)
+pub async fn give_up(db: &impl GenericClient, id: Uuid, reason: &str) -> Result<u64> {
+    db.execute(
+        "update outbox_messages set status = 'dead', status_at = now(), last_error = $2
+         where id = $1 and status = 'queued'",
+        &[&id, &reason],
+    )
+    .await
+    .map_err(failed(format!("giving up on message {id}")))
+}
