@@ -5,31 +5,41 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::row::{FromRow, all, failed};
 use crate::domain::masterclass::{Masterclass, MasterclassPatch, NewMasterclass, StoredPdf};
-use crate::http::{Result, on_constraint};
+use crate::http::Result;
 
 const COLUMNS: &str = "id, title, description, starts_at, ends_at, published, pdf_key, pdf_size, \
                        pdf_uploaded_at, created_at, updated_at";
 
-fn from_row(row: &Row) -> Masterclass {
-    let pdf = row
-        .get::<_, Option<String>>("pdf_key")
-        .map(|key| StoredPdf {
-            key,
-            size: row.get("pdf_size"),
-            uploaded_at: row.get("pdf_uploaded_at"),
-        });
-    Masterclass {
-        id: row.get("id"),
-        title: row.get("title"),
-        description: row.get("description"),
-        starts_at: row.get("starts_at"),
-        ends_at: row.get("ends_at"),
-        published: row.get("published"),
-        pdf,
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
+impl FromRow for Masterclass {
+    fn from_row(row: &Row) -> Result<Self> {
+        let pdf = row
+            .try_get::<_, Option<String>>("pdf_key")?
+            .map(|key| {
+                Ok::<_, tokio_postgres::Error>(StoredPdf {
+                    key,
+                    size: row.try_get("pdf_size")?,
+                    uploaded_at: row.try_get("pdf_uploaded_at")?,
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
+            starts_at: row.try_get("starts_at")?,
+            ends_at: row.try_get("ends_at")?,
+            published: row.try_get("published")?,
+            pdf,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
     }
+}
+
+fn one(row: Option<Row>) -> Result<Option<Masterclass>> {
+    row.as_ref().map(Masterclass::from_row).transpose()
 }
 
 pub async fn insert(db: &impl GenericClient, new: &NewMasterclass) -> Result<Masterclass> {
@@ -49,8 +59,8 @@ pub async fn insert(db: &impl GenericClient, new: &NewMasterclass) -> Result<Mas
             ],
         )
         .await
-        .map_err(|e| on_constraint(e, "creating a masterclass"))?;
-    Ok(from_row(&row))
+        .map_err(failed("creating a masterclass"))?;
+    Masterclass::from_row(&row)
 }
 
 /// One masterclass; `published_only` hides drafts (for anonymous callers).
@@ -63,8 +73,10 @@ pub async fn find(
         "select {COLUMNS} from masterclasses
          where id = $1 and deleted_at is null and (published or not $2)"
     );
-    let row = db.query_opt(&sql, &[&id, &published_only]).await?;
-    Ok(row.as_ref().map(from_row))
+    one(db
+        .query_opt(&sql, &[&id, &published_only])
+        .await
+        .map_err(failed(format!("reading masterclass {id}")))?)
 }
 
 /// One masterclass, locked for the rest of the transaction.
@@ -72,8 +84,10 @@ pub async fn lock(db: &impl GenericClient, id: Uuid) -> Result<Option<Masterclas
     let sql = format!(
         "select {COLUMNS} from masterclasses where id = $1 and deleted_at is null for update"
     );
-    let row = db.query_opt(&sql, &[&id]).await?;
-    Ok(row.as_ref().map(from_row))
+    one(db
+        .query_opt(&sql, &[&id])
+        .await
+        .map_err(failed(format!("locking masterclass {id}")))?)
 }
 
 /// A page of masterclasses by start date, and the total count.
@@ -88,19 +102,24 @@ pub async fn list(
          where deleted_at is null and (published or not $1)
          order by starts_at, id limit $2 offset $3"
     );
-    let rows = db.query(&sql, &[&published_only, &limit, &offset]).await?;
+    let rows = db
+        .query(&sql, &[&published_only, &limit, &offset])
+        .await
+        .map_err(failed("listing masterclasses"))?;
     let total = match rows.first() {
-        Some(row) => row.get("total"),
+        Some(row) => row.try_get("total")?,
         // An offset past the end returns no rows; count separately so `total` stays true.
         None => db
             .query_one(
-                "select count(*) from masterclasses where deleted_at is null and (published or not $1)",
+                "select count(*) as total from masterclasses
+                 where deleted_at is null and (published or not $1)",
                 &[&published_only],
             )
-            .await?
-            .get(0),
+            .await
+            .map_err(failed("counting masterclasses"))?
+            .try_get("total")?,
     };
-    Ok((rows.iter().map(from_row).collect(), total))
+    Ok((all(&rows)?, total))
 }
 
 /// Applies a checked patch (the caller has checked the merged schedule).
@@ -132,8 +151,8 @@ pub async fn update(
             ],
         )
         .await
-        .map_err(|e| on_constraint(e, "updating a masterclass"))?;
-    Ok(row.as_ref().map(from_row))
+        .map_err(failed(format!("changing masterclass {id}")))?;
+    one(row)
 }
 
 /// Marks a masterclass deleted (a tombstone). Returns false when there was nothing to delete.
@@ -143,7 +162,8 @@ pub async fn soft_delete(db: &impl GenericClient, id: Uuid) -> Result<bool> {
             "update masterclasses set deleted_at = now(), published = false where id = $1 and deleted_at is null",
             &[&id],
         )
-        .await?;
+        .await
+        .map_err(failed(format!("deleting masterclass {id}")))?;
     Ok(n == 1)
 }
 
@@ -159,6 +179,9 @@ pub async fn set_pdf(
         "update masterclasses set pdf_key = $2, pdf_size = $3, pdf_uploaded_at = $4
          where id = $1 and deleted_at is null returning {COLUMNS}"
     );
-    let row = db.query_one(&sql, &[&id, &key, &size, &at]).await?;
-    Ok(from_row(&row))
+    let row = db
+        .query_one(&sql, &[&id, &key, &size, &at])
+        .await
+        .map_err(failed(format!("recording the handout of masterclass {id}")))?;
+    Masterclass::from_row(&row)
 }

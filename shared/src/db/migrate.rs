@@ -63,7 +63,7 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
         .query("select version from schema_migrations", &[])
         .await?
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| row.get("version"))
         .collect();
     let mut count = 0;
     for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
