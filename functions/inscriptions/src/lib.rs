@@ -135,6 +135,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The function's router as deployed: its routes, the common layers, and its state.
 pub fn router(state: AppState) -> Router {
-    let (routes, _) = routes().split_for_parts();
-    shared::http::with_common_layers(routes.with_state(state))
+    shared::http::deployed(routes(), state)
 }

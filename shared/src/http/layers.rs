@@ -43,6 +43,16 @@ async fn method_not_allowed() -> Error {
     Error::MethodNotAllowed
 }
 
+/// A function's router as deployed: its `routes` (their descriptions dropped: the document is
+/// the gateway's), the common layers, and its state.
+pub fn deployed(
+    routes: utoipa_axum::router::OpenApiRouter<crate::AppState>,
+    state: crate::AppState,
+) -> Router {
+    let (routes, _) = routes.split_for_parts();
+    with_common_layers(routes.with_state(state))
+}
+
 /// Wraps a function's router with the platform's common layers. Every function crate and the
 /// local gateway call this exactly once on their outermost router.
 pub fn with_common_layers(router: Router) -> Router {

@@ -10,7 +10,7 @@ pub mod openapi;
 pub use auth::{Admin, Staff, Student};
 pub use error::{Error, FieldError, Result, on_constraint};
 pub use extract::{Json, Path, Query};
-pub use layers::{REQUEST_ID_HEADER, current_request_id, with_common_layers};
+pub use layers::{REQUEST_ID_HEADER, current_request_id, deployed, with_common_layers};
 
 /// The problem+json media type (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
