@@ -142,7 +142,7 @@ pub async fn register(
     )
     .await?
     .map_err(Error::AlreadyRegistered)?;
-    let issued = students::issue_token(tx, inscription_id).await?;
+    let issued = students::first_token(tx, inscription_id).await?;
     messaging::enqueue(
         tx,
         &Outgoing {
