@@ -40,18 +40,15 @@ COMMIT;
 }
 
 /// The statements the registration handler sends, in its order, as the app role with the
-/// registrar's claims (see `services::registration::register` and the `db` functions it calls).
+/// registrar's claims (see `services::registration::register`): claims, the masterclass, then
+/// `register_inscription`, which does the writes.
 fn handler_script(masterclass: &str) -> String {
     format!(
         r#"\set n random(1, 999999999)
 BEGIN;
 SELECT set_config('role', 'masterclass_app', true), set_config('request.jwt.claims', '{{"role":"registrar","whatsapp_number":"+2418' || lpad(:n::text, 9, '0') || '"}}', true), set_config('jit', 'off', true);
 SELECT id, title, description, starts_at, ends_at, published, pdf_key, pdf_size, pdf_uploaded_at, created_at, updated_at FROM masterclasses WHERE id = '{masterclass}' AND deleted_at IS NULL AND (published OR NOT true);
-SELECT register_profile('Awa Ndong', '2001-04-12', now(), '2026-11') AS profile_id \gset
-INSERT INTO inscriptions (masterclass_id, profile_id, full_name, date_of_birth, whatsapp_number, consent_at, consent_version) VALUES ('{masterclass}', :profile_id, 'Awa Ndong', '2001-04-12', '+2418' || lpad(:n::text, 9, '0'), now(), '2026-11') ON CONFLICT (masterclass_id, profile_id) DO NOTHING RETURNING id AS inscription_id, created_at \gset
-INSERT INTO inscription_tokens (inscription_id, token_hash) VALUES (:inscription_id, sha256(gen_random_uuid()::text::bytea));
-INSERT INTO outbox_messages (inscription_id, profile_id, to_number, message_type, data, body, dedupe_key, created_by, status, last_error) SELECT i, p, t, mt, d, b, k, c, case when s then 'suppressed' else 'queued' end, case when s then 'the student opted out' end FROM unnest(ARRAY[:inscription_id]::uuid[], ARRAY[:profile_id]::uuid[], ARRAY['+2418' || lpad(:n::text, 9, '0')], ARRAY['registration_confirmed'], ARRAY['{{}}']::jsonb[], ARRAY['Bonjour Awa, votre inscription est confirmée.'], ARRAY['registration_confirmed:' || :inscription_id], ARRAY[NULL]::uuid[], ARRAY[false]) WITH ORDINALITY AS m(i, p, t, mt, d, b, k, c, s, n) ORDER BY n ON CONFLICT (dedupe_key) DO NOTHING RETURNING id;
-INSERT INTO audit_log (action, entity, entity_id, details) VALUES ('inscription.created', 'inscription', :inscription_id, '{{}}');
+SELECT inscription_id, profile_id, registered_at, existing FROM register_inscription('{masterclass}', 'Awa Ndong', '2001-04-12', '+2418' || lpad(:n::text, 9, '0'), now(), '2026-11', sha256(gen_random_uuid()::text::bytea), 'registration_confirmed', '{{}}', 'Bonjour Awa, votre inscription est confirmée.');
 COMMIT;
 "#
     )

@@ -71,73 +71,61 @@ pub async fn student_session(
         .transpose()
 }
 
-/// The id of the profile of the number being registered, created by its first registration
-/// (the definer function reads and changes nothing of an existing one).
-pub async fn register_profile(
-    db: &impl GenericClient,
-    full_name: &str,
-    date_of_birth: Date,
-    consent_at: OffsetDateTime,
-    notice: &str,
-) -> Result<Uuid> {
-    Ok(db
-        .query_one(
-            "select register_profile($1, $2, $3, $4) as id",
-            &[&full_name, &date_of_birth, &consent_at, &notice],
-        )
-        .await
-        .map_err(failed("creating the profile of a registration"))?
-        .try_get("id")?)
-}
-
-/// What a registration writes of its inscription.
+/// What a registration writes: the inscription, with what was submitted with it, the hash of its
+/// first access token, and its rendered confirmation message.
 #[derive(Debug, Clone)]
-pub struct NewInscription<'a> {
+pub struct NewRegistration<'a> {
     pub masterclass_id: Uuid,
-    pub profile_id: Uuid,
     pub full_name: &'a str,
     pub date_of_birth: Date,
     pub whatsapp_number: &'a str,
     pub consent_at: OffsetDateTime,
     pub consent_version: &'a str,
+    pub token_hash: &'a [u8],
+    pub message_type: &'static str,
+    pub message_data: &'a serde_json::Value,
+    pub message_body: &'a str,
 }
 
-/// Inscribes a person; `Err(existing id)` if they are already inscribed in that masterclass.
-pub async fn insert(
+/// A registration's writes, in one call of `register_inscription` (plans cached per connection):
+/// the number's profile if it is new, the inscription, its token, its confirmation message and
+/// the audit entry. `Ok((inscription, profile, registered at))`, or `Err(existing inscription)`
+/// when the person is already inscribed in that masterclass (then nothing was written).
+pub async fn register(
     db: &impl GenericClient,
-    new: &NewInscription<'_>,
-) -> Result<Result<(Uuid, OffsetDateTime), Uuid>> {
-    let doing = || format!("inscribing into masterclass {}", new.masterclass_id);
+    new: &NewRegistration<'_>,
+) -> Result<Result<(Uuid, Uuid, OffsetDateTime), Uuid>> {
     let row = db
-        .query_opt(
-            "insert into inscriptions (masterclass_id, profile_id, full_name, date_of_birth,
-                                       whatsapp_number, consent_at, consent_version)
-             values ($1, $2, $3, $4, $5, $6, $7)
-             on conflict (masterclass_id, profile_id) do nothing returning id, created_at",
+        .query_one(
+            "select inscription_id, profile_id, registered_at, existing
+             from register_inscription($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             &[
                 &new.masterclass_id,
-                &new.profile_id,
                 &new.full_name,
                 &new.date_of_birth,
                 &new.whatsapp_number,
                 &new.consent_at,
                 &new.consent_version,
+                &new.token_hash,
+                &new.message_type,
+                new.message_data,
+                &new.message_body,
             ],
         )
         .await
-        .map_err(failed(doing()))?;
-    if let Some(row) = row {
-        return Ok(Ok((row.try_get("id")?, row.try_get("created_at")?)));
+        .map_err(failed(format!(
+            "registering into masterclass {}",
+            new.masterclass_id
+        )))?;
+    let inscription: Uuid = row.try_get("inscription_id")?;
+    if row.try_get("existing")? {
+        return Ok(Err(inscription));
     }
-    let existing: Uuid = db
-        .query_one(
-            "select id from inscriptions where masterclass_id = $1 and profile_id = $2",
-            &[&new.masterclass_id, &new.profile_id],
-        )
-        .await
-        .map_err(failed(doing()))?
-        .try_get("id")?;
-    Ok(Err(existing))
+    Ok(Ok((
+        inscription,
+        row.try_get("profile_id")?,
+        row.try_get("registered_at")?,
+    )))
 }
 
 /// Records attendance of inscription `id` as validated (or not) by `staff_id`.

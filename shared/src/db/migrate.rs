@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_registrations_and_delivery"),
     migration!(7, "0007_rls_once_per_query"),
     migration!(8, "0008_registrar_by_number"),
+    migration!(9, "0009_register_inscription"),
 ];
 
 /// Any 64-bit number unique to this purpose.

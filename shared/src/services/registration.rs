@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::{
     AppState,
-    auth::{Caller, StudentIdentity},
+    auth::{Caller, StudentIdentity, student_token::StudentToken},
     db::{self, Transaction},
     domain::{
         student::{Registration, RegistrationDraft},
@@ -32,7 +32,7 @@ use crate::{
     },
     http::{Error, Result},
     idempotency::{self, MaybeIdempotencyKey},
-    messaging::{self, MessageType, Outgoing, templates},
+    messaging::{MessageType, templates},
     services::{
         students,
         tests::{self, Attempt},
@@ -123,50 +123,35 @@ pub async fn register(
     let name = registration.full_name.as_str();
     let born = registration.date_of_birth.date();
     let notice = state.config.journey.privacy_notice_version.as_str();
-    // The person behind a number is created by its first registration. A later one, whoever
-    // sends it, reads nothing of that profile and changes nothing in it (least of all an
-    // opt-out): the definer function answers only the profile's id.
-    let profile_id = db::inscriptions::register_profile(tx, name, born, now, notice).await?;
-    // The inscription keeps what was submitted with it: its name, date of birth and consent.
-    let (inscription_id, registered_at) = db::inscriptions::insert(
+    // One call writes it all (see `db::inscriptions::register`). The person behind a number is
+    // created by its first registration; a later one, whoever sends it, reads nothing of that
+    // profile and changes nothing in it (least of all an opt-out). The inscription keeps what
+    // was submitted with it: its name, date of birth and consent.
+    let token = StudentToken::generate();
+    let message_data = serde_json::json!({
+        "prenom": templates::first_name(name),
+        "masterclass": masterclass.title,
+        "date": templates::french_date(masterclass.starts_at),
+    });
+    let message_body = templates::render(MessageType::RegistrationConfirmed, &message_data)?;
+    let (inscription_id, profile_id, registered_at) = db::inscriptions::register(
         tx,
-        &db::inscriptions::NewInscription {
+        &db::inscriptions::NewRegistration {
             masterclass_id: masterclass.id,
-            profile_id,
             full_name: name,
             date_of_birth: born,
             whatsapp_number: number,
             consent_at: now,
             consent_version: notice,
+            token_hash: &token.hash(),
+            message_type: MessageType::RegistrationConfirmed.as_str(),
+            message_data: &message_data,
+            message_body: &message_body,
         },
     )
     .await?
     .map_err(Error::AlreadyRegistered)?;
-    let issued = students::first_token(tx, inscription_id).await?;
-    messaging::enqueue(
-        tx,
-        &Outgoing {
-            message_type: MessageType::RegistrationConfirmed,
-            inscription_id: Some(inscription_id),
-            profile_id: Some(profile_id),
-            to_number: number,
-            data: serde_json::json!({
-                "prenom": templates::first_name(name),
-                "masterclass": masterclass.title,
-                "date": templates::french_date(masterclass.starts_at),
-            }),
-            dedupe_key: format!("registration_confirmed:{inscription_id}"),
-        },
-    )
-    .await?;
-    db::audit::record(
-        tx,
-        "inscription.created",
-        "inscription",
-        &inscription_id.to_string(),
-        &serde_json::json!({ "masterclass_id": masterclass.id }),
-    )
-    .await?;
+    tracing::info!(inscription_id = %inscription_id, "student token issued");
     let pre_test = match &registration.pre_test {
         None => None,
         Some(answers) => {
@@ -202,6 +187,6 @@ pub async fn register(
             pre_test,
             access_token: None,
         },
-        issued.access_token,
+        token.as_str().to_owned(),
     ))
 }

@@ -85,18 +85,6 @@ pub async fn set_attendance(
     Ok(view)
 }
 
-/// The first token of an inscription this transaction just created: nothing to look up or
-/// revoke (each of those statements costs a registration more planning than executing).
-pub async fn first_token(tx: &Transaction<'_>, inscription_id: Uuid) -> Result<IssuedAccess> {
-    let token = StudentToken::generate();
-    db::inscriptions::insert_token(tx, inscription_id, &token.hash()).await?;
-    tracing::info!(inscription_id = %inscription_id, "student token issued");
-    Ok(IssuedAccess {
-        inscription_id,
-        access_token: token.as_str().to_owned(),
-    })
-}
-
 /// Revokes the inscription's live tokens and issues a new one (RLS: staff of the masterclass,
 /// or the system during registration).
 pub async fn issue_token(tx: &Transaction<'_>, inscription_id: Uuid) -> Result<IssuedAccess> {
