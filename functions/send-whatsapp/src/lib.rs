@@ -8,12 +8,12 @@
 //! | `POST /api/admin/messages/{id}/retry` | staff: re-queue a dead or failed message |
 
 use axum::{Router, extract::State, http::StatusCode, response::Response};
-use shared::messaging::staff::Queued;
+use shared::messaging::admin::Queued;
 use shared::{
     AppState, Result, db,
     http::{Json, Path, Query, Staff},
     idempotency::{self, MaybeIdempotencyKey},
-    messaging::staff::{self as service, MessageFilter, MessagePage, MessageView, SendRequest},
+    messaging::admin::{self as service, MessageFilter, MessagePage, MessageView, SendRequest},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;

@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::row::{FromRow, all, failed};
-use crate::{domain::Paging, http::Result, messaging::staff::MessageView};
+use crate::{domain::Paging, http::Result, messaging::admin::MessageView};
 
 /// A message claimed for sending.
 #[derive(Debug, Clone)]

@@ -5,12 +5,13 @@
 //! ([`enqueue_all`] many in one statement),
 //! so a message exists exactly when the change it announces does. [`dispatch`] delivers queued
 //! messages through a [`provider::Provider`]; [`webhook`] records what the provider reports
-//! back; [`reminders`] queues the scheduled messages; [`staff`] is what staff send and see.
+//! back; [`reminders`] queues the scheduled messages; [`admin`] is what staff send, list and
+//! retry (named apart from `services::staff`, which is the staff accounts).
 
+pub mod admin;
 pub mod dispatch;
 pub mod provider;
 pub mod reminders;
-pub mod staff;
 pub mod templates;
 pub mod webhook;
 
