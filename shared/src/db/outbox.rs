@@ -134,8 +134,8 @@ pub enum SendOutcome<'a> {
     Failed(&'a str),
     /// Nobody knows whether it went out.
     InDoubt(&'a str),
-    /// Given up after the last attempt.
-    Dead(&'a str),
+    /// Given up after its last attempt, `attempts`, failed for `reason`.
+    GaveUp { attempts: i32, reason: &'a str },
     /// To be tried again after the delay.
     Retry(&'a str, std::time::Duration),
 }
@@ -180,13 +180,13 @@ pub async fn record(
             )
             .await
         }
-        SendOutcome::Dead(reason) => {
+        SendOutcome::GaveUp { attempts, reason } => {
             db.execute(
                 &format!(
                     "update outbox_messages set status = 'dead', status_at = now(),
                          last_error = $3 {GUARD}"
                 ),
-                &[&id, &claim_id, reason],
+                &[&id, &claim_id, &format!("gave up after {attempts} attempts: {reason}")],
             )
             .await
         }
@@ -363,14 +363,11 @@ pub struct NewMessage<'a> {
 }
 
 /// Queues `messages` in one statement, skipping any whose dedupe key was queued before; returns
-/// the ids of those queued, in order (a skipped one is absent).
+/// the ids of those queued (a skipped one has none).
 pub async fn insert(db: &impl GenericClient, messages: &[NewMessage<'_>]) -> Result<Vec<Uuid>> {
     if messages.is_empty() {
         return Ok(Vec::new());
     }
-    let column =
-        |f: fn(&NewMessage<'_>) -> Option<String>| messages.iter().map(f).collect::<Vec<_>>();
-    let ids = |f: fn(&NewMessage<'_>) -> Option<Uuid>| messages.iter().map(f).collect::<Vec<_>>();
     let rows = db
         .query(
             "insert into outbox_messages (inscription_id, profile_id, to_number, message_type, data, body,
@@ -379,19 +376,18 @@ pub async fn insert(db: &impl GenericClient, messages: &[NewMessage<'_>]) -> Res
                     case when s then 'suppressed' else 'queued' end,
                     case when s then 'the student opted out' end
              from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
-                         $7::text[], $8::uuid[], $9::bool[]) with ordinality as m(i, p, t, mt, d, b, k, c, s, n)
-             order by n
+                         $7::text[], $8::uuid[], $9::bool[]) as m(i, p, t, mt, d, b, k, c, s)
              on conflict (dedupe_key) do nothing
              returning id",
             &[
-                &ids(|m| m.inscription_id),
-                &ids(|m| m.profile_id),
-                &column(|m| Some(m.to_number.to_owned())),
-                &column(|m| Some(m.message_type.to_owned())),
+                &messages.iter().map(|m| m.inscription_id).collect::<Vec<_>>(),
+                &messages.iter().map(|m| m.profile_id).collect::<Vec<_>>(),
+                &messages.iter().map(|m| m.to_number).collect::<Vec<_>>(),
+                &messages.iter().map(|m| m.message_type).collect::<Vec<_>>(),
                 &messages.iter().map(|m| m.data).collect::<Vec<_>>(),
-                &column(|m| Some(m.body.to_owned())),
-                &column(|m| m.dedupe_key.map(str::to_owned)),
-                &ids(|m| m.created_by),
+                &messages.iter().map(|m| m.body).collect::<Vec<_>>(),
+                &messages.iter().map(|m| m.dedupe_key).collect::<Vec<_>>(),
+                &messages.iter().map(|m| m.created_by).collect::<Vec<_>>(),
                 &messages.iter().map(|m| m.suppressed).collect::<Vec<_>>(),
             ],
         )

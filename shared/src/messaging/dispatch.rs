@@ -158,19 +158,12 @@ async fn record(
     result: Result<String, SendError>,
 ) -> Result<Outcome> {
     let config = &state.config.messaging;
-    let last_attempt = attempts >= config.max_attempts;
-    let gave_up = match &result {
-        Err(SendError::Transient { reason, .. }) if last_attempt => {
-            format!("gave up after {attempts} attempts: {reason}")
-        }
-        _ => String::new(),
-    };
     let (outcome, recorded) = match &result {
         Ok(provider_id) => (Outcome::Sent, SendOutcome::Sent(provider_id)),
         Err(SendError::Permanent { reason }) => (Outcome::Failed, SendOutcome::Failed(reason)),
         Err(SendError::Unknown { reason }) => (Outcome::InDoubt, SendOutcome::InDoubt(reason)),
-        Err(SendError::Transient { .. }) if last_attempt => {
-            (Outcome::Dead, SendOutcome::Dead(&gave_up))
+        Err(SendError::Transient { reason, .. }) if attempts >= config.max_attempts => {
+            (Outcome::Dead, SendOutcome::GaveUp { attempts, reason })
         }
         Err(SendError::Transient {
             reason,
