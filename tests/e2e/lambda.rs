@@ -1,7 +1,7 @@
 //! The real function binaries, driven through the Lambda Runtime API with the samples in events/.
 
 use e2e_tests::{
-    StaffSession, StudentSession, TestApp,
+    TestApp,
     lambda::{Runtime, build_binary},
     workspace_root,
 };
@@ -37,23 +37,6 @@ fn event(relative: &str) -> Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The sample with its placeholder credentials replaced by real ones of this test platform.
-fn signed(mut event: Value, admin: &StaffSession, student: &StudentSession) -> Value {
-    if event["headers"]["x-webhook-secret"].is_string() {
-        event["headers"]["x-webhook-secret"] =
-            Value::String(e2e_tests::fake_whapi::WEBHOOK_SECRET.into());
-    }
-    if let Some(auth) = event["headers"]["authorization"].as_str() {
-        let token = if auth.starts_with("Bearer mcs_") {
-            &student.token
-        } else {
-            &admin.token
-        };
-        event["headers"]["authorization"] = Value::String(format!("Bearer {token}"));
-    }
-    event
-}
-
 fn body(answer: &Value) -> Value {
     serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
 }
@@ -61,9 +44,8 @@ fn body(answer: &Value) -> Value {
 #[tokio::test]
 async fn the_masterclasses_binary_answers_api_gateway_events() {
     let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    let some = app.masterclass(&admin, "Pour l'étudiant", true).await;
-    let student = app.student(&some, "Awa Ndong").await;
+    let fixture = Fixture::create(&app.state).await.unwrap();
+    let before = app.count("masterclasses").await;
     let binary = tokio::task::spawn_blocking(|| build_binary("masterclasses", "masterclasses"))
         .await
         .unwrap()
@@ -72,7 +54,7 @@ async fn the_masterclasses_binary_answers_api_gateway_events() {
         .await
         .unwrap();
 
-    let create = signed(event("masterclasses/create.json"), &admin, &student);
+    let create = fixture.apply(&event("masterclasses/create.json"));
     let created = function
         .invoke(create.clone())
         .await
@@ -101,7 +83,7 @@ async fn the_masterclasses_binary_answers_api_gateway_events() {
     assert_eq!(body(&replayed)["id"], created["id"]);
     // The sample's own token is signed with another secret: refused before anything is written.
     assert_eq!(unsigned["statusCode"], 401, "{unsigned}");
-    assert_eq!(app.count("masterclasses").await, 2);
+    assert_eq!(app.count("masterclasses").await, before + 1);
     assert_eq!(listed["statusCode"], 200);
     let page = body(&listed);
     let ids: Vec<&Value> = page["items"]
@@ -213,7 +195,7 @@ async fn the_generate_questions_binary_writes_drafts_from_a_real_handout() {
         e2e_tests::testdata("pdfs/fr-masterclass-entreprise.pdf").unwrap(),
     )
     .await;
-    let student = app.student(&id, "Awa Ndong").await;
+    let fixture = Fixture::create(&app.state).await.unwrap();
     let binary =
         tokio::task::spawn_blocking(|| build_binary("generate-questions", "generate-questions"))
             .await
@@ -222,7 +204,7 @@ async fn the_generate_questions_binary_writes_drafts_from_a_real_handout() {
     let mut function = Runtime::start(&binary, "generate-questions", &env_for(&app))
         .await
         .unwrap();
-    let mut sample = signed(event("generate-questions/generate.json"), &admin, &student);
+    let mut sample = fixture.apply(&event("generate-questions/generate.json"));
     let mut request = body(&sample);
     request["masterclass_id"] = Value::String(id.clone());
     sample["body"] = Value::String(request.to_string());
@@ -237,5 +219,15 @@ async fn the_generate_questions_binary_writes_drafts_from_a_real_handout() {
     // Assert
     assert_eq!(answer["statusCode"], 201, "{answer}");
     assert_eq!(body(&answer)["questions"].as_array().unwrap().len(), 10);
-    assert_eq!(app.count("questions").await, 10);
+    let stored: i64 = app
+        .db()
+        .await
+        .query_one(
+            "select count(*) from questions where masterclass_id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 10);
 }
