@@ -139,7 +139,7 @@ pub(crate) async fn migrate_as_owner(
 /// A secret of the local stack (`jwt-secret`, `webhook-secret`): made once, kept in `.local/`
 /// so tokens and webhook settings survive a restart. (Outside the local stack JWT_SECRET must be
 /// set; there is no default.)
-pub fn local_secret(data_dir: &Path, name: &str) -> anyhow::Result<String> {
+fn local_secret(data_dir: &Path, name: &str) -> anyhow::Result<String> {
     let path = data_dir.join(name);
     if let Ok(secret) = std::fs::read_to_string(&path)
         && secret.trim().len() >= 32
