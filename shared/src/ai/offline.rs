@@ -95,8 +95,21 @@ struct Term {
     kind: Option<Kind>,
 }
 
+/// The best blank found in one sentence, with its three distractors.
+#[derive(Debug)]
+struct Pick {
+    sentence: usize,
+    token: usize,
+    score: f64,
+    distractors: [String; 3],
+}
+
 /// Up to `limit` cloze candidates, best first, spread over the document, none asking what an
 /// `avoid` stem already asks (so a second generation draws other sentences).
+///
+/// The steps, each a function below with its own tests: keep the [`prose`] sentences, cut them
+/// into [`tokens`], count the [`vocabulary`], find each sentence's [`best_blank`], order the
+/// picks by [`spread`], and phrase each as a [`blanked_question`] with its choices.
 pub fn cloze(
     document: &str,
     limit: usize,
@@ -104,13 +117,60 @@ pub fn cloze(
     language: Language,
     avoid: &[String],
 ) -> Vec<Candidate> {
-    let sentences: Vec<&str> = sentences(document)
+    let sentences = prose(document);
+    let tokenised: Vec<Vec<Token>> = sentences.iter().map(|s| tokens(s)).collect();
+    let terms = vocabulary(&sentences, &tokenised);
+    let picks: Vec<Pick> = (0..sentences.len())
+        .filter_map(|i| best_blank(i, &sentences, &tokenised, &terms, seed))
+        .collect();
+
+    let mut answers = BTreeSet::new();
+    let mut out = Vec::new();
+    for p in spread(&picks, limit / SPARE_FACTOR, sentences.len()) {
+        if out.len() == limit {
+            break;
+        }
+        let pick = &picks[p];
+        let sentence = sentences[pick.sentence];
+        let token = &tokenised[pick.sentence][pick.token];
+        if answers.contains(&token.folded) {
+            continue;
+        }
+        let question = blanked_question(language, sentence, token);
+        if avoid.iter().any(|stem| similar(stem, &question)) {
+            continue;
+        }
+        answers.insert(token.folded.clone());
+        let mut choices = vec![CandidateChoice {
+            text: display(&terms[&token.folded]),
+            correct: true,
+        }];
+        choices.extend(pick.distractors.iter().map(|d| CandidateChoice {
+            text: display(&terms[d]),
+            correct: false,
+        }));
+        out.push(Candidate {
+            question,
+            choices,
+            source_quote: sentence.to_owned(),
+        });
+    }
+    out
+}
+
+/// The document's sentences that read as prose (see [`is_prose`]), in order.
+fn prose(document: &str) -> Vec<&str> {
+    sentences(document)
         .into_iter()
         .filter(|s| is_prose(s))
-        .collect();
-    let tokenised: Vec<Vec<Token>> = sentences.iter().map(|s| tokens(s)).collect();
+        .collect()
+}
+
+/// Every term of the sentences, keyed by its folded form: in how many sentences and how often it
+/// occurs, its surface forms, and its kind (a number or a name as soon as one occurrence is).
+fn vocabulary(sentences: &[&str], tokenised: &[Vec<Token>]) -> HashMap<String, Term> {
     let mut terms: HashMap<String, Term> = HashMap::new();
-    for (sentence, tokens) in sentences.iter().zip(&tokenised) {
+    for (sentence, tokens) in sentences.iter().zip(tokenised) {
         let mut seen = BTreeSet::new();
         for token in tokens {
             let term = terms.entry(token.folded.clone()).or_default();
@@ -125,111 +185,87 @@ pub fn cloze(
             }
         }
     }
+    terms
+}
+
+/// Sentence `i`'s best key term that has three distractors of its kind, scored by how specific
+/// and recurring it is (and its length), then jittered by the seed and the sentence's length.
+fn best_blank(
+    i: usize,
+    sentences: &[&str],
+    tokenised: &[Vec<Token>],
+    terms: &HashMap<String, Term>,
+    seed: u64,
+) -> Option<Pick> {
     let n = sentences.len().max(1) as f64;
     let weight = |t: &Term| -> f64 {
         let idf = (n / t.sentences as f64).ln();
         let recurring = 1.0 + (t.occurrences as f64).ln().min(2.0);
         idf * recurring
     };
+    let tokens = &tokenised[i];
+    let in_sentence: BTreeSet<&str> = tokens.iter().map(|t| t.folded.as_str()).collect();
+    // The first word is skipped: its capital would give the answer away.
+    let mut keys: Vec<(f64, usize)> = tokens
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, token)| is_key(token, &terms[&token.folded], sentences.len()))
+        .map(|(j, token)| {
+            let length = token.folded.chars().count().min(12) as f64 / 12.0;
+            (weight(&terms[&token.folded]) * (0.5 + length), j)
+        })
+        .collect();
+    keys.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut pick = keys.into_iter().find_map(|(score, j)| {
+        let token = &tokens[j];
+        let elided = sentences[i][..token.start].ends_with('\'');
+        distractors(token, elided, terms, &in_sentence, seed).map(|distractors| Pick {
+            sentence: i,
+            token: j,
+            score,
+            distractors,
+        })
+    })?;
+    // A little seeded jitter (±15%): another seed, other sentences among near-equals.
+    let jitter = (hash(seed, sentences[i]) % 1000) as f64 / 1000.0;
+    pick.score *= 0.85 + 0.3 * jitter;
+    pick.score *= length_preference(sentences[i]);
+    Some(pick)
+}
 
-    // The best blank of each sentence that has three distractors of its kind.
-    struct Pick {
-        sentence: usize,
-        token: usize,
-        score: f64,
-        distractors: [String; 3],
-    }
-    let mut picks = Vec::new();
-    for (i, tokens) in tokenised.iter().enumerate() {
-        let in_sentence: BTreeSet<&str> = tokens.iter().map(|t| t.folded.as_str()).collect();
-        // The first word is skipped: its capital would give the answer away.
-        let mut keys: Vec<(f64, usize)> = tokens
-            .iter()
-            .enumerate()
-            .skip(1)
-            .filter(|(_, token)| is_key(token, &terms[&token.folded], sentences.len()))
-            .map(|(j, token)| {
-                let length = token.folded.chars().count().min(12) as f64 / 12.0;
-                (weight(&terms[&token.folded]) * (0.5 + length), j)
-            })
-            .collect();
-        keys.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        // The best key term that has three distractors of its kind.
-        let best = keys.into_iter().find_map(|(score, j)| {
-            let token = &tokens[j];
-            let elided = sentences[i][..token.start].ends_with('\'');
-            distractors(token, elided, &terms, &in_sentence, seed).map(|distractors| Pick {
-                sentence: i,
-                token: j,
-                score,
-                distractors,
-            })
-        });
-        if let Some(mut pick) = best {
-            // A little seeded jitter (±15%): another seed, other sentences among near-equals.
-            let jitter = (hash(seed, sentences[i]) % 1000) as f64 / 1000.0;
-            pick.score *= 0.85 + 0.3 * jitter;
-            pick.score *= length_preference(sentences[i]);
-            picks.push(pick);
-        }
-    }
-
-    // Spread: the best pick of each segment first, then the rest by score; no answer twice.
-    let segments = (limit / SPARE_FACTOR).max(1);
+/// The order to offer the picks in: the document is cut into `segments` equal runs of
+/// sentences; the best pick of each segment comes first (best first), then the rest by score.
+fn spread(picks: &[Pick], segments: usize, sentences: usize) -> Vec<usize> {
+    let segments = segments.max(1);
     let mut order: Vec<usize> = (0..picks.len()).collect();
     order.sort_by(|&a, &b| picks[b].score.total_cmp(&picks[a].score));
     let mut first: Vec<usize> = Vec::new();
     let mut taken_segments = BTreeSet::new();
     for &p in &order {
-        let segment = picks[p].sentence * segments / sentences.len().max(1);
+        let segment = picks[p].sentence * segments / sentences.max(1);
         if taken_segments.insert(segment) {
             first.push(p);
         }
     }
-    let rest = order.iter().copied().filter(|p| !first.contains(p));
-    let mut answers = BTreeSet::new();
-    let mut out = Vec::new();
-    for p in first.iter().copied().chain(rest) {
-        if out.len() == limit {
-            break;
+    let rest: Vec<usize> = order.into_iter().filter(|p| !first.contains(p)).collect();
+    first.extend(rest);
+    first
+}
+
+/// The question's text: the sentence with `token` blanked out, in the handout's language.
+fn blanked_question(language: Language, sentence: &str, token: &Token) -> String {
+    let blanked = format!(
+        "{}_____{}",
+        &sentence[..token.start],
+        &sentence[token.end..]
+    );
+    match language {
+        Language::French => format!("Complétez la phrase du support de cours : « {blanked} »"),
+        Language::English => {
+            format!("Fill in the blank from the handout: \u{201c}{blanked}\u{201d}")
         }
-        let pick = &picks[p];
-        let sentence = sentences[pick.sentence];
-        let token = &tokenised[pick.sentence][pick.token];
-        if answers.contains(&token.folded) {
-            continue;
-        }
-        let blanked = format!(
-            "{}_____{}",
-            &sentence[..token.start],
-            &sentence[token.end..]
-        );
-        let question = match language {
-            Language::French => format!("Complétez la phrase du support de cours : « {blanked} »"),
-            Language::English => {
-                format!("Fill in the blank from the handout: \u{201c}{blanked}\u{201d}")
-            }
-        };
-        if avoid.iter().any(|stem| similar(stem, &question)) {
-            continue;
-        }
-        answers.insert(token.folded.clone());
-        let answer = display(&terms[&token.folded]);
-        let mut choices = vec![CandidateChoice {
-            text: answer,
-            correct: true,
-        }];
-        choices.extend(pick.distractors.iter().map(|d| CandidateChoice {
-            text: display(&terms[d]),
-            correct: false,
-        }));
-        out.push(Candidate {
-            question,
-            choices,
-            source_quote: sentence.to_owned(),
-        });
     }
-    out
 }
 
 /// Prose worth quoting: a full sentence of sensible length, mostly letters, no link or address.
@@ -465,6 +501,179 @@ mod tests {
         ("fr", include_str!("stop_words/fr.txt")),
         ("en", include_str!("stop_words/en.txt")),
     ];
+
+    /// A small handout: every sentence is prose; "trésorerie", "rentabilité", "liquidité" and
+    /// "solvabilité" recur, so they are key terms with distractors of their kind.
+    const HANDOUT: &str = "La trésorerie mesure l'argent disponible pour payer les fournisseurs chaque mois. \
+        La rentabilité compare le bénéfice réalisé aux capitaux investis par les associés. \
+        La liquidité indique la capacité de payer rapidement les dettes de court terme. \
+        La solvabilité montre la capacité de rembourser toutes les dettes de long terme. \
+        Un bon gestionnaire suit la trésorerie avant la rentabilité pendant la création. \
+        Le banquier regarde la solvabilité et la liquidité avant chaque nouveau crédit. \
+        Voir https://example.org pour les modèles de tableaux de bord mensuels gratuits. \
+        Trop court.";
+
+    fn key_of(sentence: &str, word: &str) -> Token {
+        tokens(sentence)
+            .into_iter()
+            .find(|t| t.folded == word)
+            .expect("the word is in the sentence")
+    }
+
+    #[test]
+    fn prose_keeps_full_sentences_and_drops_links_and_fragments() {
+        let kept = prose(HANDOUT);
+        assert_eq!(kept.len(), 6, "{kept:#?}");
+        assert!(
+            kept.iter()
+                .all(|s| !s.contains("https") && *s != "Trop court.")
+        );
+    }
+
+    #[test]
+    fn tokens_keep_inner_hyphens_and_tell_numbers_and_names_from_words() {
+        let sentence = "En 2024, Port-Gentil et Libreville ont formé 350 porteurs de projet.";
+        let found: Vec<(&str, Kind)> = tokens(sentence)
+            .iter()
+            .map(|t| (&sentence[t.start..t.end], t.kind))
+            .collect();
+        assert_eq!(
+            found[0],
+            ("En", Kind::Word),
+            "the first word's capital says nothing"
+        );
+        assert!(found.contains(&("2024", Kind::Number)));
+        assert!(found.contains(&("Port-Gentil", Kind::Name)));
+        assert!(found.contains(&("Libreville", Kind::Name)));
+        assert!(found.contains(&("porteurs", Kind::Word)));
+        assert!(
+            !found
+                .iter()
+                .any(|(w, _)| w.contains(',') || w.contains('.'))
+        );
+    }
+
+    #[test]
+    fn vocabulary_counts_sentences_once_and_occurrences_each_time() {
+        let sentences = ["La dette et la dette encore.", "Une Dette de plus."];
+        let tokenised: Vec<Vec<Token>> = sentences.iter().map(|s| tokens(s)).collect();
+        let terms = vocabulary(&sentences, &tokenised);
+        let dette = &terms["dette"];
+        assert_eq!((dette.sentences, dette.occurrences), (2, 3));
+        assert_eq!(
+            dette.kind,
+            Some(Kind::Name),
+            "one capital inside a sentence makes a name"
+        );
+        assert_eq!(display(dette), "dette", "shown in its commonest form");
+    }
+
+    #[test]
+    fn a_blank_is_never_a_stop_word_or_the_first_word_and_has_three_distractors_of_its_kind() {
+        let sentences = prose(HANDOUT);
+        let tokenised: Vec<Vec<Token>> = sentences.iter().map(|s| tokens(s)).collect();
+        let terms = vocabulary(&sentences, &tokenised);
+        for seed in 0..20 {
+            for i in 0..sentences.len() {
+                let Some(pick) = best_blank(i, &sentences, &tokenised, &terms, seed) else {
+                    continue;
+                };
+                let token = &tokenised[i][pick.token];
+                assert!(pick.token > 0, "seed {seed}: {}", sentences[i]);
+                assert!(
+                    !is_stop_word(&token.folded),
+                    "seed {seed}: {}",
+                    token.folded
+                );
+                for d in &pick.distractors {
+                    assert_eq!(terms[d].kind, Some(token.kind), "seed {seed}: {d}");
+                    assert!(!same_word(d, &token.folded), "seed {seed}: {d}");
+                    assert!(
+                        !tokenised[i].iter().any(|t| &t.folded == d),
+                        "seed {seed}: {d} is in the sentence itself"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn distractors_of_a_word_share_its_ending_before_others() {
+        let sentence = "Le banquier regarde la solvabilité et la liquidité avant chaque crédit.";
+        let sentences = prose(HANDOUT);
+        let tokenised: Vec<Vec<Token>> = sentences.iter().map(|s| tokens(s)).collect();
+        let terms = vocabulary(&sentences, &tokenised);
+        let token = key_of(sentence, "solvabilité");
+        let own = tokens(sentence);
+        let in_sentence: BTreeSet<&str> = own.iter().map(|t| t.folded.as_str()).collect();
+        let chosen = distractors(&token, false, &terms, &in_sentence, 7).expect("three");
+        assert!(chosen.contains(&"rentabilité".to_owned()), "{chosen:?}");
+        assert!(
+            !chosen.contains(&"liquidité".to_owned()),
+            "in the sentence: {chosen:?}"
+        );
+    }
+
+    #[test]
+    fn spread_puts_each_segments_best_pick_first_then_the_rest_by_score() {
+        let pick = |sentence, score| Pick {
+            sentence,
+            token: 1,
+            score,
+            distractors: Default::default(),
+        };
+        // Ten sentences in two segments (0..5, 5..10): the two best are both in the first.
+        let picks = [pick(0, 9.0), pick(1, 8.0), pick(6, 1.0), pick(7, 2.0)];
+        assert_eq!(spread(&picks, 2, 10), vec![0, 3, 1, 2]);
+        assert_eq!(
+            spread(&picks, 1, 10),
+            vec![0, 1, 3, 2],
+            "one segment: by score"
+        );
+        assert_eq!(
+            spread(&picks, 0, 0),
+            vec![0, 1, 3, 2],
+            "no panic on empty inputs"
+        );
+    }
+
+    #[test]
+    fn a_blanked_question_quotes_the_sentence_without_the_answer() {
+        let sentence = "La trésorerie mesure l'argent disponible chaque mois.";
+        let token = key_of(sentence, "argent");
+        let french = blanked_question(Language::French, sentence, &token);
+        assert_eq!(
+            french,
+            "Complétez la phrase du support de cours : \
+             « La trésorerie mesure l'_____ disponible chaque mois. »"
+        );
+        let english = blanked_question(Language::English, sentence, &token);
+        assert!(english.starts_with("Fill in the blank"));
+        assert!(!english.contains("argent"));
+    }
+
+    #[test]
+    fn cloze_is_deterministic_per_seed_and_never_repeats_an_answer_or_an_avoided_stem() {
+        let first = cloze(HANDOUT, 6, 1, Language::French, &[]);
+        assert!(!first.is_empty());
+        let again = cloze(HANDOUT, 6, 1, Language::French, &[]);
+        let stems = |c: &[Candidate]| c.iter().map(|c| c.question.clone()).collect::<Vec<_>>();
+        assert_eq!(stems(&first), stems(&again));
+        let answers: BTreeSet<String> = first
+            .iter()
+            .map(|c| c.choices.iter().find(|c| c.correct).unwrap().text.clone())
+            .collect();
+        assert_eq!(answers.len(), first.len(), "an answer twice");
+        for c in &first {
+            assert_eq!(c.choices.len(), 4);
+            assert!(c.question.contains("_____"));
+        }
+        let avoided = cloze(HANDOUT, 6, 1, Language::French, &stems(&first));
+        assert!(
+            avoided.iter().all(|c| !stems(&first).contains(&c.question)),
+            "an avoided stem came back"
+        );
+    }
 
     #[test]
     fn each_stop_word_file_is_sorted_folded_and_without_duplicates() {
