@@ -2,8 +2,15 @@
 //! override with path-style addressing (the local stack's embedded store, MinIO, ...).
 //!
 //! PDFs never pass through a function: clients upload and download them with presigned URLs.
+//! Download links are kept per object while more than half their life remains, so a page of
+//! masterclasses costs no signing once warm, and a browser that saw a link before gets the same
+//! URL again (and its cached PDF).
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use anyhow::Context;
 use aws_sdk_s3::{
@@ -15,7 +22,19 @@ use aws_sdk_s3::{
     primitives::ByteStream,
 };
 
+use time::OffsetDateTime;
+
 use crate::config::S3Config;
+
+/// Download links kept before expired ones are swept out.
+const LINKS_KEPT: usize = 4096;
+
+/// A presigned download link and when it stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadLink {
+    pub url: String,
+    pub expires_at: OffsetDateTime,
+}
 
 /// A presigned request a client performs itself.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -31,6 +50,8 @@ pub struct PresignedRequest {
 pub struct Storage {
     client: Client,
     bucket: String,
+    /// Download links by key, reused while more than half their life remains.
+    links: Arc<Mutex<HashMap<String, DownloadLink>>>,
 }
 
 impl Storage {
@@ -56,6 +77,7 @@ impl Storage {
         Self {
             client: Client::from_conf(builder.build()),
             bucket: config.bucket.clone(),
+            links: Arc::default(),
         }
     }
 
@@ -128,17 +150,51 @@ impl Storage {
         })
     }
 
-    /// A presigned GET URL for `key`.
-    pub async fn presign_get(&self, key: &str, ttl: Duration) -> anyhow::Result<String> {
+    /// A presigned GET link for `key`, valid for `ttl`: the one handed out before while more than
+    /// half of `ttl` remains on it (no signing, and the same URL for the browser's cache), a
+    /// fresh one otherwise.
+    pub async fn download_link(&self, key: &str, ttl: Duration) -> anyhow::Result<DownloadLink> {
+        let now = OffsetDateTime::now_utc();
+        if let Some(link) = self.cached_link(key)
+            && link.expires_at - now >= ttl / 2
+        {
+            return Ok(link);
+        }
         let presigned = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
-            .presigned(PresigningConfig::expires_in(ttl).context("presign expiry")?)
+            .presigned(
+                PresigningConfig::builder()
+                    .start_time(now.into())
+                    .expires_in(ttl)
+                    .build()
+                    .context("presign expiry")?,
+            )
             .await
             .with_context(|| format!("presigning download of {key}"))?;
-        Ok(presigned.uri().to_owned())
+        let link = DownloadLink {
+            url: presigned.uri().to_owned(),
+            expires_at: now + ttl,
+        };
+        let mut links = self
+            .links
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if links.len() >= LINKS_KEPT {
+            links.retain(|_, kept| kept.expires_at - now >= ttl / 2);
+        }
+        links.insert(key.to_owned(), link.clone());
+        Ok(link)
+    }
+
+    fn cached_link(&self, key: &str) -> Option<DownloadLink> {
+        let links = self
+            .links
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        links.get(key).cloned()
     }
 
     /// The size of the object at `key`, or `None` if there is none.

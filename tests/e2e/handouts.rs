@@ -254,3 +254,43 @@ async fn a_declared_size_outside_a_positive_int64_is_refused() {
         .await;
     too_large.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 }
+
+#[tokio::test]
+async fn a_download_link_is_handed_out_again_while_more_than_half_its_life_remains() {
+    let app = TestApp::spawn_with(|config| {
+        config.uploads.presign_ttl = std::time::Duration::from_secs(4)
+    })
+    .await;
+    let admin = app.admin().await;
+    let id = masterclass(&admin).await;
+    app.handout(&admin, &id, testdata(PDF).unwrap()).await;
+    let link = async || {
+        let shown = app.get(&format!("/api/masterclasses/{id}")).await.value();
+        (
+            shown["pdf"]["download_url"].as_str().unwrap().to_owned(),
+            shown["pdf"]["download_expires_at"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    };
+
+    let first = link().await;
+    let listed = app.get("/api/masterclasses").await.value();
+    let again = link().await;
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let later = link().await;
+
+    assert_eq!(first, again, "a fresh link is handed out as it is");
+    assert_eq!(listed["items"][0]["pdf"]["download_url"], first.0.as_str());
+    assert_ne!(later.0, first.0, "past half its life, a new link");
+    assert!(later.1 > first.1, "{} then {}", first.1, later.1);
+    for (url, _) in [first, later] {
+        let downloaded = reqwest::get(&url).await.unwrap();
+        assert!(
+            downloaded.status().is_success(),
+            "{url}: {}",
+            downloaded.status()
+        );
+    }
+}

@@ -93,15 +93,20 @@ pub struct PdfConfirmRequest {
 const PDF_MAGIC: &[u8] = b"%PDF-";
 
 pub async fn view(state: &AppState, m: Masterclass) -> Result<MasterclassView> {
-    let ttl = state.config.uploads.presign_ttl;
     let pdf = match m.pdf {
         None => None,
-        Some(pdf) => Some(PdfView {
-            size: pdf.size,
-            uploaded_at: pdf.uploaded_at,
-            download_url: state.storage.presign_get(&pdf.key, ttl).await?,
-            download_expires_at: OffsetDateTime::now_utc() + ttl,
-        }),
+        Some(pdf) => {
+            let link = state
+                .storage
+                .download_link(&pdf.key, state.config.uploads.presign_ttl)
+                .await?;
+            Some(PdfView {
+                size: pdf.size,
+                uploaded_at: pdf.uploaded_at,
+                download_url: link.url,
+                download_expires_at: link.expires_at,
+            })
+        }
     };
     Ok(MasterclassView {
         id: m.id,
@@ -149,10 +154,8 @@ pub async fn list(
 ) -> Result<MasterclassPage> {
     let (rows, total) =
         db::masterclasses::list(tx, published_only, paging.limit, paging.offset).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        items.push(view(state, row).await?);
-    }
+    // Links are signed together, not one await per row (and cost nothing once warm).
+    let items = futures::future::try_join_all(rows.into_iter().map(|row| view(state, row))).await?;
     Ok(MasterclassPage {
         items,
         total,
