@@ -344,3 +344,60 @@ async fn policies_call_the_caller_functions_once_per_query_not_per_row() {
         }
     }
 }
+
+/// `register_inscription` writes as a definer (see migration 0010), so its own checks stand in
+/// for the insert policies: a caller gets through only as the registrar of the number it
+/// registers, for a published masterclass.
+#[tokio::test]
+async fn a_registration_writes_only_the_number_of_the_registrars_claims_for_a_published_masterclass()
+ {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let open = app.open_masterclass(&admin, "Ouverte").await;
+    let draft = app.masterclass(&admin, "Brouillon", false).await;
+    let register = |masterclass: &str, number: &str| {
+        format!(
+            "select * from register_inscription('{masterclass}', 'Awa Ndong', '2001-04-12', '{number}',
+                 now(), '2026-11', '\\x00'::bytea, 'registration_confirmed', '{{}}', 'Bonjour')"
+        )
+    };
+    let registrar = |number: &str| Caller::Registrar {
+        whatsapp_number: number.to_owned(),
+    };
+
+    let own = execute_as(
+        &app,
+        &registrar("+24106000001"),
+        &register(&open, "+24106000001"),
+    )
+    .await;
+    let other = execute_as(
+        &app,
+        &registrar("+24106000001"),
+        &register(&open, "+24106000002"),
+    )
+    .await;
+    let unpublished = execute_as(
+        &app,
+        &registrar("+24106000003"),
+        &register(&draft, "+24106000003"),
+    )
+    .await;
+    let anonymous = execute_as(&app, &Caller::Anonymous, &register(&open, "+24106000004")).await;
+    let tutor = app.tutor(&admin, &[&open]).await;
+    let staff = execute_as(
+        &app,
+        &tutor_caller(&tutor),
+        &register(&open, "+24106000005"),
+    )
+    .await;
+
+    assert_eq!(own, Ok(1));
+    for refused in [other, unpublished, anonymous, staff] {
+        assert_eq!(refused, Err(SqlState::INSUFFICIENT_PRIVILEGE));
+    }
+    assert_eq!(app.count("inscriptions").await, 1);
+    assert_eq!(app.count("profiles").await, 1);
+    assert_eq!(app.count("outbox_messages").await, 1);
+    assert_eq!(app.count("inscription_tokens").await, 1);
+}
