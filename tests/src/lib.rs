@@ -6,6 +6,7 @@
 //! - [`TestApp`]: the gateway router built on those, driven in-process with typed helpers.
 //! - [`lambda`]: a Lambda Runtime API emulator that drives a real function binary.
 
+pub mod bench;
 pub mod fake_openai;
 pub mod fake_whapi;
 pub mod lambda;

@@ -91,19 +91,24 @@ pub async fn lock(db: &impl GenericClient, id: Uuid) -> Result<Option<Masterclas
 }
 
 /// A page of masterclasses by start date, and the total count.
+/// The listing's SQL (`$1` published only, `$2` limit, `$3` offset), public for the benchmark
+/// that compares the endpoint with pgbench running it.
+pub fn list_sql() -> String {
+    format!(
+        "select {COLUMNS}, count(*) over () as total from masterclasses
+         where deleted_at is null and (published or not $1)
+         order by starts_at, id limit $2 offset $3"
+    )
+}
+
 pub async fn list(
     db: &impl GenericClient,
     published_only: bool,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Masterclass>, i64)> {
-    let sql = format!(
-        "select {COLUMNS}, count(*) over () as total from masterclasses
-         where deleted_at is null and (published or not $1)
-         order by starts_at, id limit $2 offset $3"
-    );
     let rows = db
-        .query(&sql, &[&published_only, &limit, &offset])
+        .query(&list_sql(), &[&published_only, &limit, &offset])
         .await
         .map_err(failed("listing masterclasses"))?;
     let total = match rows.first() {
