@@ -15,9 +15,10 @@ pub fn pgbench(script: &str, url: &str, total: usize, concurrency: usize) -> any
     let file = tempfile::NamedTempFile::new()?;
     std::fs::write(file.path(), script)?;
     let output = std::process::Command::new(local_gateway::postgres::find_tool("pgbench")?)
-        .args(["-n", "-M", "extended", "-c"])
+        .args(["-n", "-M", "extended"])
         // PGBENCH_REPORT=1: pgbench's per-statement latencies too, printed with its report.
         .args(std::env::var_os("PGBENCH_REPORT").map(|_| "-r"))
+        .arg("-c")
         .arg(concurrency.to_string())
         .args(["-j", "2", "-t"])
         .arg(total.div_ceil(concurrency).to_string())
