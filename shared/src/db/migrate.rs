@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_rls_once_per_query"),
     migration!(8, "0008_registrar_by_number"),
     migration!(9, "0009_register_inscription"),
+    migration!(10, "0010_register_inscription_checks"),
 ];
 
 /// Any 64-bit number unique to this purpose.
@@ -82,4 +83,35 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
     }
     tx.commit().await.context("committing migrations")?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    #[test]
+    fn every_file_in_the_migrations_folder_is_listed_once_in_order() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .expect("the migrations folder")
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|name| name.strip_suffix(".sql").map(str::to_owned))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS.iter().map(|m| m.name.to_owned()).collect();
+        assert_eq!(
+            listed, files,
+            "a migration file that never runs, or one listed twice"
+        );
+        for (i, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version as usize, i + 1, "{}", migration.name);
+            assert!(
+                migration
+                    .name
+                    .starts_with(&format!("{:04}_", migration.version)),
+                "{}",
+                migration.name
+            );
+        }
+    }
 }
