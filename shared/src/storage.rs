@@ -184,6 +184,10 @@ impl Storage {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if links.len() >= LINKS_KEPT {
             links.retain(|_, kept| kept.expires_at - now >= ttl / 2);
+            if links.len() >= LINKS_KEPT {
+                // All still fresh: start over rather than grow (they are only re-signed).
+                links.clear();
+            }
         }
         links.insert(key.to_owned(), link.clone());
         Ok(link)

@@ -17,7 +17,7 @@ use std::{sync::Arc, time::Instant};
 
 use e2e_tests::{
     TestApp,
-    bench::{env_or, median, pgbench},
+    bench::{as_app, env_or, median, pgbench},
     pdfs,
 };
 
@@ -25,16 +25,6 @@ use e2e_tests::{
 const MASTERCLASSES: usize = 60;
 /// The question bank's size, as in the issue's measurement.
 const QUESTIONS: i64 = 2000;
-
-/// A transaction as the app role with `claims`, running `sql` as the handler does.
-fn as_app(claims: &str, sql: &str) -> String {
-    format!(
-        "BEGIN;\n\
-         SELECT set_config('role', 'masterclass_app', true), set_config('request.jwt.claims', '{claims}', true), set_config('jit', 'off', true);\n\
-         {sql};\n\
-         COMMIT;\n"
-    )
-}
 
 /// `sql` on one line with its parameters written in (pgbench scripts are line based).
 fn bind(sql: &str, parameters: &[&str]) -> String {
@@ -108,8 +98,11 @@ async fn main() -> anyhow::Result<()> {
         "the page holds {items} items, {linked} with a download link: {first}"
     );
     let page_sql = as_app(
-        r#"{"role": "anon"}"#,
-        &bind(&shared::db::masterclasses::list_sql(), &["true", "50", "0"]),
+        r#"'{"role": "anon"}'"#,
+        &format!(
+            "{};",
+            bind(&shared::db::masterclasses::list_sql(), &["true", "50", "0"])
+        ),
     );
     let questions_sql = bind(
         &shared::db::questions::list_sql(),
@@ -117,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let tutor_claims =
         serde_json::json!({ "role": "tutor", "sub": tutor.id, "email": tutor.email });
-    let questions_rls = as_app(&tutor_claims.to_string(), &questions_sql);
+    let questions_rls = as_app(&format!("'{tutor_claims}'"), &format!("{questions_sql};"));
     let questions_owner = format!("BEGIN;\n{questions_sql};\nCOMMIT;\n");
     let listed: i64 = app
         .db()

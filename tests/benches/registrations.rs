@@ -17,7 +17,7 @@ use std::{sync::Arc, time::Instant};
 
 use e2e_tests::{
     TestApp,
-    bench::{env_or, median, pgbench},
+    bench::{as_app, env_or, median, pgbench},
     registration,
 };
 
@@ -40,14 +40,15 @@ COMMIT;
 /// registrar's claims (see `services::registration::register`): claims, the masterclass, then
 /// `register_inscription`, which does the writes.
 fn handler_script(masterclass: &str) -> String {
+    let claims =
+        r#"'{"role":"registrar","whatsapp_number":"+2418' || lpad(:n::text, 9, '0') || '"}'"#;
+    let statements = format!(
+        "SELECT id, title, description, starts_at, ends_at, published, pdf_key, pdf_size, pdf_uploaded_at, created_at, updated_at FROM masterclasses WHERE id = '{masterclass}' AND deleted_at IS NULL AND (published OR NOT true);\n\
+         SELECT inscription_id, profile_id, registered_at, existing FROM register_inscription('{masterclass}', 'Awa Ndong', '2001-04-12', '+2418' || lpad(:n::text, 9, '0'), now(), '2026-11', sha256(gen_random_uuid()::text::bytea), 'registration_confirmed', '{{}}', 'Bonjour Awa, votre inscription est confirmée.');"
+    );
     format!(
-        r#"\set n random(1, 999999999)
-BEGIN;
-SELECT set_config('role', 'masterclass_app', true), set_config('request.jwt.claims', '{{"role":"registrar","whatsapp_number":"+2418' || lpad(:n::text, 9, '0') || '"}}', true), set_config('jit', 'off', true);
-SELECT id, title, description, starts_at, ends_at, published, pdf_key, pdf_size, pdf_uploaded_at, created_at, updated_at FROM masterclasses WHERE id = '{masterclass}' AND deleted_at IS NULL AND (published OR NOT true);
-SELECT inscription_id, profile_id, registered_at, existing FROM register_inscription('{masterclass}', 'Awa Ndong', '2001-04-12', '+2418' || lpad(:n::text, 9, '0'), now(), '2026-11', sha256(gen_random_uuid()::text::bytea), 'registration_confirmed', '{{}}', 'Bonjour Awa, votre inscription est confirmée.');
-COMMIT;
-"#
+        "\\set n random(1, 999999999)\n{}",
+        as_app(claims, &statements)
     )
 }
 

@@ -1,6 +1,18 @@
 //! What the benchmarks share: their knobs from the environment, pgbench runs on the test
 //! database (the limit each benchmark prints itself against), and medians over rounds.
 
+/// A pgbench transaction as the handlers open theirs (`db::begin_as`): the app role, the claims
+/// (`claims`: an SQL expression, so a script may build them from its variables), JIT off; then
+/// `statements`.
+pub fn as_app(claims: &str, statements: &str) -> String {
+    format!(
+        "BEGIN;\n\
+         SELECT set_config('role', 'masterclass_app', true), set_config('request.jwt.claims', {claims}, true), set_config('jit', 'off', true);\n\
+         {statements}\n\
+         COMMIT;\n"
+    )
+}
+
 /// `name` from the environment as a number, or `default`.
 pub fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -89,7 +89,8 @@ pub struct NewRegistration<'a> {
 
 /// A registration's writes, in one call of `register_inscription` (plans cached per connection):
 /// the number's profile if it is new, the inscription, its token, its confirmation message and
-/// the audit entry. `Ok((inscription, profile, registered at))`, or `Err(existing inscription)`
+/// the audit entry. The function refuses (42501) a caller that is not the registrar of that
+/// number or a masterclass that is not published. `Ok((inscription, profile, registered at))`, or `Err(existing inscription)`
 /// when the person is already inscribed in that masterclass (then nothing was written).
 pub async fn register(
     db: &impl GenericClient,

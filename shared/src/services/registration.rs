@@ -4,8 +4,9 @@
 //! registration), the inscription with the name, date of birth and consent submitted with it,
 //! the access token, the queued confirmation message, an audit entry, and, when answers come
 //! with it, the scored PRE test and its result message. The transaction runs as a `registrar`
-//! caller that row-level security lets create the profile of the number being registered and
-//! its inscriptions, and read none of them.
+//! caller whose claims name the number being registered: row-level security lets it read none
+//! of that number's profile, and the writes go through `register_inscription`, which checks
+//! the claims' number and the masterclass itself before writing (migration 0010).
 //!
 //! **A number someone else already registered.** Nobody proves they own a number by typing it,
 //! so an anonymous registration learns nothing about a profile that exists: the answer and the
