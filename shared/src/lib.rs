@@ -12,7 +12,8 @@
 //!   assignments, sign-in and sessions), `db::inscriptions` (profiles, inscriptions, access
 //!   tokens, opt-outs), `db::questions` (the bank and its keys), `db::attempts` (papers,
 //!   attempts, answers, the POST window), `db::outbox` (messages from queueing to delivery),
-//!   `db::webhooks` (what the provider sends us), `db::idempotency`, `db::audit`. Rows are read
+//!   `db::webhooks` (what the provider sends us), `db::sync` (devices, the change stream,
+//!   documents), `db::idempotency`, `db::audit`. Rows are read
 //!   by column name ([`db::FromRow`]); a failed query names what it was doing and to which id.
 //! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate).
 //! - [`http`]: the one [`http::Error`] type (rendered as RFC 9457 problem+json), extractors,
@@ -21,6 +22,8 @@
 //! - [`messaging`]: French message templates and the outbox they are queued in.
 //! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override).
 //! - [`idempotency`]: `Idempotency-Key` handling for every POST that creates something.
+//! - [`sync`]: offline sync for devices: push (exactly once), pull (a cursor that never skips),
+//!   hybrid logical clocks and per-field merges; its SQL is in `db::sync`.
 //! - [`services`]: use cases that combine the above (for example the PDF upload flow); no SQL.
 //! - [`state`]: [`AppState`], built once per process and cloned into every handler.
 
@@ -36,6 +39,7 @@ pub mod secret;
 pub mod services;
 pub mod state;
 pub mod storage;
+pub mod sync;
 pub mod telemetry;
 
 pub use config::Config;

@@ -16,5 +16,6 @@ mod outages;
 mod papers;
 mod rls;
 mod students;
+mod sync;
 mod template;
 mod users;

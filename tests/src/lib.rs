@@ -7,6 +7,7 @@
 //! - [`lambda`]: a Lambda Runtime API emulator that drives a real function binary.
 
 pub mod bench;
+pub mod device;
 pub mod fake_openai;
 pub mod fake_whapi;
 pub mod lambda;

@@ -17,6 +17,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(questions::routes())
         .merge(generate_questions::routes())
         .merge(send_whatsapp::routes())
+        .merge(sync::routes())
         .merge(webhooks::routes())
         .merge(tests::routes())
 }

@@ -75,6 +75,8 @@ pub async fn student_session(
 /// first access token, and its rendered confirmation message.
 #[derive(Debug, Clone)]
 pub struct NewRegistration<'a> {
+    /// The id a registration desk's device gave the inscription, if any.
+    pub id: Option<Uuid>,
     pub masterclass_id: Uuid,
     pub full_name: &'a str,
     pub date_of_birth: Date,
@@ -99,8 +101,9 @@ pub async fn register(
     let row = db
         .query_one(
             "select inscription_id, profile_id, registered_at, existing
-             from register_inscription($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             from register_inscription($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             &[
+                &new.id,
                 &new.masterclass_id,
                 &new.full_name,
                 &new.date_of_birth,

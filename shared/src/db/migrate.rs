@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_registrar_by_number"),
     migration!(9, "0009_register_inscription"),
     migration!(10, "0010_register_inscription_checks"),
+    migration!(11, "0011_sync"),
 ];
 
 /// Any 64-bit number unique to this purpose.

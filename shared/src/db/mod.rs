@@ -21,6 +21,7 @@ pub mod questions;
 pub mod row;
 mod session;
 pub mod staff;
+pub mod sync;
 pub mod webhooks;
 
 pub use deadpool_postgres::{Client, Pool, Transaction};

@@ -100,9 +100,10 @@ pub async fn staffs(db: &impl GenericClient, masterclass_id: Uuid) -> Result<boo
     Ok(row.is_some())
 }
 
-/// Adds a question and its key; returns its id.
+/// Adds a question and its key, under `id` when a device made one; returns its id.
 pub async fn insert(
     db: &impl GenericClient,
+    id: Option<Uuid>,
     staff_id: Uuid,
     new: &NewQuestion,
     provenance: &serde_json::Value,
@@ -111,10 +112,12 @@ pub async fn insert(
     let [a, b, c, d] = &new.choices;
     let id: Uuid = db
         .query_one(
-            "insert into questions (masterclass_id, text, choice_a, choice_b, choice_c, choice_d,
-                                    status, source_excerpt, provenance, created_by)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
+            "insert into questions (id, masterclass_id, text, choice_a, choice_b, choice_c,
+                                    choice_d, status, source_excerpt, provenance, created_by)
+             values (coalesce($1, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             returning id",
             &[
+                &id,
                 &new.masterclass_id,
                 &new.text,
                 a,
@@ -172,11 +175,14 @@ pub async fn archive(db: &impl GenericClient, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Deletes question `id` (its key goes with it).
+/// Deletes question `id`: a tombstone (`deleted_at`), so that synced devices hear of it.
 pub async fn delete(db: &impl GenericClient, id: Uuid) -> Result<()> {
-    db.execute("delete from questions where id = $1", &[&id])
-        .await
-        .map_err(failed(format!("deleting question {id}")))?;
+    db.execute(
+        "update questions set deleted_at = now() where id = $1 and deleted_at is null",
+        &[&id],
+    )
+    .await
+    .map_err(failed(format!("deleting question {id}")))?;
     Ok(())
 }
 

@@ -28,6 +28,10 @@ pub struct Admin(pub StaffIdentity);
 #[derive(Debug, Clone, Copy)]
 pub struct Student(pub StudentIdentity);
 
+/// Anyone signed in: a staff member or a student (a device that syncs).
+#[derive(Debug, Clone)]
+pub struct Member(pub Caller);
+
 impl Staff {
     pub fn caller(&self) -> Caller {
         Caller::Staff(self.0.clone())
@@ -137,5 +141,14 @@ impl FromRequestParts<AppState> for Student {
             Caller::Student(student) => Ok(Self(student)),
             _ => Err(Error::Forbidden),
         }
+    }
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let token = bearer(parts)?.ok_or(Error::Unauthorized)?;
+        Ok(Self(resolve(state, token).await?))
     }
 }

@@ -69,8 +69,22 @@ pub async fn create(
     provenance: serde_json::Value,
 ) -> Result<QuestionView> {
     visible_masterclass(tx, new.masterclass_id).await?;
-    let id = db::questions::insert(tx, staff_id, new, &provenance).await?;
+    let id = db::questions::insert(tx, None, staff_id, new, &provenance).await?;
     get(tx, id).await
+}
+
+/// Adds a question a device made offline, under the id it gave it (RLS: staff of its
+/// masterclass).
+pub async fn create_synced(
+    tx: &Transaction<'_>,
+    staff_id: Uuid,
+    id: Uuid,
+    new: &NewQuestion,
+) -> Result<()> {
+    visible_masterclass(tx, new.masterclass_id).await?;
+    let provenance = serde_json::json!({ "source": "staff", "via": "sync" });
+    db::questions::insert(tx, Some(id), staff_id, new, &provenance).await?;
+    Ok(())
 }
 
 /// Replaces a question. Its masterclass cannot change; a used question keeps its choices and

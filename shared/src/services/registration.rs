@@ -84,7 +84,7 @@ pub async fn register_once(
         draft,
         StatusCode::CREATED,
         async || {
-            let (registered, issued) = register(state, tx, registration, now).await?;
+            let (registered, issued) = register(state, tx, None, registration, now).await?;
             token = Some(issued);
             Ok(registered)
         },
@@ -103,10 +103,12 @@ pub async fn register_once(
     Ok((outcome.status, registered))
 }
 
-/// Registers; `tx` must have been begun as [`caller`]. Returns the inscription and its token.
+/// Registers, under `id` when a device made one; `tx` must have been begun as [`caller`].
+/// Returns the inscription and its token.
 pub async fn register(
     state: &AppState,
     tx: &Transaction<'_>,
+    id: Option<Uuid>,
     registration: &Registration,
     now: OffsetDateTime,
 ) -> Result<(Registered, String)> {
@@ -138,6 +140,7 @@ pub async fn register(
     let (inscription_id, profile_id, registered_at) = db::inscriptions::register(
         tx,
         &db::inscriptions::NewRegistration {
+            id,
             masterclass_id: masterclass.id,
             full_name: name,
             date_of_birth: born,
@@ -190,4 +193,22 @@ pub async fn register(
         },
         token.as_str().to_owned(),
     ))
+}
+
+/// A registration made offline at a desk by `staff` and pushed by its device (sync), under the
+/// inscription id the device gave it: the same rules and writes as [`register`], judged at
+/// `registered_at`, in `tx` (begun as `staff`, who is its caller again afterwards). The access
+/// token made with it is shown to no one (only its hash is stored): a desk has nobody to hand
+/// it to.
+pub async fn register_at_desk(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    staff: &Caller,
+    id: Uuid,
+    registration: &Registration,
+    registered_at: OffsetDateTime,
+) -> Result<()> {
+    db::act_as(tx, &caller(registration)).await?;
+    register(state, tx, Some(id), registration, registered_at).await?;
+    db::act_as(tx, staff).await
 }

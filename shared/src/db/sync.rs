@@ -1,0 +1,340 @@
+//! Queries of offline sync: each device's last applied mutation, the stream of changes, the
+//! per-field clocks of synced rows, and the `documents` collection.
+//!
+//! **The horizon.** A pull hands out only rows whose writing transaction (`sync_xid`) is below
+//! `pg_snapshot_xmin(pg_current_snapshot())`: every transaction below it has committed or
+//! aborted, and any transaction still to commit has a larger id, so once a cursor passes a
+//! position nothing can appear behind it (migration 0011 says more). Rows are read in
+//! (`sync_xid`, `row_version`) order, which each synced table indexes.
+
+use deadpool_postgres::GenericClient;
+use serde_json::Value;
+use tokio_postgres::types::{ToSql, Type};
+use uuid::Uuid;
+
+use super::{Transaction, row::failed};
+use crate::{
+    http::Result,
+    sync::{Change, ChangeOp, Collection, Fields, clocks_from_json, clocks_to_json, merge::Clocks},
+};
+
+/// Marks the rest of the transaction as applying pushed mutations: writes keep the clocks they
+/// are given instead of being stamped with the server's (see `sync_touch`).
+pub async fn applying(db: &Transaction<'_>) -> Result<()> {
+    db.query_typed("select set_config('sync.applying', 'on', true)", &[])
+        .await
+        .map_err(failed("marking a sync push"))?;
+    Ok(())
+}
+
+pub async fn savepoint(db: &impl GenericClient) -> Result<()> {
+    db.batch_execute("savepoint sync_mutation")
+        .await
+        .map_err(failed("opening a mutation's savepoint"))
+}
+
+pub async fn release(db: &impl GenericClient) -> Result<()> {
+    db.batch_execute("release savepoint sync_mutation")
+        .await
+        .map_err(failed("keeping a mutation's writes"))
+}
+
+pub async fn rollback(db: &impl GenericClient) -> Result<()> {
+    db.batch_execute("rollback to savepoint sync_mutation; release savepoint sync_mutation")
+        .await
+        .map_err(failed("undoing a rejected mutation"))
+}
+
+/// The last mutation id recorded for `client_id`, locked until the transaction ends (pushes of
+/// one client apply one after the other). A new client is registered to the caller; `None`
+/// when the id belongs to someone else.
+pub async fn claim_client(db: &impl GenericClient, client_id: Uuid) -> Result<Option<i64>> {
+    let doing = || format!("claiming sync client {client_id}");
+    db.execute(
+        "insert into sync_clients (client_id, owner_id) values ($1, auth_uid())
+         on conflict (client_id) do nothing",
+        &[&client_id],
+    )
+    .await
+    .map_err(failed(doing()))?;
+    let row = db
+        .query_opt(
+            "select last_mutation_id from sync_clients where client_id = $1 for update",
+            &[&client_id],
+        )
+        .await
+        .map_err(failed(doing()))?;
+    Ok(row.map(|r| r.try_get("last_mutation_id")).transpose()?)
+}
+
+/// Records that `client_id`'s mutations up to `last` were applied.
+pub async fn record_client(db: &impl GenericClient, client_id: Uuid, last: i64) -> Result<()> {
+    db.execute(
+        "update sync_clients set last_mutation_id = $2, updated_at = now() where client_id = $1",
+        &[&client_id, &last],
+    )
+    .await
+    .map_err(failed(format!(
+        "recording the position of sync client {client_id}"
+    )))?;
+    Ok(())
+}
+
+/// Transactions below this id have all finished (see the module doc).
+pub async fn horizon(db: &Transaction<'_>) -> Result<u64> {
+    let row = db
+        .query_typed(
+            "select pg_snapshot_xmin(pg_current_snapshot())::text as horizon",
+            &[],
+        )
+        .await
+        .map_err(failed("reading the sync horizon"))?;
+    let raw: String = row[0].try_get("horizon")?;
+    Ok(raw.parse().map_err(anyhow::Error::from)?)
+}
+
+/// The masterclasses the caller is assigned to as a tutor, in order.
+pub async fn scope(db: &Transaction<'_>) -> Result<Vec<Uuid>> {
+    let row = db
+        .query_typed(
+            "select array(select auth_tutored() order by 1) as scope",
+            &[],
+        )
+        .await
+        .map_err(failed("reading the caller's masterclasses"))?;
+    Ok(row[0].try_get("scope")?)
+}
+
+/// How a collection's rows are read: the tables, a record's fields as pulled (one JSON
+/// object), and when a record counts as gone for devices.
+struct Source {
+    table: &'static str,
+    from: &'static str,
+    fields: &'static str,
+    gone: &'static str,
+}
+
+fn source(collection: Collection) -> Source {
+    match collection {
+        Collection::Masterclasses => Source {
+            table: "masterclasses",
+            from: "masterclasses t",
+            fields: "jsonb_build_object('title', t.title, 'description', t.description,
+                     'starts_at', t.starts_at, 'ends_at', t.ends_at, 'published', t.published,
+                     'has_handout', t.pdf_key is not null)",
+            gone: "t.deleted_at is not null",
+        },
+        Collection::Inscriptions => Source {
+            table: "inscriptions",
+            from: "inscriptions t",
+            fields:
+                "jsonb_build_object('masterclass_id', t.masterclass_id, 'full_name', t.full_name,
+                     'date_of_birth', t.date_of_birth, 'whatsapp_number', t.whatsapp_number,
+                     'attended', t.attended, 'attendance_validated_at', t.attendance_validated_at,
+                     'registered_at', t.created_at)",
+            gone: "t.deleted_at is not null",
+        },
+        Collection::Questions => Source {
+            table: "questions",
+            from: "questions t left join question_keys k on k.question_id = t.id",
+            fields: "jsonb_build_object('masterclass_id', t.masterclass_id, 'text', t.text,
+                     'choice_a', t.choice_a, 'choice_b', t.choice_b, 'choice_c', t.choice_c,
+                     'choice_d', t.choice_d, 'correct', k.correct, 'status', t.status,
+                     'source_excerpt', t.source_excerpt,
+                     'used', exists (select 1 from test_answers a where a.question_id = t.id))",
+            gone: "t.deleted_at is not null or t.status = 'archived'",
+        },
+        Collection::Documents => Source {
+            table: "documents",
+            from: "documents t",
+            fields: "jsonb_build_object('key', t.key, 'value', t.value)",
+            gone: "t.deleted_at is not null",
+        },
+    }
+}
+
+/// A change with its position in the stream.
+pub struct Positioned {
+    pub xid: u64,
+    pub version: i64,
+    pub change: Change,
+}
+
+/// The SQL of a page of changes: `$1` the cursor's transaction id (text), `$2` its version,
+/// `$3` the horizon (text), `$4` the page size. Public for the benchmark.
+pub fn changes_sql(collections: &[Collection]) -> String {
+    let branches: Vec<String> = collections
+        .iter()
+        .map(|&collection| {
+            let s = source(collection);
+            let own = if collection == Collection::Documents {
+                "t.owner_id = (select auth_uid()) and "
+            } else {
+                ""
+            };
+            format!(
+                "(select '{name}' as collection, t.id, t.sync_xid as x, t.row_version as v,
+                         ({gone}) as gone, case when ({gone}) then null else {fields} end as fields
+                  from {from}
+                  where {own}(t.sync_xid, t.row_version) > ($1::text::xid8, $2)
+                    and t.sync_xid < $3::text::xid8
+                  order by t.sync_xid, t.row_version limit $4)",
+                name = collection.name(),
+                gone = s.gone,
+                fields = s.fields,
+                from = s.from,
+            )
+        })
+        .collect();
+    format!(
+        "select collection, id, x::text as xid, v, gone, fields from ({}) c order by x, v limit $4",
+        branches.join(" union all ")
+    )
+}
+
+/// Up to `limit` changes of `collections` after position `after` and below `horizon`, that
+/// the caller may see (row-level security), in stream order.
+pub async fn changes(
+    db: &Transaction<'_>,
+    collections: &[Collection],
+    after: (u64, i64),
+    horizon: u64,
+    limit: i64,
+) -> Result<Vec<Positioned>> {
+    let rows = db
+        .query_typed(
+            &changes_sql(collections),
+            &[
+                (&after.0.to_string() as &(dyn ToSql + Sync), Type::TEXT),
+                (&after.1, Type::INT8),
+                (&horizon.to_string(), Type::TEXT),
+                (&limit, Type::INT8),
+            ],
+        )
+        .await
+        .map_err(failed("reading changes to pull"))?;
+    rows.iter()
+        .map(|row| {
+            let name: String = row.try_get("collection")?;
+            let xid: String = row.try_get("xid")?;
+            let gone: bool = row.try_get("gone")?;
+            Ok(Positioned {
+                xid: xid.parse().map_err(anyhow::Error::from)?,
+                version: row.try_get("v")?,
+                change: Change {
+                    collection: Collection::parse(&name)
+                        .ok_or_else(|| anyhow::anyhow!("collection {name:?}"))?,
+                    id: row.try_get("id")?,
+                    op: if gone {
+                        ChangeOp::Delete
+                    } else {
+                        ChangeOp::Upsert
+                    },
+                    fields: row.try_get("fields")?,
+                },
+            })
+        })
+        .collect()
+}
+
+/// A synced record as the merge sees it.
+pub struct Stored {
+    /// Its fields as a pull shows them.
+    pub fields: Fields,
+    pub clocks: Clocks,
+    /// `deleted_at` is set.
+    pub deleted: bool,
+}
+
+/// Record `id` of `collection`, locked for the rest of the transaction, if the caller may see
+/// it (tombstones included).
+pub async fn load(
+    db: &impl GenericClient,
+    collection: Collection,
+    id: Uuid,
+) -> Result<Option<Stored>> {
+    let s = source(collection);
+    let row = db
+        .query_opt(
+            &format!(
+                "select {fields} as fields, t.field_clocks, t.deleted_at is not null as deleted
+                 from {from} where t.id = $1 for update of t",
+                fields = s.fields,
+                from = s.from
+            ),
+            &[&id],
+        )
+        .await
+        .map_err(failed(format!(
+            "reading {} {id} to merge",
+            collection.name()
+        )))?;
+    let Some(row) = row else { return Ok(None) };
+    let fields: Value = row.try_get("fields")?;
+    let clocks: Value = row.try_get("field_clocks")?;
+    Ok(Some(Stored {
+        fields: match fields {
+            Value::Object(map) => map.into_iter().collect(),
+            _ => Fields::new(),
+        },
+        clocks: clocks_from_json(&clocks),
+        deleted: row.try_get("deleted")?,
+    }))
+}
+
+/// Stores the merged clocks of record `id`, and deletes (`Some(true)`) or revives
+/// (`Some(false)`) it.
+pub async fn write_clocks(
+    db: &impl GenericClient,
+    collection: Collection,
+    id: Uuid,
+    clocks: &Clocks,
+    deleted: Option<bool>,
+) -> Result<()> {
+    db.execute(
+        &format!(
+            "update {} set field_clocks = $2,
+                 deleted_at = case when $3::boolean is null then deleted_at
+                                   when $3 then coalesce(deleted_at, now()) end
+             where id = $1",
+            source(collection).table
+        ),
+        &[&id, &clocks_to_json(clocks), &deleted],
+    )
+    .await
+    .map_err(failed(format!("merging {} {id}", collection.name())))?;
+    Ok(())
+}
+
+/// A new document of the caller's.
+pub async fn insert_document(
+    db: &impl GenericClient,
+    id: Uuid,
+    key: &str,
+    value: &Value,
+    clocks: &Clocks,
+) -> Result<()> {
+    db.execute(
+        "insert into documents (id, key, value, field_clocks) values ($1, $2, $3, $4)",
+        &[&id, &key, value, &clocks_to_json(clocks)],
+    )
+    .await
+    .map_err(failed(format!("creating document {id}")))?;
+    Ok(())
+}
+
+/// Rewrites document `id`'s key and value.
+pub async fn update_document(
+    db: &impl GenericClient,
+    id: Uuid,
+    key: &str,
+    value: &Value,
+) -> Result<()> {
+    db.execute(
+        "update documents set key = $2, value = $3 where id = $1",
+        &[&id, &key, value],
+    )
+    .await
+    .map_err(failed(format!("updating document {id}")))?;
+    Ok(())
+}

@@ -1,0 +1,429 @@
+//! Applying one pushed mutation to its collection, through the same rules as the REST routes:
+//! a desk's registration is [`services::registration::register`], a question goes through
+//! [`NewQuestion::parse`] and keeps its choices once used, attendance is
+//! `db::inscriptions::set_attendance`. Row-level security decides, as for every request.
+//!
+//! A mutation naming a field the collection does not know, a server-owned field, or (in an
+//! update) a field set at creation only, is rejected as `validation`. A create whose record
+//! already exists (a device resending it) merges as an update of its writable fields. An update
+//! or delete of a record that does not exist, or that the caller cannot see, is a `conflict`
+//! (`unknown_record`).
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use tokio_postgres::error::SqlState;
+
+use super::{
+    Collection, Fields, MAX_DOCUMENT_BYTES, Mutation, MutationResult, MutationStatus, Op, merge,
+    millis,
+};
+use crate::{
+    AppState,
+    auth::Caller,
+    db::{self, Transaction},
+    domain::{
+        student::{Registration, RegistrationDraft},
+        test::{NewQuestion, QuestionDraft},
+    },
+    http::{Error, FieldError, Result},
+    services,
+};
+
+/// What every mutation of a push shares.
+pub struct Context<'a> {
+    pub state: &'a AppState,
+    pub caller: &'a Caller,
+    pub now: OffsetDateTime,
+}
+
+/// Applies `mutation`; `Ok(true)` when it changed something.
+pub async fn apply(ctx: &Context<'_>, tx: &Transaction<'_>, mutation: &Mutation) -> Result<bool> {
+    let collection = Collection::parse(&mutation.collection).ok_or(Error::Unprocessable {
+        code: "unknown_collection",
+        detail: format!("there is no collection {:?}", mutation.collection),
+    })?;
+    let at: super::Hlc = mutation
+        .hlc
+        .parse()
+        .map_err(|e: String| Error::field("hlc", e))?;
+    if !at.within_drift(millis(ctx.now)) {
+        return Err(Error::field(
+            "hlc",
+            "is more than 5 minutes ahead of the server's clock: move the device's clock to the \
+             server_hlc of any sync answer",
+        ));
+    }
+    if collection == Collection::Masterclasses {
+        return Err(Error::Forbidden);
+    }
+    check_field_names(collection, mutation)?;
+    let stored = db::sync::load(tx, collection, mutation.record_id).await?;
+    match (mutation.op, stored) {
+        (Op::Create, None) => {
+            create(ctx, tx, collection, mutation, &at).await?;
+            Ok(true)
+        }
+        (Op::Create | Op::Update, Some(stored)) => {
+            update(ctx, tx, collection, mutation, &at, stored).await
+        }
+        (Op::Delete, Some(stored)) => delete(tx, collection, mutation, &at, stored).await,
+        (Op::Update | Op::Delete, None) => Err(unknown_record()),
+    }
+}
+
+fn unknown_record() -> Error {
+    Error::Conflict {
+        code: "unknown_record",
+        detail: "no such record: never created, rejected when it was, or not yours to see".into(),
+    }
+}
+
+fn check_field_names(collection: Collection, mutation: &Mutation) -> Result<()> {
+    let mut errors = Vec::new();
+    for name in mutation.fields.keys() {
+        let name = name.as_str();
+        let problem = if collection.server_owned().contains(&name) {
+            Some("is computed by the server and never written by a device")
+        } else if collection.create_only().contains(&name) {
+            (mutation.op != Op::Create).then_some("is set when the record is created, never after")
+        } else if collection.writable().contains(&name) {
+            None
+        } else {
+            Some("is not a field of this collection")
+        };
+        if let Some(problem) = problem {
+            errors.push(FieldError::new(format!("fields.{name}"), problem));
+        }
+    }
+    if mutation.op == Op::Delete && !mutation.fields.is_empty() {
+        errors.push(FieldError::new("fields", "must be empty for a delete"));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+/// A text field of a mutation, if sent (`null` counts as not sent only where `nullable`).
+fn text(fields: &Map<String, Value>, name: &str) -> Result<Option<String>> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::field(format!("fields.{name}"), "must be a string")),
+    }
+}
+
+fn staff_id(caller: &Caller) -> Result<uuid::Uuid> {
+    match caller {
+        Caller::Staff(staff) => Ok(staff.id),
+        _ => Err(Error::Forbidden),
+    }
+}
+
+async fn create(
+    ctx: &Context<'_>,
+    tx: &Transaction<'_>,
+    collection: Collection,
+    mutation: &Mutation,
+    at: &super::Hlc,
+) -> Result<()> {
+    let id = mutation.record_id;
+    let fields = &mutation.fields;
+    let (_, clocks) = merge::update(
+        &merge::Clocks::new(),
+        collection
+            .writable()
+            .iter()
+            .copied()
+            .filter(|f| fields.contains_key(*f)),
+        at,
+    );
+    match collection {
+        Collection::Masterclasses => Err(Error::Forbidden),
+        Collection::Questions => {
+            let staff = staff_id(ctx.caller)?;
+            let new = NewQuestion::parse(&question_draft(&question_fields(fields)?)?)?;
+            services::questions::create_synced(tx, staff, id, &new).await?;
+            db::sync::write_clocks(tx, collection, id, &clocks, None).await
+        }
+        Collection::Inscriptions => {
+            staff_id(ctx.caller)?;
+            let draft = RegistrationDraft {
+                masterclass_id: text(fields, "masterclass_id")?,
+                full_name: text(fields, "full_name")?,
+                date_of_birth: text(fields, "date_of_birth")?,
+                whatsapp_number: text(fields, "whatsapp_number")?,
+                consent: match fields.get("consent") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::Bool(b)) => Some(*b),
+                    Some(_) => return Err(Error::field("fields.consent", "must be true or false")),
+                },
+                pre_test: None,
+            };
+            let registration =
+                Registration::parse(&draft, ctx.now).map_err(|e| prefixed("fields", e))?;
+            // A desk that registered offline before the masterclass began is on time, whenever
+            // its push arrives: the rule is judged at the mutation's clock (never later than now).
+            let registered_at = OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(at.wall_ms().min(millis(ctx.now))) * 1_000_000,
+            )
+            .unwrap_or(ctx.now);
+            services::registration::register_at_desk(
+                ctx.state,
+                tx,
+                ctx.caller,
+                id,
+                &registration,
+                registered_at,
+            )
+            .await?;
+            if fields.contains_key("attended") {
+                let attended = attended(fields)?;
+                set_attendance(ctx, tx, id, attended).await?;
+                db::sync::write_clocks(tx, collection, id, &clocks, None).await?;
+            }
+            Ok(())
+        }
+        Collection::Documents => {
+            let key = document_key(fields.get("key"))?;
+            let value = document_value(fields.get("value"))?;
+            db::sync::insert_document(tx, id, &key, &value, &clocks).await
+        }
+    }
+}
+
+fn prefixed(prefix: &str, error: Error) -> Error {
+    match error {
+        Error::Validation(errors) => Error::Validation(
+            errors
+                .into_iter()
+                .map(|e| FieldError::new(format!("{prefix}.{}", e.field), e.message))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn attended(fields: &Map<String, Value>) -> Result<bool> {
+    fields
+        .get("attended")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| Error::field("fields.attended", "must be true or false"))
+}
+
+async fn set_attendance(
+    ctx: &Context<'_>,
+    tx: &Transaction<'_>,
+    id: uuid::Uuid,
+    attended: bool,
+) -> Result<()> {
+    let staff = staff_id(ctx.caller)?;
+    db::inscriptions::set_attendance(tx, id, attended, staff)
+        .await?
+        .ok_or(Error::Forbidden)?;
+    Ok(())
+}
+
+fn document_key(raw: Option<&Value>) -> Result<String> {
+    match raw {
+        Some(Value::String(key)) if (1..=200).contains(&key.chars().count()) => Ok(key.clone()),
+        _ => Err(Error::field(
+            "fields.key",
+            "must be a string of 1 to 200 characters",
+        )),
+    }
+}
+
+fn document_value(raw: Option<&Value>) -> Result<Value> {
+    let value = raw.ok_or_else(|| Error::field("fields.value", "is required"))?;
+    if serde_json::to_vec(value).map_or(usize::MAX, |v| v.len()) > MAX_DOCUMENT_BYTES {
+        return Err(Error::field(
+            "fields.value",
+            format!("must be at most {MAX_DOCUMENT_BYTES} bytes of JSON"),
+        ));
+    }
+    Ok(value.clone())
+}
+
+/// The question fields a create carries, as pulled (flat choices).
+fn question_fields(fields: &Map<String, Value>) -> Result<Fields> {
+    let mut out = Fields::new();
+    for (name, value) in fields {
+        if !value.is_string() && !value.is_null() {
+            return Err(Error::field(format!("fields.{name}"), "must be a string"));
+        }
+        out.insert(name.clone(), value.clone());
+    }
+    Ok(out)
+}
+
+/// A question's flat fields as the REST body the bank's rules parse.
+fn question_draft(fields: &Fields) -> Result<QuestionDraft> {
+    let get = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_owned);
+    let choices: Vec<Option<String>> = ["choice_a", "choice_b", "choice_c", "choice_d"]
+        .iter()
+        .map(|c| get(c))
+        .collect();
+    Ok(QuestionDraft {
+        masterclass_id: get("masterclass_id"),
+        text: get("text"),
+        choices: choices.into_iter().collect(),
+        correct: get("correct"),
+        status: get("status"),
+        source_excerpt: get("source_excerpt"),
+    })
+}
+
+async fn update(
+    ctx: &Context<'_>,
+    tx: &Transaction<'_>,
+    collection: Collection,
+    mutation: &Mutation,
+    at: &super::Hlc,
+    stored: db::sync::Stored,
+) -> Result<bool> {
+    let sent = collection
+        .writable()
+        .iter()
+        .copied()
+        .filter(|f| mutation.fields.contains_key(*f));
+    let (winners, clocks) = merge::update(&stored.clocks, sent, at);
+    let mut merged = stored.fields.clone();
+    for field in &winners {
+        merged.insert((*field).to_owned(), mutation.fields[*field].clone());
+    }
+    let changed: Vec<&str> = winners
+        .iter()
+        .copied()
+        .filter(|f| stored.fields.get(*f) != merged.get(*f))
+        .collect();
+    let alive = if clocks.contains_key(merge::DELETED) {
+        merge::alive(&clocks)
+    } else {
+        !stored.deleted
+    };
+    if !changed.is_empty() {
+        match collection {
+            Collection::Masterclasses => return Err(Error::Forbidden),
+            Collection::Questions => {
+                staff_id(ctx.caller)?;
+                let frozen = ["choice_a", "choice_b", "choice_c", "choice_d", "correct"];
+                if stored.fields.get("used") == Some(&Value::Bool(true))
+                    && changed.iter().any(|f| frozen.contains(f))
+                {
+                    return Err(Error::Conflict {
+                        code: "question_used",
+                        detail: "a submitted test used this question: its choices and answer are \
+                                 frozen"
+                            .into(),
+                    });
+                }
+                let new = NewQuestion::parse(&question_draft(&merged)?)
+                    .map_err(|e| prefixed("fields", e))?;
+                db::questions::update(tx, mutation.record_id, &new).await?;
+            }
+            Collection::Inscriptions => {
+                set_attendance(ctx, tx, mutation.record_id, attended(&mutation.fields)?).await?;
+            }
+            Collection::Documents => {
+                let key = document_key(merged.get("key"))?;
+                let value = document_value(merged.get("value"))?;
+                db::sync::update_document(tx, mutation.record_id, &key, &value).await?;
+            }
+        }
+    }
+    let revived = alive && stored.deleted;
+    if clocks != stored.clocks || revived {
+        db::sync::write_clocks(
+            tx,
+            collection,
+            mutation.record_id,
+            &clocks,
+            revived.then_some(false),
+        )
+        .await?;
+    }
+    Ok(!changed.is_empty() || revived)
+}
+
+async fn delete(
+    tx: &Transaction<'_>,
+    collection: Collection,
+    mutation: &Mutation,
+    at: &super::Hlc,
+    stored: db::sync::Stored,
+) -> Result<bool> {
+    match collection {
+        Collection::Masterclasses | Collection::Inscriptions => return Err(Error::Forbidden),
+        Collection::Questions if stored.fields.get("used") == Some(&Value::Bool(true)) => {
+            return Err(Error::Conflict {
+                code: "question_used",
+                detail: "a submitted test used this question: archive it (status archived) \
+                         instead"
+                    .into(),
+            });
+        }
+        Collection::Questions | Collection::Documents => {}
+    }
+    let clocks = merge::delete(&stored.clocks, at);
+    let gone = !merge::alive(&clocks) && !stored.deleted;
+    if clocks != stored.clocks || gone {
+        db::sync::write_clocks(
+            tx,
+            collection,
+            mutation.record_id,
+            &clocks,
+            gone.then_some(true),
+        )
+        .await?;
+    }
+    Ok(gone)
+}
+
+/// A mutation that failed as `error`: its rejection, or the error itself when it is not the
+/// mutation's fault (the database unavailable, a bug), which fails the whole push so that
+/// nothing of it is acknowledged.
+pub fn rejected(mutation: &Mutation, error: Error) -> Result<MutationResult> {
+    let (reason, detail, errors) = match error {
+        Error::Validation(errors) => ("validation", None, errors),
+        Error::Unprocessable {
+            code: "unknown_collection",
+            detail,
+        } => ("unknown_collection", Some(detail), Vec::new()),
+        Error::Unprocessable { detail, .. } | Error::BadRequest(detail) => {
+            ("validation", Some(detail), Vec::new())
+        }
+        Error::PayloadTooLarge(detail) => ("validation", Some(detail), Vec::new()),
+        Error::Forbidden | Error::Unauthorized | Error::NotFound(_) => {
+            ("forbidden", None, Vec::new())
+        }
+        Error::Conflict { code, detail } => {
+            ("conflict", Some(format!("{code}: {detail}")), Vec::new())
+        }
+        Error::AlreadyRegistered(id) => (
+            "conflict",
+            Some(format!(
+                "already_registered: this number is registered for this masterclass as inscription {id}"
+            )),
+            Vec::new(),
+        ),
+        Error::Internal(e) if refused_by_policy(&e) => ("forbidden", None, Vec::new()),
+        other => return Err(other),
+    };
+    Ok(MutationResult {
+        mutation_id: mutation.mutation_id,
+        status: MutationStatus::Rejected,
+        reason: Some(reason.into()),
+        detail,
+        errors: errors.into_iter().map(Into::into).collect(),
+    })
+}
+
+/// Did row-level security (or a definer function's own check) refuse the write?
+fn refused_by_policy(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<tokio_postgres::Error>())
+        .any(|e| e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE))
+}

@@ -1,0 +1,520 @@
+//! Offline sync for devices: a batched push of mutations applied exactly once, and a pull of
+//! every change since a cursor that never skips one.
+//!
+//! - **Push** (`POST /api/sync/push`): a device sends its queued mutations, numbered 1, 2, 3...
+//!   per `client_id`. In one transaction each new mutation is applied in a savepoint of its own
+//!   (one bad mutation never blocks the others), and the last mutation id is recorded with their
+//!   effects: a batch retried whole or in part is applied once, and what is at or below the
+//!   recorded id answers `duplicate`. A mutation id past the next expected one is a gap: the
+//!   push is refused (409 `mutation_gap`) with nothing applied, and the client renumbers its queue
+//!   from `last_mutation_id + 1` (an empty push tells it that number).
+//! - **Pull** (`GET /api/sync/pull`): see [`cursor`] for why it never skips, and [`db::sync`] for
+//!   the horizon that makes it so.
+//! - **Merge**: per field, the newer hybrid logical clock wins ([`merge`], [`hlc`]).
+//! - **Collections** ([`Collection`]) declare what a client may write; row-level security still
+//!   decides what it may read and change.
+
+pub mod apply;
+pub mod cursor;
+pub mod hlc;
+pub mod merge;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    auth::{Caller, Role},
+    db,
+    http::{Error, FieldError, Result},
+};
+pub use cursor::Cursor;
+pub use hlc::{Clock, Hlc};
+
+/// The most mutations one push may carry (a larger batch is a 413).
+pub const MAX_MUTATIONS: usize = 500;
+/// Changes per pull page when the client does not say, and at most.
+pub const DEFAULT_PULL_LIMIT: i64 = 500;
+pub const MAX_PULL_LIMIT: i64 = 1000;
+/// The largest `value` of a document, in bytes of JSON.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+
+/// What devices sync.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Collection {
+    /// The catalogue (read-only for devices).
+    Masterclasses,
+    /// Registrations with the student's details: created at a desk, attendance by staff.
+    Inscriptions,
+    /// The question bank (staff).
+    Questions,
+    /// Per-user JSON documents: what used to live in a browser's local storage. Private.
+    Documents,
+}
+
+impl Collection {
+    pub const ALL: [Self; 4] = [
+        Self::Masterclasses,
+        Self::Inscriptions,
+        Self::Questions,
+        Self::Documents,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Masterclasses => "masterclasses",
+            Self::Inscriptions => "inscriptions",
+            Self::Questions => "questions",
+            Self::Documents => "documents",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == raw)
+    }
+
+    /// Fields a client may change in an update (and send with a create).
+    pub fn writable(self) -> &'static [&'static str] {
+        match self {
+            Self::Masterclasses => &[],
+            Self::Inscriptions => &["attended"],
+            Self::Questions => &[
+                "text",
+                "choice_a",
+                "choice_b",
+                "choice_c",
+                "choice_d",
+                "correct",
+                "status",
+                "source_excerpt",
+            ],
+            Self::Documents => &["key", "value"],
+        }
+    }
+
+    /// Fields sent with a create only: they say what the record is and never change.
+    pub fn create_only(self) -> &'static [&'static str] {
+        match self {
+            Self::Masterclasses | Self::Documents => &[],
+            Self::Inscriptions => &[
+                "masterclass_id",
+                "full_name",
+                "date_of_birth",
+                "whatsapp_number",
+                "consent",
+            ],
+            Self::Questions => &["masterclass_id"],
+        }
+    }
+
+    /// Fields the server computes and pulls carry: never written by a client.
+    pub fn server_owned(self) -> &'static [&'static str] {
+        match self {
+            Self::Masterclasses => &[
+                "title",
+                "description",
+                "starts_at",
+                "ends_at",
+                "published",
+                "has_handout",
+            ],
+            Self::Inscriptions => &["attendance_validated_at", "registered_at"],
+            Self::Questions => &["used"],
+            Self::Documents => &[],
+        }
+    }
+
+    /// May `caller` pull this collection? (Row-level security then decides which rows.)
+    pub fn readable_by(self, caller: &Caller) -> bool {
+        match self {
+            Self::Questions => caller.is_staff(),
+            _ => matches!(
+                caller,
+                Caller::Staff(_) | Caller::Student(_) | Caller::System
+            ),
+        }
+    }
+}
+
+/// One queued change of a device.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Mutation {
+    /// Per client, 1, 2, 3... with no gap.
+    #[schema(minimum = 1, example = 1)]
+    pub mutation_id: i64,
+    /// `masterclasses`, `inscriptions`, `questions` or `documents` (anything else is rejected
+    /// as `unknown_collection`).
+    #[schema(example = "documents")]
+    pub collection: String,
+    /// The record, with an id the device made (a UUID).
+    pub record_id: Uuid,
+    pub op: Op,
+    /// For `create`: the record's fields; for `update`: only the changed ones; for `delete`:
+    /// nothing.
+    #[serde(default)]
+    #[schema(value_type = Object, example = json!({"key": "settings", "value": {"langue": "fr"}}))]
+    pub fields: Map<String, Value>,
+    /// The device's hybrid logical clock when the change was made:
+    /// `<13-digit ms>-<5-digit counter>-<node>`.
+    #[schema(example = "1795430400000-00000-3f0c8a4e9b1d4c2a")]
+    pub hlc: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+}
+
+/// `POST /api/sync/push`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "client_id": "3f0c8a4e-9b1d-4c2a-a1d2-e3f405060708",
+    "mutations": [
+        {"mutation_id": 1, "collection": "documents", "record_id": "6b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+         "op": "create", "fields": {"key": "brouillon", "value": {"texte": "Bonjour"}},
+         "hlc": "1795430400000-00000-3f0c8a4e9b1d4c2a"},
+        {"mutation_id": 2, "collection": "documents", "record_id": "6b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+         "op": "update", "fields": {"value": {"texte": "Bonjour à tous"}},
+         "hlc": "1795430400512-00000-3f0c8a4e9b1d4c2a"},
+        {"mutation_id": 3, "collection": "inscriptions", "record_id": "0d9c8b7a-6f5e-4d3c-9b2a-1f0e9d8c7b6a",
+         "op": "update", "fields": {"attended": true},
+         "hlc": "1795430401000-00003-3f0c8a4e9b1d4c2a"}
+    ]
+}))]
+pub struct PushRequest {
+    /// The device (a UUID it made once and keeps).
+    pub client_id: Uuid,
+    #[schema(max_items = 500)]
+    pub mutations: Vec<Mutation>,
+}
+
+/// What became of one mutation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MutationResult {
+    pub mutation_id: i64,
+    pub status: MutationStatus,
+    /// Why it was rejected: `validation`, `forbidden`, `unknown_collection` or `conflict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For `conflict`: the rule broken (`already_registered`, `question_used`, `unknown_record`,
+    /// `already_exists`, ...); otherwise a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldErrorOut>,
+}
+
+/// A field that failed, as in a 422.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FieldErrorOut {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MutationStatus {
+    /// Applied now, and durable.
+    Applied,
+    /// Applied before (at or below `last_mutation_id`): nothing done.
+    Duplicate,
+    /// Not applied, and never will be: drop it from the queue and show the reason.
+    Rejected,
+}
+
+/// The answer to a push.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PushResponse {
+    pub results: Vec<MutationResult>,
+    /// Mutations applied by this push.
+    pub synced_count: usize,
+    /// Mutations rejected by this push.
+    pub error_count: usize,
+    /// The last mutation of this client the server has (applied or rejected).
+    pub last_mutation_id: i64,
+    /// The server's clock: fold it into the device's clock.
+    #[schema(value_type = String, example = "1795430402000-00000-server")]
+    pub server_hlc: Hlc,
+}
+
+/// `GET /api/sync/pull` query.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PullQuery {
+    /// `next_cursor` of the previous page; none for the first pull.
+    pub cursor: Option<String>,
+    /// Comma-separated; every collection the caller may read when absent.
+    pub collections: Option<String>,
+    /// Changes per page (1–1000, default 500).
+    pub limit: Option<i64>,
+}
+
+/// One record as it is now, or gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Change {
+    pub collection: Collection,
+    pub id: Uuid,
+    /// `upsert` (store `fields` under `id`) or `delete` (drop the record: deleted, archived, or
+    /// no longer yours to see).
+    pub op: ChangeOp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeOp {
+    Upsert,
+    Delete,
+}
+
+/// A page of changes.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PullResponse {
+    pub changes: Vec<Change>,
+    /// Masterclasses the caller no longer staffs: drop every inscription and question of
+    /// these, and the masterclass itself unless this pull sends it again.
+    pub drops: Vec<Uuid>,
+    pub next_cursor: String,
+    /// Pull again at once with `next_cursor`.
+    pub has_more: bool,
+    #[schema(value_type = String, example = "1795430402000-00000-server")]
+    pub server_hlc: Hlc,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn millis(at: OffsetDateTime) -> u64 {
+    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+/// Applies a device's batch; see the module doc.
+pub async fn push(
+    state: &AppState,
+    caller: &Caller,
+    request: &PushRequest,
+) -> Result<PushResponse> {
+    if request.mutations.len() > MAX_MUTATIONS {
+        return Err(Error::PayloadTooLarge(format!(
+            "a push carries at most {MAX_MUTATIONS} mutations; send the rest in the next one"
+        )));
+    }
+    let now = OffsetDateTime::now_utc();
+    let ctx = apply::Context { state, caller, now };
+    let response = db::transact(&state.db, caller, async |tx| {
+        db::sync::applying(tx).await?;
+        let last = db::sync::claim_client(tx, request.client_id)
+            .await?
+            .ok_or(Error::Forbidden)?;
+        let mut next = last + 1;
+        let mut results = Vec::with_capacity(request.mutations.len());
+        for mutation in &request.mutations {
+            if mutation.mutation_id < next {
+                results.push(MutationResult::of(mutation, MutationStatus::Duplicate));
+                continue;
+            }
+            if mutation.mutation_id > next {
+                return Err(Error::Conflict {
+                    code: "mutation_gap",
+                    detail: format!(
+                        "mutation {} came before mutation {next}; nothing of this push was applied: \
+                         resend from mutation {next} (last_mutation_id is {})",
+                        mutation.mutation_id,
+                        next - 1
+                    ),
+                });
+            }
+            next += 1;
+            db::sync::savepoint(tx).await?;
+            match apply::apply(&ctx, tx, mutation).await {
+                Ok(_) => {
+                    db::sync::release(tx).await?;
+                    results.push(MutationResult::of(mutation, MutationStatus::Applied));
+                }
+                Err(error) => {
+                    db::sync::rollback(tx).await?;
+                    results.push(apply::rejected(mutation, error)?);
+                }
+            }
+        }
+        if next - 1 > last {
+            db::sync::record_client(tx, request.client_id, next - 1).await?;
+        }
+        Ok(PushResponse {
+            synced_count: results
+                .iter()
+                .filter(|r| r.status == MutationStatus::Applied)
+                .count(),
+            error_count: results
+                .iter()
+                .filter(|r| r.status == MutationStatus::Rejected)
+                .count(),
+            results,
+            last_mutation_id: next - 1,
+            server_hlc: Hlc::server(millis(now)),
+        })
+    })
+    .await?;
+    tracing::info!(client_id = %request.client_id, applied = response.synced_count,
+                   rejected = response.error_count, last = response.last_mutation_id, "sync push");
+    Ok(response)
+}
+
+impl MutationResult {
+    fn of(mutation: &Mutation, status: MutationStatus) -> Self {
+        Self {
+            mutation_id: mutation.mutation_id,
+            status,
+            reason: None,
+            detail: None,
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl From<FieldError> for FieldErrorOut {
+    fn from(e: FieldError) -> Self {
+        Self {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+/// The collections a pull asked for (all the caller may read when none).
+fn collections(caller: &Caller, raw: Option<&str>) -> Result<Vec<Collection>> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Ok(Collection::ALL
+            .into_iter()
+            .filter(|c| c.readable_by(caller))
+            .collect());
+    };
+    let mut wanted = Vec::new();
+    for name in raw.split(',').map(str::trim) {
+        let collection = Collection::parse(name).ok_or_else(|| {
+            Error::field(
+                "collections",
+                format!("{name:?} is not one of masterclasses, inscriptions, questions, documents"),
+            )
+        })?;
+        if !collection.readable_by(caller) {
+            return Err(Error::Forbidden);
+        }
+        wanted.push(collection);
+    }
+    wanted.sort();
+    wanted.dedup();
+    Ok(wanted)
+}
+
+/// One page of changes since `query.cursor`; see [`cursor`].
+pub async fn pull(state: &AppState, caller: &Caller, query: &PullQuery) -> Result<PullResponse> {
+    let wanted = collections(caller, query.collections.as_deref())?;
+    let limit = query.limit.unwrap_or(DEFAULT_PULL_LIMIT);
+    if !(1..=MAX_PULL_LIMIT).contains(&limit) {
+        return Err(Error::field(
+            "limit",
+            format!("must be between 1 and {MAX_PULL_LIMIT}"),
+        ));
+    }
+    let given = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let tutor = matches!(caller, Caller::Staff(s) if s.role == Role::Tuteur);
+    let now = OffsetDateTime::now_utc();
+    db::transact(&state.db, caller, async |tx| {
+        let scope = if tutor {
+            Some(db::sync::scope(tx).await?)
+        } else {
+            None
+        };
+        let (from, drops) = match given {
+            None => (Cursor::start(wanted.clone(), scope.clone()), Vec::new()),
+            Some(cursor) => {
+                let drops = cursor.lost(scope.as_deref());
+                let grown = match (&cursor.scope, &scope) {
+                    (Some(before), Some(now)) => now.iter().any(|id| !before.contains(id)),
+                    (before, now) => before.is_some() != now.is_some(),
+                };
+                if grown || cursor.collections != wanted {
+                    (Cursor::start(wanted.clone(), scope.clone()), drops)
+                } else {
+                    (
+                        Cursor {
+                            scope: scope.clone(),
+                            ..cursor
+                        },
+                        drops,
+                    )
+                }
+            }
+        };
+        let horizon = db::sync::horizon(tx).await?;
+        let mut rows =
+            db::sync::changes(tx, &wanted, (from.xid, from.version), horizon, limit + 1).await?;
+        let has_more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next = match (has_more, rows.last()) {
+            (true, Some(last)) => Cursor {
+                xid: last.xid,
+                version: last.version,
+                ..from
+            },
+            _ if horizon > from.xid => Cursor {
+                xid: horizon,
+                version: 0,
+                ..from
+            },
+            _ => from,
+        };
+        Ok(PullResponse {
+            changes: rows.into_iter().map(|row| row.change).collect(),
+            drops,
+            next_cursor: next.encode(),
+            has_more,
+            server_hlc: Hlc::server(millis(now)),
+        })
+    })
+    .await
+}
+
+/// A record's clocks as stored in `field_clocks` (unreadable entries are left out: they lose).
+pub fn clocks_from_json(value: &Value) -> merge::Clocks {
+    value
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(field, clock)| Some((field.clone(), clock.as_str()?.parse().ok()?)))
+        .collect()
+}
+
+/// `field_clocks` as stored.
+pub fn clocks_to_json(clocks: &merge::Clocks) -> Value {
+    Value::Object(
+        clocks
+            .iter()
+            .map(|(field, clock)| (field.clone(), json!(clock.to_string())))
+            .collect(),
+    )
+}
+
+/// The fields of a record as pulled, keyed by name.
+pub type Fields = BTreeMap<String, Value>;

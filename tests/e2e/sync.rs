@@ -1,0 +1,773 @@
+//! Offline sync: push exactly once, pull with a cursor that never skips, per-field merges,
+//! collections through the same rules as their REST routes, and devices that converge.
+
+use std::collections::BTreeMap;
+
+use e2e_tests::{
+    TestApp,
+    device::{Applied, Device, applied_by, now_ms},
+};
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::sync::{PushResponse, hlc::MAX_AHEAD_MS};
+use uuid::Uuid;
+
+fn statuses(answer: &PushResponse) -> Vec<(String, Option<String>)> {
+    answer
+        .results
+        .iter()
+        .map(|r| {
+            (
+                serde_json::to_value(r.status)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                r.reason.clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_document_reaches_the_owner_s_other_devices_and_no_one_else() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let other = app.admin().await;
+    let mut phone = Device::new(admin.http.clone(), 0);
+    let mut laptop = Device::new(admin.http.clone(), 0);
+    let mut stranger = Device::new(other.http.clone(), 0);
+    let id = Uuid::new_v4();
+
+    phone.mutate(
+        "documents",
+        id,
+        "create",
+        json!({"key": "brouillon", "value": {"texte": "Bonjour"}}),
+    );
+    phone.mutate(
+        "documents",
+        id,
+        "update",
+        json!({"value": {"texte": "Bonjour à tous"}}),
+    );
+    let (answer, _) = phone.push(10).await.unwrap();
+    let db = app.db().await;
+    laptop.catch_up(&db, 100).await;
+    stranger.catch_up(&db, 100).await;
+
+    assert_eq!(answer.synced_count, 2);
+    assert_eq!(answer.last_mutation_id, 2);
+    let held = laptop.records("documents");
+    assert_eq!(
+        held[&id]["value"],
+        json!({"texte": "Bonjour à tous"}),
+        "{held:?}"
+    );
+    assert_eq!(held[&id]["key"], "brouillon");
+    assert!(
+        stranger.records("documents").is_empty(),
+        "documents are private"
+    );
+
+    // A delete reaches the other device as a tombstone.
+    phone.mutate("documents", id, "delete", json!({}));
+    phone.push(10).await.unwrap();
+    laptop.catch_up(&db, 100).await;
+    assert!(laptop.records("documents").is_empty());
+}
+
+#[tokio::test]
+async fn a_batch_retried_whole_or_in_part_is_applied_once_and_a_gap_applies_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let mut device = Device::new(admin.http.clone(), 0);
+    let ids: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        device.mutate(
+            "documents",
+            *id,
+            "create",
+            json!({"key": format!("k{i}"), "value": i}),
+        );
+    }
+    let all = device.queue.clone();
+
+    // The answer to the first push is lost: the device sends it again with one more.
+    let first = device.send(&all[..2]).await;
+    let retried = device.send(&all[..3]).await;
+    // A batch that skips mutation 4 (sent 1..3, then 5 without 4)...
+    device.mutate(
+        "documents",
+        Uuid::new_v4(),
+        "create",
+        json!({"key": "k4", "value": 4}),
+    );
+    let gap = device.send(&[device.queue[4].clone()]).await;
+    let empty = device.send(&[]).await;
+
+    assert_eq!(first.status, StatusCode::OK);
+    let retried: PushResponse = retried.json();
+    assert_eq!(
+        statuses(&retried),
+        [
+            ("duplicate".to_owned(), None),
+            ("duplicate".to_owned(), None),
+            ("applied".to_owned(), None)
+        ]
+    );
+    assert_eq!((retried.synced_count, retried.last_mutation_id), (1, 3));
+    gap.assert_problem(StatusCode::CONFLICT, "mutation_gap");
+    assert_eq!(
+        empty.json::<PushResponse>().last_mutation_id,
+        3,
+        "a gap applies nothing"
+    );
+    let db = app.db().await;
+    let documents: i64 = db
+        .query_one("select count(*) from documents", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(documents, 3, "each create once, the gapped one not at all");
+
+    // Someone else's client id is not theirs to use.
+    let other = app.admin().await;
+    let thief = other
+        .post_json(
+            "/api/sync/push",
+            &json!({"client_id": device.client_id, "mutations": []}),
+        )
+        .await;
+    thief.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+}
+
+async fn question(app: &TestApp, staff: &e2e_tests::StaffSession, masterclass: &str) -> Uuid {
+    app.bank(staff, masterclass, 1, false).await[0].0
+}
+
+#[tokio::test]
+async fn fields_merge_one_by_one_and_the_newer_clock_wins_whoever_arrives_last() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Fusion").await;
+    let id = question(&app, &admin, &masterclass).await;
+    let mut early = Device::new(admin.http.clone(), -60_000);
+    let mut late = Device::new(admin.http.clone(), 0);
+
+    // Offline: the early device (its clock a minute behind) edits the text and choice A; the
+    // late one edits choice A and the status. The late one pushes first.
+    early.mutate(
+        "questions",
+        id,
+        "update",
+        json!({"text": "Texte du premier appareil", "choice_a": "A du premier"}),
+    );
+    late.mutate(
+        "questions",
+        id,
+        "update",
+        json!({"choice_a": "A du second", "status": "approved"}),
+    );
+    late.push(10).await.unwrap();
+    let (answer, _) = early.push(10).await.unwrap();
+    // A field edited online afterwards wins over an offline edit made before it.
+    let online = admin
+        .send_json(
+            Method::PUT,
+            &format!("/api/admin/questions/{id}"),
+            &json!({"masterclass_id": masterclass, "text": "Texte en ligne", "choices": ["A du second", "Choix B0", "Choix C0", "Choix D0"], "correct": "A", "status": "approved"}),
+            &[],
+        )
+        .await;
+    early.mutate(
+        "questions",
+        id,
+        "update",
+        json!({"text": "Encore le premier"}),
+    );
+    let stale = early.push(10).await.unwrap().0;
+    late.catch_up(&app.db().await, 100).await;
+
+    assert_eq!(
+        answer.synced_count, 1,
+        "the text won, so the mutation applied"
+    );
+    assert_eq!(online.status, StatusCode::OK);
+    assert_eq!(stale.synced_count, 1, "applied: its field simply lost");
+    let q = &late.records("questions")[&id];
+    assert_eq!(q["text"], "Texte en ligne", "{q:?}");
+    assert_eq!(q["choice_a"], "A du second", "the newer clock won choice A");
+    assert_eq!(q["status"], "approved");
+}
+
+#[tokio::test]
+async fn an_update_that_changes_nothing_gives_others_nothing_to_pull() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Rien").await;
+    let id = question(&app, &admin, &masterclass).await;
+    let mut device = Device::new(admin.http.clone(), 0);
+    let mut watcher = Device::new(admin.http.clone(), 0);
+    watcher.collections = Some("questions".into());
+    let db = app.db().await;
+    watcher.catch_up(&db, 100).await;
+    let text = watcher.records("questions")[&id]["text"].clone();
+
+    device.mutate("questions", id, "update", json!({"text": text}));
+    let answer = device.push(10).await.unwrap().0;
+    let received = watcher.catch_up(&db, 100).await;
+
+    assert_eq!(statuses(&answer), [("applied".to_owned(), None)]);
+    assert_eq!(received, 0, "the same value is no change");
+}
+
+#[tokio::test]
+async fn bad_mutations_are_rejected_one_by_one_and_the_good_ones_still_apply() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Rejets").await;
+    let id = question(&app, &admin, &masterclass).await;
+    let mut device = Device::new(admin.http.clone(), 0);
+    let doc = Uuid::new_v4();
+    let future = shared::sync::Hlc::new(now_ms() + MAX_AHEAD_MS + 60_000, 0, "x").unwrap();
+
+    device.mutate("agenda", Uuid::new_v4(), "create", json!({}));
+    device.mutate("questions", id, "update", json!({"used": false}));
+    device.mutate(
+        "masterclasses",
+        masterclass.parse().unwrap(),
+        "update",
+        json!({}),
+    );
+    device.mutate(
+        "documents",
+        doc,
+        "create",
+        json!({"key": "k", "value": "x".repeat(70_000)}),
+    );
+    device.mutate(
+        "questions",
+        Uuid::new_v4(),
+        "update",
+        json!({"text": "Personne ici ?"}),
+    );
+    device.mutate("documents", doc, "create", json!({"key": "ok", "value": 1}));
+    let mut queue = device.queue.clone();
+    queue.push(json!({"mutation_id": 7, "collection": "documents", "record_id": Uuid::new_v4(),
+                      "op": "create", "fields": {"key": "futur", "value": 2}, "hlc": future.to_string()}));
+    let answer: PushResponse = device.send(&queue).await.json();
+
+    let reasons: Vec<Option<String>> = answer.results.iter().map(|r| r.reason.clone()).collect();
+    assert_eq!(
+        reasons,
+        [
+            Some("unknown_collection".into()),
+            Some("validation".into()),
+            Some("forbidden".into()),
+            Some("validation".into()),
+            Some("conflict".into()),
+            None,
+            Some("validation".into()),
+        ],
+        "{answer:?}"
+    );
+    assert_eq!(answer.results[1].errors[0].field, "fields.used");
+    assert_eq!(answer.results[6].errors[0].field, "hlc");
+    assert_eq!(
+        (
+            answer.synced_count,
+            answer.error_count,
+            answer.last_mutation_id
+        ),
+        (1, 6, 7)
+    );
+    let db = app.db().await;
+    let keys: Vec<String> = db
+        .query("select key from documents", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(keys, ["ok"]);
+}
+
+#[tokio::test]
+async fn requests_outside_the_limits_are_clear_4xx() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Limites").await;
+    let student = app.student(&masterclass, "Awa Ndong").await;
+    let mut device = Device::new(admin.http.clone(), 0);
+    for i in 0..501 {
+        device.mutate(
+            "documents",
+            Uuid::new_v4(),
+            "create",
+            json!({"key": format!("k{i}"), "value": i}),
+        );
+    }
+
+    device
+        .send(&device.queue)
+        .await
+        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    admin
+        .get("/api/sync/pull?limit=0")
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    admin
+        .get("/api/sync/pull?cursor=nope")
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    admin
+        .get("/api/sync/pull?collections=agenda")
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    student
+        .get("/api/sync/pull?collections=questions")
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    app.get("/api/sync/pull")
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_eq!(app.count("documents").await, 0);
+}
+
+#[tokio::test]
+async fn a_desk_registers_offline_through_the_rules_of_the_registration_route() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Accueil").await;
+    let tutor = app.tutor(&admin, &[&masterclass]).await;
+    let mut desk = Device::new(tutor.http.clone(), 0);
+    let (first, twin) = (Uuid::new_v4(), Uuid::new_v4());
+    let person = json!({"masterclass_id": masterclass, "full_name": "Éloïse Mba",
+                        "date_of_birth": "2002-03-04", "whatsapp_number": "+241 06 61 23 45", "consent": true});
+
+    desk.mutate("inscriptions", first, "create", person.clone());
+    desk.mutate("inscriptions", twin, "create", person.clone());
+    desk.mutate(
+        "inscriptions",
+        Uuid::new_v4(),
+        "create",
+        json!({"masterclass_id": masterclass, "full_name": "X", "consent": false}),
+    );
+    desk.mutate("inscriptions", first, "update", json!({"attended": true}));
+    let answer = desk.push(10).await.unwrap().0;
+    let db = app.db().await;
+    desk.catch_up(&db, 100).await;
+
+    assert_eq!(
+        statuses(&answer)
+            .iter()
+            .map(|(s, r)| format!("{s}/{}", r.clone().unwrap_or_default()))
+            .collect::<Vec<_>>(),
+        [
+            "applied/",
+            "rejected/conflict",
+            "rejected/validation",
+            "applied/"
+        ],
+        "{answer:?}"
+    );
+    assert!(
+        answer.results[1]
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("already_registered")
+    );
+    let fields: Vec<&str> = answer.results[2]
+        .errors
+        .iter()
+        .map(|e| e.field.as_str())
+        .collect();
+    assert!(
+        fields.contains(&"fields.consent") && fields.contains(&"fields.whatsapp_number"),
+        "{fields:?}"
+    );
+    let held = desk.records("inscriptions");
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[&first]["attended"], true);
+    assert_eq!(held[&first]["whatsapp_number"], "+24106612345");
+    let queued: i64 = db
+        .query_one("select count(*) from outbox_messages where inscription_id = $1 and message_type = 'registration_confirmed'", &[&first])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        queued, 1,
+        "the confirmation is queued in the same transaction"
+    );
+    let validated_by: Option<Uuid> = db
+        .query_one(
+            "select attendance_validated_by from inscriptions where id = $1",
+            &[&first],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(validated_by, Some(tutor.id));
+}
+
+#[tokio::test]
+async fn an_unassigned_tutor_s_next_pull_drops_the_masterclass_and_an_archived_question_goes() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let kept = app.masterclass(&admin, "Gardée", false).await;
+    let lost = app.masterclass(&admin, "Perdue", false).await;
+    let tutor = app.tutor(&admin, &[&kept, &lost]).await;
+    let archived = question(&app, &admin, &kept).await;
+    question(&app, &admin, &lost).await;
+    let mut tablet = Device::new(tutor.http.clone(), 0);
+    let db = app.db().await;
+    tablet.catch_up(&db, 100).await;
+    let before = tablet.records("questions").len();
+
+    admin
+        .request(
+            Method::DELETE,
+            &format!("/api/admin/users/{}/masterclasses/{lost}", tutor.id),
+            &[],
+            None,
+        )
+        .await;
+    admin
+        .send_json(Method::PUT, &format!("/api/admin/questions/{archived}"),
+            &json!({"masterclass_id": kept, "text": "Question 0 : quel est le bon choix ?", "choices": ["Choix A0", "Choix B0", "Choix C0", "Choix D0"], "correct": "A", "status": "archived"}), &[])
+        .await;
+    let page = tablet.pull_page(100).await;
+    tablet.catch_up(&db, 100).await;
+
+    assert_eq!(before, 2);
+    assert_eq!(page.drops, [lost.parse::<Uuid>().unwrap()]);
+    assert!(
+        tablet.records("questions").is_empty(),
+        "{:?}",
+        tablet.records("questions")
+    );
+    let masterclasses = tablet.records("masterclasses");
+    assert_eq!(
+        masterclasses.keys().copied().collect::<Vec<_>>(),
+        [kept.parse::<Uuid>().unwrap()]
+    );
+}
+
+/// Writers whose transactions commit late, out of order, while a device pulls: every committed
+/// row reaches it exactly once.
+#[tokio::test]
+async fn the_cursor_never_skips_a_transaction_that_commits_late() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let seed = std::env::var("SYNC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    println!("cursor test seed {seed} (SYNC_SEED={seed} to replay)");
+    let mut device = Device::new(admin.http.clone(), 0);
+    device.collections = Some("documents".into());
+    let writers = 8;
+    let per_writer = 6;
+    let mut handles = Vec::new();
+    for w in 0..writers {
+        let url = app.owner_url.clone();
+        let owner = admin.id;
+        handles.push(tokio::spawn(async move {
+            use rand::{Rng, SeedableRng};
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (w as u64 * 0x9e37_79b9));
+            let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            let mut written = Vec::new();
+            for i in 0..per_writer {
+                let tx = client.transaction().await.unwrap();
+                let id = Uuid::new_v4();
+                // The row takes its version now and commits after a random delay: versions are
+                // handed out in one order and committed in another.
+                tx.execute(
+                    "insert into documents (id, owner_id, key, value) values ($1, $2, $3, '1')",
+                    &[&id, &owner, &format!("w{w}-{i}")],
+                )
+                .await
+                .unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(rng.random_range(0..120)))
+                    .await;
+                tx.commit().await.unwrap();
+                written.push(id);
+            }
+            written
+        }));
+    }
+    let db = app.db().await;
+    let mut seen: BTreeMap<Uuid, usize> = BTreeMap::new();
+    // Pull while the writers write; once all have committed, until the cursor passes them.
+    let mut target: Option<u64> = None;
+    loop {
+        if target.is_none() && handles.iter().all(|h| h.is_finished()) {
+            let xmax: String = db
+                .query_one("select pg_snapshot_xmax(pg_current_snapshot())::text", &[])
+                .await
+                .unwrap()
+                .get(0);
+            target = Some(xmax.parse().unwrap());
+        }
+        let page = device.pull_page(3).await;
+        for change in &page.changes {
+            *seen.entry(change.id).or_default() += 1;
+        }
+        let reached = shared::sync::Cursor::decode(&page.next_cursor).unwrap().xid;
+        if !page.has_more && target.is_some_and(|t| reached >= t) {
+            break;
+        }
+        if !page.has_more {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+    let mut written = Vec::new();
+    for handle in handles {
+        written.extend(handle.await.unwrap());
+    }
+
+    assert_eq!(written.len(), writers * per_writer);
+    let missing: Vec<&Uuid> = written.iter().filter(|id| !seen.contains_key(id)).collect();
+    assert!(missing.is_empty(), "seed {seed}: never pulled {missing:?}");
+    let twice: Vec<(&Uuid, &usize)> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "seed {seed}: pulled more than once {twice:?}"
+    );
+}
+
+/// The randomized convergence proof: devices of three tutors edit the same questions offline
+/// and sync in every bad way a network allows; in the end every device holds what the server
+/// holds, and every acknowledged write is there or lost to a newer clock.
+#[tokio::test]
+async fn devices_converge_whatever_the_order_retries_and_losses() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let seeds: u64 = std::env::var("SYNC_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let first: u64 = std::env::var("SYNC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::random::<u32>().into());
+    println!(
+        "convergence: seeds {first}..{} (SYNC_SEED=<seed> SYNC_SEEDS=1 replays one)",
+        first + seeds
+    );
+    let tutors = [
+        app.tutor(&admin, &[]).await,
+        app.tutor(&admin, &[]).await,
+        app.tutor(&admin, &[]).await,
+    ];
+    let mut previous: Option<String> = None;
+    for seed in first..first + seeds {
+        // Each seed on a masterclass of its own, staffed by the three tutors alone.
+        let masterclass = app
+            .masterclass(&admin, &format!("Convergence {seed}"), false)
+            .await;
+        for tutor in &tutors {
+            let path = format!("/api/admin/users/{}/masterclasses", tutor.id);
+            admin
+                .request(Method::PUT, &format!("{path}/{masterclass}"), &[], None)
+                .await;
+            if let Some(previous) = &previous {
+                admin
+                    .request(Method::DELETE, &format!("{path}/{previous}"), &[], None)
+                    .await;
+            }
+        }
+        previous = Some(masterclass.clone());
+        let sessions: Vec<_> = tutors.iter().map(|t| t.http.clone()).collect();
+        converge_once(&app, seed, sessions, &masterclass).await;
+    }
+}
+
+const COMPARED: [&str; 5] = ["text", "choice_a", "choice_b", "status", "correct"];
+
+async fn converge_once(
+    app: &TestApp,
+    seed: u64,
+    sessions: Vec<e2e_tests::InProcess>,
+    masterclass: &str,
+) {
+    use rand::{Rng, SeedableRng, seq::IndexedRandom};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut devices: Vec<Device> = sessions
+        .into_iter()
+        .map(|http| {
+            let mut d = Device::new(http, rng.random_range(-120_000..120_000));
+            d.collections = Some("questions".into());
+            d
+        })
+        .collect();
+    let mut mine: Vec<Vec<Uuid>> = vec![Vec::new(); devices.len()];
+    let mut applied: Vec<Applied> = Vec::new();
+    for n in 0..rng.random_range(8..24) {
+        let d = rng.random_range(0..devices.len());
+        let unique = format!("{seed}-{d}-{n}");
+        let known: Vec<Uuid> = devices[d]
+            .records("questions")
+            .keys()
+            .copied()
+            .chain(mine[d].iter().copied())
+            .collect();
+        match rng.random_range(0..10) {
+            0 | 1 => {
+                let id = Uuid::new_v4();
+                mine[d].push(id);
+                devices[d].mutate(
+                    "questions",
+                    id,
+                    "create",
+                    json!({
+                    "masterclass_id": masterclass, "text": format!("Question {unique} ?"),
+                    "choice_a": format!("a {unique}"), "choice_b": format!("b {unique}"),
+                    "choice_c": format!("c {unique}"), "choice_d": format!("d {unique}"),
+                    "correct": "A"}),
+                );
+            }
+            2..=4 if !known.is_empty() => {
+                let id = *known.choose(&mut rng).unwrap();
+                let mut fields = serde_json::Map::new();
+                for field in COMPARED {
+                    if rng.random_bool(0.5) {
+                        let value = match field {
+                            "text" => json!(format!("Texte {unique} ?")),
+                            "status" => {
+                                json!(["draft", "approved", "archived"].choose(&mut rng).unwrap())
+                            }
+                            "correct" => json!(["A", "B", "C", "D"].choose(&mut rng).unwrap()),
+                            _ => json!(format!("{field} {unique}")),
+                        };
+                        fields.insert(field.into(), value);
+                    }
+                }
+                devices[d].mutate("questions", id, "update", Value::Object(fields));
+            }
+            5 if !known.is_empty() => {
+                let id = *known.choose(&mut rng).unwrap();
+                devices[d].mutate("questions", id, "delete", json!({}));
+            }
+            6 | 7 => {
+                let queue = devices[d].queue.clone();
+                if queue.is_empty() {
+                    continue;
+                }
+                let take = rng.random_range(1..=queue.len());
+                match rng.random_range(0..4) {
+                    0 => {
+                        // The answer is lost: the mutations stay queued and go again later
+                        // (then as duplicates), but the server applied them now.
+                        let answer = devices[d].send(&queue[..take]).await;
+                        assert_eq!(answer.status, StatusCode::OK, "seed {seed}");
+                        applied.extend(applied_by(&queue[..take], &answer.json()));
+                    }
+                    1 if take < queue.len() => {
+                        // A later batch overtakes an earlier one: refused as a gap.
+                        let answer = devices[d].send(&queue[take..]).await;
+                        match answer.status {
+                            StatusCode::CONFLICT => {}
+                            StatusCode::OK => applied
+                                .extend(devices[d].acknowledge(&queue[take..], &answer.json())),
+                            other => panic!("seed {seed}: {other}"),
+                        }
+                    }
+                    _ => {
+                        if let Some((_, now)) = devices[d].push(take).await {
+                            applied.extend(now);
+                        }
+                    }
+                }
+            }
+            _ => {
+                devices[d].pull_page(rng.random_range(1..5)).await;
+            }
+        }
+    }
+    for device in &mut devices {
+        applied.extend(device.push_all(rng.random_range(1..6)).await);
+    }
+    let db = app.db().await;
+    for device in &mut devices {
+        device.catch_up(&db, rng.random_range(1..8)).await;
+    }
+
+    let rows = db
+        .query(
+            "select t.id, t.text, t.choice_a, t.choice_b, t.status, k.correct, t.field_clocks,
+                    t.deleted_at is not null or t.status = 'archived' as gone
+             from questions t join question_keys k on k.question_id = t.id
+             where t.masterclass_id = $1::text::uuid",
+            &[&masterclass],
+        )
+        .await
+        .unwrap();
+    let compared = |get: &dyn Fn(&str) -> Value| -> Value {
+        Value::Object(COMPARED.iter().map(|f| ((*f).to_owned(), get(f))).collect())
+    };
+    let server: BTreeMap<Uuid, Value> = rows
+        .iter()
+        .filter(|r| !r.get::<_, bool>("gone"))
+        .map(|r| (r.get("id"), compared(&|f| json!(r.get::<_, String>(f)))))
+        .collect();
+    for (i, device) in devices.iter().enumerate() {
+        let held: BTreeMap<Uuid, Value> = device
+            .records("questions")
+            .into_iter()
+            .map(|(id, r)| (id, compared(&|f| r[f].clone())))
+            .collect();
+        assert_eq!(
+            held, server,
+            "seed {seed}: device {i} differs from the server"
+        );
+        assert!(device.queue.is_empty(), "seed {seed}");
+    }
+    let stored: BTreeMap<Uuid, (Value, BTreeMap<String, String>)> = rows
+        .iter()
+        .map(|r| {
+            let clocks: Value = r.get("field_clocks");
+            (
+                r.get("id"),
+                (
+                    compared(&|f| json!(r.get::<_, String>(f))),
+                    serde_json::from_value(clocks).unwrap(),
+                ),
+            )
+        })
+        .collect();
+    for write in &applied {
+        let (values, clocks) = &stored[&write.record_id];
+        let fields: Vec<&str> = if write.op == "delete" {
+            vec!["_deleted"]
+        } else {
+            write
+                .fields
+                .keys()
+                .map(String::as_str)
+                .filter(|f| COMPARED.contains(f))
+                .collect()
+        };
+        for field in fields {
+            let clock: shared::sync::Hlc = clocks[field].parse().unwrap();
+            assert!(
+                clock >= write.hlc,
+                "seed {seed}: {field} of {} lost the write at {}",
+                write.record_id,
+                write.hlc
+            );
+            if clock == write.hlc && field != "_deleted" {
+                assert_eq!(
+                    values[field], write.fields[field],
+                    "seed {seed}: {field} of {}",
+                    write.record_id
+                );
+            }
+        }
+    }
+}
