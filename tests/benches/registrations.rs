@@ -44,7 +44,7 @@ fn handler_script(masterclass: &str) -> String {
         r#"'{"role":"registrar","whatsapp_number":"+2418' || lpad(:n::text, 9, '0') || '"}'"#;
     let statements = format!(
         "SELECT id, title, description, starts_at, ends_at, published, pdf_key, pdf_size, pdf_uploaded_at, created_at, updated_at FROM masterclasses WHERE id = '{masterclass}' AND deleted_at IS NULL AND (published OR NOT true);\n\
-         SELECT inscription_id, profile_id, registered_at, existing FROM register_inscription('{masterclass}', 'Awa Ndong', '2001-04-12', '+2418' || lpad(:n::text, 9, '0'), now(), '2026-11', sha256(gen_random_uuid()::text::bytea), 'registration_confirmed', '{{}}', 'Bonjour Awa, votre inscription est confirmée.');"
+         SELECT inscription_id, profile_id, registered_at, existing FROM register_inscription(null, '{masterclass}', 'Awa Ndong', '2001-04-12', '+2418' || lpad(:n::text, 9, '0'), now(), '2026-11', sha256(gen_random_uuid()::text::bytea), 'registration_confirmed', '{{}}', 'Bonjour Awa, votre inscription est confirmée.');"
     );
     format!(
         "\\set n random(1, 999999999)\n{}",

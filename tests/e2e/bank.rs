@@ -99,11 +99,15 @@ async fn an_unused_question_can_change_and_be_deleted() {
 
     let replaced = admin.send_json(Method::PUT, &path, &changed, &[]).await;
     let deleted = admin.delete(&path).await;
+    let after = admin.get(&path).await;
 
     assert_eq!(replaced.value()["correct"], "B");
     assert_eq!(replaced.value()["status"], "approved");
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.count("questions").await, 0);
+    after.assert_problem(StatusCode::NOT_FOUND, "not_found");
+    // A tombstone, so that synced devices hear of the delete.
+    assert_eq!(app.count("questions where deleted_at is null").await, 0);
+    assert_eq!(app.count("questions where deleted_at is not null").await, 1);
 }
 
 #[tokio::test]

@@ -357,7 +357,7 @@ async fn a_registration_writes_only_the_number_of_the_registrars_claims_for_a_pu
     let draft = app.masterclass(&admin, "Brouillon", false).await;
     let register = |masterclass: &str, number: &str| {
         format!(
-            "select * from register_inscription('{masterclass}', 'Awa Ndong', '2001-04-12', '{number}',
+            "select * from register_inscription(null, '{masterclass}', 'Awa Ndong', '2001-04-12', '{number}',
                  now(), '2026-11', '\\x00'::bytea, 'registration_confirmed', '{{}}', 'Bonjour')"
         )
     };
