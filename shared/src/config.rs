@@ -20,6 +20,18 @@ pub struct Config {
     pub journey: JourneyConfig,
     pub messaging: MessagingConfig,
     pub ai: AiConfig,
+    pub sync: SyncConfig,
+}
+
+/// Offline sync.
+#[derive(Debug, Clone, Default)]
+pub struct SyncConfig {
+    /// `SYNC_POKE_URLS` (comma-separated, none by default): where to send a "pull now" poke after
+    /// a push that changed data.
+    pub poke_urls: Vec<String>,
+    /// `SYNC_POKE_SECRET` (required with `SYNC_POKE_URLS`): the HMAC-SHA256 key of the pokes'
+    /// signatures.
+    pub poke_secret: Option<Secret>,
 }
 
 /// WhatsApp delivery.
@@ -227,6 +239,30 @@ impl Config {
                         24,
                     )?,
                 ),
+            },
+            sync: {
+                let poke_urls: Vec<String> = get("SYNC_POKE_URLS")
+                    .map(|raw| {
+                        raw.split(',')
+                            .map(str::trim)
+                            .filter(|u| !u.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for url in &poke_urls {
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        bail!("SYNC_POKE_URLS: {url:?} is not an http(s) URL");
+                    }
+                }
+                let poke_secret = get("SYNC_POKE_SECRET").map(Secret::new);
+                if !poke_urls.is_empty() && poke_secret.is_none() {
+                    bail!("SYNC_POKE_URLS needs SYNC_POKE_SECRET, the key that signs the pokes");
+                }
+                SyncConfig {
+                    poke_urls,
+                    poke_secret,
+                }
             },
             journey: JourneyConfig {
                 registration_closes_before: Duration::from_secs(

@@ -771,3 +771,92 @@ async fn converge_once(
         }
     }
 }
+
+/// A push that changed data pokes each configured URL, signed, from the scheduled run (never
+/// from the push), again after a failure; a push that changed nothing pokes no one.
+#[tokio::test]
+async fn a_push_that_changed_data_pokes_the_frontends_signed_and_retried() {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<(http::HeaderMap, axum::body::Bytes)>>> = Arc::default();
+    let seen = received.clone();
+    let receiver = axum::Router::new().route(
+        "/poke",
+        axum::routing::post(move |headers: http::HeaderMap, body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let mut seen = seen.lock().unwrap();
+                seen.push((headers, body));
+                // The first delivery fails.
+                if seen.len() == 1 {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::NO_CONTENT
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/poke", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let app = TestApp::spawn_with(|config| {
+        config.sync.poke_urls = vec![url.clone()];
+        config.sync.poke_secret = Some(shared::secret::Secret::new("un secret de poke"));
+    })
+    .await;
+    let admin = app.admin().await;
+    let mut device = Device::new(admin.http.clone(), 0);
+    let id = Uuid::new_v4();
+
+    device.mutate(
+        "documents",
+        id,
+        "create",
+        json!({"key": "réglages", "value": {"langue": "fr"}}),
+    );
+    device.push(10).await.unwrap();
+    let queued_by_push = app.count("sync_pokes").await;
+    device.mutate(
+        "documents",
+        id,
+        "update",
+        json!({"value": {"langue": "fr"}}),
+    );
+    device.push(10).await.unwrap();
+    let after_no_change = app.count("sync_pokes").await;
+    let first = shared::sync::poke::deliver(&app.state).await.unwrap();
+    let too_soon = shared::sync::poke::deliver(&app.state).await.unwrap();
+    app.db()
+        .await
+        .execute("update sync_pokes set next_attempt_at = now()", &[])
+        .await
+        .unwrap();
+    let second = shared::sync::poke::deliver(&app.state).await.unwrap();
+
+    assert_eq!((queued_by_push, after_no_change), (1, 1));
+    assert_eq!((first.delivered, first.failed), (0, 1));
+    assert_eq!((too_soon.delivered, too_soon.failed), (0, 0), "backoff");
+    assert_eq!((second.delivered, second.failed), (1, 0));
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), 2);
+    let (headers, body) = &received[1];
+    let timestamp: i64 = headers["x-sync-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        headers["x-sync-signature"].to_str().unwrap(),
+        shared::sync::poke::signature("un secret de poke", timestamp, body)
+    );
+    assert_ne!(
+        headers["x-sync-signature"].to_str().unwrap(),
+        shared::sync::poke::signature("un autre secret", timestamp, body)
+    );
+    let body: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(body["type"], "sync.poke");
+    assert_eq!(body["collections"], json!(["documents"]));
+    assert!(
+        !body.to_string().contains("réglages"),
+        "a poke names collections only: {body}"
+    );
+}

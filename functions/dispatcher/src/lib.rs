@@ -1,5 +1,5 @@
 //! The scheduled function (EventBridge, every minute): queue due reminders, deliver queued
-//! WhatsApp messages, and drop expired Idempotency-Key answers. The local gateway runs the same
+//! WhatsApp messages, send sync pokes, and drop expired Idempotency-Key answers. The local gateway runs the same
 //! on a timer.
 
 use serde_json::{Value, json};
@@ -20,12 +20,20 @@ pub async fn run(state: &AppState, deadline: OffsetDateTime) -> anyhow::Result<V
     let report = dispatch::run_until(state, state.messenger.as_ref(), deadline)
         .await
         .map_err(|e| anyhow::anyhow!("dispatching messages: {e:?}"))?;
+    let pokes = shared::sync::poke::deliver(state)
+        .await
+        .map_err(|e| anyhow::anyhow!("delivering sync pokes: {e:?}"))?;
     let purged = db::transact(&state.db, &Caller::System, async |tx| {
         idempotency::purge(tx).await
     })
     .await
     .map_err(|e| anyhow::anyhow!("purging idempotency keys: {e:?}"))?;
-    Ok(json!({ "reminders_queued": queued, "dispatch": report, "idempotency_keys_purged": purged }))
+    Ok(json!({
+        "reminders_queued": queued,
+        "dispatch": report,
+        "sync_pokes": pokes,
+        "idempotency_keys_purged": purged,
+    }))
 }
 
 /// The deadline of a Lambda invocation (milliseconds since the epoch, from its context).

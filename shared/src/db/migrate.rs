@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_register_inscription"),
     migration!(10, "0010_register_inscription_checks"),
     migration!(11, "0011_sync"),
+    migration!(12, "0012_sync_pokes"),
 ];
 
 /// Any 64-bit number unique to this purpose.

@@ -338,3 +338,74 @@ pub async fn update_document(
     .map_err(failed(format!("updating document {id}")))?;
     Ok(())
 }
+
+/// Queues a poke naming `collections` for each of `urls`.
+pub async fn queue_pokes(
+    db: &impl GenericClient,
+    urls: &[String],
+    collections: &[&str],
+) -> Result<()> {
+    db.execute(
+        "insert into sync_pokes (url, collections) select unnest($1::text[]), $2::text[]",
+        &[&urls, &collections],
+    )
+    .await
+    .map_err(failed("queueing sync pokes"))?;
+    Ok(())
+}
+
+/// A poke due for delivery.
+pub struct DuePoke {
+    pub id: i64,
+    pub url: String,
+    pub collections: Vec<String>,
+    pub attempts: i32,
+}
+
+/// Pokes due now, oldest first (at most `limit`), that have not used up `max_attempts`.
+pub async fn due_pokes(
+    db: &impl GenericClient,
+    max_attempts: i32,
+    limit: i64,
+) -> Result<Vec<DuePoke>> {
+    let rows = db
+        .query(
+            "select id, url, collections, attempts from sync_pokes
+             where delivered_at is null and attempts < $1 and next_attempt_at <= now()
+             order by id limit $2",
+            &[&max_attempts, &limit],
+        )
+        .await
+        .map_err(failed("reading due sync pokes"))?;
+    rows.iter()
+        .map(|r| {
+            Ok(DuePoke {
+                id: r.try_get("id")?,
+                url: r.try_get("url")?,
+                collections: r.try_get("collections")?,
+                attempts: r.try_get("attempts")?,
+            })
+        })
+        .collect()
+}
+
+/// Records the outcome of sending pokes `ids`: delivered, or failed with `error` and tried again
+/// after `retry_in_secs`.
+pub async fn poke_outcome(
+    db: &impl GenericClient,
+    ids: &[i64],
+    error: Option<&str>,
+    retry_in_secs: f64,
+) -> Result<()> {
+    db.execute(
+        "update sync_pokes set attempts = attempts + 1,
+             delivered_at = case when $2::text is null then now() end,
+             last_error = $2,
+             next_attempt_at = now() + make_interval(secs => $3)
+         where id = any($1)",
+        &[&ids, &error, &retry_in_secs],
+    )
+    .await
+    .map_err(failed("recording a sync poke's delivery"))?;
+    Ok(())
+}

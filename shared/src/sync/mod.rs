@@ -11,6 +11,8 @@
 //! - **Pull** (`GET /api/sync/pull`): see [`cursor`] for why it never skips, and [`db::sync`] for
 //!   the horizon that makes it so.
 //! - **Merge**: per field, the newer hybrid logical clock wins ([`merge`], [`hlc`]).
+//! - **Pokes** ([`poke`]): after a push that changed data, a signed "pull now" to each
+//!   configured URL, sent by the scheduled run.
 //! - **Collections** ([`Collection`]) declare what a client may write; row-level security still
 //!   decides what it may read and change.
 
@@ -18,6 +20,7 @@ pub mod apply;
 pub mod cursor;
 pub mod hlc;
 pub mod merge;
+pub mod poke;
 
 use std::collections::BTreeMap;
 
@@ -328,6 +331,7 @@ pub async fn push(
             .ok_or(Error::Forbidden)?;
         let mut next = last + 1;
         let mut results = Vec::with_capacity(request.mutations.len());
+        let mut changed: Vec<&str> = Vec::new();
         for mutation in &request.mutations {
             if mutation.mutation_id < next {
                 results.push(MutationResult::of(mutation, MutationStatus::Duplicate));
@@ -347,7 +351,10 @@ pub async fn push(
             next += 1;
             db::sync::savepoint(tx).await?;
             match apply::apply(&ctx, tx, mutation).await {
-                Ok(_) => {
+                Ok(did) => {
+                    if did && !changed.contains(&mutation.collection.as_str()) {
+                        changed.push(&mutation.collection);
+                    }
                     db::sync::release(tx).await?;
                     results.push(MutationResult::of(mutation, MutationStatus::Applied));
                 }
@@ -359,6 +366,10 @@ pub async fn push(
         }
         if next - 1 > last {
             db::sync::record_client(tx, request.client_id, next - 1).await?;
+        }
+        let urls = &state.config.sync.poke_urls;
+        if !changed.is_empty() && !urls.is_empty() {
+            db::sync::queue_pokes(tx, urls, &changed).await?;
         }
         Ok(PushResponse {
             synced_count: results
