@@ -322,6 +322,16 @@ pub async fn push(
             "a push carries at most {MAX_MUTATIONS} mutations; send the rest in the next one"
         )));
     }
+    let below_one: Vec<FieldError> = request
+        .mutations
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.mutation_id < 1)
+        .map(|(i, _)| FieldError::new(format!("mutations[{i}].mutation_id"), "must be at least 1"))
+        .collect();
+    if !below_one.is_empty() {
+        return Err(Error::Validation(below_one));
+    }
     let now = OffsetDateTime::now_utc();
     let ctx = apply::Context { state, caller, now };
     let response = db::transact(&state.db, caller, async |tx| {
