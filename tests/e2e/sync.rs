@@ -831,11 +831,27 @@ async fn a_push_that_changed_data_pokes_the_frontends_signed_and_retried() {
         .await
         .unwrap();
     let second = shared::sync::poke::deliver(&app.state).await.unwrap();
+    let kept = app.count("sync_pokes").await;
+    app.db()
+        .await
+        .execute(
+            "update sync_pokes set delivered_at = now() - interval '2 days'",
+            &[],
+        )
+        .await
+        .unwrap();
+    shared::sync::poke::deliver(&app.state).await.unwrap();
+    let forgotten = app.count("sync_pokes").await;
 
     assert_eq!((queued_by_push, after_no_change), (1, 1));
     assert_eq!((first.delivered, first.failed), (0, 1));
     assert_eq!((too_soon.delivered, too_soon.failed), (0, 0), "backoff");
     assert_eq!((second.delivered, second.failed), (1, 0));
+    assert_eq!(
+        (kept, forgotten),
+        (1, 0),
+        "a delivered poke is forgotten after a day"
+    );
     let received = received.lock().unwrap();
     assert_eq!(received.len(), 2);
     let (headers, body) = &received[1];

@@ -354,6 +354,18 @@ pub async fn queue_pokes(
     Ok(())
 }
 
+/// Forgets pokes delivered, or given up after `max_attempts`, more than a day ago.
+pub async fn purge_pokes(db: &impl GenericClient, max_attempts: i32) -> Result<u64> {
+    db.execute(
+        "delete from sync_pokes
+         where coalesce(delivered_at, case when attempts >= $1 then next_attempt_at end)
+               < now() - interval '1 day'",
+        &[&max_attempts],
+    )
+    .await
+    .map_err(failed("forgetting old sync pokes"))
+}
+
 /// A poke due for delivery.
 pub struct DuePoke {
     pub id: i64,

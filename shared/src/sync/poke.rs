@@ -8,7 +8,7 @@
 //! `SYNC_POKE_SECRET` of `<timestamp>.<body>`; a receiver recomputes it and refuses a timestamp
 //! older than a few minutes. Delivery is at least once (a hint: pulling twice is harmless); a
 //! failed poke is tried again after 5 s, 10 s, 20 s... up to an hour, at most [`MAX_ATTEMPTS`]
-//! times.
+//! times. Pokes delivered or given up more than a day ago are forgotten by the same run.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -45,6 +45,7 @@ pub async fn deliver(state: &AppState) -> Result<Report> {
         return Ok(report);
     };
     let due = db::transact(&state.db, &Caller::System, async |tx| {
+        db::sync::purge_pokes(tx, MAX_ATTEMPTS).await?;
         db::sync::due_pokes(tx, MAX_ATTEMPTS, 500).await
     })
     .await?;
