@@ -57,6 +57,17 @@ pub fn applied_by(sent: &[Value], answer: &PushResponse) -> Vec<Applied> {
         .collect()
 }
 
+/// The body of a 200 answer (anything else fails the test, showing the body).
+fn ok<T: serde::de::DeserializeOwned>(answer: &TestResponse) -> T {
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    answer.json()
+}
+
 pub fn now_ms() -> u64 {
     shared::sync::millis(time::OffsetDateTime::now_utc())
 }
@@ -124,13 +135,7 @@ impl Device {
         if answer.status == StatusCode::CONFLICT {
             return None;
         }
-        assert_eq!(
-            answer.status,
-            StatusCode::OK,
-            "{}",
-            String::from_utf8_lossy(&answer.body)
-        );
-        let answer: PushResponse = answer.json();
+        let answer: PushResponse = ok(&answer);
         let applied = self.acknowledge(&batch, &answer);
         Some((answer, applied))
     }
@@ -155,13 +160,7 @@ impl Device {
             path.push_str(&format!("&collections={collections}"));
         }
         let answer = self.http.get(&path).await;
-        assert_eq!(
-            answer.status,
-            StatusCode::OK,
-            "{}",
-            String::from_utf8_lossy(&answer.body)
-        );
-        let page: PullResponse = answer.json();
+        let page: PullResponse = ok(&answer);
         self.apply(&page);
         page
     }

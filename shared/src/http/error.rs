@@ -6,7 +6,7 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{PROBLEM_JSON, current_request_id};
 
@@ -14,7 +14,7 @@ use super::{PROBLEM_JSON, current_request_id};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// One field that failed to parse, named by its JSON path (`title`, `answers[3].choice`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -105,7 +105,7 @@ fn check_field_names(collection: Collection, mutation: &Mutation) -> Result<()> 
     }
 }
 
-/// A text field of a mutation, if sent (`null` counts as not sent only where `nullable`).
+/// A text field of a mutation, if sent (`null` counts as not sent).
 fn text(fields: &Map<String, Value>, name: &str) -> Result<Option<String>> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
@@ -130,20 +130,12 @@ async fn create(
 ) -> Result<()> {
     let id = mutation.record_id;
     let fields = &mutation.fields;
-    let (_, clocks) = merge::update(
-        &merge::Clocks::new(),
-        collection
-            .writable()
-            .iter()
-            .copied()
-            .filter(|f| fields.contains_key(*f)),
-        at,
-    );
+    let (_, clocks) = merge::update(&merge::Clocks::new(), collection.sent(fields), at);
     match collection {
         Collection::Masterclasses => Err(Error::Forbidden),
         Collection::Questions => {
             let staff = staff_id(ctx.caller)?;
-            let new = NewQuestion::parse(&question_draft(&question_fields(fields)?)?)?;
+            let new = NewQuestion::parse(&question_draft(&question_fields(fields)?))?;
             services::questions::create_synced(tx, staff, id, &new).await?;
             db::sync::write_clocks(tx, collection, id, &clocks, None).await
         }
@@ -259,20 +251,20 @@ fn question_fields(fields: &Map<String, Value>) -> Result<Fields> {
 }
 
 /// A question's flat fields as the REST body the bank's rules parse.
-fn question_draft(fields: &Fields) -> Result<QuestionDraft> {
+fn question_draft(fields: &Fields) -> QuestionDraft {
     let get = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_owned);
     let choices: Vec<Option<String>> = ["choice_a", "choice_b", "choice_c", "choice_d"]
         .iter()
         .map(|c| get(c))
         .collect();
-    Ok(QuestionDraft {
+    QuestionDraft {
         masterclass_id: get("masterclass_id"),
         text: get("text"),
         choices: choices.into_iter().collect(),
         correct: get("correct"),
         status: get("status"),
         source_excerpt: get("source_excerpt"),
-    })
+    }
 }
 
 async fn update(
@@ -283,12 +275,7 @@ async fn update(
     at: &super::Hlc,
     stored: db::sync::Stored,
 ) -> Result<bool> {
-    let sent = collection
-        .writable()
-        .iter()
-        .copied()
-        .filter(|f| mutation.fields.contains_key(*f));
-    let (winners, clocks) = merge::update(&stored.clocks, sent, at);
+    let (winners, clocks) = merge::update(&stored.clocks, collection.sent(&mutation.fields), at);
     let mut merged = stored.fields.clone();
     for field in &winners {
         merged.insert((*field).to_owned(), mutation.fields[*field].clone());
@@ -319,7 +306,7 @@ async fn update(
                             .into(),
                     });
                 }
-                let new = NewQuestion::parse(&question_draft(&merged)?)
+                let new = NewQuestion::parse(&question_draft(&merged))
                     .map_err(|e| prefixed("fields", e))?;
                 db::questions::update(tx, mutation.record_id, &new).await?;
             }
@@ -416,7 +403,7 @@ pub fn rejected(mutation: &Mutation, error: Error) -> Result<MutationResult> {
         status: MutationStatus::Rejected,
         reason: Some(reason.into()),
         detail,
-        errors: errors.into_iter().map(Into::into).collect(),
+        errors,
     })
 }
 

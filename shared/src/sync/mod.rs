@@ -112,6 +112,14 @@ impl Collection {
         }
     }
 
+    /// The writable fields `fields` carries, in the collection's order.
+    pub fn sent(self, fields: &Map<String, Value>) -> impl Iterator<Item = &'static str> {
+        self.writable()
+            .iter()
+            .copied()
+            .filter(|f| fields.contains_key(*f))
+    }
+
     /// Fields sent with a create only: they say what the record is and never change.
     pub fn create_only(self) -> &'static [&'static str] {
         match self {
@@ -224,14 +232,8 @@ pub struct MutationResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldErrorOut>,
-}
-
-/// A field that failed, as in a 422.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct FieldErrorOut {
-    pub field: String,
-    pub message: String,
+    #[schema(value_type = Vec<crate::http::openapi::ProblemField>)]
+    pub errors: Vec<FieldError>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -409,15 +411,6 @@ impl MutationResult {
             reason: None,
             detail: None,
             errors: Vec::new(),
-        }
-    }
-}
-
-impl From<FieldError> for FieldErrorOut {
-    fn from(e: FieldError) -> Self {
-        Self {
-            field: e.field,
-            message: e.message,
         }
     }
 }
