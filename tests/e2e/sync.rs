@@ -455,6 +455,138 @@ async fn an_unassigned_tutor_s_next_pull_drops_the_masterclass_and_an_archived_q
     );
 }
 
+/// Document creates are written many to a statement; a taken key or an id that exists makes the
+/// statement fail or fall short, and then each create answers exactly as if applied alone.
+#[tokio::test]
+async fn document_creates_written_together_still_answer_one_by_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let mut device = Device::new(admin.http.clone(), 0);
+    let existing = Uuid::new_v4();
+    device.mutate(
+        "documents",
+        existing,
+        "create",
+        json!({"key": "déjà", "value": 0}),
+    );
+    device.push_all(10).await;
+    let mut batch = Vec::new();
+    for (id, key) in [
+        (Uuid::new_v4(), "a"),
+        (Uuid::new_v4(), "déjà"),
+        (Uuid::new_v4(), "b"),
+        (existing, "c"),
+        (Uuid::new_v4(), "a"),
+        (Uuid::new_v4(), "d"),
+    ] {
+        device.mutate("documents", id, "create", json!({"key": key, "value": 1}));
+        batch.push(id);
+    }
+    let answer: PushResponse = device.send(&device.queue.clone()).await.json();
+
+    let statuses: Vec<String> = answer
+        .results
+        .iter()
+        .map(|r| format!("{:?} {}", r.status, r.reason.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "Applied ",
+            "Rejected conflict",
+            "Applied ",
+            "Applied ",
+            "Rejected conflict",
+            "Applied "
+        ],
+        "{answer:?}"
+    );
+    let db = app.db().await;
+    let keys: Vec<(Uuid, String)> = db
+        .query("select id, key from documents order by key", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            (batch[0], "a".to_owned()),
+            (batch[2], "b".to_owned()),
+            (existing, "c".to_owned()),
+            (batch[5], "d".to_owned()),
+        ]
+    );
+}
+
+/// A masterclass unpublished or deleted leaves the view of those who saw it only because it was
+/// public: their next pull drops it (row-level security hides the change itself), while a caller
+/// who still sees it gets its new state. Published again, it comes back.
+#[tokio::test]
+async fn a_masterclass_unpublished_or_deleted_leaves_the_devices_of_those_who_no_longer_see_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let own = app.open_masterclass(&admin, "La mienne").await;
+    let hidden = app.open_masterclass(&admin, "Retirée").await;
+    let deleted = app.open_masterclass(&admin, "Supprimée").await;
+    let student = app.student(&own, "Awa Ndong").await;
+    let tutor = app.tutor(&admin, &[&own]).await;
+    let db = app.db().await;
+    let mut phone = Device::new(student.http.clone(), 0);
+    let mut tablet = Device::new(tutor.http.clone(), 0);
+    let mut office = Device::new(admin.http.clone(), 0);
+    phone.collections = Some("masterclasses".into());
+    tablet.collections = Some("masterclasses".into());
+    office.collections = Some("masterclasses".into());
+    let ids = |device: &Device| -> Vec<String> {
+        let mut ids: Vec<String> = device
+            .records("masterclasses")
+            .keys()
+            .map(Uuid::to_string)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<&String>| {
+        v.sort();
+        v.into_iter().cloned().collect::<Vec<_>>()
+    };
+    for device in [&mut phone, &mut tablet, &mut office] {
+        device.catch_up(&db, 2).await;
+        assert_eq!(ids(device), sorted(vec![&own, &hidden, &deleted]));
+    }
+
+    admin
+        .patch_json(
+            &format!("/api/masterclasses/{hidden}"),
+            &json!({ "published": false }),
+        )
+        .await;
+    let gone = admin.delete(&format!("/api/masterclasses/{deleted}")).await;
+    assert!(gone.status.is_success(), "{gone:?}");
+    for device in [&mut phone, &mut tablet, &mut office] {
+        device.catch_up(&db, 2).await;
+    }
+
+    assert_eq!(ids(&phone), sorted(vec![&own]));
+    assert_eq!(ids(&tablet), sorted(vec![&own]));
+    assert_eq!(ids(&office), sorted(vec![&own, &hidden]));
+    assert_eq!(
+        office.records("masterclasses")[&hidden.parse::<Uuid>().unwrap()]["published"],
+        json!(false)
+    );
+
+    admin
+        .patch_json(
+            &format!("/api/masterclasses/{hidden}"),
+            &json!({ "published": true }),
+        )
+        .await;
+    phone.catch_up(&db, 2).await;
+    assert_eq!(ids(&phone), sorted(vec![&own, &hidden]));
+}
+
 /// Writers whose transactions commit late, out of order, while a device pulls: every committed
 /// row reaches it exactly once.
 #[tokio::test]

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_register_inscription_checks"),
     migration!(11, "0011_sync"),
     migration!(12, "0012_sync_pokes"),
+    migration!(13, "0013_sync_hidden_masterclasses"),
 ];
 
 /// Any 64-bit number unique to this purpose.

@@ -185,6 +185,15 @@ pub fn changes_sql(collections: &[Collection]) -> String {
                 from = s.from,
             )
         })
+        .chain(collections.contains(&Collection::Masterclasses).then(|| {
+            // Those no longer public that the caller cannot see: gone for their devices
+            // (migration 0013).
+            "(select 'masterclasses' as collection, h.id, h.x, h.v, true as gone, null::jsonb
+              from sync_hidden_masterclasses($1::text::xid8, $2, $3::text::xid8) h
+              where not exists (select 1 from masterclasses m where m.id = h.id)
+              order by h.x, h.v limit $4)"
+                .to_owned()
+        }))
         .collect();
     format!(
         "select collection, id, x::text as xid, v, gone, fields from ({}) c order by x, v limit $4",
@@ -306,21 +315,36 @@ pub async fn write_clocks(
     Ok(())
 }
 
-/// A new document of the caller's.
-pub async fn insert_document(
-    db: &impl GenericClient,
-    id: Uuid,
-    key: &str,
-    value: &Value,
-    clocks: &Clocks,
-) -> Result<()> {
+/// A document of the caller's to create.
+pub struct NewDocument {
+    pub id: Uuid,
+    pub key: String,
+    pub value: Value,
+    pub clocks: Clocks,
+}
+
+/// Creates `documents` in one statement, skipping any whose id exists; returns how many it
+/// created.
+pub async fn insert_documents(db: &impl GenericClient, documents: &[NewDocument]) -> Result<u64> {
+    let ids: Vec<Uuid> = documents.iter().map(|d| d.id).collect();
+    let keys: Vec<&str> = documents.iter().map(|d| d.key.as_str()).collect();
+    let values: Vec<&Value> = documents.iter().map(|d| &d.value).collect();
+    let clocks: Vec<Value> = documents
+        .iter()
+        .map(|d| clocks_to_json(&d.clocks))
+        .collect();
+    let doing = match documents {
+        [one] => format!("creating document {}", one.id),
+        many => format!("creating {} documents", many.len()),
+    };
     db.execute(
-        "insert into documents (id, key, value, field_clocks) values ($1, $2, $3, $4)",
-        &[&id, &key, value, &clocks_to_json(clocks)],
+        "insert into documents (id, key, value, field_clocks)
+         select * from unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[])
+         on conflict (id) do nothing",
+        &[&ids, &keys, &values, &clocks],
     )
     .await
-    .map_err(failed(format!("creating document {id}")))?;
-    Ok(())
+    .map_err(failed(doing))
 }
 
 /// Rewrites document `id`'s key and value.

@@ -38,21 +38,7 @@ pub struct Context<'a> {
 
 /// Applies `mutation`; `Ok(true)` when it changed something.
 pub async fn apply(ctx: &Context<'_>, tx: &Transaction<'_>, mutation: &Mutation) -> Result<bool> {
-    let collection = Collection::parse(&mutation.collection).ok_or(Error::Unprocessable {
-        code: "unknown_collection",
-        detail: format!("there is no collection {:?}", mutation.collection),
-    })?;
-    let at: super::Hlc = mutation
-        .hlc
-        .parse()
-        .map_err(|e: String| Error::field("hlc", e))?;
-    if !at.within_drift(millis(ctx.now)) {
-        return Err(Error::field(
-            "hlc",
-            "is more than 5 minutes ahead of the server's clock: move the device's clock to the \
-             server_hlc of any sync answer",
-        ));
-    }
+    let (collection, at) = checked(ctx, mutation)?;
     if collection == Collection::Masterclasses {
         return Err(Error::Forbidden);
     }
@@ -69,6 +55,49 @@ pub async fn apply(ctx: &Context<'_>, tx: &Transaction<'_>, mutation: &Mutation)
         (Op::Delete, Some(stored)) => delete(tx, collection, mutation, &at, stored).await,
         (Op::Update | Op::Delete, None) => Err(unknown_record()),
     }
+}
+
+/// The mutation's collection and clock, once both are readable and the clock is within the
+/// drift the server accepts.
+fn checked(ctx: &Context<'_>, mutation: &Mutation) -> Result<(Collection, super::Hlc)> {
+    let collection = Collection::parse(&mutation.collection).ok_or(Error::Unprocessable {
+        code: "unknown_collection",
+        detail: format!("there is no collection {:?}", mutation.collection),
+    })?;
+    let at: super::Hlc = mutation
+        .hlc
+        .parse()
+        .map_err(|e: String| Error::field("hlc", e))?;
+    if !at.within_drift(millis(ctx.now)) {
+        return Err(Error::field(
+            "hlc",
+            "is more than 5 minutes ahead of the server's clock: move the device's clock to the \
+             server_hlc of any sync answer",
+        ));
+    }
+    Ok((collection, at))
+}
+
+/// A document create that needs nothing but its insert: valid, with its clocks. Such creates
+/// are written many rows to a statement ([`db::sync::insert_documents`]); anything else
+/// (`None`: another collection or op, or a mutation [`apply`] will reject) goes one by one.
+pub fn new_document(ctx: &Context<'_>, mutation: &Mutation) -> Option<db::sync::NewDocument> {
+    if mutation.op != Op::Create {
+        return None;
+    }
+    let (collection, at) = checked(ctx, mutation).ok()?;
+    if collection != Collection::Documents {
+        return None;
+    }
+    check_field_names(collection, mutation).ok()?;
+    let fields = &mutation.fields;
+    let (_, clocks) = merge::update(&merge::Clocks::new(), collection.sent(fields), &at);
+    Some(db::sync::NewDocument {
+        id: mutation.record_id,
+        key: document_key(fields.get("key")).ok()?,
+        value: document_value(fields.get("value")).ok()?,
+        clocks,
+    })
 }
 
 fn unknown_record() -> Error {
@@ -178,9 +207,20 @@ async fn create(
             Ok(())
         }
         Collection::Documents => {
-            let key = document_key(fields.get("key"))?;
-            let value = document_value(fields.get("value"))?;
-            db::sync::insert_document(tx, id, &key, &value, &clocks).await
+            let document = db::sync::NewDocument {
+                id,
+                key: document_key(fields.get("key"))?,
+                value: document_value(fields.get("value"))?,
+                clocks,
+            };
+            // The id exists although `load` did not see it: another user's document.
+            if db::sync::insert_documents(tx, std::slice::from_ref(&document)).await? == 0 {
+                return Err(Error::Conflict {
+                    code: "already_exists",
+                    detail: format!("record {id} already exists: generate a new id"),
+                });
+            }
+            Ok(())
         }
     }
 }

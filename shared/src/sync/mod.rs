@@ -7,7 +7,8 @@
 //!   effects: a batch retried whole or in part is applied once, and what is at or below the
 //!   recorded id answers `duplicate`. A mutation id past the next expected one is a gap: the
 //!   push is refused (409 `mutation_gap`) with nothing applied, and the client renumbers its queue
-//!   from `last_mutation_id + 1` (an empty push tells it that number).
+//!   from `last_mutation_id + 1` (an empty push tells it that number). Consecutive document
+//!   creates are written together (see `Run`), with the same answers.
 //! - **Pull** (`GET /api/sync/pull`): see [`cursor`] for why it never skips, and [`db::sync`] for
 //!   the horizon that makes it so.
 //! - **Merge**: per field, the newer hybrid logical clock wins ([`merge`], [`hlc`]).
@@ -344,6 +345,7 @@ pub async fn push(
         let mut next = last + 1;
         let mut results = Vec::with_capacity(request.mutations.len());
         let mut changed: Vec<&str> = Vec::new();
+        let mut run = Run::default();
         for mutation in &request.mutations {
             if mutation.mutation_id < next {
                 results.push(MutationResult::of(mutation, MutationStatus::Duplicate));
@@ -361,21 +363,22 @@ pub async fn push(
                 });
             }
             next += 1;
-            db::sync::savepoint(tx).await?;
-            match apply::apply(&ctx, tx, mutation).await {
-                Ok(did) => {
-                    if did && !changed.contains(&mutation.collection.as_str()) {
-                        changed.push(&mutation.collection);
-                    }
-                    db::sync::release(tx).await?;
-                    results.push(MutationResult::of(mutation, MutationStatus::Applied));
-                }
-                Err(error) => {
-                    db::sync::rollback(tx).await?;
-                    results.push(apply::rejected(mutation, error)?);
-                }
+            if let Some(document) = apply::new_document(&ctx, mutation)
+                .filter(|d| !run.documents.iter().any(|r| r.id == d.id))
+            {
+                run.pending.push((results.len(), mutation));
+                run.documents.push(document);
+                results.push(MutationResult::of(mutation, MutationStatus::Applied));
+                continue;
             }
+            run.flush(&ctx, tx, &mut results, &mut changed).await?;
+            let (result, did) = apply_one(&ctx, tx, mutation).await?;
+            if did && !changed.contains(&mutation.collection.as_str()) {
+                changed.push(&mutation.collection);
+            }
+            results.push(result);
         }
+        run.flush(&ctx, tx, &mut results, &mut changed).await?;
         if next - 1 > last {
             db::sync::record_client(tx, request.client_id, next - 1).await?;
         }
@@ -401,6 +404,76 @@ pub async fn push(
     tracing::info!(client_id = %request.client_id, applied = response.synced_count,
                    rejected = response.error_count, last = response.last_mutation_id, "sync push");
     Ok(response)
+}
+
+/// Applies `mutation` in a savepoint of its own: its result, and whether it changed data.
+async fn apply_one(
+    ctx: &apply::Context<'_>,
+    tx: &db::Transaction<'_>,
+    mutation: &Mutation,
+) -> Result<(MutationResult, bool)> {
+    db::sync::savepoint(tx).await?;
+    match apply::apply(ctx, tx, mutation).await {
+        Ok(did) => {
+            db::sync::release(tx).await?;
+            Ok((MutationResult::of(mutation, MutationStatus::Applied), did))
+        }
+        Err(error) => {
+            db::sync::rollback(tx).await?;
+            Ok((apply::rejected(mutation, error)?, false))
+        }
+    }
+}
+
+/// Consecutive document creates of a push, written in one statement: a device's first sync
+/// of what its local storage held is thousands of them, and one round trip and savepoint per
+/// row would cost most of the push (see the sync benchmark). They touch distinct new records,
+/// so writing them together is writing them in order.
+#[derive(Default)]
+struct Run<'m> {
+    documents: Vec<db::sync::NewDocument>,
+    /// Each document's mutation and place in the results (answered `applied` in advance).
+    pending: Vec<(usize, &'m Mutation)>,
+}
+
+impl<'m> Run<'m> {
+    /// Writes the run. When the statement fails (a key taken, a policy) or meets a record that
+    /// already exists, nothing of it stays and each mutation goes through [`apply_one`], which
+    /// answers for it exactly as if no run had been tried.
+    async fn flush(
+        &mut self,
+        ctx: &apply::Context<'_>,
+        tx: &db::Transaction<'_>,
+        results: &mut [MutationResult],
+        changed: &mut Vec<&'m str>,
+    ) -> Result<()> {
+        if self.documents.is_empty() {
+            return Ok(());
+        }
+        let documents = std::mem::take(&mut self.documents);
+        let pending = std::mem::take(&mut self.pending);
+        db::sync::savepoint(tx).await?;
+        let written = db::sync::insert_documents(tx, &documents).await;
+        if matches!(written, Ok(n) if n == documents.len() as u64) {
+            db::sync::release(tx).await?;
+            if !changed.contains(&"documents") {
+                changed.push("documents");
+            }
+            return Ok(());
+        }
+        if let Err(error @ Error::Unavailable(_)) = written {
+            return Err(error);
+        }
+        db::sync::rollback(tx).await?;
+        for (index, mutation) in pending {
+            let (result, did) = apply_one(ctx, tx, mutation).await?;
+            if did && !changed.contains(&mutation.collection.as_str()) {
+                changed.push(&mutation.collection);
+            }
+            results[index] = result;
+        }
+        Ok(())
+    }
 }
 
 impl MutationResult {
