@@ -15,7 +15,9 @@
 //!   `db::webhooks` (what the provider sends us), `db::sync` (devices, the change stream,
 //!   documents), `db::idempotency`, `db::audit`. Rows are read
 //!   by column name ([`db::FromRow`]); a failed query names what it was doing and to which id.
-//! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate).
+//! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate). The PRE
+//!   and POST tests students take are "exams" in code (`domain::exam`, `services::exams`, the
+//!   function `exams`), so that "test" only ever means the test suite; URLs keep `/api/tests`.
 //! - [`http`]: the one [`http::Error`] type (rendered as RFC 9457 problem+json), extractors,
 //!   request ids and the layers every router gets.
 //! - [`ai`]: question generation from a handout (PDF text, OpenAI or offline, validation).

@@ -15,7 +15,7 @@ use axum::{
 };
 use shared::{
     AppState, Result, db,
-    domain::test::{NewQuestion, QuestionDraft},
+    domain::exam::{NewQuestion, QuestionDraft},
     http::{Json, Path, Query, Staff},
     idempotency::{self, MaybeIdempotencyKey},
     services::questions::{self as service, QuestionFilter, QuestionView, Removed},

@@ -19,7 +19,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(send_whatsapp::routes())
         .merge(sync::routes())
         .merge(webhooks::routes())
-        .merge(tests::routes())
+        .merge(exams::routes())
 }
 
 /// The OpenAPI 3.1 document of every route the gateway (and so the deployed API) serves.

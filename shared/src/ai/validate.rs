@@ -12,7 +12,7 @@ use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use serde::{Deserialize, Serialize};
 
 use super::text::{fold, words};
-use crate::domain::test::Choice;
+use crate::domain::exam::Choice;
 
 /// A question as a provider proposes it (the shape of the OpenAI JSON schema too).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::row::failed;
 use crate::{
-    domain::test::TestKind,
+    domain::exam::ExamKind,
     http::{Error, Result},
 };
 
@@ -62,7 +62,7 @@ pub async fn paper_texts(db: &impl GenericClient, ids: &[Uuid]) -> Result<Vec<Pa
 pub async fn scored(
     db: &impl GenericClient,
     inscription_id: Uuid,
-    kind: TestKind,
+    kind: ExamKind,
 ) -> Result<Option<(i32, i32, OffsetDateTime)>> {
     db.query_opt(
         "select score, max_score, submitted_at from test_attempts
@@ -130,7 +130,7 @@ pub async fn set_post_open(
 pub async fn start(
     db: &impl GenericClient,
     inscription_id: Uuid,
-    kind: TestKind,
+    kind: ExamKind,
     max_score: i32,
 ) -> Result<Option<(Uuid, OffsetDateTime)>> {
     db.query_opt(

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::row::{FromRow, all, failed};
 use crate::{
-    domain::test::{Choice, NewQuestion, QuestionStatus, QuestionView},
+    domain::exam::{Choice, NewQuestion, QuestionStatus, QuestionView},
     http::Result,
 };
 

@@ -1,11 +1,11 @@
 //! Newtypes and aggregates. Raw request bodies become these types at the door; code past a
 //! handler never sees an unchecked string.
 
+pub mod exam;
 pub mod masterclass;
 pub mod paging;
 pub mod staff;
 pub mod student;
-pub mod test;
 
 use crate::http::{Error, FieldError};
 

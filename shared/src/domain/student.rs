@@ -92,7 +92,7 @@ pub struct RegistrationDraft {
     #[schema(required = true, nullable = false, example = true)]
     pub consent: Option<bool>,
     /// Optional PRE test answers, keyed by question id, as for `POST /api/tests/PRE`.
-    #[schema(value_type = Option<std::collections::BTreeMap<String, crate::domain::test::Choice>>)]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, crate::domain::exam::Choice>>)]
     pub pre_test: Option<std::collections::BTreeMap<String, String>>,
 }
 
@@ -103,7 +103,7 @@ pub struct Registration {
     pub full_name: PersonName,
     pub date_of_birth: DateOfBirth,
     pub whatsapp_number: Phone,
-    pub pre_test: Option<super::test::Answers>,
+    pub pre_test: Option<super::exam::Answers>,
 }
 
 impl Registration {
@@ -142,10 +142,10 @@ impl Registration {
             draft
                 .pre_test
                 .as_ref()
-                .and_then(|raw| match super::test::Answers::parse(raw) {
+                .and_then(|raw| match super::exam::Answers::parse(raw) {
                     Ok(answers) => Some(answers),
                     Err(bad) => {
-                        fields.extend(super::test::answers_sent_as("pre_test", bad));
+                        fields.extend(super::exam::answers_sent_as("pre_test", bad));
                         None
                     }
                 });

@@ -24,7 +24,7 @@ use crate::{
     db::{self, masterclasses},
     domain::{
         Fields,
-        test::{NewQuestion, QuestionStatus},
+        exam::{NewQuestion, QuestionStatus},
     },
     http::{Error, Result},
     idempotency::{self, MaybeIdempotencyKey},

@@ -7,10 +7,10 @@
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub use crate::domain::test::QuestionView;
+pub use crate::domain::exam::QuestionView;
 use crate::{
     db::{self, Transaction},
-    domain::test::{NewQuestion, QuestionStatus},
+    domain::exam::{NewQuestion, QuestionStatus},
     http::{Error, Result},
 };
 

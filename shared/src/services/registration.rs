@@ -28,15 +28,15 @@ use crate::{
     auth::{Caller, StudentIdentity, student_token::StudentToken},
     db::{self, Transaction},
     domain::{
+        exam::{ExamKind, answers_sent_as},
         student::{Registration, RegistrationDraft},
-        test::{TestKind, answers_sent_as},
     },
     http::{Error, Result},
     idempotency::{self, MaybeIdempotencyKey},
     messaging::{MessageType, templates},
     services::{
+        exams::{self, Attempt},
         students,
-        tests::{self, Attempt},
     },
 };
 
@@ -165,7 +165,7 @@ pub async fn register(
                 masterclass_id: masterclass.id,
             };
             db::act_as(tx, &Caller::Student(student)).await?;
-            let attempt = tests::submit(tx, &student, TestKind::Pre, answers, now)
+            let attempt = exams::submit(tx, &student, ExamKind::Pre, answers, now)
                 .await
                 .map_err(|e| match e {
                     Error::Validation(errors) => {

@@ -13,8 +13,8 @@ use crate::{
     db::{self, Transaction},
     http::{Error, Result},
     services::{
+        exams::{self, Attempt},
         masterclasses::{self, MasterclassView},
-        tests::{self, Attempt},
     },
 };
 
@@ -113,7 +113,7 @@ pub async fn me(state: &AppState, tx: &Transaction<'_>, student: &StudentIdentit
         .await?
         .ok_or(Error::NotFound("inscription"))?;
     let masterclass = masterclasses::get(state, tx, student.masterclass_id, false).await?;
-    let (pre, post) = tests::results(tx, student.inscription_id).await?;
+    let (pre, post) = exams::results(tx, student.inscription_id).await?;
     Ok(Me {
         tests: Results { pre, post },
         inscription_id: own.id,

@@ -22,8 +22,8 @@ use crate::{
     auth::Caller,
     db::{self, Transaction},
     domain::{
+        exam::{NewQuestion, QuestionDraft},
         student::{Registration, RegistrationDraft},
-        test::{NewQuestion, QuestionDraft},
     },
     http::{Error, FieldError, Result},
     services,

@@ -1,4 +1,4 @@
-//! `/api/tests`: the PRE and POST tests a student takes, scored on the server; and staff's
+//! `/api/tests`: the PRE and POST exams (the students' "tests") a student takes, scored on the server; and staff's
 //! opening of the POST test.
 //!
 //! | route | who |
@@ -7,7 +7,7 @@
 //! | `POST /api/tests/{PRE|POST}` | student: submit answers (`Idempotency-Key`) |
 //! | `PUT /api/admin/masterclasses/{id}/post-test` | staff of the masterclass: open the POST test early |
 
-use shared::services::tests::Attempt;
+use shared::services::exams::Attempt;
 use std::collections::BTreeMap;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -15,10 +15,10 @@ use axum::{Router, extract::State, http::StatusCode, response::Response};
 use serde::{Deserialize, Serialize};
 use shared::{
     AppState, Error, Result, db,
-    domain::test::{Answers, TestKind},
+    domain::exam::{Answers, ExamKind},
     http::{Json, Path, Staff, Student},
     idempotency::{self, MaybeIdempotencyKey},
-    services::tests::{self as service, Paper},
+    services::exams::{self as service, Paper},
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -28,7 +28,7 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct Submission {
     /// `{ "<question id>": "A" | "B" | "C" | "D" }`, one per question of the paper.
-    #[schema(value_type = BTreeMap<String, shared::domain::test::Choice>)]
+    #[schema(value_type = BTreeMap<String, shared::domain::exam::Choice>)]
     pub answers: BTreeMap<String, String>,
 }
 
@@ -39,15 +39,15 @@ pub struct PostTestWindow {
     pub open: bool,
 }
 
-fn kind(raw: &str) -> Result<TestKind> {
-    TestKind::parse(raw).ok_or(Error::NotFound("test (use PRE or POST)"))
+fn kind(raw: &str) -> Result<ExamKind> {
+    ExamKind::parse(raw).ok_or(Error::NotFound("test (use PRE or POST)"))
 }
 
 #[utoipa::path(
 get, operation_id = "tests_paper", path = "/api/tests/{kind}", tag = "tests",
     summary = "The student's paper (never the answers) and, once submitted, the result",
     security(("student_token" = [])),
-    params(("kind" = TestKind, Path, description = "PRE or POST")),
+    params(("kind" = ExamKind, Path, description = "PRE or POST")),
     responses(
         (status = 200, description = "The paper", body = Paper),
         (status = 409, description = "The test is not open (window, or no bank yet)", content_type = "application/problem+json", body = shared::http::openapi::Problem)
@@ -70,7 +70,7 @@ async fn paper(
 post, operation_id = "tests_submit", path = "/api/tests/{kind}", tag = "tests",
     summary = "Submit answers; scored on the server",
     security(("student_token" = [])),
-    params(("kind" = TestKind, Path, description = "PRE or POST"), shared::idempotency::IdempotencyKeyHeader),
+    params(("kind" = ExamKind, Path, description = "PRE or POST"), shared::idempotency::IdempotencyKeyHeader),
     request_body = Submission,
     responses(
         (status = 201, description = "The score", body = Attempt),

@@ -4,5 +4,5 @@
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let state = shared::AppState::from_env().await?;
-    lambda_http::run(tests::router(state)).await
+    lambda_http::run(exams::router(state)).await
 }

@@ -1,5 +1,6 @@
-//! Tests and questions: the PRE/POST kinds, choices A–D, a student's answers, and questions of
-//! the bank as staff write them.
+//! Exams and questions: the PRE/POST kinds, choices A–D, a student's answers, and questions of
+//! the bank as staff write them. Students and the routes say "test" (`/api/tests`); the code says
+//! "exam" so that "test" means only the test suite.
 
 use std::collections::BTreeMap;
 
@@ -16,14 +17,14 @@ pub const PAPER_SIZE: usize = 10;
 
 /// PRE (before the masterclass) or POST (after it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-pub enum TestKind {
+pub enum ExamKind {
     #[serde(rename = "PRE")]
     Pre,
     #[serde(rename = "POST")]
     Post,
 }
 
-impl TestKind {
+impl ExamKind {
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "PRE" | "pre" => Some(Self::Pre),

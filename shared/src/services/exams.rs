@@ -1,4 +1,4 @@
-//! PRE and POST tests: the paper a student sees, submission, and scoring on the server.
+//! PRE and POST exams (the students' "tests"): the paper a student sees, submission, and scoring on the server.
 //!
 //! Rules: the paper is 10 approved questions of the masterclass, picked once per student and
 //! the same for PRE and POST, choices in a per-student order, never with the correct answer.
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::{
     auth::StudentIdentity,
     db::{self, Transaction},
-    domain::test::{Answers, Choice, PAPER_SIZE, TestKind, choice_order},
+    domain::exam::{Answers, Choice, ExamKind, PAPER_SIZE, choice_order},
     http::{Error, Result},
     messaging::{self, MessageType, Outgoing, templates},
 };
@@ -37,7 +37,7 @@ pub struct PaperQuestion {
 /// The test a student takes.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Paper {
-    pub kind: TestKind,
+    pub kind: ExamKind,
     pub max_score: i32,
     pub questions: Vec<PaperQuestion>,
     /// The result, once this kind was submitted.
@@ -47,7 +47,7 @@ pub struct Paper {
 /// A scored attempt.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Attempt {
-    pub kind: TestKind,
+    pub kind: ExamKind,
     pub score: i32,
     pub max_score: i32,
     #[serde(with = "time::serde::rfc3339")]
@@ -77,7 +77,7 @@ async fn paper_ids(tx: &Transaction<'_>) -> Result<Vec<Uuid>> {
 pub async fn attempt(
     tx: &Transaction<'_>,
     inscription_id: Uuid,
-    kind: TestKind,
+    kind: ExamKind,
 ) -> Result<Option<Attempt>> {
     Ok(db::attempts::scored(tx, inscription_id, kind).await?.map(
         |(score, max_score, submitted_at)| Attempt {
@@ -96,8 +96,8 @@ pub async fn results(
     tx: &Transaction<'_>,
     inscription_id: Uuid,
 ) -> Result<(Option<Attempt>, Option<Attempt>)> {
-    let pre = attempt(tx, inscription_id, TestKind::Pre).await?;
-    let post = attempt(tx, inscription_id, TestKind::Post)
+    let pre = attempt(tx, inscription_id, ExamKind::Pre).await?;
+    let post = attempt(tx, inscription_id, ExamKind::Post)
         .await?
         .map(|mut post| {
             if let Some(pre) = &pre {
@@ -113,7 +113,7 @@ pub async fn results(
 pub async fn paper(
     tx: &Transaction<'_>,
     student: &StudentIdentity,
-    kind: TestKind,
+    kind: ExamKind,
 ) -> Result<Paper> {
     let ids = paper_ids(tx).await?;
     let texts = db::attempts::paper_texts(tx, &ids).await?;
@@ -142,8 +142,8 @@ pub async fn paper(
         max_score: MAX_SCORE,
         questions,
         submitted: match kind {
-            TestKind::Pre => pre,
-            TestKind::Post => post,
+            ExamKind::Pre => pre,
+            ExamKind::Post => post,
         },
     })
 }
@@ -152,18 +152,18 @@ pub async fn paper(
 async fn check_window(
     tx: &Transaction<'_>,
     student: &StudentIdentity,
-    kind: TestKind,
+    kind: ExamKind,
     now: OffsetDateTime,
 ) -> Result<()> {
     let masterclass = db::masterclasses::find(tx, student.masterclass_id, false)
         .await?
         .ok_or(Error::NotFound("masterclass"))?;
     match kind {
-        TestKind::Pre if now >= masterclass.ends_at => Err(Error::Conflict {
+        ExamKind::Pre if now >= masterclass.ends_at => Err(Error::Conflict {
             code: "pre_test_closed",
             detail: "the PRE test closes when the masterclass ends".into(),
         }),
-        TestKind::Post if now < masterclass.starts_at => {
+        ExamKind::Post if now < masterclass.starts_at => {
             let opened = db::attempts::post_opened_at(tx, student.masterclass_id).await?;
             if opened.is_some() {
                 Ok(())
@@ -184,7 +184,7 @@ async fn check_window(
 pub async fn submit(
     tx: &Transaction<'_>,
     student: &StudentIdentity,
-    kind: TestKind,
+    kind: ExamKind,
     answers: &Answers,
     now: OffsetDateTime,
 ) -> Result<Attempt> {
@@ -206,7 +206,7 @@ pub async fn submit(
     let score = db::attempts::answer_and_score(tx, attempt_id, &question_ids, &choices).await?;
     let (_, post) = results(tx, student.inscription_id).await?;
     let result = match kind {
-        TestKind::Pre => Attempt {
+        ExamKind::Pre => Attempt {
             kind,
             score,
             max_score: MAX_SCORE,
@@ -214,7 +214,7 @@ pub async fn submit(
             pre_score: None,
             gain: None,
         },
-        TestKind::Post => {
+        ExamKind::Post => {
             post.ok_or_else(|| anyhow::anyhow!("the POST attempt just scored is not readable"))?
         }
     };
@@ -238,8 +238,8 @@ async fn queue_result_message(
         "max_score": result.max_score,
     });
     let message_type = match result.kind {
-        TestKind::Pre => MessageType::PreTestResult,
-        TestKind::Post => {
+        ExamKind::Pre => MessageType::PreTestResult,
+        ExamKind::Post => {
             data["pre_score"] = result
                 .pre_score
                 .map_or_else(|| "—".into(), |s| s.to_string())
