@@ -245,7 +245,7 @@ impl Generator {
         let mut rounds = 0;
         while validator.missing() > 0 && rounds < MAX_ROUNDS {
             let mut avoid = request.existing.to_vec();
-            avoid.extend(validator.accepted_stems());
+            avoid.extend(validator.accepted_texts());
             let ask = Ask {
                 document,
                 count: validator.missing(),

@@ -1,7 +1,7 @@
 //! The rules every generated question must pass, whatever the provider.
 //!
 //! A [`Validator`] takes candidates one by one and keeps the first `count` good ones: four
-//! distinct non-empty choices, exactly one correct, no "all/none of the above", a stem that is
+//! distinct non-empty choices, exactly one correct, no "all/none of the above", a question text that is
 //! neither empty nor a near-copy of another (in this generation or already in the bank), and a
 //! `source_quote` that really is in the document. At the end it places the correct answers so
 //! that each letter is correct about equally often, in an order drawn from the seed.
@@ -12,7 +12,7 @@ use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use serde::{Deserialize, Serialize};
 
 use super::text::{fold, words};
-use crate::domain::exam::Choice;
+use crate::domain::exam::{Choice, NewQuestion};
 
 /// A question as a provider proposes it (the shape of the OpenAI JSON schema too).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ pub struct Accepted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rejection {
-    BadStem,
+    BadText,
     NotFourChoices,
     EmptyOrLongChoice,
     DuplicateChoices,
@@ -54,7 +54,7 @@ pub enum Rejection {
 impl Rejection {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::BadStem => "stem empty or too long",
+            Self::BadText => "question text empty or too long",
             Self::NotFourChoices => "not four choices",
             Self::EmptyOrLongChoice => "a choice empty or too long",
             Self::DuplicateChoices => "choices repeat",
@@ -86,29 +86,27 @@ const CATCH_ALLS: &[&str] = &[
     "ci-dessus",
 ];
 
-/// Stems this similar (shared words over all words) count as the same question.
+/// Question texts this similar (shared words over all words) count as the same question.
 const NEAR_DUPLICATE: f64 = 0.8;
-const MAX_STEM: usize = 1000;
-const MAX_CHOICE: usize = 300;
 const MIN_QUOTE: usize = 20;
 
 pub struct Validator {
     document: String,
     count: usize,
     seed: u64,
-    stems: Vec<BTreeSet<String>>,
+    texts: Vec<BTreeSet<String>>,
     accepted: Vec<(String, [String; 4], String)>,
     pub rejected: Vec<Rejection>,
 }
 
 impl Validator {
-    /// `document` is the extracted text; `existing` the stems already in the bank.
+    /// `document` is the extracted text; `existing` the texts already in the bank.
     pub fn new(document: &str, count: usize, seed: u64, existing: &[String]) -> Self {
         Self {
             document: fold(document),
             count,
             seed,
-            stems: existing.iter().map(|s| stem_words(s)).collect(),
+            texts: existing.iter().map(|s| text_words(s)).collect(),
             accepted: Vec::new(),
             rejected: Vec::new(),
         }
@@ -118,8 +116,8 @@ impl Validator {
         self.count - self.accepted.len()
     }
 
-    /// The stems accepted so far (to tell the provider what not to repeat).
-    pub fn accepted_stems(&self) -> Vec<String> {
+    /// The texts accepted so far (to tell the provider what not to repeat).
+    pub fn accepted_texts(&self) -> Vec<String> {
         self.accepted.iter().map(|(s, ..)| s.clone()).collect()
     }
 
@@ -129,10 +127,10 @@ impl Validator {
             return Ok(());
         }
         match self.check(&candidate) {
-            Ok((stem, choices)) => {
-                self.stems.push(stem_words(&stem));
+            Ok((text, choices)) => {
+                self.texts.push(text_words(&text));
                 self.accepted
-                    .push((stem, choices, candidate.source_quote.trim().to_owned()));
+                    .push((text, choices, candidate.source_quote.trim().to_owned()));
                 Ok(())
             }
             Err(why) => {
@@ -142,12 +140,12 @@ impl Validator {
         }
     }
 
-    /// The stem, and the choices with the correct one first.
+    /// The question text, and the choices with the correct one first.
     fn check(&self, candidate: &Candidate) -> Result<(String, [String; 4]), Rejection> {
-        let stem = candidate.question.trim();
-        let stem_length = stem.chars().count();
-        if !(5..=MAX_STEM).contains(&stem_length) {
-            return Err(Rejection::BadStem);
+        let text = candidate.question.trim();
+        let text_length = text.chars().count();
+        if !NewQuestion::TEXT.contains(text_length) {
+            return Err(Rejection::BadText);
         }
         let [a, b, c, d] = candidate.choices.as_slice() else {
             return Err(Rejection::NotFourChoices);
@@ -155,7 +153,7 @@ impl Validator {
         let texts: Vec<&str> = [a, b, c, d].iter().map(|c| c.text.trim()).collect();
         if texts
             .iter()
-            .any(|t| t.is_empty() || t.chars().count() > MAX_CHOICE)
+            .any(|t| !NewQuestion::CHOICE.contains(t.chars().count()))
         {
             return Err(Rejection::EmptyOrLongChoice);
         }
@@ -182,9 +180,9 @@ impl Validator {
         if quote.chars().count() < MIN_QUOTE || !self.document.contains(&quote) {
             return Err(Rejection::QuoteNotInDocument);
         }
-        let words = stem_words(stem);
+        let words = text_words(text);
         if self
-            .stems
+            .texts
             .iter()
             .any(|other| similarity(&words, other) >= NEAR_DUPLICATE)
         {
@@ -199,7 +197,7 @@ impl Validator {
                 .map(|(_, t)| t.to_string()),
         );
         let choices: [String; 4] = ordered.try_into().expect("four choices");
-        Ok((stem.to_owned(), choices))
+        Ok((text.to_owned(), choices))
     }
 
     /// The accepted questions, with the correct letters balanced and the distractors shuffled.
@@ -226,13 +224,13 @@ impl Validator {
     }
 }
 
-/// Whether two stems ask the same question (the validator's near-duplicate rule).
+/// Whether two texts ask the same question (the validator's near-duplicate rule).
 pub fn similar(a: &str, b: &str) -> bool {
-    similarity(&stem_words(a), &stem_words(b)) >= NEAR_DUPLICATE
+    similarity(&text_words(a), &text_words(b)) >= NEAR_DUPLICATE
 }
 
-fn stem_words(stem: &str) -> BTreeSet<String> {
-    words(stem).filter(|w| w.chars().count() >= 3).collect()
+fn text_words(text: &str) -> BTreeSet<String> {
+    words(text).filter(|w| w.chars().count() >= 3).collect()
 }
 
 fn similarity(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
@@ -287,7 +285,7 @@ mod tests {
                     [("a", true), ("b", false), ("c", false), ("d", false)],
                     "décrit le marché, les clients",
                 ),
-                Rejection::BadStem,
+                Rejection::BadText,
             ),
             (
                 Candidate {
@@ -390,7 +388,7 @@ mod tests {
     }
 
     #[test]
-    fn near_identical_stems_are_dropped_here_and_against_the_bank() {
+    fn near_identical_texts_are_dropped_here_and_against_the_bank() {
         let mut v = Validator::new(
             DOC,
             5,

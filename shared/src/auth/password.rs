@@ -37,13 +37,15 @@ impl std::fmt::Debug for Password {
 }
 
 impl Password {
+    pub const LENGTH: crate::domain::Length = crate::domain::Length::new(12, 128);
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         let length = raw.chars().count();
-        if length < 12 {
-            return Err("must be at least 12 characters".into());
+        if length < Self::LENGTH.min {
+            return Err(format!("must be at least {} characters", Self::LENGTH.min));
         }
-        if length > 128 {
-            return Err("must be at most 128 characters".into());
+        if length > Self::LENGTH.max {
+            return Err(format!("must be at most {} characters", Self::LENGTH.max));
         }
         if raw.trim().is_empty() {
             return Err("must not be only spaces".into());

@@ -225,21 +225,21 @@ pub struct QuestionView {
 pub struct QuestionDraft {
     #[schema(required = true, nullable = false, format = Uuid)]
     pub masterclass_id: Option<String>,
+    // Limits: `NewQuestion::TEXT`.
     #[schema(
         required = true,
-        min_length = 5,
-        max_length = 1000,
         example = "Quel document fixe les règles de fonctionnement d'une SARL ?"
     )]
     pub text: Option<String>,
     /// Exactly four: the texts of choices A, B, C and D.
+    // Limits: `NewQuestion::CHOICE` each.
     #[schema(required = true, nullable = false, min_items = 4, max_items = 4, example = json!(["Les statuts", "Le bail commercial", "Le registre du personnel", "La facture pro forma"]))]
     pub choices: Option<Vec<String>>,
     #[schema(required = true, nullable = false, value_type = Choice)]
     pub correct: Option<String>,
     #[schema(value_type = Option<QuestionStatus>)]
     pub status: Option<String>,
-    #[schema(max_length = 2000)]
+    // Limits: `NewQuestion::SOURCE_EXCERPT` (empty counts as none).
     pub source_excerpt: Option<String>,
 }
 
@@ -254,9 +254,10 @@ pub struct NewQuestion {
     pub source_excerpt: Option<String>,
 }
 
-/// A text of `min` to `max` characters (as sent), trimmed, without control characters but line
-/// breaks.
-fn bounded(raw: &str, min: usize, max: usize) -> Result<String, String> {
+/// A text within `length` (at most `max` characters as sent, at least `min` once trimmed),
+/// without control characters but line breaks.
+fn bounded(raw: &str, length: super::Length) -> Result<String, String> {
+    let super::Length { min, max } = length;
     let Some(text) = super::trim_within(raw, max)
         .ok()
         .filter(|text| text.chars().count() >= min)
@@ -277,7 +278,10 @@ fn four_choices(choices: &[String], fields: &mut Fields) -> Option<[String; 4]> 
     };
     let mut parsed = Vec::with_capacity(4);
     for (i, choice) in four.iter().enumerate() {
-        parsed.push(fields.check(&format!("choices[{i}]"), bounded(choice, 1, 300)));
+        parsed.push(fields.check(
+            &format!("choices[{i}]"),
+            bounded(choice, NewQuestion::CHOICE),
+        ));
     }
     let parsed: [String; 4] = parsed
         .into_iter()
@@ -295,6 +299,11 @@ fn four_choices(choices: &[String], fields: &mut Fields) -> Option<[String; 4]> 
 }
 
 impl NewQuestion {
+    pub const TEXT: super::Length = super::Length::new(5, 1000);
+    pub const CHOICE: super::Length = super::Length::new(1, 300);
+    /// Blank counts as no excerpt, so no minimum.
+    pub const SOURCE_EXCERPT: super::Length = super::Length::up_to(2000);
+
     /// Parses a whole question (creation and replacement alike). The status defaults to draft.
     pub fn parse(draft: &QuestionDraft) -> Result<Self, Error> {
         let mut fields = Fields::default();
@@ -303,7 +312,7 @@ impl NewQuestion {
             draft.masterclass_id.as_deref(),
             super::uuid,
         );
-        let text = fields.required("text", draft.text.as_deref(), |t| bounded(t, 5, 1000));
+        let text = fields.required("text", draft.text.as_deref(), |t| bounded(t, Self::TEXT));
         let choices = match draft.choices.as_deref() {
             None => {
                 fields.invalid("choices", "is required");
@@ -326,7 +335,7 @@ impl NewQuestion {
                 .source_excerpt
                 .as_deref()
                 .filter(|s| !s.trim().is_empty()),
-            |s| bounded(s, 1, 2000),
+            |s| bounded(s, Self::SOURCE_EXCERPT),
         );
         fields.finish(|| {
             Some(Self {

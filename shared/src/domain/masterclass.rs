@@ -11,10 +11,12 @@ use crate::http::{Error, FieldError};
 pub struct Title(String);
 
 impl Title {
+    pub const LENGTH: super::Length = super::Length::new(3, 200);
+
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let title = super::trim_within(raw, 200)?;
-        if title.chars().count() < 3 {
-            return Err("must be at least 3 characters".into());
+        let title = super::trim_within(raw, Self::LENGTH.max)?;
+        if title.chars().count() < Self::LENGTH.min {
+            return Err(format!("must be at least {} characters", Self::LENGTH.min));
         }
         if title.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
@@ -32,8 +34,10 @@ impl Title {
 pub struct Description(String);
 
 impl Description {
+    pub const LENGTH: super::Length = super::Length::up_to(5000);
+
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let text = super::trim_within(raw, 5000)?;
+        let text = super::trim_within(raw, Self::LENGTH.max)?;
         if text
             .chars()
             .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
@@ -85,13 +89,10 @@ impl Schedule {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MasterclassDraft {
-    #[schema(
-        min_length = 3,
-        max_length = 200,
-        example = "Créer et gérer son entreprise au Gabon"
-    )]
+    // Limits: `Title::LENGTH` (written into the document by `http::openapi`).
+    #[schema(example = "Créer et gérer son entreprise au Gabon")]
     pub title: Option<String>,
-    #[schema(max_length = 5000)]
+    // Limits: `Description::LENGTH`.
     pub description: Option<String>,
     /// RFC 3339 timestamp with offset, e.g. `2026-12-05T09:00:00+01:00`.
     #[schema(format = DateTime, example = "2026-12-05T09:00:00+01:00")]

@@ -77,6 +77,32 @@ pub fn uuid(raw: &str) -> Result<uuid::Uuid, String> {
 /// `raw` trimmed, once its length as sent is within `max` characters. The contract's `maxLength`
 /// counts the raw string's characters, so a limit checked only after trimming would accept
 /// padded input the contract refuses.
+/// How many characters a text field may hold. Each limit is declared once, as a constant on the
+/// type that parses the field (`Title::LENGTH`, `NewQuestion::TEXT`...): the parser checks it,
+/// the OpenAPI document shows it (`http::openapi` writes every one into its schema), and the
+/// question generator's validator applies the question's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Length {
+    /// At least this many after trimming (0: no minimum).
+    pub min: usize,
+    /// At most this many as sent.
+    pub max: usize,
+}
+
+impl Length {
+    pub const fn new(min: usize, max: usize) -> Self {
+        Self { min, max }
+    }
+
+    pub const fn up_to(max: usize) -> Self {
+        Self { min: 0, max }
+    }
+
+    pub fn contains(self, count: usize) -> bool {
+        (self.min..=self.max).contains(&count)
+    }
+}
+
 pub(crate) fn trim_within(raw: &str, max: usize) -> Result<&str, String> {
     if raw.chars().count() > max {
         return Err(format!("must be at most {max} characters"));

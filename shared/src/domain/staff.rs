@@ -16,8 +16,10 @@ use crate::{
 pub struct Email(String);
 
 impl Email {
+    pub const LENGTH: super::Length = super::Length::up_to(254);
+
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let email = super::trim_within(raw, 254)?.to_lowercase();
+        let email = super::trim_within(raw, Self::LENGTH.max)?.to_lowercase();
         match email_address::EmailAddress::parse_with_options(
             &email,
             email_address::Options::default()
@@ -39,8 +41,10 @@ impl Email {
 pub struct PersonName(String);
 
 impl PersonName {
+    pub const LENGTH: super::Length = super::Length::new(1, 200);
+
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let name = super::trim_within(raw, 200)?;
+        let name = super::trim_within(raw, Self::LENGTH.max)?;
         if name.is_empty() {
             return Err("must not be empty".into());
         }
@@ -95,14 +99,17 @@ impl std::fmt::Debug for Credentials {
 #[derive(Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffDraft {
-    #[schema(required = true, nullable = false, format = Email, max_length = 254, example = "tutrice@example.ga")]
+    // Limits: `Email::LENGTH`.
+    #[schema(required = true, nullable = false, format = Email, example = "tutrice@example.ga")]
     pub email: Option<String>,
-    #[schema(required = true, nullable = false, min_length = 1, max_length = 200)]
+    // Limits: `PersonName::LENGTH`.
+    #[schema(required = true, nullable = false)]
     pub full_name: Option<String>,
     /// `tuteur` unless given.
     #[schema(value_type = Option<crate::auth::Role>)]
     pub role: Option<String>,
-    #[schema(required = true, nullable = false, min_length = 12, max_length = 128)]
+    // Limits: `Password::LENGTH`.
+    #[schema(required = true, nullable = false)]
     pub password: Option<String>,
 }
 
@@ -139,7 +146,7 @@ impl NewStaff {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffPatchDraft {
-    #[schema(min_length = 1, max_length = 200)]
+    // Limits: `PersonName::LENGTH`.
     pub full_name: Option<String>,
     #[schema(value_type = Option<crate::auth::Role>)]
     pub role: Option<String>,
@@ -174,7 +181,7 @@ impl StaffPatch {
 #[derive(Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
-    #[schema(min_length = 12, max_length = 128)]
+    // Limits: `Password::LENGTH`.
     pub password: String,
 }
 

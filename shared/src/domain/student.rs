@@ -14,8 +14,10 @@ use crate::http::Error;
 pub struct Phone(String);
 
 impl Phone {
+    pub const LENGTH: super::Length = super::Length::up_to(32);
+
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = super::trim_within(raw, 32)?;
+        let raw = super::trim_within(raw, Self::LENGTH.max)?;
         if raw.is_empty() {
             return Err("must be a phone number".into());
         }
@@ -71,19 +73,15 @@ impl DateOfBirth {
 pub struct RegistrationDraft {
     #[schema(required = true, nullable = false, format = Uuid, example = "7d6f0d2e-3f9a-4c7e-9a51-2b8f1c9e4a10")]
     pub masterclass_id: Option<String>,
-    #[schema(
-        required = true,
-        min_length = 1,
-        max_length = 200,
-        example = "Awa Ndong"
-    )]
+    // Limits: `PersonName::LENGTH`.
+    #[schema(required = true, example = "Awa Ndong")]
     pub full_name: Option<String>,
     /// `YYYY-MM-DD`.
     #[schema(required = true, nullable = false, format = Date, example = "2001-04-12")]
     pub date_of_birth: Option<String>,
+    // Limits: `Phone::LENGTH`.
     #[schema(
         required = true,
-        max_length = 32,
         pattern = r"^\+?[0-9 ()./-]{6,31}$",
         example = "+241 06 12 34 56"
     )]

@@ -19,6 +19,15 @@ use utoipa::{
 };
 
 use super::PROBLEM_JSON;
+use crate::{
+    auth::password::Password,
+    domain::{
+        Description, Length, Title,
+        exam::NewQuestion,
+        staff::{Email, PersonName},
+        student::Phone,
+    },
+};
 
 /// An RFC 9457 problem, as every error is answered.
 #[derive(ToSchema)]
@@ -80,7 +89,62 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
             .build(),
     ]);
     Common.modify(&mut doc);
+    write_limits(&mut doc);
     doc
+}
+
+/// Where each text limit shows in the document: schema, property (`name[]` for each item of an
+/// array), and the constant the parser checks. The limits are declared once, on the types that
+/// parse the fields (see [`Length`]); the request structs carry no copy of them.
+const LIMITS: &[(&str, &str, Length)] = &[
+    ("MasterclassDraft", "title", Title::LENGTH),
+    ("MasterclassDraft", "description", Description::LENGTH),
+    ("RegistrationDraft", "full_name", PersonName::LENGTH),
+    ("RegistrationDraft", "whatsapp_number", Phone::LENGTH),
+    ("StaffDraft", "email", Email::LENGTH),
+    ("StaffDraft", "full_name", PersonName::LENGTH),
+    ("StaffDraft", "password", Password::LENGTH),
+    ("StaffPatchDraft", "full_name", PersonName::LENGTH),
+    ("PasswordReset", "password", Password::LENGTH),
+    ("QuestionDraft", "text", NewQuestion::TEXT),
+    ("QuestionDraft", "choices[]", NewQuestion::CHOICE),
+    (
+        "QuestionDraft",
+        "source_excerpt",
+        NewQuestion::SOURCE_EXCERPT,
+    ),
+];
+
+/// Writes [`LIMITS`] into the document's schemas. A schema or property that is not there is a
+/// bug in the table (a field renamed): it panics, and the unit test that builds the document
+/// fails.
+fn write_limits(doc: &mut OpenApi) {
+    use openapi::schema::{ArrayItems, Schema};
+    let schemas = &mut doc.components.get_or_insert_with(Default::default).schemas;
+    for (schema, property, length) in LIMITS {
+        let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(*schema) else {
+            panic!("OpenAPI limits: no object schema {schema}");
+        };
+        let (name, each_item) = match property.strip_suffix("[]") {
+            Some(name) => (name, true),
+            None => (*property, false),
+        };
+        let mut target = object.properties.get_mut(name);
+        if each_item {
+            target = match target {
+                Some(RefOr::T(Schema::Array(array))) => match &mut array.items {
+                    ArrayItems::RefOrSchema(items) => Some(items.as_mut()),
+                    ArrayItems::False => None,
+                },
+                _ => None,
+            };
+        }
+        let Some(RefOr::T(Schema::Object(field))) = target else {
+            panic!("OpenAPI limits: no text property {schema}.{property}");
+        };
+        field.min_length = (length.min > 0).then_some(length.min);
+        field.max_length = Some(length.max);
+    }
 }
 
 struct Common;
