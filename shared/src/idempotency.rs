@@ -6,11 +6,11 @@
 //! racing with one key serialise on the key's row; the second sees the first's saved answer.
 //! Keys belong to their caller (row-level security on `idempotency_keys`).
 
+use crate::db::Db;
 use axum::{
     extract::FromRequestParts,
     response::{IntoResponse, Response},
 };
-use deadpool_postgres::GenericClient;
 use http::{StatusCode, request::Parts};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -93,7 +93,7 @@ impl IntoResponse for Outcome {
 /// `status`, or the saved answer of an earlier run. Without a key, `work` simply runs. The
 /// caller commits `db` afterwards, which commits the saved answer with the work.
 pub async fn run<T, F>(
-    db: &impl GenericClient,
+    db: &impl Db,
     key: &MaybeIdempotencyKey,
     scope: &str,
     request: &impl Serialize,
@@ -136,7 +136,7 @@ where
 /// call to an outside provider) be skipped on a replay before it starts. The same key with a
 /// different body is a 422.
 pub async fn saved(
-    db: &impl GenericClient,
+    db: &impl Db,
     key: &MaybeIdempotencyKey,
     scope: &str,
     request: &impl Serialize,
@@ -163,7 +163,7 @@ pub async fn saved(
 
 /// [`run`], answered as an HTTP response.
 pub async fn once<T, F>(
-    db: &impl GenericClient,
+    db: &impl Db,
     key: &MaybeIdempotencyKey,
     scope: &str,
     request: &impl Serialize,
@@ -184,7 +184,7 @@ where
 pub const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Drops saved answers older than [`KEEP_FOR`]; the dispatcher's schedule runs it.
-pub async fn purge(db: &impl GenericClient) -> Result<i64> {
+pub async fn purge(db: &impl Db) -> Result<i64> {
     db::idempotency::purge(db, KEEP_FOR).await
 }
 

@@ -2,7 +2,7 @@
 //! attempts and answers (`test_attempts`, `test_answers`, scored by a definer function that
 //! alone reads the keys), and the POST test's window (`test_windows`).
 
-use deadpool_postgres::GenericClient;
+use super::{Db, p};
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
@@ -15,10 +15,10 @@ use crate::{
 
 /// The questions of the caller's paper, drawn on first use from `size` approved questions;
 /// `None` while the bank has too few.
-pub async fn paper(db: &impl GenericClient, size: usize) -> Result<Option<Vec<Uuid>>> {
+pub async fn paper(db: &impl Db, size: usize) -> Result<Option<Vec<Uuid>>> {
     let size = i32::try_from(size).map_err(anyhow::Error::from)?;
     Ok(db
-        .query_one("select ensure_test_paper($1) as ids", &[&size])
+        .one("select ensure_test_paper($1) as ids", &[p(&size)])
         .await
         .map_err(failed("drawing a test paper"))?
         .try_get("ids")?)
@@ -34,12 +34,11 @@ pub struct PaperText {
 }
 
 /// The texts of questions `ids` (in any order).
-pub async fn paper_texts(db: &impl GenericClient, ids: &[Uuid]) -> Result<Vec<PaperText>> {
+pub async fn paper_texts(db: &impl Db, ids: &[Uuid]) -> Result<Vec<PaperText>> {
     let rows = db
-        .query(
+        .all(
             "select id, text, choice_a, choice_b, choice_c, choice_d from questions where id = any($1)",
-            &[&ids],
-        )
+            &[p(&ids)])
         .await
         .map_err(failed("reading the questions of a paper"))?;
     rows.iter()
@@ -60,14 +59,14 @@ pub async fn paper_texts(db: &impl GenericClient, ids: &[Uuid]) -> Result<Vec<Pa
 
 /// A scored attempt: score, out of, when.
 pub async fn scored(
-    db: &impl GenericClient,
+    db: &impl Db,
     inscription_id: Uuid,
     kind: ExamKind,
 ) -> Result<Option<(i32, i32, OffsetDateTime)>> {
-    db.query_opt(
+    db.opt(
         "select score, max_score, submitted_at from test_attempts
          where inscription_id = $1 and kind = $2 and score is not null",
-        &[&inscription_id, &kind.as_str()],
+        &[p(&inscription_id), p(&kind.as_str())],
     )
     .await
     .map_err(failed(format!(
@@ -85,14 +84,11 @@ pub async fn scored(
 }
 
 /// When the POST test of masterclass `masterclass_id` was opened by staff, if it was.
-pub async fn post_opened_at(
-    db: &impl GenericClient,
-    masterclass_id: Uuid,
-) -> Result<Option<OffsetDateTime>> {
+pub async fn post_opened_at(db: &impl Db, masterclass_id: Uuid) -> Result<Option<OffsetDateTime>> {
     Ok(db
-        .query_opt(
+        .opt(
             "select post_opened_at from test_windows where masterclass_id = $1",
-            &[&masterclass_id],
+            &[p(&masterclass_id)],
         )
         .await
         .map_err(failed(format!(
@@ -105,18 +101,18 @@ pub async fn post_opened_at(
 
 /// Opens (`open`) or closes the POST test of masterclass `masterclass_id`, as `staff_id`.
 pub async fn set_post_open(
-    db: &impl GenericClient,
+    db: &impl Db,
     masterclass_id: Uuid,
     staff_id: Uuid,
     open: bool,
 ) -> Result<()> {
-    db.execute(
+    db.exec(
         "insert into test_windows (masterclass_id, post_opened_at, post_opened_by)
          values ($1, case when $2 then now() end, $3)
          on conflict (masterclass_id) do update set
              post_opened_at = case when $2 then coalesce(test_windows.post_opened_at, now()) end,
              post_opened_by = $3, updated_at = now()",
-        &[&masterclass_id, &open, &staff_id],
+        &[p(&masterclass_id), p(&open), p(&staff_id)],
     )
     .await
     .map_err(failed(format!(
@@ -128,15 +124,15 @@ pub async fn set_post_open(
 /// Starts the one attempt of `kind` of inscription `inscription_id`: its id and time, or `None`
 /// if it was submitted before.
 pub async fn start(
-    db: &impl GenericClient,
+    db: &impl Db,
     inscription_id: Uuid,
     kind: ExamKind,
     max_score: i32,
 ) -> Result<Option<(Uuid, OffsetDateTime)>> {
-    db.query_opt(
+    db.opt(
         "insert into test_attempts (inscription_id, kind, max_score) values ($1, $2, $3)
          on conflict (inscription_id, kind) do nothing returning id, submitted_at",
-        &[&inscription_id, &kind.as_str(), &max_score],
+        &[p(&inscription_id), p(&kind.as_str()), p(&max_score)],
     )
     .await
     .map_err(failed(format!(
@@ -150,22 +146,22 @@ pub async fn start(
 /// Stores the answers of attempt `attempt_id` (question ids and letters, pairwise) in one
 /// statement, and scores it; returns the score. Scoring someone else's attempt is a 403.
 pub async fn answer_and_score(
-    db: &impl GenericClient,
+    db: &impl Db,
     attempt_id: Uuid,
     question_ids: &[Uuid],
     choices: &[&str],
 ) -> Result<i32> {
-    db.execute(
+    db.exec(
         "insert into test_answers (attempt_id, question_id, choice)
          select $1, q, c from unnest($2::uuid[], $3::text[]) as a(q, c)",
-        &[&attempt_id, &question_ids, &choices],
+        &[p(&attempt_id), p(&question_ids), p(&choices)],
     )
     .await
     .map_err(failed(format!(
         "storing the answers of attempt {attempt_id}"
     )))?;
     let row = db
-        .query_one("select score_test_attempt($1) as score", &[&attempt_id])
+        .one("select score_test_attempt($1) as score", &[p(&attempt_id)])
         .await
         .map_err(|e| match e.code() {
             Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE => Error::Forbidden,

@@ -1,7 +1,7 @@
 //! Queries for `idempotency_keys`: the saved answers of requests sent with an `Idempotency-Key`,
 //! each visible only to the caller who sent it (RLS).
 
-use deadpool_postgres::GenericClient;
+use super::{Db, p};
 use tokio_postgres::Row;
 
 use super::row::{FromRow, failed};
@@ -27,12 +27,12 @@ impl FromRow for SavedAnswer {
 
 /// Claims (`scope`, `key`) for a request whose body hashes to `hash`. False if it was claimed
 /// before (then its answer is saved, or being written by a transaction that holds the row).
-pub async fn claim(db: &impl GenericClient, scope: &str, key: &str, hash: &str) -> Result<bool> {
+pub async fn claim(db: &impl Db, scope: &str, key: &str, hash: &str) -> Result<bool> {
     let claimed = db
-        .execute(
+        .exec(
             "insert into idempotency_keys (scope, key, request_hash) values ($1, $2, $3)
              on conflict do nothing",
-            &[&scope, &key, &hash],
+            &[p(&scope), p(&key), p(&hash)],
         )
         .await
         .map_err(failed(format!(
@@ -43,17 +43,17 @@ pub async fn claim(db: &impl GenericClient, scope: &str, key: &str, hash: &str) 
 
 /// Saves the answer of the claimed (`scope`, `key`). False if the caller no longer sees it.
 pub async fn save(
-    db: &impl GenericClient,
+    db: &impl Db,
     scope: &str,
     key: &str,
     status: i16,
     body: &serde_json::Value,
 ) -> Result<bool> {
     let saved = db
-        .execute(
+        .exec(
             "update idempotency_keys set response_status = $3, response_body = $4
              where scope = $1 and key = $2",
-            &[&scope, &key, &status, body],
+            &[p(&scope), p(&key), p(&status), p(body)],
         )
         .await
         .map_err(failed(format!(
@@ -63,11 +63,11 @@ pub async fn save(
 }
 
 /// The saved answer of (`scope`, `key`), if it has one.
-pub async fn saved(db: &impl GenericClient, scope: &str, key: &str) -> Result<Option<SavedAnswer>> {
-    db.query_opt(
+pub async fn saved(db: &impl Db, scope: &str, key: &str) -> Result<Option<SavedAnswer>> {
+    db.opt(
         "select request_hash, response_status, response_body from idempotency_keys
          where scope = $1 and key = $2 and response_status is not null",
-        &[&scope, &key],
+        &[p(&scope), p(&key)],
     )
     .await
     .map_err(failed(format!(
@@ -79,11 +79,11 @@ pub async fn saved(db: &impl GenericClient, scope: &str, key: &str) -> Result<Op
 }
 
 /// Drops the answers saved more than `older_than` ago; returns how many.
-pub async fn purge(db: &impl GenericClient, older_than: std::time::Duration) -> Result<i64> {
+pub async fn purge(db: &impl Db, older_than: std::time::Duration) -> Result<i64> {
     Ok(db
-        .query_one(
+        .one(
             "select purge_idempotency_keys(make_interval(secs => $1)) as purged",
-            &[&older_than.as_secs_f64()],
+            &[p(&older_than.as_secs_f64())],
         )
         .await
         .map_err(failed("purging old idempotency keys"))?

@@ -2,9 +2,9 @@
 //! function and read by no request), `inscriptions` (one per person and masterclass, with what
 //! was submitted with it) and their access tokens (`inscription_tokens`, stored hashed).
 
-use deadpool_postgres::GenericClient;
+use super::{Db, p};
 use time::{Date, OffsetDateTime};
-use tokio_postgres::{Row, types::Type};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::row::{FromRow, failed};
@@ -54,9 +54,9 @@ pub async fn student_session(
     token_hash: &[u8],
 ) -> Result<Option<StudentIdentity>> {
     let rows = db
-        .query_typed(
+        .all(
             "select inscription_id, profile_id, masterclass_id from auth_student_session($1)",
-            &[(&token_hash, Type::BYTEA)],
+            &[p(&token_hash)],
         )
         .await
         .map_err(failed("checking a student's access token"))?;
@@ -95,25 +95,25 @@ pub struct NewRegistration<'a> {
 /// number or a masterclass that is not published. `Ok((inscription, profile, registered at))`, or `Err(existing inscription)`
 /// when the person is already inscribed in that masterclass (then nothing was written).
 pub async fn register(
-    db: &impl GenericClient,
+    db: &impl Db,
     new: &NewRegistration<'_>,
 ) -> Result<Result<(Uuid, Uuid, OffsetDateTime), Uuid>> {
     let row = db
-        .query_one(
+        .one(
             "select inscription_id, profile_id, registered_at, existing
              from register_inscription($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             &[
-                &new.id,
-                &new.masterclass_id,
-                &new.full_name,
-                &new.date_of_birth,
-                &new.whatsapp_number,
-                &new.consent_at,
-                &new.consent_version,
-                &new.token_hash,
-                &new.message_type,
-                new.message_data,
-                &new.message_body,
+                p(&new.id),
+                p(&new.masterclass_id),
+                p(&new.full_name),
+                p(&new.date_of_birth),
+                p(&new.whatsapp_number),
+                p(&new.consent_at),
+                p(&new.consent_version),
+                p(&new.token_hash),
+                p(&new.message_type),
+                p(new.message_data),
+                p(&new.message_body),
             ],
         )
         .await
@@ -134,18 +134,18 @@ pub async fn register(
 
 /// Records attendance of inscription `id` as validated (or not) by `staff_id`.
 pub async fn set_attendance(
-    db: &impl GenericClient,
+    db: &impl Db,
     id: Uuid,
     attended: bool,
     staff_id: Uuid,
 ) -> Result<Option<InscriptionView>> {
-    db.query_opt(
+    db.opt(
         "update inscriptions set attended = $2,
              attendance_validated_at = case when $2 then now() end,
              attendance_validated_by = case when $2 then $3::uuid end
          where id = $1 and deleted_at is null
          returning id, masterclass_id, profile_id, attended, attendance_validated_at",
-        &[&id, &attended, &staff_id],
+        &[p(&id), p(&attended), p(&staff_id)],
     )
     .await
     .map_err(failed(format!(
@@ -157,11 +157,11 @@ pub async fn set_attendance(
 }
 
 /// Does the caller see inscription `id`?
-pub async fn exists(db: &impl GenericClient, id: Uuid) -> Result<bool> {
+pub async fn exists(db: &impl Db, id: Uuid) -> Result<bool> {
     Ok(db
-        .query_opt(
+        .opt(
             "select 1 from inscriptions where id = $1 and deleted_at is null",
-            &[&id],
+            &[p(&id)],
         )
         .await
         .map_err(failed(format!("reading inscription {id}")))?
@@ -169,11 +169,11 @@ pub async fn exists(db: &impl GenericClient, id: Uuid) -> Result<bool> {
 }
 
 /// Inscription `id` as its student reads it.
-pub async fn own(db: &impl GenericClient, id: Uuid) -> Result<Option<OwnInscription>> {
-    db.query_opt(
+pub async fn own(db: &impl Db, id: Uuid) -> Result<Option<OwnInscription>> {
+    db.opt(
         "select id, attended, created_at, full_name, date_of_birth, whatsapp_number
          from inscriptions where id = $1 and deleted_at is null",
-        &[&id],
+        &[p(&id)],
     )
     .await
     .map_err(failed(format!("reading inscription {id}")))?
@@ -183,10 +183,10 @@ pub async fn own(db: &impl GenericClient, id: Uuid) -> Result<Option<OwnInscript
 }
 
 /// Stores the hash of a new access token of inscription `id`.
-pub async fn insert_token(db: &impl GenericClient, id: Uuid, token_hash: &[u8]) -> Result<()> {
-    db.execute(
+pub async fn insert_token(db: &impl Db, id: Uuid, token_hash: &[u8]) -> Result<()> {
+    db.exec(
         "insert into inscription_tokens (inscription_id, token_hash) values ($1, $2)",
-        &[&id, &token_hash],
+        &[p(&id), p(&token_hash)],
     )
     .await
     .map_err(failed(format!(
@@ -196,11 +196,11 @@ pub async fn insert_token(db: &impl GenericClient, id: Uuid, token_hash: &[u8]) 
 }
 
 /// Revokes every live access token of inscription `id`; returns how many were live.
-pub async fn revoke_tokens(db: &impl GenericClient, id: Uuid) -> Result<u64> {
-    db.execute(
+pub async fn revoke_tokens(db: &impl Db, id: Uuid) -> Result<u64> {
+    db.exec(
         "update inscription_tokens set revoked_at = now()
          where inscription_id = $1 and revoked_at is null",
-        &[&id],
+        &[p(&id)],
     )
     .await
     .map_err(failed(format!(
@@ -218,13 +218,13 @@ pub struct Addressee {
 }
 
 /// The addressee of a message about inscription `id`.
-pub async fn addressee(db: &impl GenericClient, id: Uuid) -> Result<Addressee> {
+pub async fn addressee(db: &impl Db, id: Uuid) -> Result<Addressee> {
     let row = db
-        .query_one(
+        .one(
             "select i.full_name, i.whatsapp_number, m.title, m.starts_at
              from inscriptions i join masterclasses m on m.id = i.masterclass_id
              where i.id = $1",
-            &[&id],
+            &[p(&id)],
         )
         .await
         .map_err(failed(format!(
@@ -239,10 +239,10 @@ pub async fn addressee(db: &impl GenericClient, id: Uuid) -> Result<Addressee> {
 }
 
 /// The profile of WhatsApp number `number`, if it has one.
-pub async fn profile_of(db: &impl GenericClient, number: &str) -> Result<Option<Uuid>> {
-    db.query_opt(
+pub async fn profile_of(db: &impl Db, number: &str) -> Result<Option<Uuid>> {
+    db.opt(
         "select id from profiles where whatsapp_number = $1",
-        &[&number],
+        &[p(&number)],
     )
     .await
     .map_err(failed("looking up the profile of a number"))?
@@ -251,11 +251,11 @@ pub async fn profile_of(db: &impl GenericClient, number: &str) -> Result<Option<
 }
 
 /// Opts profile `id` out of WhatsApp messages (`out`) or back in; returns 1 if that changed it.
-pub async fn set_opted_out(db: &impl GenericClient, id: Uuid, out: bool) -> Result<u64> {
-    db.execute(
+pub async fn set_opted_out(db: &impl Db, id: Uuid, out: bool) -> Result<u64> {
+    db.exec(
         "update profiles set opted_out_at = case when $2 then now() end
          where id = $1 and (opted_out_at is null) = $2",
-        &[&id, &out],
+        &[p(&id), p(&out)],
     )
     .await
     .map_err(failed(format!("changing the opt-out of profile {id}")))
@@ -274,15 +274,14 @@ pub struct Recipient {
 }
 
 /// The student of inscription `id`, if the caller staffs its masterclass.
-pub async fn recipient(db: &impl GenericClient, id: Uuid) -> Result<Option<Recipient>> {
-    db.query_opt(
+pub async fn recipient(db: &impl Db, id: Uuid) -> Result<Option<Recipient>> {
+    db.opt(
         "select i.id, p.id as profile_id, i.whatsapp_number, p.opted_out_at is not null as opted_out,
                 i.full_name, m.title, m.starts_at
          from inscriptions i join profiles p on p.id = i.profile_id
               join masterclasses m on m.id = i.masterclass_id
          where i.id = $1 and i.deleted_at is null",
-        &[&id],
-    )
+        &[p(&id)])
     .await
     .map_err(failed(format!("reading the student of inscription {id}")))?
     .map(|row| {
@@ -299,14 +298,11 @@ pub async fn recipient(db: &impl GenericClient, id: Uuid) -> Result<Option<Recip
 }
 
 /// The person behind WhatsApp number `number`, if the caller may see their profile.
-pub async fn recipient_by_number(
-    db: &impl GenericClient,
-    number: &str,
-) -> Result<Option<Recipient>> {
-    db.query_opt(
+pub async fn recipient_by_number(db: &impl Db, number: &str) -> Result<Option<Recipient>> {
+    db.opt(
         "select id, opted_out_at is not null as opted_out, full_name from profiles
          where whatsapp_number = $1",
-        &[&number],
+        &[p(&number)],
     )
     .await
     .map_err(failed("reading the profile of a number"))?

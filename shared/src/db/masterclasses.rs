@@ -1,6 +1,6 @@
 //! Queries for masterclasses. Deleted masterclasses are tombstones (`deleted_at`), invisible here.
 
-use deadpool_postgres::GenericClient;
+use super::{Db, p};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -42,20 +42,20 @@ fn one(row: Option<Row>) -> Result<Option<Masterclass>> {
     row.as_ref().map(Masterclass::from_row).transpose()
 }
 
-pub async fn insert(db: &impl GenericClient, new: &NewMasterclass) -> Result<Masterclass> {
+pub async fn insert(db: &impl Db, new: &NewMasterclass) -> Result<Masterclass> {
     let sql = format!(
         "insert into masterclasses (title, description, starts_at, ends_at, published)
          values ($1, $2, $3, $4, $5) returning {COLUMNS}"
     );
     let row = db
-        .query_one(
+        .one(
             &sql,
             &[
-                &new.title.as_str(),
-                &new.description.as_str(),
-                &new.schedule.starts_at(),
-                &new.schedule.ends_at(),
-                &new.published,
+                p(&new.title.as_str()),
+                p(&new.description.as_str()),
+                p(&new.schedule.starts_at()),
+                p(&new.schedule.ends_at()),
+                p(&new.published),
             ],
         )
         .await
@@ -64,28 +64,24 @@ pub async fn insert(db: &impl GenericClient, new: &NewMasterclass) -> Result<Mas
 }
 
 /// One masterclass; `published_only` hides drafts (for anonymous callers).
-pub async fn find(
-    db: &impl GenericClient,
-    id: Uuid,
-    published_only: bool,
-) -> Result<Option<Masterclass>> {
+pub async fn find(db: &impl Db, id: Uuid, published_only: bool) -> Result<Option<Masterclass>> {
     let sql = format!(
         "select {COLUMNS} from masterclasses
          where id = $1 and deleted_at is null and (published or not $2)"
     );
     one(db
-        .query_opt(&sql, &[&id, &published_only])
+        .opt(&sql, &[p(&id), p(&published_only)])
         .await
         .map_err(failed(format!("reading masterclass {id}")))?)
 }
 
 /// One masterclass, locked for the rest of the transaction.
-pub async fn lock(db: &impl GenericClient, id: Uuid) -> Result<Option<Masterclass>> {
+pub async fn lock(db: &impl Db, id: Uuid) -> Result<Option<Masterclass>> {
     let sql = format!(
         "select {COLUMNS} from masterclasses where id = $1 and deleted_at is null for update"
     );
     one(db
-        .query_opt(&sql, &[&id])
+        .opt(&sql, &[p(&id)])
         .await
         .map_err(failed(format!("locking masterclass {id}")))?)
 }
@@ -102,23 +98,23 @@ pub fn list_sql() -> String {
 }
 
 pub async fn list(
-    db: &impl GenericClient,
+    db: &impl Db,
     published_only: bool,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Masterclass>, i64)> {
     let rows = db
-        .query(&list_sql(), &[&published_only, &limit, &offset])
+        .all(&list_sql(), &[p(&published_only), p(&limit), p(&offset)])
         .await
         .map_err(failed("listing masterclasses"))?;
     let total = match rows.first() {
         Some(row) => row.try_get("total")?,
         // An offset past the end returns no rows; count separately so `total` stays true.
         None => db
-            .query_one(
+            .one(
                 "select count(*) as total from masterclasses
                  where deleted_at is null and (published or not $1)",
-                &[&published_only],
+                &[p(&published_only)],
             )
             .await
             .map_err(failed("counting masterclasses"))?
@@ -129,7 +125,7 @@ pub async fn list(
 
 /// Applies a checked patch (the caller has checked the merged schedule).
 pub async fn update(
-    db: &impl GenericClient,
+    db: &impl Db,
     id: Uuid,
     patch: &MasterclassPatch,
 ) -> Result<Option<Masterclass>> {
@@ -144,15 +140,15 @@ pub async fn update(
          returning {COLUMNS}"
     );
     let row = db
-        .query_opt(
+        .opt(
             &sql,
             &[
-                &id,
-                &patch.title.as_ref().map(|t| t.as_str()),
-                &patch.description.as_ref().map(|d| d.as_str()),
-                &patch.starts_at,
-                &patch.ends_at,
-                &patch.published,
+                p(&id),
+                p(&patch.title.as_ref().map(|t| t.as_str())),
+                p(&patch.description.as_ref().map(|d| d.as_str())),
+                p(&patch.starts_at),
+                p(&patch.ends_at),
+                p(&patch.published),
             ],
         )
         .await
@@ -161,12 +157,11 @@ pub async fn update(
 }
 
 /// Marks a masterclass deleted (a tombstone). Returns false when there was nothing to delete.
-pub async fn soft_delete(db: &impl GenericClient, id: Uuid) -> Result<bool> {
+pub async fn soft_delete(db: &impl Db, id: Uuid) -> Result<bool> {
     let n = db
-        .execute(
+        .exec(
             "update masterclasses set deleted_at = now(), published = false where id = $1 and deleted_at is null",
-            &[&id],
-        )
+            &[p(&id)])
         .await
         .map_err(failed(format!("deleting masterclass {id}")))?;
     Ok(n == 1)
@@ -174,7 +169,7 @@ pub async fn soft_delete(db: &impl GenericClient, id: Uuid) -> Result<bool> {
 
 /// Records a confirmed PDF handout.
 pub async fn set_pdf(
-    db: &impl GenericClient,
+    db: &impl Db,
     id: Uuid,
     key: &str,
     size: i64,
@@ -185,7 +180,7 @@ pub async fn set_pdf(
          where id = $1 and deleted_at is null returning {COLUMNS}"
     );
     let row = db
-        .query_one(&sql, &[&id, &key, &size, &at])
+        .one(&sql, &[p(&id), p(&key), p(&size), p(&at)])
         .await
         .map_err(failed(format!("recording the handout of masterclass {id}")))?;
     Masterclass::from_row(&row)

@@ -7,6 +7,7 @@
 //! gained the `grant`/`revoke create` around their `alter function ... owner`, without which they
 //! failed for an owner that is not a superuser; where they had applied, nothing changes.)
 
+use super::{Db, p};
 use anyhow::Context;
 use deadpool_postgres::Pool;
 
@@ -51,7 +52,7 @@ const MIGRATION_LOCK: i64 = 0x6d61_7374_6572_636c; // "mastercl"
 pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
     let mut client = pool.get().await.context("connecting to apply migrations")?;
     let tx = client.transaction().await?;
-    tx.execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+    tx.exec("select pg_advisory_xact_lock($1)", &[p(&MIGRATION_LOCK)])
         .await
         .context("taking the migration lock")?;
     tx.batch_execute("set local client_min_messages = warning")
@@ -66,7 +67,7 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
     .await
     .context("creating schema_migrations")?;
     let applied: Vec<i32> = tx
-        .query("select version from schema_migrations", &[])
+        .all("select version from schema_migrations", &[])
         .await?
         .iter()
         .map(|row| row.get("version"))
@@ -76,9 +77,9 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
         tx.batch_execute(migration.sql)
             .await
             .with_context(|| format!("applying migration {}", migration.name))?;
-        tx.execute(
+        tx.exec(
             "insert into schema_migrations (version, name) values ($1, $2)",
-            &[&migration.version, &migration.name],
+            &[p(&migration.version), p(&migration.name)],
         )
         .await?;
         tracing::info!(migration = migration.name, "applied migration");

@@ -3,11 +3,12 @@
 //! SQL; rows become types through [`FromRow`], by column name, and every failed query says what
 //! it was doing ([`row::failed`]).
 //!
-//! Pooler safety: every query runs through `Client::query*`/`execute` with SQL text, which
-//! prepares an unnamed statement and uses it within the same transaction (`query_typed` where
-//! the types are given: one round trip instead of two). Nothing calls
-//! `prepare_cached`, so no named prepared statement outlives its transaction and the code is safe
-//! behind a transaction-mode pooler (pgbouncer, Supavisor, RDS Proxy).
+//! One round trip per statement, and pooler safety: every query runs through [`Db`]
+//! (`db.all/one/opt/exec(sql, &[p(&value), ...])`), which sends the SQL text with each
+//! parameter's type (taken from its Rust type, [`Param`]) and value at once (`query_typed`): an
+//! unnamed statement parsed, bound and run in one round trip. Nothing calls `prepare` or
+//! `prepare_cached`, so no named prepared statement outlives its statement and the code is
+//! safe behind a transaction-mode pooler (pgbouncer, Supavisor, RDS Proxy).
 
 pub mod attempts;
 pub mod audit;
@@ -22,6 +23,7 @@ pub mod row;
 mod session;
 pub mod staff;
 pub mod sync;
+mod typed;
 pub mod webhooks;
 
 pub use deadpool_postgres::{Client, Pool, Transaction};
@@ -29,3 +31,4 @@ pub use migrate::{MIGRATIONS, Migration, migrate};
 pub use pool::{connect, ping};
 pub use row::FromRow;
 pub use session::{APP_ROLE, act_as, begin_as, transact};
+pub use typed::{Db, Param, Typed, p};

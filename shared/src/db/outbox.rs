@@ -2,7 +2,7 @@
 //! their transitions are described in `messaging::dispatch`; every transition of a claimed
 //! message is guarded by its claim, so a run that lost its claim changes nothing.
 
-use deadpool_postgres::GenericClient;
+use super::{Db, p};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -51,8 +51,8 @@ impl FromRow for Doubt {
 }
 
 /// Suppresses the due messages to numbers that opted out; returns how many.
-pub async fn suppress_opted_out(db: &impl GenericClient) -> Result<u64> {
-    db.execute(
+pub async fn suppress_opted_out(db: &impl Db) -> Result<u64> {
+    db.exec(
         "update outbox_messages o set status = 'suppressed', status_at = now(),
              last_error = 'the student opted out (STOP) or withdrew consent'
          where o.status = 'queued' and o.due_at <= now()
@@ -67,13 +67,13 @@ pub async fn suppress_opted_out(db: &impl GenericClient) -> Result<u64> {
 /// Claims up to `limit` due messages for `claim_id` until `until`, oldest first, skipping those
 /// another run holds.
 pub async fn claim(
-    db: &impl GenericClient,
+    db: &impl Db,
     claim_id: Uuid,
     limit: i64,
     until: OffsetDateTime,
 ) -> Result<Vec<Claimed>> {
     let rows = db
-        .query(
+        .all(
             "with due as (
                  select id from outbox_messages
                  where status = 'queued' and due_at <= now()
@@ -84,7 +84,7 @@ pub async fn claim(
                  status_at = now(), claim_expires_at = $3
              from due where o.id = due.id
              returning o.id, o.to_number, o.body",
-            &[&claim_id, &limit, &until],
+            &[p(&claim_id), p(&limit), p(&until)],
         )
         .await
         .map_err(failed(format!("claiming messages for run {claim_id}")))?;
@@ -93,17 +93,13 @@ pub async fn claim(
 
 /// Marks message `id` of `claim_id` `sending` and counts the attempt; returns the attempt
 /// number, or `None` if the claim was lost.
-pub async fn start_sending(
-    db: &impl GenericClient,
-    claim_id: Uuid,
-    id: Uuid,
-) -> Result<Option<i32>> {
-    db.query_opt(
+pub async fn start_sending(db: &impl Db, claim_id: Uuid, id: Uuid) -> Result<Option<i32>> {
+    db.opt(
         "update outbox_messages set status = 'sending', sending_at = now(), status_at = now(),
              attempts = attempts + 1
          where id = $1 and claim_id = $2 and status = 'claimed'
          returning attempts",
-        &[&id, &claim_id],
+        &[p(&id), p(&claim_id)],
     )
     .await
     .map_err(failed(format!("starting to send message {id}")))?
@@ -112,12 +108,12 @@ pub async fn start_sending(
 }
 
 /// Hands the messages of `claim_id` that were never started back to the queue.
-pub async fn release(db: &impl GenericClient, claim_id: Uuid) -> Result<u64> {
-    db.execute(
+pub async fn release(db: &impl Db, claim_id: Uuid) -> Result<u64> {
+    db.exec(
         "update outbox_messages set status = 'queued', claim_id = null, claim_expires_at = null,
              status_at = now()
          where claim_id = $1 and status = 'claimed'",
-        &[&claim_id],
+        &[p(&claim_id)],
     )
     .await
     .map_err(failed(format!(
@@ -142,7 +138,7 @@ pub enum SendOutcome<'a> {
 
 /// Records the outcome of the send of message `id` under `claim_id`.
 pub async fn record(
-    db: &impl GenericClient,
+    db: &impl Db,
     claim_id: Uuid,
     id: Uuid,
     outcome: &SendOutcome<'_>,
@@ -150,56 +146,51 @@ pub async fn record(
     const GUARD: &str = "where id = $1 and claim_id = $2 and status = 'sending'";
     let done = match outcome {
         SendOutcome::Sent(provider_id) => {
-            db.execute(
+            db.exec(
                 &format!(
                     "update outbox_messages set status = 'sent', provider_message_id = $3,
                          sent_at = now(), status_at = now(), last_error = null {GUARD}"
                 ),
-                &[&id, &claim_id, provider_id],
-            )
+                &[p(&id), p(&claim_id), p(provider_id)])
             .await
         }
         SendOutcome::Failed(reason) => {
-            db.execute(
+            db.exec(
                 &format!(
                     "update outbox_messages set status = 'failed', status_at = now(),
                          last_error = $3 {GUARD}"
                 ),
-                &[&id, &claim_id, reason],
-            )
+                &[p(&id), p(&claim_id), p(reason)])
             .await
         }
         SendOutcome::InDoubt(reason) => {
-            db.execute(
+            db.exec(
                 &format!(
                     "update outbox_messages set status = 'in_doubt', status_at = now(),
                          last_error = 'outcome unknown, the provider will be asked before any resend: ' || $3
                      {GUARD}"
                 ),
-                &[&id, &claim_id, reason],
-            )
+                &[p(&id), p(&claim_id), p(reason)])
             .await
         }
         SendOutcome::GaveUp { attempts, reason } => {
-            db.execute(
+            db.exec(
                 &format!(
                     "update outbox_messages set status = 'dead', status_at = now(),
                          last_error = $3 {GUARD}"
                 ),
-                &[&id, &claim_id, &format!("gave up after {attempts} attempts: {reason}")],
-            )
+                &[p(&id), p(&claim_id), p(&format!("gave up after {attempts} attempts: {reason}"))])
             .await
         }
         SendOutcome::Retry(reason, delay) => {
-            db.execute(
+            db.exec(
                 &format!(
                     "update outbox_messages set status = 'queued', status_at = now(), last_error = $3,
                          claim_id = null, claim_expires_at = null,
                          due_at = now() + make_interval(secs => $4)
                      {GUARD}"
                 ),
-                &[&id, &claim_id, reason, &delay.as_secs_f64()],
-            )
+                &[p(&id), p(&claim_id), p(reason), p(&delay.as_secs_f64())])
             .await
         }
     };
@@ -208,23 +199,21 @@ pub async fn record(
 
 /// Claims that outlived their run: never-started ones go back to the queue, those left
 /// `sending` are in doubt. Returns (handed back, in doubt).
-pub async fn expire_claims(db: &impl GenericClient) -> Result<(u64, u64)> {
+pub async fn expire_claims(db: &impl Db) -> Result<(u64, u64)> {
     let released = db
-        .execute(
+        .exec(
             "update outbox_messages set status = 'queued', claim_id = null, claim_expires_at = null,
                  status_at = now()
              where status = 'claimed' and claim_expires_at < now()",
-            &[],
-        )
+            &[])
         .await
         .map_err(failed("handing back expired claims"))?;
     let orphaned = db
-        .execute(
+        .exec(
             "update outbox_messages set status = 'in_doubt', status_at = now(),
                  last_error = 'outcome unknown: the dispatcher stopped while sending it; the provider will be asked before any resend'
              where status = 'sending' and claim_expires_at < now()",
-            &[],
-        )
+            &[])
         .await
         .map_err(failed("marking the sends of a stopped dispatcher in doubt"))?;
     Ok((released, orphaned))
@@ -232,16 +221,16 @@ pub async fn expire_claims(db: &impl GenericClient) -> Result<(u64, u64)> {
 
 /// Up to `limit` messages in doubt for at least `settled_after`, oldest doubt first.
 pub async fn doubts(
-    db: &impl GenericClient,
+    db: &impl Db,
     settled_after: std::time::Duration,
     limit: i64,
 ) -> Result<Vec<Doubt>> {
     let rows = db
-        .query(
+        .all(
             "select id, to_number, body, sending_at, resent_after_doubt from outbox_messages
              where status = 'in_doubt' and status_at <= now() - make_interval(secs => $1)
              order by status_at limit $2",
-            &[&settled_after.as_secs_f64(), &limit],
+            &[p(&settled_after.as_secs_f64()), p(&limit)],
         )
         .await
         .map_err(failed("reading the messages in doubt"))?;
@@ -260,41 +249,38 @@ pub enum Settlement<'a> {
 }
 
 /// Settles message `id` in doubt; returns 0 if it was no longer in doubt.
-pub async fn settle(db: &impl GenericClient, id: Uuid, settlement: Settlement<'_>) -> Result<u64> {
+pub async fn settle(db: &impl Db, id: Uuid, settlement: Settlement<'_>) -> Result<u64> {
     const GUARD: &str = "where id = $1 and status = 'in_doubt'";
     let done = match settlement {
         Settlement::Found(provider_id) => {
-            db.execute(
+            db.exec(
                 &format!(
                     "update outbox_messages set status = 'sent', provider_message_id = $2,
                          sent_at = now(), status_at = now(), last_error = null {GUARD}"
                 ),
-                &[&id, &provider_id],
-            )
+                &[p(&id), p(&provider_id)])
             .await
         }
         Settlement::Resend => {
-            db.execute(
+            db.exec(
                 &format!(
                     "update outbox_messages set status = 'queued', due_at = now(), status_at = now(),
                          claim_id = null, claim_expires_at = null, resent_after_doubt = true,
                          last_error = 'the provider did not have it after a send of unknown outcome: sent again, once'
                      {GUARD}"
                 ),
-                &[&id],
-            )
+                &[p(&id)])
             .await
         }
         Settlement::GiveUp => {
-            db.execute(
+            db.exec(
                 &format!(
                     "update outbox_messages set status = 'dead', status_at = now(),
                          last_error = 'outcome unknown twice and the provider does not list it: not sent a third time. \
                                        Check the conversation, then retry it if needed.'
                      {GUARD}"
                 ),
-                &[&id],
-            )
+                &[p(&id)])
             .await
         }
     };
@@ -304,25 +290,24 @@ pub async fn settle(db: &impl GenericClient, id: Uuid, settlement: Settlement<'_
 /// Applies a delivery status the provider reported for its message `provider_id`: forward only
 /// (`sent` → `delivered` → `read`), and `failed` only before delivery. Returns how many
 /// messages changed.
-pub async fn apply_status(db: &impl GenericClient, provider_id: &str, status: &str) -> Result<u64> {
-    db.execute(
+pub async fn apply_status(db: &impl Db, provider_id: &str, status: &str) -> Result<u64> {
+    db.exec(
         "update outbox_messages set status = $2, status_at = now(),
              last_error = case when $2 = 'failed' then 'the provider reported a failure' else last_error end
          where provider_message_id = $1 and status not in ('failed', 'dead', 'suppressed')
            and case when $2 = 'failed' then message_status_rank(status) <= 2
                     else message_status_rank(status) < message_status_rank($2) end",
-        &[&provider_id, &status],
-    )
+        &[p(&provider_id), p(&status)])
     .await
     .map_err(failed(format!("applying status {status} to provider message {provider_id}")))
 }
 
 /// Is `provider_id` the provider's id of one of our messages?
-pub async fn sent_as(db: &impl GenericClient, provider_id: &str) -> Result<bool> {
+pub async fn sent_as(db: &impl Db, provider_id: &str) -> Result<bool> {
     Ok(db
-        .query_opt(
+        .opt(
             "select 1 from outbox_messages where provider_message_id = $1",
-            &[&provider_id],
+            &[p(&provider_id)],
         )
         .await
         .map_err(failed(format!("looking up provider message {provider_id}")))?
@@ -330,12 +315,12 @@ pub async fn sent_as(db: &impl GenericClient, provider_id: &str) -> Result<bool>
 }
 
 /// Suppresses what is queued for `number` (it just opted out); returns how many.
-pub async fn suppress_queued_to(db: &impl GenericClient, number: &str) -> Result<u64> {
-    db.execute(
+pub async fn suppress_queued_to(db: &impl Db, number: &str) -> Result<u64> {
+    db.exec(
         "update outbox_messages set status = 'suppressed', status_at = now(),
              last_error = 'the student opted out (STOP)'
          where to_number = $1 and status = 'queued'",
-        &[&number],
+        &[p(&number)],
     )
     .await
     .map_err(failed(
@@ -364,12 +349,12 @@ pub struct NewMessage<'a> {
 
 /// Queues `messages` in one statement, skipping any whose dedupe key was queued before; returns
 /// the ids of those queued (a skipped one has none).
-pub async fn insert(db: &impl GenericClient, messages: &[NewMessage<'_>]) -> Result<Vec<Uuid>> {
+pub async fn insert(db: &impl Db, messages: &[NewMessage<'_>]) -> Result<Vec<Uuid>> {
     if messages.is_empty() {
         return Ok(Vec::new());
     }
     let rows = db
-        .query(
+        .all(
             "insert into outbox_messages (inscription_id, profile_id, to_number, message_type, data, body,
                                           dedupe_key, created_by, status, last_error)
              select i, p, t, mt, d, b, k, c,
@@ -380,17 +365,16 @@ pub async fn insert(db: &impl GenericClient, messages: &[NewMessage<'_>]) -> Res
              on conflict (dedupe_key) do nothing
              returning id",
             &[
-                &messages.iter().map(|m| m.inscription_id).collect::<Vec<_>>(),
-                &messages.iter().map(|m| m.profile_id).collect::<Vec<_>>(),
-                &messages.iter().map(|m| m.to_number).collect::<Vec<_>>(),
-                &messages.iter().map(|m| m.message_type).collect::<Vec<_>>(),
-                &messages.iter().map(|m| m.data).collect::<Vec<_>>(),
-                &messages.iter().map(|m| m.body).collect::<Vec<_>>(),
-                &messages.iter().map(|m| m.dedupe_key).collect::<Vec<_>>(),
-                &messages.iter().map(|m| m.created_by).collect::<Vec<_>>(),
-                &messages.iter().map(|m| m.suppressed).collect::<Vec<_>>(),
-            ],
-        )
+                p(&messages.iter().map(|m| m.inscription_id).collect::<Vec<_>>()),
+                p(&messages.iter().map(|m| m.profile_id).collect::<Vec<_>>()),
+                p(&messages.iter().map(|m| m.to_number).collect::<Vec<_>>()),
+                p(&messages.iter().map(|m| m.message_type).collect::<Vec<_>>()),
+                p(&messages.iter().map(|m| m.data).collect::<Vec<_>>()),
+                p(&messages.iter().map(|m| m.body).collect::<Vec<_>>()),
+                p(&messages.iter().map(|m| m.dedupe_key).collect::<Vec<_>>()),
+                p(&messages.iter().map(|m| m.created_by).collect::<Vec<_>>()),
+                p(&messages.iter().map(|m| m.suppressed).collect::<Vec<_>>()),
+            ])
         .await
         .map_err(failed(format!("queueing {} message(s)", messages.len())))?;
     rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
@@ -421,20 +405,19 @@ impl FromRow for MessageView {
 /// A page of the messages the caller may see, newest first, of one status and one inscription
 /// when given; and how many there are in all.
 pub async fn page(
-    db: &impl GenericClient,
+    db: &impl Db,
     status: Option<&str>,
     inscription_id: Option<Uuid>,
     paging: &Paging,
 ) -> Result<(Vec<MessageView>, i64)> {
     let rows = db
-        .query(
+        .all(
             &format!(
                 "select {VIEW}, count(*) over () as total from outbox_messages
                  where ($1::text is null or status = $1) and ($2::uuid is null or inscription_id = $2)
                  order by created_at desc, id limit $3 offset $4"
             ),
-            &[&status, &inscription_id, &paging.limit, &paging.offset],
-        )
+            &[p(&status), p(&inscription_id), p(&paging.limit), p(&paging.offset)])
         .await
         .map_err(failed("listing messages"))?;
     let total = rows
@@ -446,10 +429,10 @@ pub async fn page(
 }
 
 /// Message `id`, if the caller may see it.
-pub async fn get(db: &impl GenericClient, id: Uuid) -> Result<Option<MessageView>> {
-    db.query_opt(
+pub async fn get(db: &impl Db, id: Uuid) -> Result<Option<MessageView>> {
+    db.opt(
         &format!("select {VIEW} from outbox_messages where id = $1"),
-        &[&id],
+        &[p(&id)],
     )
     .await
     .map_err(failed(format!("reading message {id}")))?
@@ -459,15 +442,15 @@ pub async fn get(db: &impl GenericClient, id: Uuid) -> Result<Option<MessageView
 }
 
 /// Puts message `id` back in the queue, due now, with fresh attempts.
-pub async fn requeue(db: &impl GenericClient, id: Uuid) -> Result<MessageView> {
+pub async fn requeue(db: &impl Db, id: Uuid) -> Result<MessageView> {
     let row = db
-        .query_one(
+        .one(
             &format!(
                 "update outbox_messages set status = 'queued', attempts = 0, due_at = now(),
                      claim_id = null, claim_expires_at = null, status_at = now()
                  where id = $1 returning {VIEW}"
             ),
-            &[&id],
+            &[p(&id)],
         )
         .await
         .map_err(failed(format!("queueing message {id} again")))?;
@@ -504,11 +487,11 @@ impl FromRow for DueScheduled {
 /// The reminders due (masterclasses starting within `reminder_before`) and the POST test
 /// invitations due (masterclasses that ended within a week, POST not taken), not queued yet.
 pub async fn due_scheduled(
-    db: &impl GenericClient,
+    db: &impl Db,
     reminder_before: std::time::Duration,
 ) -> Result<Vec<DueScheduled>> {
     let rows = db
-        .query(
+        .all(
             "select 'reminder' as kind, i.id, i.profile_id, i.whatsapp_number, i.full_name, m.title, m.starts_at
              from inscriptions i join masterclasses m on m.id = i.masterclass_id
              where i.deleted_at is null and m.deleted_at is null
@@ -522,8 +505,7 @@ pub async fn due_scheduled(
                and not exists (select 1 from test_attempts a where a.inscription_id = i.id and a.kind = 'POST')
                and not exists (select 1 from outbox_messages o
                                where o.dedupe_key = 'post_test_invitation:' || i.id)",
-            &[&reminder_before.as_secs_f64()],
-        )
+            &[p(&reminder_before.as_secs_f64())])
         .await
         .map_err(failed("finding the scheduled messages due"))?;
     all(&rows)
@@ -531,11 +513,11 @@ pub async fn due_scheduled(
 
 /// Gives up on queued message `id` for `reason`, as the dispatcher does after its last attempt;
 /// returns 0 if it was not queued. (The local stack's samples use it: its provider never refuses.)
-pub async fn give_up(db: &impl GenericClient, id: Uuid, reason: &str) -> Result<u64> {
-    db.execute(
+pub async fn give_up(db: &impl Db, id: Uuid, reason: &str) -> Result<u64> {
+    db.exec(
         "update outbox_messages set status = 'dead', status_at = now(), last_error = $2
          where id = $1 and status = 'queued'",
-        &[&id, &reason],
+        &[p(&id), p(&reason)],
     )
     .await
     .map_err(failed(format!("giving up on message {id}")))

@@ -1,5 +1,6 @@
 //! Building the connection pool once per process.
 
+use super::Db;
 use std::{fs, time::Duration};
 
 use anyhow::Context;
@@ -63,7 +64,7 @@ fn tls_connector(
 /// one could be parsed on one and run, or collide, on another). Any failure is unavailability.
 pub async fn ping(pool: &Pool) -> crate::http::Result<()> {
     let client = pool.get().await?;
-    client.query_typed("select 1", &[]).await.map_err(|e| {
+    client.all("select 1", &[]).await.map_err(|e| {
         crate::http::Error::Unavailable(anyhow::Error::new(e).context("database health check"))
     })?;
     Ok(())

@@ -1,7 +1,7 @@
 //! Queries for the question bank: `questions` and their answers in `question_keys` (a table of
 //! its own, so that a student's paper can read questions without ever seeing a key).
 
-use deadpool_postgres::GenericClient;
+use super::{Db, p};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -43,13 +43,13 @@ impl FromRow for QuestionView {
 }
 
 /// One question with its answer (RLS: staff of its masterclass).
-pub async fn get(db: &impl GenericClient, id: Uuid) -> Result<Option<QuestionView>> {
-    db.query_opt(
+pub async fn get(db: &impl Db, id: Uuid) -> Result<Option<QuestionView>> {
+    db.opt(
         &format!(
             "select {VIEW} from questions q join question_keys k on k.question_id = q.id
              where q.id = $1 and q.deleted_at is null"
         ),
-        &[&id],
+        &[p(&id)],
     )
     .await
     .map_err(failed(format!("reading question {id}")))?
@@ -72,14 +72,14 @@ pub fn list_sql() -> String {
 }
 
 pub async fn list(
-    db: &impl GenericClient,
+    db: &impl Db,
     masterclass_id: Option<Uuid>,
     status: Option<QuestionStatus>,
 ) -> Result<Vec<QuestionView>> {
     let rows = db
-        .query(
+        .all(
             &list_sql(),
-            &[&masterclass_id, &status.map(QuestionStatus::as_str)],
+            &[p(&masterclass_id), p(&status.map(QuestionStatus::as_str))],
         )
         .await
         .map_err(failed("listing questions"))?;
@@ -87,11 +87,11 @@ pub async fn list(
 }
 
 /// Is the caller staff of masterclass `masterclass_id` (and does it exist)?
-pub async fn staffs(db: &impl GenericClient, masterclass_id: Uuid) -> Result<bool> {
+pub async fn staffs(db: &impl Db, masterclass_id: Uuid) -> Result<bool> {
     let row = db
-        .query_opt(
+        .opt(
             "select 1 from masterclasses where id = $1 and deleted_at is null and auth_staffs(id)",
-            &[&masterclass_id],
+            &[p(&masterclass_id)],
         )
         .await
         .map_err(failed(format!(
@@ -102,7 +102,7 @@ pub async fn staffs(db: &impl GenericClient, masterclass_id: Uuid) -> Result<boo
 
 /// Adds a question and its key, under `id` when a device made one; returns its id.
 pub async fn insert(
-    db: &impl GenericClient,
+    db: &impl Db,
     id: Option<Uuid>,
     staff_id: Uuid,
     new: &NewQuestion,
@@ -111,23 +111,23 @@ pub async fn insert(
     let doing = || format!("adding a question to masterclass {}", new.masterclass_id);
     let [a, b, c, d] = &new.choices;
     let id: Uuid = db
-        .query_one(
+        .one(
             "insert into questions (id, masterclass_id, text, choice_a, choice_b, choice_c,
                                     choice_d, status, source_excerpt, provenance, created_by)
              values (coalesce($1, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              returning id",
             &[
-                &id,
-                &new.masterclass_id,
-                &new.text,
-                a,
-                b,
-                c,
-                d,
-                &new.status.as_str(),
-                &new.source_excerpt,
-                provenance,
-                &staff_id,
+                p(&id),
+                p(&new.masterclass_id),
+                p(&new.text),
+                p(a),
+                p(b),
+                p(c),
+                p(d),
+                p(&new.status.as_str()),
+                p(&new.source_excerpt),
+                p(provenance),
+                p(&staff_id),
             ],
         )
         .await
@@ -135,9 +135,9 @@ pub async fn insert(
         .try_get("id")?;
     // A statement of its own: the key's policy looks the question up, and rows written by a
     // statement are not visible to its own subqueries.
-    db.execute(
+    db.exec(
         "insert into question_keys (question_id, correct) values ($1, $2)",
-        &[&id, &new.correct.as_str()],
+        &[p(&id), p(&new.correct.as_str())],
     )
     .await
     .map_err(failed(doing()))?;
@@ -145,19 +145,18 @@ pub async fn insert(
 }
 
 /// Rewrites question `id` and its key.
-pub async fn update(db: &impl GenericClient, id: Uuid, new: &NewQuestion) -> Result<()> {
+pub async fn update(db: &impl Db, id: Uuid, new: &NewQuestion) -> Result<()> {
     let [a, b, c, d] = &new.choices;
-    db.execute(
+    db.exec(
         "update questions set text = $2, choice_a = $3, choice_b = $4, choice_c = $5, choice_d = $6,
              status = $7, source_excerpt = $8
          where id = $1",
-        &[&id, &new.text, a, b, c, d, &new.status.as_str(), &new.source_excerpt],
-    )
+        &[p(&id), p(&new.text), p(a), p(b), p(c), p(d), p(&new.status.as_str()), p(&new.source_excerpt)])
     .await
     .map_err(failed(format!("rewriting question {id}")))?;
-    db.execute(
+    db.exec(
         "update question_keys set correct = $2 where question_id = $1",
-        &[&id, &new.correct.as_str()],
+        &[p(&id), p(&new.correct.as_str())],
     )
     .await
     .map_err(failed(format!("rewriting the key of question {id}")))?;
@@ -165,10 +164,10 @@ pub async fn update(db: &impl GenericClient, id: Uuid, new: &NewQuestion) -> Res
 }
 
 /// Archives question `id`.
-pub async fn archive(db: &impl GenericClient, id: Uuid) -> Result<()> {
-    db.execute(
+pub async fn archive(db: &impl Db, id: Uuid) -> Result<()> {
+    db.exec(
         "update questions set status = 'archived' where id = $1",
-        &[&id],
+        &[p(&id)],
     )
     .await
     .map_err(failed(format!("archiving question {id}")))?;
@@ -176,10 +175,10 @@ pub async fn archive(db: &impl GenericClient, id: Uuid) -> Result<()> {
 }
 
 /// Deletes question `id`: a tombstone (`deleted_at`), so that synced devices hear of it.
-pub async fn delete(db: &impl GenericClient, id: Uuid) -> Result<()> {
-    db.execute(
+pub async fn delete(db: &impl Db, id: Uuid) -> Result<()> {
+    db.exec(
         "update questions set deleted_at = now() where id = $1 and deleted_at is null",
-        &[&id],
+        &[p(&id)],
     )
     .await
     .map_err(failed(format!("deleting question {id}")))?;
@@ -188,10 +187,10 @@ pub async fn delete(db: &impl GenericClient, id: Uuid) -> Result<()> {
 
 /// The texts of every question of masterclass `masterclass_id` (to keep a generation from
 /// repeating them).
-pub async fn texts(db: &impl GenericClient, masterclass_id: Uuid) -> Result<Vec<String>> {
-    db.query(
+pub async fn texts(db: &impl Db, masterclass_id: Uuid) -> Result<Vec<String>> {
+    db.all(
         "select text from questions where masterclass_id = $1 and deleted_at is null",
-        &[&masterclass_id],
+        &[p(&masterclass_id)],
     )
     .await
     .map_err(failed(format!(

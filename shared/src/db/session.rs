@@ -6,8 +6,8 @@
 //! query in it may see and change; it also turns JIT compilation off. These settings are
 //! transaction-local, hence safe behind a transaction-mode pooler.
 
+use super::{Db, p};
 use deadpool_postgres::{Client, Transaction};
-use tokio_postgres::types::Type;
 
 use crate::{auth::Caller, http::Result};
 
@@ -22,10 +22,10 @@ pub async fn begin_as<'a>(client: &'a mut Client, caller: &Caller) -> Result<Tra
     // passes `jit_above_cost` (a reminder scan over 34k inscriptions spent 1.7 s compiling for
     // 46 ms of work). Transaction-local like the rest, in the same statement.
     // Typed parameters: one round trip (an untyped statement is prepared first, then run).
-    tx.query_typed(
+    tx.all(
         "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),
                 set_config('jit', 'off', true)",
-        &[(&APP_ROLE, Type::TEXT), (&claims, Type::TEXT)],
+        &[p(&APP_ROLE), p(&claims)],
     )
     .await?;
     Ok(tx)
@@ -34,9 +34,9 @@ pub async fn begin_as<'a>(client: &'a mut Client, caller: &Caller) -> Result<Tra
 /// Changes the caller for the rest of `tx` (registration goes on as the new student to submit
 /// the PRE test it carries).
 pub async fn act_as(tx: &Transaction<'_>, caller: &Caller) -> Result<()> {
-    tx.query_typed(
+    tx.all(
         "select set_config('request.jwt.claims', $1, true)",
-        &[(&caller.claims().to_string(), Type::TEXT)],
+        &[p(&caller.claims().to_string())],
     )
     .await?;
     Ok(())

@@ -5,9 +5,9 @@
 //! known: with `query_typed`, an unnamed statement parsed and run in one round trip, which a
 //! transaction-mode pooler keeps on one server connection.
 
-use deadpool_postgres::GenericClient;
+use super::{Db, p};
 use time::OffsetDateTime;
-use tokio_postgres::{Row, types::Type};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::row::{FromRow, all, failed};
@@ -69,10 +69,10 @@ impl FromRow for LoginAccount {
 
 /// The account signing in with `email` (lower case), if there is one.
 pub async fn for_login(db: &tokio_postgres::Client, email: &str) -> Result<Option<LoginAccount>> {
-    db.query_typed(
+    db.all(
         "select id, role, password_hash, active, locked_until, token_version
          from auth_staff_for_login($1)",
-        &[(&email, Type::TEXT)],
+        &[p(&email)],
     )
     .await
     .map_err(failed("looking up an account to sign in"))?
@@ -90,13 +90,9 @@ pub async fn record_login_failure(
     lock_for: std::time::Duration,
 ) -> Result<()> {
     let lock_for = format!("{} seconds", lock_for.as_secs());
-    db.query_typed(
+    db.all(
         "select auth_record_login_failure($1, $2, $3::text::interval)",
-        &[
-            (&id, Type::UUID),
-            (&max_failures, Type::INT4),
-            (&lock_for, Type::TEXT),
-        ],
+        &[p(&id), p(&max_failures), p(&lock_for)],
     )
     .await
     .map_err(failed(format!(
@@ -107,7 +103,7 @@ pub async fn record_login_failure(
 
 /// Clears account `id`'s failed sign-ins.
 pub async fn record_login_success(db: &tokio_postgres::Client, id: Uuid) -> Result<()> {
-    db.query_typed("select auth_record_login_success($1)", &[(&id, Type::UUID)])
+    db.all("select auth_record_login_success($1)", &[p(&id)])
         .await
         .map_err(failed(format!(
             "recording the sign-in of staff account {id}"
@@ -123,9 +119,9 @@ pub async fn session(
     version: i32,
 ) -> Result<Option<(Role, String)>> {
     let rows = db
-        .query_typed(
+        .all(
             "select role, email from auth_staff_session($1, $2)",
-            &[(&id, Type::UUID), (&version, Type::INT4)],
+            &[p(&id), p(&version)],
         )
         .await
         .map_err(failed(format!(
@@ -137,10 +133,10 @@ pub async fn session(
 }
 
 /// One account (RLS: admins see all, staff see themselves).
-pub async fn get(db: &impl GenericClient, id: Uuid) -> Result<Option<StaffView>> {
-    db.query_opt(
+pub async fn get(db: &impl Db, id: Uuid) -> Result<Option<StaffView>> {
+    db.opt(
         &format!("select {VIEW} from staff_users u where u.id = $1"),
-        &[&id],
+        &[p(&id)],
     )
     .await
     .map_err(failed(format!("reading staff account {id}")))?
@@ -150,9 +146,9 @@ pub async fn get(db: &impl GenericClient, id: Uuid) -> Result<Option<StaffView>>
 }
 
 /// Every account the caller may see, by name.
-pub async fn list(db: &impl GenericClient) -> Result<Vec<StaffView>> {
+pub async fn list(db: &impl Db) -> Result<Vec<StaffView>> {
     let rows = db
-        .query(
+        .all(
             &format!("select {VIEW} from staff_users u order by u.full_name, u.email"),
             &[],
         )
@@ -162,27 +158,21 @@ pub async fn list(db: &impl GenericClient) -> Result<Vec<StaffView>> {
 }
 
 /// Creates an account with the password hash `hash`; returns its id. A taken e-mail is a 409.
-pub async fn insert(db: &impl GenericClient, new: &NewStaff, hash: &str) -> Result<Uuid> {
+pub async fn insert(db: &impl Db, new: &NewStaff, hash: &str) -> Result<Uuid> {
     let row = db
-        .query_one(
+        .one(
             "insert into staff_users (email, full_name, role, password_hash) values ($1, $2, $3, $4)
              returning id",
-            &[&new.email.as_str(), &new.full_name.as_str(), &new.role.as_str(), &hash],
-        )
+            &[p(&new.email.as_str()), p(&new.full_name.as_str()), p(&new.role.as_str()), p(&hash)])
         .await
         .map_err(failed("creating a staff account"))?;
     Ok(row.try_get("id")?)
 }
 
 /// Applies `patch` to account `id`, its tokens revoked if `revoke`. False if there is none.
-pub async fn update(
-    db: &impl GenericClient,
-    id: Uuid,
-    patch: &StaffPatch,
-    revoke: bool,
-) -> Result<bool> {
+pub async fn update(db: &impl Db, id: Uuid, patch: &StaffPatch, revoke: bool) -> Result<bool> {
     let updated = db
-        .execute(
+        .exec(
             "update staff_users set
                  full_name = coalesce($2, full_name),
                  role = coalesce($3, role),
@@ -190,11 +180,11 @@ pub async fn update(
                  token_version = token_version + case when $5 then 1 else 0 end
              where id = $1",
             &[
-                &id,
-                &patch.full_name.as_ref().map(|n| n.as_str()),
-                &patch.role.map(Role::as_str),
-                &patch.active,
-                &revoke,
+                p(&id),
+                p(&patch.full_name.as_ref().map(|n| n.as_str())),
+                p(&patch.role.map(Role::as_str)),
+                p(&patch.active),
+                p(&revoke),
             ],
         )
         .await
@@ -203,13 +193,13 @@ pub async fn update(
 }
 
 /// Sets account `id`'s password hash, unlocks it and revokes its tokens. False if there is none.
-pub async fn set_password(db: &impl GenericClient, id: Uuid, hash: &str) -> Result<bool> {
+pub async fn set_password(db: &impl Db, id: Uuid, hash: &str) -> Result<bool> {
     let updated = db
-        .execute(
+        .exec(
             "update staff_users set password_hash = $2, failed_logins = 0, locked_until = null,
                  token_version = token_version + 1
              where id = $1",
-            &[&id, &hash],
+            &[p(&id), p(&hash)],
         )
         .await
         .map_err(failed(format!(
@@ -219,11 +209,11 @@ pub async fn set_password(db: &impl GenericClient, id: Uuid, hash: &str) -> Resu
 }
 
 /// Assigns tutor `tutor_id` to masterclass `masterclass_id` (already assigned: nothing changes).
-pub async fn assign(db: &impl GenericClient, tutor_id: Uuid, masterclass_id: Uuid) -> Result<()> {
-    db.execute(
+pub async fn assign(db: &impl Db, tutor_id: Uuid, masterclass_id: Uuid) -> Result<()> {
+    db.exec(
         "insert into masterclass_tutors (masterclass_id, tutor_id) values ($1, $2)
          on conflict do nothing",
-        &[&masterclass_id, &tutor_id],
+        &[p(&masterclass_id), p(&tutor_id)],
     )
     .await
     .map_err(failed(format!(
@@ -233,10 +223,10 @@ pub async fn assign(db: &impl GenericClient, tutor_id: Uuid, masterclass_id: Uui
 }
 
 /// Takes masterclass `masterclass_id` from tutor `tutor_id` (not assigned: nothing changes).
-pub async fn unassign(db: &impl GenericClient, tutor_id: Uuid, masterclass_id: Uuid) -> Result<()> {
-    db.execute(
+pub async fn unassign(db: &impl Db, tutor_id: Uuid, masterclass_id: Uuid) -> Result<()> {
+    db.exec(
         "delete from masterclass_tutors where masterclass_id = $1 and tutor_id = $2",
-        &[&masterclass_id, &tutor_id],
+        &[p(&masterclass_id), p(&tutor_id)],
     )
     .await
     .map_err(failed(format!(
@@ -246,10 +236,10 @@ pub async fn unassign(db: &impl GenericClient, tutor_id: Uuid, masterclass_id: U
 }
 
 /// Removes every assignment of `tutor_id` (an account that became admin).
-pub async fn unassign_all(db: &impl GenericClient, tutor_id: Uuid) -> Result<()> {
-    db.execute(
+pub async fn unassign_all(db: &impl Db, tutor_id: Uuid) -> Result<()> {
+    db.exec(
         "delete from masterclass_tutors where tutor_id = $1",
-        &[&tutor_id],
+        &[p(&tutor_id)],
     )
     .await
     .map_err(failed(format!(

@@ -7,9 +7,9 @@
 //! position nothing can appear behind it (migration 0011 says more). Rows are read in
 //! (`sync_xid`, `row_version`) order, which each synced table indexes.
 
-use deadpool_postgres::GenericClient;
+use super::{Db, p};
 use serde_json::Value;
-use tokio_postgres::types::{ToSql, Type};
+
 use uuid::Uuid;
 
 use super::{Transaction, row::failed};
@@ -21,26 +21,26 @@ use crate::{
 /// Marks the rest of the transaction as applying pushed mutations: writes keep the clocks they
 /// are given instead of being stamped with the server's (see `sync_touch`).
 pub async fn applying(db: &Transaction<'_>) -> Result<()> {
-    db.query_typed("select set_config('sync.applying', 'on', true)", &[])
+    db.all("select set_config('sync.applying', 'on', true)", &[])
         .await
         .map_err(failed("marking a sync push"))?;
     Ok(())
 }
 
-pub async fn savepoint(db: &impl GenericClient) -> Result<()> {
-    db.batch_execute("savepoint sync_mutation")
+pub async fn savepoint(db: &impl Db) -> Result<()> {
+    db.batch("savepoint sync_mutation")
         .await
         .map_err(failed("opening a mutation's savepoint"))
 }
 
-pub async fn release(db: &impl GenericClient) -> Result<()> {
-    db.batch_execute("release savepoint sync_mutation")
+pub async fn release(db: &impl Db) -> Result<()> {
+    db.batch("release savepoint sync_mutation")
         .await
         .map_err(failed("keeping a mutation's writes"))
 }
 
-pub async fn rollback(db: &impl GenericClient) -> Result<()> {
-    db.batch_execute("rollback to savepoint sync_mutation; release savepoint sync_mutation")
+pub async fn rollback(db: &impl Db) -> Result<()> {
+    db.batch("rollback to savepoint sync_mutation; release savepoint sync_mutation")
         .await
         .map_err(failed("undoing a rejected mutation"))
 }
@@ -48,19 +48,19 @@ pub async fn rollback(db: &impl GenericClient) -> Result<()> {
 /// The last mutation id recorded for `client_id`, locked until the transaction ends (pushes of
 /// one client apply one after the other). A new client is registered to the caller; `None`
 /// when the id belongs to someone else.
-pub async fn claim_client(db: &impl GenericClient, client_id: Uuid) -> Result<Option<i64>> {
+pub async fn claim_client(db: &impl Db, client_id: Uuid) -> Result<Option<i64>> {
     let doing = || format!("claiming sync client {client_id}");
-    db.execute(
+    db.exec(
         "insert into sync_clients (client_id, owner_id) values ($1, auth_uid())
          on conflict (client_id) do nothing",
-        &[&client_id],
+        &[p(&client_id)],
     )
     .await
     .map_err(failed(doing()))?;
     let row = db
-        .query_opt(
+        .opt(
             "select last_mutation_id from sync_clients where client_id = $1 for update",
-            &[&client_id],
+            &[p(&client_id)],
         )
         .await
         .map_err(failed(doing()))?;
@@ -68,10 +68,10 @@ pub async fn claim_client(db: &impl GenericClient, client_id: Uuid) -> Result<Op
 }
 
 /// Records that `client_id`'s mutations up to `last` were applied.
-pub async fn record_client(db: &impl GenericClient, client_id: Uuid, last: i64) -> Result<()> {
-    db.execute(
+pub async fn record_client(db: &impl Db, client_id: Uuid, last: i64) -> Result<()> {
+    db.exec(
         "update sync_clients set last_mutation_id = $2, updated_at = now() where client_id = $1",
-        &[&client_id, &last],
+        &[p(&client_id), p(&last)],
     )
     .await
     .map_err(failed(format!(
@@ -83,7 +83,7 @@ pub async fn record_client(db: &impl GenericClient, client_id: Uuid, last: i64) 
 /// Transactions below this id have all finished (see the module doc).
 pub async fn horizon(db: &Transaction<'_>) -> Result<u64> {
     let row = db
-        .query_typed(
+        .all(
             "select pg_snapshot_xmin(pg_current_snapshot())::text as horizon",
             &[],
         )
@@ -96,7 +96,7 @@ pub async fn horizon(db: &Transaction<'_>) -> Result<u64> {
 /// The masterclasses the caller is assigned to as a tutor, in order.
 pub async fn scope(db: &Transaction<'_>) -> Result<Vec<Uuid>> {
     let row = db
-        .query_typed(
+        .all(
             "select array(select auth_tutored() order by 1) as scope",
             &[],
         )
@@ -211,13 +211,13 @@ pub async fn changes(
     limit: i64,
 ) -> Result<Vec<Positioned>> {
     let rows = db
-        .query_typed(
+        .all(
             &changes_sql(collections),
             &[
-                (&after.0.to_string() as &(dyn ToSql + Sync), Type::TEXT),
-                (&after.1, Type::INT8),
-                (&horizon.to_string(), Type::TEXT),
-                (&limit, Type::INT8),
+                p(&after.0.to_string()),
+                p(&after.1),
+                p(&horizon.to_string()),
+                p(&limit),
             ],
         )
         .await
@@ -257,21 +257,17 @@ pub struct Stored {
 
 /// Record `id` of `collection`, locked for the rest of the transaction, if the caller may see
 /// it (tombstones included).
-pub async fn load(
-    db: &impl GenericClient,
-    collection: Collection,
-    id: Uuid,
-) -> Result<Option<Stored>> {
+pub async fn load(db: &impl Db, collection: Collection, id: Uuid) -> Result<Option<Stored>> {
     let s = source(collection);
     let row = db
-        .query_opt(
+        .opt(
             &format!(
                 "select {fields} as fields, t.field_clocks, t.deleted_at is not null as deleted
                  from {from} where t.id = $1 for update of t",
                 fields = s.fields,
                 from = s.from
             ),
-            &[&id],
+            &[p(&id)],
         )
         .await
         .map_err(failed(format!(
@@ -294,13 +290,13 @@ pub async fn load(
 /// Stores the merged clocks of record `id`, and deletes (`Some(true)`) or revives
 /// (`Some(false)`) it.
 pub async fn write_clocks(
-    db: &impl GenericClient,
+    db: &impl Db,
     collection: Collection,
     id: Uuid,
     clocks: &Clocks,
     deleted: Option<bool>,
 ) -> Result<()> {
-    db.execute(
+    db.exec(
         &format!(
             "update {} set field_clocks = $2,
                  deleted_at = case when $3::boolean is null then deleted_at
@@ -308,7 +304,7 @@ pub async fn write_clocks(
              where id = $1",
             source(collection).table
         ),
-        &[&id, &clocks_to_json(clocks), &deleted],
+        &[p(&id), p(&clocks_to_json(clocks)), p(&deleted)],
     )
     .await
     .map_err(failed(format!("merging {} {id}", collection.name())))?;
@@ -325,7 +321,7 @@ pub struct NewDocument {
 
 /// Creates `documents` in one statement, skipping any whose id exists; returns how many it
 /// created.
-pub async fn insert_documents(db: &impl GenericClient, documents: &[NewDocument]) -> Result<u64> {
+pub async fn insert_documents(db: &impl Db, documents: &[NewDocument]) -> Result<u64> {
     let ids: Vec<Uuid> = documents.iter().map(|d| d.id).collect();
     let keys: Vec<&str> = documents.iter().map(|d| d.key.as_str()).collect();
     let values: Vec<&Value> = documents.iter().map(|d| &d.value).collect();
@@ -337,26 +333,21 @@ pub async fn insert_documents(db: &impl GenericClient, documents: &[NewDocument]
         [one] => format!("creating document {}", one.id),
         many => format!("creating {} documents", many.len()),
     };
-    db.execute(
+    db.exec(
         "insert into documents (id, key, value, field_clocks)
          select * from unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[])
          on conflict (id) do nothing",
-        &[&ids, &keys, &values, &clocks],
+        &[p(&ids), p(&keys), p(&values), p(&clocks)],
     )
     .await
     .map_err(failed(doing))
 }
 
 /// Rewrites document `id`'s key and value.
-pub async fn update_document(
-    db: &impl GenericClient,
-    id: Uuid,
-    key: &str,
-    value: &Value,
-) -> Result<()> {
-    db.execute(
+pub async fn update_document(db: &impl Db, id: Uuid, key: &str, value: &Value) -> Result<()> {
+    db.exec(
         "update documents set key = $2, value = $3 where id = $1",
-        &[&id, &key, value],
+        &[p(&id), p(&key), p(value)],
     )
     .await
     .map_err(failed(format!("updating document {id}")))?;
@@ -364,14 +355,10 @@ pub async fn update_document(
 }
 
 /// Queues a poke naming `collections` for each of `urls`.
-pub async fn queue_pokes(
-    db: &impl GenericClient,
-    urls: &[String],
-    collections: &[&str],
-) -> Result<()> {
-    db.execute(
+pub async fn queue_pokes(db: &impl Db, urls: &[String], collections: &[&str]) -> Result<()> {
+    db.exec(
         "insert into sync_pokes (url, collections) select unnest($1::text[]), $2::text[]",
-        &[&urls, &collections],
+        &[p(&urls), p(&collections)],
     )
     .await
     .map_err(failed("queueing sync pokes"))?;
@@ -379,12 +366,12 @@ pub async fn queue_pokes(
 }
 
 /// Forgets pokes delivered, or given up after `max_attempts`, more than a day ago.
-pub async fn purge_pokes(db: &impl GenericClient, max_attempts: i32) -> Result<u64> {
-    db.execute(
+pub async fn purge_pokes(db: &impl Db, max_attempts: i32) -> Result<u64> {
+    db.exec(
         "delete from sync_pokes
          where coalesce(delivered_at, case when attempts >= $1 then next_attempt_at end)
                < now() - interval '1 day'",
-        &[&max_attempts],
+        &[p(&max_attempts)],
     )
     .await
     .map_err(failed("forgetting old sync pokes"))
@@ -399,17 +386,13 @@ pub struct DuePoke {
 }
 
 /// Pokes due now, oldest first (at most `limit`), that have not used up `max_attempts`.
-pub async fn due_pokes(
-    db: &impl GenericClient,
-    max_attempts: i32,
-    limit: i64,
-) -> Result<Vec<DuePoke>> {
+pub async fn due_pokes(db: &impl Db, max_attempts: i32, limit: i64) -> Result<Vec<DuePoke>> {
     let rows = db
-        .query(
+        .all(
             "select id, url, collections, attempts from sync_pokes
              where delivered_at is null and attempts < $1 and next_attempt_at <= now()
              order by id limit $2",
-            &[&max_attempts, &limit],
+            &[p(&max_attempts), p(&limit)],
         )
         .await
         .map_err(failed("reading due sync pokes"))?;
@@ -428,18 +411,18 @@ pub async fn due_pokes(
 /// Records the outcome of sending pokes `ids`: delivered, or failed with `error` and tried again
 /// after `retry_in_secs`.
 pub async fn poke_outcome(
-    db: &impl GenericClient,
+    db: &impl Db,
     ids: &[i64],
     error: Option<&str>,
     retry_in_secs: f64,
 ) -> Result<()> {
-    db.execute(
+    db.exec(
         "update sync_pokes set attempts = attempts + 1,
              delivered_at = case when $2::text is null then now() end,
              last_error = $2,
              next_attempt_at = now() + make_interval(secs => $3)
          where id = any($1)",
-        &[&ids, &error, &retry_in_secs],
+        &[p(&ids), p(&error), p(&retry_in_secs)],
     )
     .await
     .map_err(failed("recording a sync poke's delivery"))?;

@@ -15,7 +15,7 @@ pub mod reminders;
 pub mod templates;
 pub mod webhook;
 
-use deadpool_postgres::GenericClient;
+use crate::db::Db;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -38,17 +38,17 @@ pub struct Outgoing<'a> {
 
 /// Renders and queues a message in `db`'s transaction. Returns its id, or `None` when a message
 /// with the same dedupe key was already queued.
-pub async fn enqueue(db: &impl GenericClient, message: &Outgoing<'_>) -> Result<Option<Uuid>> {
+pub async fn enqueue(db: &impl Db, message: &Outgoing<'_>) -> Result<Option<Uuid>> {
     Ok(enqueue_many(db, std::slice::from_ref(message)).await?.pop())
 }
 
 /// Renders and queues every message of `messages` in one statement, in `db`'s transaction; a
 /// message whose dedupe key was already queued is skipped. Returns how many were queued.
-pub async fn enqueue_all(db: &impl GenericClient, messages: &[Outgoing<'_>]) -> Result<u64> {
+pub async fn enqueue_all(db: &impl Db, messages: &[Outgoing<'_>]) -> Result<u64> {
     Ok(enqueue_many(db, messages).await?.len() as u64)
 }
 
-async fn enqueue_many(db: &impl GenericClient, messages: &[Outgoing<'_>]) -> Result<Vec<Uuid>> {
+async fn enqueue_many(db: &impl Db, messages: &[Outgoing<'_>]) -> Result<Vec<Uuid>> {
     let bodies = messages
         .iter()
         .map(|m| templates::render(m.message_type, &m.data))

@@ -4,7 +4,7 @@
 //! 401, after the same amount of password hashing. After `LOGIN_MAX_FAILURES` wrong passwords in
 //! a row an account is locked for `LOGIN_LOCKOUT_SECS`, even for the right password.
 
-use deadpool_postgres::GenericClient;
+use crate::db::Db;
 use serde::{Deserialize, Serialize};
 
 pub use crate::domain::staff::StaffView;
@@ -69,14 +69,14 @@ pub async fn sign_in(state: &AppState, credentials: &Credentials) -> Result<Sign
 }
 
 /// One account (RLS: admins see all, staff see themselves).
-pub async fn get(db: &impl GenericClient, id: Uuid) -> Result<StaffView> {
+pub async fn get(db: &impl Db, id: Uuid) -> Result<StaffView> {
     db::staff::get(db, id)
         .await?
         .ok_or(Error::NotFound("staff account"))
 }
 
 /// Every account, by name.
-pub async fn list(db: &impl GenericClient) -> Result<Vec<StaffView>> {
+pub async fn list(db: &impl Db) -> Result<Vec<StaffView>> {
     db::staff::list(db).await
 }
 
