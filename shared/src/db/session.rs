@@ -6,6 +6,8 @@
 //! query in it may see and change; it also turns JIT compilation off. These settings are
 //! transaction-local, hence safe behind a transaction-mode pooler.
 
+use futures::FutureExt;
+
 use super::{Db, p};
 use deadpool_postgres::{Client, Transaction};
 
@@ -21,13 +23,23 @@ pub async fn begin_as<'a>(client: &'a mut Client, caller: &Caller) -> Result<Tra
     // JIT off: the platform's queries are short, and Postgres compiles any whose estimated cost
     // passes `jit_above_cost` (a reminder scan over 34k inscriptions spent 1.7 s compiling for
     // 46 ms of work). Transaction-local like the rest, in the same statement.
-    // Typed parameters: one round trip (an untyped statement is prepared first, then run).
-    tx.all(
-        "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),
-                set_config('jit', 'off', true)",
-        &[p(&APP_ROLE), p(&claims)],
-    )
-    .await?;
+    //
+    // Sent now and not waited for: Postgres answers it together with the work's first
+    // statement, which saves a round trip per request. A connection runs its messages in
+    // order, so no statement of the work runs before the role and claims are set; were setting
+    // them to fail, the transaction would be aborted and every statement of the work would fail
+    // with it, so nothing ever runs without them. (tokio-postgres sends a query when its future
+    // is first polled, and reads past the answer of a future that was dropped.)
+    let sent = tx
+        .all(
+            "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),
+                    set_config('jit', 'off', true)",
+            &[p(&APP_ROLE), p(&claims)],
+        )
+        .now_or_never();
+    if let Some(Err(e)) = sent {
+        return Err(e.into());
+    }
     Ok(tx)
 }
 
