@@ -455,6 +455,53 @@ async fn an_unassigned_tutor_s_next_pull_drops_the_masterclass_and_an_archived_q
     );
 }
 
+/// A pull carries each field's clock: the device's for what it wrote, the server's for what a
+/// REST route changed, so a device with unpushed edits can merge the way the server does.
+#[tokio::test]
+async fn a_pull_carries_the_clock_of_each_field_s_last_write() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Horloges").await;
+    let id = question(&app, &admin, &masterclass).await;
+    let text = "Quelle est la bonne réponse, ici ?";
+    let mut tablet = Device::new(admin.http.clone(), 0);
+    tablet.mutate("questions", id, "update", json!({ "text": text }));
+    let pushed = tablet.queue[0]["hlc"].as_str().unwrap().to_owned();
+    tablet.push_all(10).await;
+    let approved = admin
+        .send_json(
+            Method::PUT,
+            &format!("/api/admin/questions/{id}"),
+            &json!({"masterclass_id": masterclass, "text": text,
+                    "choices": ["Choix A0", "Choix B0", "Choix C0", "Choix D0"],
+                    "correct": "A", "status": "approved"}),
+            &[],
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
+    let mut reader = Device::new(admin.http.clone(), 0);
+    reader.collections = Some("questions".into());
+    reader.catch_up(&app.db().await, 100).await;
+
+    let page: shared::sync::PullResponse = admin
+        .get("/api/sync/pull?collections=questions&limit=100")
+        .await
+        .json();
+    let change = page
+        .changes
+        .iter()
+        .find(|c| c.id == id)
+        .expect("the question is pulled");
+    let clocks = change.clocks.as_ref().expect("an upsert carries clocks");
+    assert_eq!(clocks["text"], json!(pushed), "{clocks}");
+    let status = clocks["status"].as_str().unwrap_or_default();
+    assert!(
+        status.ends_with("-server") && status > pushed.as_str(),
+        "{clocks}"
+    );
+    assert_eq!(change.fields.as_ref().unwrap()["status"], json!("approved"));
+}
+
 /// Document creates are written many to a statement; a taken key or an id that exists makes the
 /// statement fail or fall short, and then each create answers exactly as if applied alone.
 #[tokio::test]

@@ -174,7 +174,8 @@ pub fn changes_sql(collections: &[Collection]) -> String {
             };
             format!(
                 "(select '{name}' as collection, t.id, t.sync_xid as x, t.row_version as v,
-                         ({gone}) as gone, case when ({gone}) then null else {fields} end as fields
+                         ({gone}) as gone, case when ({gone}) then null else {fields} end as fields,
+                         case when ({gone}) then null else t.field_clocks end as clocks
                   from {from}
                   where {own}(t.sync_xid, t.row_version) > ($1::text::xid8, $2)
                     and t.sync_xid < $3::text::xid8
@@ -188,7 +189,7 @@ pub fn changes_sql(collections: &[Collection]) -> String {
         .chain(collections.contains(&Collection::Masterclasses).then(|| {
             // Those no longer public that the caller cannot see: gone for their devices
             // (migration 0013).
-            "(select 'masterclasses' as collection, h.id, h.x, h.v, true as gone, null::jsonb
+            "(select 'masterclasses' as collection, h.id, h.x, h.v, true as gone, null::jsonb, null::jsonb
               from sync_hidden_masterclasses($1::text::xid8, $2, $3::text::xid8) h
               where not exists (select 1 from masterclasses m where m.id = h.id)
               order by h.x, h.v limit $4)"
@@ -196,7 +197,8 @@ pub fn changes_sql(collections: &[Collection]) -> String {
         }))
         .collect();
     format!(
-        "select collection, id, x::text as xid, v, gone, fields from ({}) c order by x, v limit $4",
+        "select collection, id, x::text as xid, v, gone, fields, clocks from ({}) c
+         order by x, v limit $4",
         branches.join(" union all ")
     )
 }
@@ -240,6 +242,7 @@ pub async fn changes(
                         ChangeOp::Upsert
                     },
                     fields: row.try_get("fields")?,
+                    clocks: row.try_get("clocks")?,
                 },
             })
         })
