@@ -70,11 +70,19 @@ async fn a_document_reaches_the_owner_s_other_devices_and_no_one_else() {
         "documents are private"
     );
 
-    // A delete reaches the other device as a tombstone.
+    // A delete reaches the other device as a tombstone, with the delete's clock.
     phone.mutate("documents", id, "delete", json!({}));
+    let deleted_at = phone.queue[0]["hlc"].clone();
     phone.push(10).await.unwrap();
     laptop.catch_up(&db, 100).await;
     assert!(laptop.records("documents").is_empty());
+    let page: shared::sync::PullResponse = admin
+        .get("/api/sync/pull?collections=documents")
+        .await
+        .json();
+    let tombstone = page.changes.iter().find(|c| c.id == id).unwrap();
+    assert_eq!(tombstone.op, shared::sync::ChangeOp::Delete);
+    assert_eq!(tombstone.clocks.as_ref().unwrap()["_deleted"], deleted_at);
 }
 
 #[tokio::test]

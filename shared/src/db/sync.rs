@@ -175,7 +175,7 @@ pub fn changes_sql(collections: &[Collection]) -> String {
             format!(
                 "(select '{name}' as collection, t.id, t.sync_xid as x, t.row_version as v,
                          ({gone}) as gone, case when ({gone}) then null else {fields} end as fields,
-                         case when ({gone}) then null else t.field_clocks end as clocks
+                         t.field_clocks as clocks
                   from {from}
                   where {own}(t.sync_xid, t.row_version) > ($1::text::xid8, $2)
                     and t.sync_xid < $3::text::xid8

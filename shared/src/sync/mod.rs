@@ -286,9 +286,10 @@ pub struct Change {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub fields: Option<Value>,
-    /// With `upsert`: the clock of each field's last write (field name to HLC; `_deleted` when
-    /// the record was deleted and came back), so that a device holding edits it has not pushed
-    /// yet can merge the server's version field by field, by the rule the server applies.
+    /// The clock of each field's last write (field name to HLC; `_deleted`, the delete's clock,
+    /// when the record was deleted), so that a device holding edits it has not pushed yet can
+    /// merge the server's version field by field, by the rule the server applies. Absent from
+    /// the `delete` of a record the caller may no longer see.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<BTreeMap<String, String>>, example = json!({"key": "1795430400000-00000-3f0c8a4e9b1d4c2a", "value": "1795430400512-00000-3f0c8a4e9b1d4c2a"}))]
     pub clocks: Option<Value>,
