@@ -2,12 +2,11 @@
 //! attempts and answers (`test_attempts`, `test_answers`, scored by a definer function that
 //! alone reads the keys), and the POST test's window (`test_windows`).
 
-use super::{Db, p};
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
-use super::row::failed;
+use super::{Db, p, row::failed};
 use crate::{
     domain::exam::ExamKind,
     http::{Error, Result},

@@ -1,8 +1,7 @@
 //! The append-only `audit_log`: who did what to which record (the actor comes from the
 //! transaction's caller, which row-level security checks on insert).
 
-use super::row::failed;
-use super::{Db, p};
+use super::{Db, p, row::failed};
 use crate::http::Result;
 
 /// Appends `action` on `entity` `entity_id`, with `details`.

@@ -1,10 +1,12 @@
 //! Queries for `idempotency_keys`: the saved answers of requests sent with an `Idempotency-Key`,
 //! each visible only to the caller who sent it (RLS).
 
-use super::{Db, p};
 use tokio_postgres::Row;
 
-use super::row::{FromRow, failed};
+use super::{
+    Db, p,
+    row::{FromRow, failed},
+};
 use crate::http::Result;
 
 /// A saved answer, and the fingerprint of the request it answered.

@@ -2,12 +2,14 @@
 //! function and read by no request), `inscriptions` (one per person and masterclass, with what
 //! was submitted with it) and their access tokens (`inscription_tokens`, stored hashed).
 
-use super::{Db, p};
 use time::{Date, OffsetDateTime};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::row::{FromRow, failed};
+use super::{
+    Db, p,
+    row::{FromRow, failed},
+};
 use crate::{auth::StudentIdentity, http::Result, services::students::InscriptionView};
 
 impl FromRow for InscriptionView {

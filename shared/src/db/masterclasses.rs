@@ -1,11 +1,13 @@
 //! Queries for masterclasses. Deleted masterclasses are tombstones (`deleted_at`), invisible here.
 
-use super::{Db, p};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::row::{FromRow, all, failed};
+use super::{
+    Db, p,
+    row::{FromRow, all, failed},
+};
 use crate::domain::masterclass::{Masterclass, MasterclassPatch, NewMasterclass, StoredPdf};
 use crate::http::Result;
 

@@ -7,9 +7,10 @@
 //! gained the `grant`/`revoke create` around their `alter function ... owner`, without which they
 //! failed for an owner that is not a superuser; where they had applied, nothing changes.)
 
-use super::{Db, p};
 use anyhow::Context;
 use deadpool_postgres::Pool;
+
+use super::{Db, p};
 
 /// One migration: its number, its name and its SQL.
 pub struct Migration {

@@ -2,12 +2,14 @@
 //! their transitions are described in `messaging::dispatch`; every transition of a claimed
 //! message is guarded by its claim, so a run that lost its claim changes nothing.
 
-use super::{Db, p};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::row::{FromRow, all, failed};
+use super::{
+    Db, p,
+    row::{FromRow, all, failed},
+};
 use crate::{domain::Paging, http::Result, messaging::admin::MessageView};
 
 /// A message claimed for sending.

@@ -1,12 +1,12 @@
 //! Building the connection pool once per process.
 
-use super::Db;
 use std::{fs, time::Duration};
 
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::SslMode;
 
+use super::Db;
 use crate::config::{DatabaseConfig, Secret};
 
 /// Builds a pool for `url`. TLS (rustls, webpki roots plus `DATABASE_CA_CERT`) is used when the

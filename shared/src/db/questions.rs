@@ -1,11 +1,13 @@
 //! Queries for the question bank: `questions` and their answers in `question_keys` (a table of
 //! its own, so that a student's paper can read questions without ever seeing a key).
 
-use super::{Db, p};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::row::{FromRow, all, failed};
+use super::{
+    Db, p,
+    row::{FromRow, all, failed},
+};
 use crate::{
     domain::exam::{Choice, NewQuestion, QuestionStatus, QuestionView},
     http::Result,

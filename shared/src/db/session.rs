@@ -6,11 +6,10 @@
 //! query in it may see and change; it also turns JIT compilation off. These settings are
 //! transaction-local, hence safe behind a transaction-mode pooler.
 
+use deadpool_postgres::{Client, Transaction};
 use futures::FutureExt;
 
 use super::{Db, p};
-use deadpool_postgres::{Client, Transaction};
-
 use crate::{auth::Caller, http::Result};
 
 /// The role request transactions run as.

@@ -5,12 +5,14 @@
 //! known: with `query_typed`, an unnamed statement parsed and run in one round trip, which a
 //! transaction-mode pooler keeps on one server connection.
 
-use super::{Db, p};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::row::{FromRow, all, failed};
+use super::{
+    Db, p,
+    row::{FromRow, all, failed},
+};
 use crate::{
     auth::Role,
     domain::staff::{NewStaff, StaffPatch, StaffView},

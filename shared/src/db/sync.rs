@@ -7,12 +7,10 @@
 //! position nothing can appear behind it (migration 0011 says more). Rows are read in
 //! (`sync_xid`, `row_version`) order, which each synced table indexes.
 
-use super::{Db, p};
 use serde_json::Value;
-
 use uuid::Uuid;
 
-use super::{Transaction, row::failed};
+use super::{Db, Transaction, p, row::failed};
 use crate::{
     http::Result,
     sync::{Change, ChangeOp, Collection, Fields, clocks_from_json, clocks_to_json, merge::Clocks},

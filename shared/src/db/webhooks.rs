@@ -1,10 +1,9 @@
 //! Queries for what the WhatsApp provider sends us: students' messages (`incoming_messages`,
 //! once per provider id) and events we could not place (`webhook_events`, kept for staff).
 
-use super::{Db, p};
 use uuid::Uuid;
 
-use super::row::failed;
+use super::{Db, p, row::failed};
 use crate::http::Result;
 
 /// Keeps a student's message unless it was stored before (the provider redelivers); returns 1
