@@ -380,8 +380,8 @@ pub async fn push(
             }
             run.flush(&ctx, tx, &mut results, &mut changed).await?;
             let (result, did) = apply_one(&ctx, tx, mutation).await?;
-            if did && !changed.contains(&mutation.collection.as_str()) {
-                changed.push(&mutation.collection);
+            if did {
+                note_changed(&mut changed, &mutation.collection);
             }
             results.push(result);
         }
@@ -411,6 +411,13 @@ pub async fn push(
     tracing::info!(client_id = %request.client_id, applied = response.synced_count,
                    rejected = response.error_count, last = response.last_mutation_id, "sync push");
     Ok(response)
+}
+
+/// Adds `collection` to those a push changed (named once each in its pokes).
+fn note_changed<'m>(changed: &mut Vec<&'m str>, collection: &'m str) {
+    if !changed.contains(&collection) {
+        changed.push(collection);
+    }
 }
 
 /// Applies `mutation` in a savepoint of its own: its result, and whether it changed data.
@@ -463,9 +470,7 @@ impl<'m> Run<'m> {
         let written = db::sync::insert_documents(tx, &documents).await;
         if matches!(written, Ok(n) if n == documents.len() as u64) {
             db::sync::release(tx).await?;
-            if !changed.contains(&"documents") {
-                changed.push("documents");
-            }
+            note_changed(changed, Collection::Documents.name());
             return Ok(());
         }
         if let Err(error @ Error::Unavailable(_)) = written {
@@ -474,8 +479,8 @@ impl<'m> Run<'m> {
         db::sync::rollback(tx).await?;
         for (index, mutation) in pending {
             let (result, did) = apply_one(ctx, tx, mutation).await?;
-            if did && !changed.contains(&mutation.collection.as_str()) {
-                changed.push(&mutation.collection);
+            if did {
+                note_changed(changed, &mutation.collection);
             }
             results[index] = result;
         }
