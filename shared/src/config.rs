@@ -32,6 +32,19 @@ pub struct SyncConfig {
     /// `SYNC_POKE_SECRET` (required with `SYNC_POKE_URLS`): the HMAC-SHA256 key of the pokes'
     /// signatures.
     pub poke_secret: Option<Secret>,
+    /// `SYNC_REMOTE_URL` and `SYNC_REMOTE_SECRET` (both or neither): the deployment this one
+    /// syncs with (a venue server's cloud), and the peer secret an admin created there.
+    pub remote: Option<RemoteConfig>,
+}
+
+/// The remote of a venue server (see `sync::peer`).
+#[derive(Debug, Clone)]
+pub struct RemoteConfig {
+    /// The remote's base URL (`https://api.example.org`), without a trailing slash.
+    pub url: String,
+    pub secret: Secret,
+    /// `SYNC_REMOTE_TIMEOUT_SECS` (default 30): one HTTP call to the remote.
+    pub timeout: Duration,
 }
 
 /// WhatsApp delivery.
@@ -259,9 +272,34 @@ impl Config {
                 if !poke_urls.is_empty() && poke_secret.is_none() {
                     bail!("SYNC_POKE_URLS needs SYNC_POKE_SECRET, the key that signs the pokes");
                 }
+                let remote = match (get("SYNC_REMOTE_URL"), get("SYNC_REMOTE_SECRET")) {
+                    (None, None) => None,
+                    (Some(url), Some(secret)) => {
+                        if !(url.starts_with("https://") || url.starts_with("http://")) {
+                            bail!("SYNC_REMOTE_URL: {url:?} is not an http(s) URL");
+                        }
+                        Some(RemoteConfig {
+                            url: url.trim_end_matches('/').to_owned(),
+                            secret: Secret::new(secret),
+                            timeout: Duration::from_secs(parse_or::<u64>(
+                                "SYNC_REMOTE_TIMEOUT_SECS",
+                                get("SYNC_REMOTE_TIMEOUT_SECS"),
+                                30,
+                            )?),
+                        })
+                    }
+                    (Some(_), None) => bail!(
+                        "SYNC_REMOTE_URL needs SYNC_REMOTE_SECRET, the secret of a sync peer \
+                         created on the remote (POST /api/sync/peers)"
+                    ),
+                    (None, Some(_)) => {
+                        bail!("SYNC_REMOTE_SECRET is set but SYNC_REMOTE_URL is not")
+                    }
+                };
                 SyncConfig {
                     poke_urls,
                     poke_secret,
+                    remote,
                 }
             },
             journey: JourneyConfig {

@@ -14,6 +14,7 @@ mod messaging;
 mod migrations;
 mod outages;
 mod papers;
+mod peers;
 mod rls;
 mod students;
 mod sync;

@@ -11,6 +11,7 @@ pub mod device;
 pub mod fake_openai;
 pub mod fake_whapi;
 pub mod lambda;
+pub mod peers;
 pub use local_gateway::pdfs;
 pub mod pgbouncer;
 
@@ -347,6 +348,11 @@ impl InProcess {
             router,
             bearer: None,
         }
+    }
+
+    /// The router itself (to serve it on a port).
+    pub fn router(&self) -> Router {
+        self.router.clone()
     }
 
     /// The same router, with `Authorization: Bearer <token>` on every request.

@@ -28,6 +28,13 @@ pub struct Options {
     /// Where the embedded Postgres and S3 keep their data.
     #[arg(long, env = "LOCAL_DATA_DIR", default_value = ".local")]
     pub data_dir: PathBuf,
+    /// The deployment to sync with (a venue server's cloud): its base URL. Needs
+    /// --remote-secret; syncs every 30 s and on `POST /api/sync/run`.
+    #[arg(long, env = "SYNC_REMOTE_URL", requires = "remote_secret")]
+    pub remote: Option<String>,
+    /// The secret of a sync peer created on the remote (`POST /api/sync/peers` there).
+    #[arg(long, env = "SYNC_REMOTE_SECRET", hide_env_values = true)]
+    pub remote_secret: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -59,7 +66,16 @@ pub enum Command {
 /// `cargo run [serve]`, `cargo run -- migrate` and `cargo run -- create-admin`.
 pub async fn run(options: Options) -> anyhow::Result<()> {
     match options.command {
-        None | Some(Command::Serve) => serve(&options.data_dir, options.port).await,
+        None | Some(Command::Serve) => {
+            let remote: Vec<(&'static str, String)> = match (options.remote, options.remote_secret)
+            {
+                (Some(url), Some(secret)) => {
+                    vec![("SYNC_REMOTE_URL", url), ("SYNC_REMOTE_SECRET", secret)]
+                }
+                _ => Vec::new(),
+            };
+            serve(&options.data_dir, options.port, remote).await
+        }
         Some(Command::Migrate) => migrate_only().await,
         Some(Command::Openapi) => {
             println!("{}", openapi().to_pretty_json()?);
@@ -126,10 +142,14 @@ async fn migrate_only() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(data_dir: &Path, port: u16) -> anyhow::Result<()> {
-    let stack = Stack::start(data_dir).await?;
+async fn serve(
+    data_dir: &Path,
+    port: u16,
+    settings: Vec<(&'static str, String)>,
+) -> anyhow::Result<()> {
+    let stack = Stack::start_with(data_dir, settings).await?;
     let bootstrap = bootstrap_admin(&stack.state).await?;
-    let timers = schedules::spawn(&stack.state, schedules::jobs());
+    let timers = schedules::spawn(&stack.state, schedules::jobs(&stack.state));
     let env_file = data_dir.join("lambda.env");
     let lines: String = stack
         .env

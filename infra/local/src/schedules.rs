@@ -18,10 +18,10 @@ pub struct Job {
     pub run: fn(AppState) -> JobFuture,
 }
 
-/// The jobs of the local stack, one per scheduled function. (Server-to-server sync and backups
-/// will add theirs.)
-pub fn jobs() -> Vec<Job> {
-    vec![Job {
+/// The jobs of the local stack, one per scheduled function; `sync-peer` only when a remote is
+/// configured. (Backups will add theirs.)
+pub fn jobs(state: &AppState) -> Vec<Job> {
+    let mut jobs = vec![Job {
         name: "dispatcher",
         // EventBridge runs it every minute in AWS; locally, messages go out within seconds.
         every: Duration::from_secs(5),
@@ -31,7 +31,16 @@ pub fn jobs() -> Vec<Job> {
                 dispatcher::run(&state, deadline).await.map(|_| ())
             })
         },
-    }]
+    }];
+    if state.config.sync.remote.is_some() {
+        jobs.push(Job {
+            name: "sync-peer",
+            // A venue catches up within half a minute of the link coming back.
+            every: Duration::from_secs(30),
+            run: |state| Box::pin(async move { sync_peer::run(&state).await.map(|_| ()) }),
+        });
+    }
+    jobs
 }
 
 /// Starts one timer task per job.

@@ -25,8 +25,17 @@ pub struct Stack {
 impl Stack {
     /// Starts what is not configured (Postgres, S3), migrates, and builds the state.
     pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
+        Self::start_with(data_dir, Vec::new()).await
+    }
+
+    /// Like [`start`](Self::start), with `settings` (from command-line flags) over the
+    /// environment.
+    pub async fn start_with(
+        data_dir: &Path,
+        settings: Vec<(&'static str, String)>,
+    ) -> anyhow::Result<Self> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let mut overrides: Vec<(&str, String)> = Vec::new();
+        let mut overrides: Vec<(&str, String)> = settings;
 
         let mut postgres = None;
         let cluster = data_dir.join("pg");

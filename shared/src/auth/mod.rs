@@ -7,6 +7,7 @@
 
 pub mod jwt;
 pub mod password;
+pub mod peer;
 pub mod student_token;
 
 use serde_json::{Value, json};
@@ -69,6 +70,10 @@ pub enum Caller {
     Registrar {
         whatsapp_number: String,
     },
+    /// Another instance of the platform syncing with this one (a venue server with its cloud):
+    /// reads and writes every synced row, as replication (see `sync::peer`). On the side that
+    /// runs the sync, the same caller applies what was pulled, the id being its remote's.
+    Peer(Uuid),
 }
 
 impl Caller {
@@ -90,6 +95,7 @@ impl Caller {
             Self::Registrar { whatsapp_number } => {
                 json!({ "role": "registrar", "whatsapp_number": whatsapp_number })
             }
+            Self::Peer(id) => json!({ "role": "admin", "sub": id, "replication": true }),
         }
     }
 

@@ -21,9 +21,7 @@ impl std::fmt::Debug for StudentToken {
 
 impl StudentToken {
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        Self(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+        Self(random(PREFIX))
     }
 
     pub fn as_str(&self) -> &str {
@@ -33,6 +31,13 @@ impl StudentToken {
     pub fn hash(&self) -> Vec<u8> {
         hash(&self.0)
     }
+}
+
+/// `prefix` and 32 random bytes, base64url: a secret to show once and store hashed.
+pub fn random(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// The stored form of a presented token.

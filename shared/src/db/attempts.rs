@@ -64,7 +64,7 @@ pub async fn scored(
 ) -> Result<Option<(i32, i32, OffsetDateTime)>> {
     db.opt(
         "select score, max_score, submitted_at from test_attempts
-         where inscription_id = $1 and kind = $2 and score is not null",
+         where inscription_id = $1 and kind = $2 and score is not null and not superseded",
         &[p(&inscription_id), p(&kind.as_str())],
     )
     .await
@@ -130,7 +130,8 @@ pub async fn start(
 ) -> Result<Option<(Uuid, OffsetDateTime)>> {
     db.opt(
         "insert into test_attempts (inscription_id, kind, max_score) values ($1, $2, $3)
-         on conflict (inscription_id, kind) do nothing returning id, submitted_at",
+         on conflict (inscription_id, kind) where not superseded do nothing
+         returning id, submitted_at",
         &[p(&inscription_id), p(&kind.as_str()), p(&max_score)],
     )
     .await

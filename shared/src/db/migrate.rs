@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_sync"),
     migration!(12, "0012_sync_pokes"),
     migration!(13, "0013_sync_hidden_masterclasses"),
+    migration!(14, "0014_instance_sync"),
 ];
 
 /// Any 64-bit number unique to this purpose.

@@ -148,6 +148,14 @@ fn source(collection: Collection) -> Source {
             fields: "jsonb_build_object('key', t.key, 'value', t.value)",
             gone: "t.deleted_at is not null",
         },
+        // Never pulled by devices (see `Collection::readable_by`); a row as instances see it.
+        Collection::Attempts => Source {
+            table: "test_attempts",
+            from: "test_attempts t",
+            fields: "jsonb_build_object('inscription_id', t.inscription_id, 'kind', t.kind,
+                     'score', t.score, 'max_score', t.max_score, 'submitted_at', t.submitted_at)",
+            gone: "t.deleted_at is not null",
+        },
     }
 }
 

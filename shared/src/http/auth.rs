@@ -13,7 +13,7 @@ use http::{header, request::Parts};
 use super::Error;
 use crate::{
     AppState,
-    auth::{Caller, Role, StaffIdentity, StudentIdentity, student_token},
+    auth::{Caller, Role, StaffIdentity, StudentIdentity, peer, student_token},
 };
 
 /// Any staff member (admin or tutor) with an active account.
@@ -28,7 +28,7 @@ pub struct Admin(pub StaffIdentity);
 #[derive(Debug, Clone, Copy)]
 pub struct Student(pub StudentIdentity);
 
-/// Anyone signed in: a staff member or a student (a device that syncs).
+/// Anyone signed in: a staff member or a student (a device that syncs), or a sync peer.
 #[derive(Debug, Clone)]
 pub struct Member(pub Caller);
 
@@ -87,9 +87,16 @@ async fn student_from_token(state: &AppState, token: &str) -> Result<StudentIden
         .ok_or(Error::Unauthorized)
 }
 
-/// Resolves any bearer token to a caller (student tokens by prefix, staff tokens otherwise).
+/// Resolves any bearer token to a caller (student tokens and peer secrets by prefix, staff
+/// tokens otherwise).
 async fn resolve(state: &AppState, token: &str) -> Result<Caller, Error> {
-    if token.starts_with(student_token::PREFIX) {
+    if token.starts_with(peer::PREFIX) {
+        let client = state.db.get().await?;
+        crate::db::peers::session(&client, &peer::hash(token))
+            .await?
+            .map(Caller::Peer)
+            .ok_or(Error::Unauthorized)
+    } else if token.starts_with(student_token::PREFIX) {
         Ok(Caller::Student(student_from_token(state, token).await?))
     } else {
         Ok(Caller::Staff(staff_from_jwt(state, token).await?))

@@ -27,6 +27,7 @@ use crate::{
         staff::{Email, PersonName},
         student::Phone,
     },
+    sync::peer::PeerName,
 };
 
 /// An RFC 9457 problem, as every error is answered.
@@ -70,6 +71,7 @@ pub struct ProblemField {
 pub const STAFF: &str = "staff_jwt";
 pub const STUDENT: &str = "student_token";
 pub const WEBHOOK: &str = "webhook_secret";
+pub const PEER: &str = "sync_peer";
 
 /// Completes the document built from the routers.
 pub fn complete(mut doc: OpenApi) -> OpenApi {
@@ -108,6 +110,7 @@ const LIMITS: &[(&str, &str, Length)] = &[
     ("PasswordReset", "password", Password::LENGTH),
     ("QuestionDraft", "text", NewQuestion::TEXT),
     ("QuestionDraft", "choices[]", NewQuestion::CHOICE),
+    ("PeerDraft", "name", PeerName::LENGTH),
     (
         "QuestionDraft",
         "source_excerpt",
@@ -172,6 +175,19 @@ impl Modify for Common {
                     .bearer_format("mcs_…")
                     .description(Some(
                         "The student access token issued at registration (`mcs_` + 43 characters)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            PEER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("msp_…")
+                    .description(Some(
+                        "A sync peer's secret, from POST /api/sync/peers on this instance \
+                         (`msp_` + 43 characters): another instance syncing with this one",
                     ))
                     .build(),
             ),

@@ -39,7 +39,13 @@ pub struct Context<'a> {
 /// Applies `mutation`; `Ok(true)` when it changed something.
 pub async fn apply(ctx: &Context<'_>, tx: &Transaction<'_>, mutation: &Mutation) -> Result<bool> {
     let (collection, at) = checked(ctx, mutation)?;
-    if collection == Collection::Masterclasses {
+    if mutation.clocks.is_some() {
+        return Err(Error::field(
+            "clocks",
+            "is sent by sync peers only: a device sends one hlc per mutation",
+        ));
+    }
+    if matches!(collection, Collection::Masterclasses | Collection::Attempts) {
         return Err(Error::Forbidden);
     }
     check_field_names(collection, mutation)?;
@@ -86,7 +92,7 @@ pub fn new_document(ctx: &Context<'_>, mutation: &Mutation) -> Option<db::sync::
         return None;
     }
     let (collection, at) = checked(ctx, mutation).ok()?;
-    if collection != Collection::Documents {
+    if collection != Collection::Documents || mutation.clocks.is_some() {
         return None;
     }
     check_field_names(collection, mutation).ok()?;
@@ -161,7 +167,7 @@ async fn create(
     let fields = &mutation.fields;
     let (_, clocks) = merge::update(&merge::Clocks::new(), collection.sent(fields), at);
     match collection {
-        Collection::Masterclasses => Err(Error::Forbidden),
+        Collection::Masterclasses | Collection::Attempts => Err(Error::Forbidden),
         Collection::Questions => {
             let staff = staff_id(ctx.caller)?;
             let new = NewQuestion::parse(&question_draft(&question_fields(fields)?))?;
@@ -332,7 +338,7 @@ async fn update(
     };
     if !changed.is_empty() {
         match collection {
-            Collection::Masterclasses => return Err(Error::Forbidden),
+            Collection::Masterclasses | Collection::Attempts => return Err(Error::Forbidden),
             Collection::Questions => {
                 staff_id(ctx.caller)?;
                 let frozen = ["choice_a", "choice_b", "choice_c", "choice_d", "correct"];
@@ -382,7 +388,9 @@ async fn delete(
     stored: db::sync::Stored,
 ) -> Result<bool> {
     match collection {
-        Collection::Masterclasses | Collection::Inscriptions => return Err(Error::Forbidden),
+        Collection::Masterclasses | Collection::Inscriptions | Collection::Attempts => {
+            return Err(Error::Forbidden);
+        }
         Collection::Questions if stored.fields.get("used") == Some(&Value::Bool(true)) => {
             return Err(Error::Conflict {
                 code: "question_used",

@@ -21,7 +21,9 @@ pub mod apply;
 pub mod cursor;
 pub mod hlc;
 pub mod merge;
+pub mod peer;
 pub mod poke;
+pub mod replica;
 
 use std::collections::BTreeMap;
 
@@ -71,14 +73,26 @@ pub enum Collection {
     Questions,
     /// Per-user JSON documents: what used to live in a browser's local storage. Private.
     Documents,
+    /// Test results, with their answers: between instances only (`sync::peer`).
+    Attempts,
 }
 
 impl Collection {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Masterclasses,
         Self::Inscriptions,
         Self::Questions,
         Self::Documents,
+        Self::Attempts,
+    ];
+
+    /// What instances exchange. (Documents stay on the instance they were written on: their
+    /// owners are accounts and profiles, which each instance numbers for itself.)
+    pub const REPLICATED: [Self; 4] = [
+        Self::Masterclasses,
+        Self::Questions,
+        Self::Inscriptions,
+        Self::Attempts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -87,6 +101,7 @@ impl Collection {
             Self::Inscriptions => "inscriptions",
             Self::Questions => "questions",
             Self::Documents => "documents",
+            Self::Attempts => "attempts",
         }
     }
 
@@ -97,7 +112,7 @@ impl Collection {
     /// Fields a client may change in an update (and send with a create).
     pub fn writable(self) -> &'static [&'static str] {
         match self {
-            Self::Masterclasses => &[],
+            Self::Masterclasses | Self::Attempts => &[],
             Self::Inscriptions => &["attended"],
             Self::Questions => &[
                 "text",
@@ -124,7 +139,7 @@ impl Collection {
     /// Fields sent with a create only: they say what the record is and never change.
     pub fn create_only(self) -> &'static [&'static str] {
         match self {
-            Self::Masterclasses | Self::Documents => &[],
+            Self::Masterclasses | Self::Documents | Self::Attempts => &[],
             Self::Inscriptions => &[
                 "masterclass_id",
                 "full_name",
@@ -149,13 +164,17 @@ impl Collection {
             ],
             Self::Inscriptions => &["attendance_validated_at", "registered_at"],
             Self::Questions => &["used"],
-            Self::Documents => &[],
+            Self::Documents | Self::Attempts => &[],
         }
     }
 
     /// May `caller` pull this collection? (Row-level security then decides which rows.)
     pub fn readable_by(self, caller: &Caller) -> bool {
+        if let Caller::Peer(_) = caller {
+            return Self::REPLICATED.contains(&self);
+        }
         match self {
+            Self::Attempts => false,
             Self::Questions => caller.is_staff(),
             _ => matches!(
                 caller,
@@ -187,6 +206,11 @@ pub struct Mutation {
     /// `<13-digit ms>-<5-digit counter>-<node>`.
     #[schema(example = "1795430400000-00000-3f0c8a4e9b1d4c2a")]
     pub hlc: String,
+    /// From a sync peer only (another instance of the platform): the clock of each field's last
+    /// write, as its pull gives them; `fields` is then the whole record. A device sends `hlc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub clocks: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -344,8 +368,15 @@ pub async fn push(
     }
     let now = OffsetDateTime::now_utc();
     let ctx = apply::Context { state, caller, now };
+    let peer = match caller {
+        Caller::Peer(id) => Some(*id),
+        _ => None,
+    };
     let response = db::transact(&state.db, caller, async |tx| {
-        db::sync::applying(tx).await?;
+        match peer {
+            Some(_) => db::replica::replicating(tx).await?,
+            None => db::sync::applying(tx).await?,
+        }
         let last = db::sync::claim_client(tx, request.client_id)
             .await?
             .ok_or(Error::Forbidden)?;
@@ -370,6 +401,14 @@ pub async fn push(
                 });
             }
             next += 1;
+            if let Some(peer) = peer {
+                let (result, did) = peer::receive(tx, peer, mutation).await?;
+                if did {
+                    note_changed(&mut changed, &mutation.collection);
+                }
+                results.push(result);
+                continue;
+            }
             if let Some(document) = apply::new_document(&ctx, mutation)
                 .filter(|d| !run.documents.iter().any(|r| r.id == d.id))
             {
@@ -386,6 +425,9 @@ pub async fn push(
             results.push(result);
         }
         run.flush(&ctx, tx, &mut results, &mut changed).await?;
+        if peer.is_some() {
+            replica::retry_parked(tx).await?;
+        }
         if next - 1 > last {
             db::sync::record_client(tx, request.client_id, next - 1).await?;
         }
@@ -567,8 +609,11 @@ pub async fn pull(state: &AppState, caller: &Caller, query: &PullQuery) -> Resul
             }
         };
         let horizon = db::sync::horizon(tx).await?;
-        let mut rows =
-            db::sync::changes(tx, &wanted, (from.xid, from.version), horizon, limit + 1).await?;
+        let after = (from.xid, from.version);
+        let mut rows = match caller {
+            Caller::Peer(_) => db::replica::changes(tx, &wanted, after, horizon, limit + 1).await?,
+            _ => db::sync::changes(tx, &wanted, after, horizon, limit + 1).await?,
+        };
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         let next = match (has_more, rows.last()) {

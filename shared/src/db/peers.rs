@@ -1,0 +1,417 @@
+//! Queries of instance sync's bookkeeping: on the remote, the peers allowed to sync
+//! (`sync_peers`); on the local side, its remote and where it stands (`sync_remotes`), the
+//! changes queued for it (`sync_queue`), and the runs (`sync_runs`); on both, records received
+//! that do not fit yet (`sync_parked`).
+
+use serde_json::{Map, Value};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{
+    Db, p,
+    row::{FromRow, all, failed},
+};
+use crate::{
+    http::Result,
+    sync::{
+        Collection, clocks_from_json, clocks_to_json,
+        merge::Clocks,
+        peer::{PeerView, RunView},
+    },
+};
+
+impl FromRow for PeerView {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            created_at: row.try_get("created_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+            last_seen_at: row.try_get("last_seen_at")?,
+        })
+    }
+}
+
+const PEER: &str = "id, name, created_at, revoked_at, last_seen_at";
+
+/// Creates a peer known by `secret_hash`, made by admin `by`.
+pub async fn create(db: &impl Db, name: &str, secret_hash: &[u8], by: Uuid) -> Result<PeerView> {
+    let row = db
+        .one(
+            &format!(
+                "insert into sync_peers (name, secret_hash, created_by) values ($1, $2, $3)
+                 returning {PEER}"
+            ),
+            &[p(&name), p(&secret_hash), p(&by)],
+        )
+        .await
+        .map_err(failed("creating a sync peer"))?;
+    PeerView::from_row(&row)
+}
+
+pub async fn list(db: &impl Db) -> Result<Vec<PeerView>> {
+    let rows = db
+        .all(
+            &format!("select {PEER} from sync_peers order by created_at, id"),
+            &[],
+        )
+        .await
+        .map_err(failed("listing sync peers"))?;
+    all(&rows)
+}
+
+/// Revokes peer `id` (its secret stops working at once); `None` if there is no such peer.
+pub async fn revoke(db: &impl Db, id: Uuid) -> Result<Option<PeerView>> {
+    let row = db
+        .opt(
+            &format!(
+                "update sync_peers set revoked_at = coalesce(revoked_at, now()) where id = $1
+                 returning {PEER}"
+            ),
+            &[p(&id)],
+        )
+        .await
+        .map_err(failed(format!("revoking sync peer {id}")))?;
+    row.as_ref().map(PeerView::from_row).transpose()
+}
+
+/// The peer a presented secret belongs to, if any and not revoked (outside a transaction,
+/// before the caller is known).
+pub async fn session(db: &tokio_postgres::Client, secret_hash: &[u8]) -> Result<Option<Uuid>> {
+    let row = db
+        .one("select auth_sync_peer($1) as id", &[p(&secret_hash)])
+        .await
+        .map_err(failed("checking a sync peer's secret"))?;
+    Ok(row.try_get("id")?)
+}
+
+/// Where the local side stands with its remote.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub scan: (u64, i64),
+    pub pull_cursor: Option<String>,
+    pub next_mutation_id: i64,
+    pub acknowledged: i64,
+}
+
+impl FromRow for Remote {
+    fn from_row(row: &Row) -> Result<Self> {
+        let scan_xid: String = row.try_get("scan_xid")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            client_id: row.try_get("client_id")?,
+            scan: (
+                scan_xid.parse().map_err(anyhow::Error::from)?,
+                row.try_get("scan_version")?,
+            ),
+            pull_cursor: row.try_get("pull_cursor")?,
+            next_mutation_id: row.try_get("next_mutation_id")?,
+            acknowledged: row.try_get("acknowledged")?,
+        })
+    }
+}
+
+const REMOTE: &str = "id, client_id, scan_xid::text as scan_xid, scan_version, pull_cursor, \
+                      next_mutation_id, acknowledged";
+
+/// Takes the remote at `url` for run `run` for `lease_secs` (created on first use); `None` when
+/// another run holds it.
+pub async fn lease(db: &impl Db, url: &str, run: Uuid, lease_secs: f64) -> Result<Option<Remote>> {
+    db.exec(
+        "insert into sync_remotes (url) values ($1) on conflict (url) do nothing",
+        &[p(&url)],
+    )
+    .await
+    .map_err(failed("recording the sync remote"))?;
+    let row = db
+        .opt(
+            &format!(
+                "update sync_remotes set leased_until = now() + make_interval(secs => $3),
+                     leased_by = $2
+                 where url = $1 and (leased_until is null or leased_until < now() or leased_by = $2)
+                 returning {REMOTE}"
+            ),
+            &[p(&url), p(&run), p(&lease_secs)],
+        )
+        .await
+        .map_err(failed("taking the sync remote for a run"))?;
+    row.as_ref().map(Remote::from_row).transpose()
+}
+
+/// Frees the remote held by run `run`.
+pub async fn release(db: &impl Db, remote: Uuid, run: Uuid) -> Result<()> {
+    db.exec(
+        "update sync_remotes set leased_until = null, leased_by = null
+         where id = $1 and leased_by = $2",
+        &[p(&remote), p(&run)],
+    )
+    .await
+    .map_err(failed("freeing the sync remote"))?;
+    Ok(())
+}
+
+/// One change queued for the remote.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub mutation_id: i64,
+    pub collection: String,
+    pub record_id: Uuid,
+    pub fields: Map<String, Value>,
+    pub clocks: Value,
+    /// Bytes of its fields and clocks as JSON, about what it weighs in a push.
+    pub size: usize,
+}
+
+/// Queues `changes` for remote `remote`, numbered from its next mutation id, and moves its
+/// scan to `scanned`; in the caller's transaction, so a change is queued exactly once.
+pub async fn enqueue(
+    db: &impl Db,
+    remote: Uuid,
+    changes: &[(Collection, Uuid, Value, Value)],
+    scanned: (u64, i64),
+) -> Result<()> {
+    let collections: Vec<&str> = changes.iter().map(|c| c.0.name()).collect();
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.1).collect();
+    let fields: Vec<&Value> = changes.iter().map(|c| &c.2).collect();
+    let clocks: Vec<&Value> = changes.iter().map(|c| &c.3).collect();
+    db.exec(
+        "with r as (select next_mutation_id from sync_remotes where id = $1)
+         insert into sync_queue (remote_id, mutation_id, collection, record_id, fields, clocks)
+         select $1, r.next_mutation_id + c.n - 1, c.collection, c.id, c.fields, c.clocks
+         from r, unnest($2::text[], $3::uuid[], $4::jsonb[], $5::jsonb[])
+              with ordinality as c (collection, id, fields, clocks, n)",
+        &[p(&remote), p(&collections), p(&ids), p(&fields), p(&clocks)],
+    )
+    .await
+    .map_err(failed("queueing changes for the remote"))?;
+    db.exec(
+        "update sync_remotes set next_mutation_id = next_mutation_id + $2,
+             scan_xid = $3::text::xid8, scan_version = $4
+         where id = $1",
+        &[
+            p(&remote),
+            p(&(changes.len() as i64)),
+            p(&scanned.0.to_string()),
+            p(&scanned.1),
+        ],
+    )
+    .await
+    .map_err(failed("moving the scan of local changes"))?;
+    Ok(())
+}
+
+/// The oldest `limit` queued changes the remote has not acknowledged.
+pub async fn queued(db: &impl Db, remote: Uuid, limit: i64) -> Result<Vec<Queued>> {
+    let rows = db
+        .all(
+            "select q.mutation_id, q.collection, q.record_id, q.fields, q.clocks,
+                    octet_length(q.fields::text) + octet_length(q.clocks::text) + 200 as size
+             from sync_queue q join sync_remotes r on r.id = q.remote_id
+             where q.remote_id = $1 and q.mutation_id > r.acknowledged
+             order by q.mutation_id limit $2",
+            &[p(&remote), p(&limit)],
+        )
+        .await
+        .map_err(failed("reading changes queued for the remote"))?;
+    rows.iter()
+        .map(|r| {
+            let fields: Value = r.try_get("fields")?;
+            Ok(Queued {
+                mutation_id: r.try_get("mutation_id")?,
+                collection: r.try_get("collection")?,
+                record_id: r.try_get("record_id")?,
+                fields: match fields {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                },
+                clocks: r.try_get("clocks")?,
+                size: usize::try_from(r.try_get::<_, i32>("size")?).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// Records that the remote has every mutation up to `last`, and forgets them.
+pub async fn acknowledge(db: &impl Db, remote: Uuid, last: i64) -> Result<()> {
+    db.exec(
+        "update sync_remotes set acknowledged = greatest(acknowledged, $2) where id = $1",
+        &[p(&remote), p(&last)],
+    )
+    .await
+    .map_err(failed("recording what the remote acknowledged"))?;
+    db.exec(
+        "delete from sync_queue where remote_id = $1 and mutation_id <= $2",
+        &[p(&remote), p(&last)],
+    )
+    .await
+    .map_err(failed("forgetting acknowledged changes"))?;
+    Ok(())
+}
+
+/// Stores the remote's pull cursor (with the changes it brought, in one transaction).
+pub async fn pulled_to(db: &impl Db, remote: Uuid, cursor: &str) -> Result<()> {
+    db.exec(
+        "update sync_remotes set pull_cursor = $2 where id = $1",
+        &[p(&remote), p(&cursor)],
+    )
+    .await
+    .map_err(failed("storing the remote's pull cursor"))?;
+    Ok(())
+}
+
+/// A received record set aside.
+pub struct Parked {
+    pub collection: Collection,
+    pub id: Uuid,
+    pub fields: Map<String, Value>,
+    pub clocks: Clocks,
+    pub source: Uuid,
+}
+
+pub async fn park(
+    db: &impl Db,
+    collection: Collection,
+    id: Uuid,
+    fields: &Map<String, Value>,
+    clocks: &Clocks,
+    source: Uuid,
+    error: &str,
+) -> Result<()> {
+    db.exec(
+        "insert into sync_parked (collection, record_id, fields, clocks, source, last_error)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (collection, record_id) do update
+         set fields = excluded.fields, clocks = excluded.clocks, source = excluded.source,
+             last_error = excluded.last_error",
+        &[
+            p(&collection.name()),
+            p(&id),
+            p(&Value::Object(fields.clone())),
+            p(&clocks_to_json(clocks)),
+            p(&source),
+            p(&error),
+        ],
+    )
+    .await
+    .map_err(failed(format!("parking {} {id}", collection.name())))?;
+    Ok(())
+}
+
+pub async fn unpark(db: &impl Db, collection: Collection, id: Uuid) -> Result<()> {
+    db.exec(
+        "delete from sync_parked where collection = $1 and record_id = $2",
+        &[p(&collection.name()), p(&id)],
+    )
+    .await
+    .map_err(failed(format!("unparking {} {id}", collection.name())))?;
+    Ok(())
+}
+
+/// Every parked record, oldest first.
+pub async fn parked(db: &impl Db) -> Result<Vec<Parked>> {
+    let rows = db
+        .all(
+            "select collection, record_id, fields, clocks, source from sync_parked
+             order by parked_at, collection, record_id",
+            &[],
+        )
+        .await
+        .map_err(failed("reading parked records"))?;
+    rows.iter()
+        .map(|r| {
+            let name: String = r.try_get("collection")?;
+            let fields: Value = r.try_get("fields")?;
+            let clocks: Value = r.try_get("clocks")?;
+            Ok(Parked {
+                collection: Collection::parse(&name)
+                    .ok_or_else(|| anyhow::anyhow!("parked collection {name:?}"))?,
+                id: r.try_get("record_id")?,
+                fields: match fields {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                },
+                clocks: clocks_from_json(&clocks),
+                source: r.try_get("source")?,
+            })
+        })
+        .collect()
+}
+
+/// How many records are parked.
+pub async fn parked_count(db: &impl Db) -> Result<i64> {
+    let row = db
+        .one("select count(*) as n from sync_parked", &[])
+        .await
+        .map_err(failed("counting parked records"))?;
+    Ok(row.try_get("n")?)
+}
+
+impl FromRow for RunView {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            remote_url: row.try_get("remote_url")?,
+            trigger: row.try_get("trigger")?,
+            status: row.try_get("status")?,
+            started_at: row.try_get("started_at")?,
+            finished_at: row.try_get("finished_at")?,
+            pushed: row.try_get("pushed")?,
+            pulled: row.try_get("pulled")?,
+            rejected: row.try_get("rejected")?,
+            errors: row.try_get("errors")?,
+            next_cursor: row.try_get("next_cursor")?,
+        })
+    }
+}
+
+const RUN: &str = "id, remote_url, trigger, status, started_at, finished_at, pushed, pulled, \
+                   rejected, errors, next_cursor";
+
+/// Records a run starting now.
+pub async fn start_run(db: &impl Db, id: Uuid, url: &str, trigger: &str) -> Result<()> {
+    db.exec(
+        "insert into sync_runs (id, remote_url, trigger) values ($1, $2, $3)",
+        &[p(&id), p(&url), p(&trigger)],
+    )
+    .await
+    .map_err(failed("recording a sync run"))?;
+    Ok(())
+}
+
+/// Records how run `run.id` ended.
+pub async fn finish_run(db: &impl Db, run: &RunView) -> Result<RunView> {
+    let row = db
+        .one(
+            &format!(
+                "update sync_runs set status = $2, finished_at = now(), pushed = $3, pulled = $4,
+                     rejected = $5, errors = $6, next_cursor = $7
+                 where id = $1 returning {RUN}"
+            ),
+            &[
+                p(&run.id),
+                p(&run.status),
+                p(&run.pushed),
+                p(&run.pulled),
+                p(&run.rejected),
+                p(&run.errors),
+                p(&run.next_cursor),
+            ],
+        )
+        .await
+        .map_err(failed(format!("recording the end of sync run {}", run.id)))?;
+    RunView::from_row(&row)
+}
+
+/// The latest `limit` runs, newest first.
+pub async fn runs(db: &impl Db, limit: i64) -> Result<Vec<RunView>> {
+    let rows = db
+        .all(
+            &format!("select {RUN} from sync_runs order by started_at desc, id limit $1"),
+            &[p(&limit)],
+        )
+        .await
+        .map_err(failed("listing sync runs"))?;
+    all(&rows)
+}

@@ -1,0 +1,530 @@
+//! Instance sync: a venue server (the platform started with `cargo run` on a laptop) works
+//! alone, and whenever the link is up exchanges changes with its *remote* (the cloud), through
+//! the devices' protocol, acting as a device of the remote.
+//!
+//! **Who.** An admin of the remote creates a sync peer (`POST /api/sync/peers`) and is shown
+//! its secret once; the venue is given the remote's URL and that secret (`SYNC_REMOTE_URL`,
+//! `SYNC_REMOTE_SECRET`, or `cargo run -- --remote URL --remote-secret S`). A request with the
+//! secret acts as [`Caller::Peer`]: replication, which reads and writes every synced row.
+//!
+//! **A run** ([`run`]), by the schedule (`sync-peer`, every few minutes; every 30 s in the
+//! local gateway) or by an admin (`POST /api/sync/run`):
+//! 1. takes the remote for itself (a lease in `sync_remotes`, so two runs never overlap and a
+//!    crashed one frees it when the lease ends), and records the run;
+//! 2. tries again the received records still parked (see [`replica`]);
+//! 3. **scans** the local changes since its last scan (the same stream, horizon and order as a
+//!    pull, leaving out what came from the remote) and queues each as a mutation with the next
+//!    number, in the transaction that moves the scan: a change is queued once;
+//! 4. **pushes** the queue in batches of 500 with its own `client_id`; the remote applies each
+//!    mutation once (its `last_mutation_id`), so a push repeated after any failure (the answer
+//!    lost after the remote committed, a timeout) applies nothing twice; what the remote
+//!    acknowledges leaves the queue;
+//! 5. **pulls** the remote's changes from the stored cursor, and applies each page with the new
+//!    cursor in one transaction, so a page is applied once;
+//! 6. records what it did (pushed, pulled, rejected, errors, next cursor) and frees the remote.
+//!
+//! Any failure ends the run, recorded as `failed` with its error; the next run resumes from the
+//! stored queue and cursors. Records travel whole, with the clock of each field, and are merged
+//! per field on arrival, the same way on both sides ([`replica`]).
+//!
+//! **Messages.** The instance that queued a message sends it: a confirmation queued at the venue
+//! is sent by the venue's dispatcher (when the link is up), and is never queued again by the
+//! cloud, which receives the inscription by replication, not by registration. Reminders are
+//! queued by each instance for the inscriptions it registered itself.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    Collection, Mutation, MutationResult, MutationStatus, Op, PullResponse, PushRequest,
+    PushResponse, clocks_from_json, replica,
+};
+use crate::{
+    AppState,
+    auth::{Caller, peer as secret},
+    config::RemoteConfig,
+    db,
+    domain::Length,
+    http::{Error, FieldError, Result},
+};
+
+/// Mutations per push and changes per pull page, at most.
+pub const BATCH: i64 = 500;
+/// A push's body, at most: under the request body limit every route has (256 KiB), with room
+/// for the envelope. Whole records are ~0.5 KiB, so a push carries a few hundred.
+pub const MAX_PUSH_BYTES: usize = 200 * 1024;
+/// How long a run holds the remote before another may take it (a crashed run's lease ends).
+pub const LEASE: Duration = Duration::from_secs(15 * 60);
+
+/// A sync peer, as admins of the remote see it (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PeerView {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_seen_at: Option<OffsetDateTime>,
+}
+
+/// `POST /api/sync/peers`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "Lycée d'Akébé, salle 3"}))]
+pub struct PeerDraft {
+    /// What the peer is (a venue, a laptop): 1 to 100 characters.
+    pub name: Option<String>,
+}
+
+/// A peer just created, with its secret: shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CreatedPeer {
+    #[serde(flatten)]
+    pub peer: PeerView,
+    /// Give it to the venue as `SYNC_REMOTE_SECRET`. Only its hash is kept.
+    #[schema(example = "msp_3q2-7wEJc1eGkq0Yp7iVtJH4m0B8vFv1y9hQ2aZk1xU")]
+    pub secret: String,
+}
+
+/// A peer's name, parsed.
+pub struct PeerName(String);
+
+impl PeerName {
+    pub const LENGTH: Length = Length { min: 1, max: 100 };
+
+    pub fn parse(draft: &PeerDraft) -> Result<Self> {
+        let name = draft.name.as_deref().map(str::trim).unwrap_or_default();
+        let n = name.chars().count();
+        if !(Self::LENGTH.min..=Self::LENGTH.max).contains(&n) {
+            return Err(Error::Validation(vec![FieldError::new(
+                "name",
+                format!(
+                    "must be {} to {} characters",
+                    Self::LENGTH.min,
+                    Self::LENGTH.max
+                ),
+            )]));
+        }
+        Ok(Self(name.to_owned()))
+    }
+}
+
+/// A run's report.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RunView {
+    pub id: Uuid,
+    pub remote_url: String,
+    /// `schedule` or `manual`.
+    pub trigger: String,
+    /// `running`, `succeeded`, `failed` (see `errors`; the next run resumes) or `skipped`
+    /// (another run held the remote).
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    /// Mutations the remote acknowledged in this run.
+    pub pushed: i32,
+    /// Changes pulled and applied in this run.
+    pub pulled: i32,
+    /// Mutations the remote refused (they stay refused: see `errors`).
+    pub rejected: i32,
+    #[schema(value_type = Vec<String>)]
+    pub errors: Value,
+    /// The remote's pull cursor after the run.
+    pub next_cursor: Option<String>,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    Manual,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Schedule => "schedule",
+            Self::Manual => "manual",
+        }
+    }
+}
+
+/// Creates a peer; the answer carries its secret, once.
+pub async fn create_peer(state: &AppState, admin: &Caller, name: &PeerName) -> Result<CreatedPeer> {
+    let Caller::Staff(staff) = admin else {
+        return Err(Error::Forbidden);
+    };
+    let secret = secret::generate();
+    let hash = secret::hash(&secret);
+    let peer = db::transact(&state.db, admin, async |tx| {
+        db::peers::create(tx, &name.0, &hash, staff.id).await
+    })
+    .await?;
+    tracing::info!(peer = %peer.id, "sync peer created");
+    Ok(CreatedPeer { peer, secret })
+}
+
+pub async fn peers(state: &AppState, admin: &Caller) -> Result<Vec<PeerView>> {
+    db::transact(&state.db, admin, async |tx| db::peers::list(tx).await).await
+}
+
+/// Revokes a peer: its secret stops working at once.
+pub async fn revoke_peer(state: &AppState, admin: &Caller, id: Uuid) -> Result<PeerView> {
+    db::transact(&state.db, admin, async |tx| db::peers::revoke(tx, id).await)
+        .await?
+        .ok_or(Error::NotFound("sync peer"))
+}
+
+/// The latest runs, newest first.
+pub async fn runs(state: &AppState, admin: &Caller, limit: i64) -> Result<Vec<RunView>> {
+    db::transact(&state.db, admin, async |tx| {
+        db::peers::runs(tx, limit).await
+    })
+    .await
+}
+
+/// Applies one mutation of a peer's push (on the remote): the whole record with its clocks,
+/// merged as [`replica`] says. Its result, and whether it changed data.
+pub async fn receive(
+    tx: &db::Transaction<'_>,
+    peer: Uuid,
+    mutation: &Mutation,
+) -> Result<(MutationResult, bool)> {
+    let parsed = (|| {
+        let collection = Collection::parse(&mutation.collection)
+            .filter(|c| Collection::REPLICATED.contains(c))
+            .ok_or(Error::Unprocessable {
+                code: "unknown_collection",
+                detail: format!("instances do not exchange {:?}", mutation.collection),
+            })?;
+        if mutation.op == Op::Delete {
+            return Err(Error::field(
+                "op",
+                "a peer sends whole records (create or update); a delete is `deleted_at`",
+            ));
+        }
+        let raw = mutation
+            .clocks
+            .as_ref()
+            .ok_or_else(|| Error::field("clocks", "a peer sends the clock of each field"))?;
+        let mut clocks = super::merge::Clocks::new();
+        for (field, clock) in raw {
+            let clock = clock
+                .parse()
+                .map_err(|e: String| Error::field(format!("clocks.{field}"), e))?;
+            clocks.insert(field.clone(), clock);
+        }
+        Ok((collection, clocks))
+    })();
+    let (collection, clocks) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => return Ok((super::apply::rejected(mutation, error)?, false)),
+    };
+    let applied = replica::apply(
+        tx,
+        collection,
+        mutation.record_id,
+        &mutation.fields,
+        &clocks,
+        peer,
+    )
+    .await?;
+    let did = matches!(
+        applied,
+        replica::Applied::Inserted | replica::Applied::Merged
+    );
+    Ok((
+        MutationResult {
+            mutation_id: mutation.mutation_id,
+            status: MutationStatus::Applied,
+            reason: None,
+            detail: None,
+            errors: Vec::new(),
+        },
+        did,
+    ))
+}
+
+/// One run against the configured remote; see the module doc. A run that failed is reported
+/// (`status: failed`), not an error; `Err` is for no remote configured, another run holding
+/// the remote when an admin asked, or the local database unavailable.
+pub async fn run(state: &AppState, trigger: Trigger) -> Result<RunView> {
+    let config = state.config.sync.remote.as_ref().ok_or(Error::Conflict {
+        code: "no_remote",
+        detail: "this deployment has no remote: set SYNC_REMOTE_URL and SYNC_REMOTE_SECRET".into(),
+    })?;
+    let id = Uuid::new_v4();
+    let leased = db::transact(&state.db, &Caller::System, async |tx| {
+        db::peers::start_run(tx, id, &config.url, trigger.as_str()).await?;
+        db::peers::lease(tx, &config.url, id, LEASE.as_secs_f64()).await
+    })
+    .await?;
+    let mut report = RunView {
+        id,
+        remote_url: config.url.clone(),
+        trigger: trigger.as_str().into(),
+        status: "succeeded".into(),
+        started_at: OffsetDateTime::now_utc(),
+        finished_at: None,
+        pushed: 0,
+        pulled: 0,
+        rejected: 0,
+        errors: json!([]),
+        next_cursor: None,
+    };
+    let Some(remote) = leased else {
+        report.status = "skipped".into();
+        report.errors = json!(["another run holds the remote"]);
+        let report = db::transact(&state.db, &Caller::System, async |tx| {
+            db::peers::finish_run(tx, &report).await
+        })
+        .await?;
+        return match trigger {
+            Trigger::Manual => Err(Error::Conflict {
+                code: "sync_running",
+                detail: "a sync run is under way; see GET /api/sync/runs".into(),
+            }),
+            Trigger::Schedule => Ok(report),
+        };
+    };
+    report.next_cursor = remote.pull_cursor.clone();
+    let mut errors: Vec<String> = Vec::new();
+    if let Err(error) = exchange(state, config, &remote, &mut report, &mut errors).await {
+        let error = match error {
+            Error::Unavailable(e) | Error::Internal(e) => format!("{e:#}"),
+            other => other.to_string(),
+        };
+        tracing::warn!(run = %id, error, "sync run failed");
+        report.status = "failed".into();
+        errors.push(error);
+    }
+    errors.truncate(50);
+    report.errors = json!(errors);
+    let finished = db::transact(&state.db, &Caller::System, async |tx| {
+        db::peers::release(tx, remote.id, id).await?;
+        db::peers::finish_run(tx, &report).await
+    })
+    .await?;
+    tracing::info!(run = %id, status = finished.status, pushed = finished.pushed,
+                   pulled = finished.pulled, rejected = finished.rejected, "sync run");
+    Ok(finished)
+}
+
+/// Steps 2 to 5 of a run.
+async fn exchange(
+    state: &AppState,
+    config: &RemoteConfig,
+    remote: &db::peers::Remote,
+    report: &mut RunView,
+    errors: &mut Vec<String>,
+) -> Result<()> {
+    let me = Caller::Peer(remote.id);
+    db::transact(&state.db, &me, async |tx| {
+        db::replica::replicating(tx).await?;
+        replica::retry_parked(tx).await
+    })
+    .await?;
+    scan(state, remote).await?;
+    let client = reqwest::Client::builder()
+        .timeout(config.timeout)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    // Push.
+    loop {
+        let queued = db::transact(&state.db, &Caller::System, async |tx| {
+            db::peers::queued(tx, remote.id, BATCH).await
+        })
+        .await?;
+        if queued.is_empty() {
+            break;
+        }
+        let now = super::millis(OffsetDateTime::now_utc());
+        let mut bytes = 0;
+        let request = PushRequest {
+            client_id: remote.client_id,
+            mutations: queued
+                .into_iter()
+                .take_while(|q| {
+                    bytes += q.size;
+                    bytes <= MAX_PUSH_BYTES || bytes == q.size
+                })
+                .map(|q| Mutation {
+                    mutation_id: q.mutation_id,
+                    collection: q.collection,
+                    record_id: q.record_id,
+                    op: Op::Create,
+                    fields: q.fields,
+                    hlc: super::Hlc::server(now).to_string(),
+                    clocks: Some(
+                        clocks_from_json(&q.clocks)
+                            .into_iter()
+                            .map(|(f, c)| (f, c.to_string()))
+                            .collect::<BTreeMap<_, _>>(),
+                    ),
+                })
+                .collect(),
+        };
+        let answer: PushResponse = call(
+            client
+                .post(format!("{}/api/sync/push", config.url))
+                .bearer_auth(config.secret.expose())
+                .json(&request),
+            "pushing to the remote",
+        )
+        .await?;
+        for result in answer
+            .results
+            .iter()
+            .filter(|r| r.status == MutationStatus::Rejected)
+        {
+            report.rejected += 1;
+            errors.push(format!(
+                "mutation {} refused by the remote: {} {}",
+                result.mutation_id,
+                result.reason.as_deref().unwrap_or_default(),
+                result.detail.as_deref().unwrap_or_default()
+            ));
+        }
+        report.pushed += answer
+            .results
+            .iter()
+            .filter(|r| r.status != MutationStatus::Rejected)
+            .count() as i32;
+        let last = answer.last_mutation_id;
+        db::transact(&state.db, &Caller::System, async |tx| {
+            db::peers::acknowledge(tx, remote.id, last).await
+        })
+        .await?;
+        if last < request.mutations.last().map_or(0, |m| m.mutation_id) {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "the remote acknowledged up to mutation {last} only"
+            )));
+        }
+    }
+    // Pull.
+    let collections: Vec<&str> = Collection::REPLICATED.iter().map(|c| c.name()).collect();
+    let collections = collections.join(",");
+    let mut cursor = report.next_cursor.clone();
+    loop {
+        let mut query = vec![
+            ("collections", collections.clone()),
+            ("limit", BATCH.to_string()),
+        ];
+        if let Some(cursor) = &cursor {
+            query.push(("cursor", cursor.clone()));
+        }
+        let page: PullResponse = call(
+            client
+                .get(format!("{}/api/sync/pull", config.url))
+                .bearer_auth(config.secret.expose())
+                .query(&query),
+            "pulling from the remote",
+        )
+        .await?;
+        let applied = db::transact(&state.db, &me, async |tx| {
+            db::replica::replicating(tx).await?;
+            let mut applied = 0;
+            for change in &page.changes {
+                let (Some(Value::Object(fields)), Some(clocks)) = (&change.fields, &change.clocks)
+                else {
+                    continue;
+                };
+                replica::apply(
+                    tx,
+                    change.collection,
+                    change.id,
+                    fields,
+                    &clocks_from_json(clocks),
+                    remote.id,
+                )
+                .await?;
+                applied += 1;
+            }
+            replica::retry_parked(tx).await?;
+            db::peers::pulled_to(tx, remote.id, &page.next_cursor).await?;
+            Ok(applied)
+        })
+        .await?;
+        report.pulled += applied;
+        cursor = Some(page.next_cursor.clone());
+        report.next_cursor = cursor.clone();
+        if !page.has_more {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Queues the local changes made since the last scan (see the module doc, step 3).
+async fn scan(state: &AppState, remote: &db::peers::Remote) -> Result<()> {
+    // The scan runs as the peer, so that what came from the remote is left out as it is for a
+    // peer's pull; the scan position is re-read from the queue's own transaction each page.
+    let me = Caller::Peer(remote.id);
+    let mut at = remote.scan;
+    loop {
+        let more = db::transact(&state.db, &me, async |tx| {
+            let horizon = db::sync::horizon(tx).await?;
+            let mut rows =
+                db::replica::changes(tx, &Collection::REPLICATED, at, horizon, BATCH + 1).await?;
+            let more = rows.len() as i64 > BATCH;
+            rows.truncate(BATCH as usize);
+            let next = match (more, rows.last()) {
+                (true, Some(last)) => (last.xid, last.version),
+                _ if horizon > at.0 => (horizon, 0),
+                _ => at,
+            };
+            if rows.is_empty() && next == at {
+                return Ok((false, at));
+            }
+            let changes: Vec<(Collection, Uuid, Value, Value)> = rows
+                .into_iter()
+                .map(|row| {
+                    let change = row.change;
+                    (
+                        change.collection,
+                        change.id,
+                        change.fields.unwrap_or_else(|| Value::Object(Map::new())),
+                        change.clocks.unwrap_or_else(|| json!({})),
+                    )
+                })
+                .collect();
+            db::peers::enqueue(tx, remote.id, &changes, next).await?;
+            Ok((more, next))
+        })
+        .await?;
+        at = more.1;
+        if !more.0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Sends `request` and reads its JSON answer; anything but a 2xx is an error naming the step.
+async fn call<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    doing: &str,
+) -> Result<T> {
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| Error::Unavailable(anyhow::anyhow!("{doing}: not reached: {e}")))?;
+    let status = answer.status();
+    if !status.is_success() {
+        let body = answer.text().await.unwrap_or_default();
+        let body: String = body.chars().take(500).collect();
+        return Err(Error::Unavailable(anyhow::anyhow!(
+            "{doing}: the remote answered {status}: {body}"
+        )));
+    }
+    answer
+        .json()
+        .await
+        .map_err(|e| Error::Unavailable(anyhow::anyhow!("{doing}: unreadable answer: {e}")))
+}

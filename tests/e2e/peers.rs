@@ -1,0 +1,589 @@
+//! Instance sync: a venue server and its cloud, two platforms with their own databases and
+//! stores, the venue reaching the cloud over HTTP through a proxy that fails on purpose.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use e2e_tests::{
+    TestApp, answers,
+    peers::{Fault, Pair},
+};
+use http::{Method, StatusCode};
+use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Every replicated row of `app` as comparable JSON: collection → id → record. Profiles are
+/// each instance's own (found by number), so an inscription shows its number, not its profile;
+/// a merged-away inscription's deletion time is each side's own, so only whether it is deleted.
+async fn snapshot(app: &TestApp) -> BTreeMap<&'static str, BTreeMap<Uuid, Value>> {
+    let db = app.db().await;
+    let queries = [
+        (
+            "masterclasses",
+            "select id, jsonb_build_object('title', title, 'description', description,
+                 'starts_at', starts_at, 'ends_at', ends_at, 'published', published,
+                 'pdf_key', pdf_key, 'deleted', deleted_at is not null, 'clocks', field_clocks)
+             from masterclasses",
+        ),
+        (
+            "questions",
+            "select q.id, jsonb_build_object('masterclass_id', q.masterclass_id, 'text', q.text,
+                 'choices', array[q.choice_a, q.choice_b, q.choice_c, q.choice_d],
+                 'correct', k.correct, 'status', q.status, 'deleted', q.deleted_at is not null,
+                 'clocks', q.field_clocks)
+             from questions q left join question_keys k on k.question_id = q.id",
+        ),
+        (
+            "inscriptions",
+            "select i.id, jsonb_build_object('masterclass_id', i.masterclass_id,
+                 'full_name', i.full_name, 'whatsapp_number', i.whatsapp_number,
+                 'date_of_birth', i.date_of_birth, 'consent_at', i.consent_at,
+                 'attended', i.attended, 'attendance_validated_at', i.attendance_validated_at,
+                 'created_at', i.created_at, 'merged_into', i.merged_into,
+                 'deleted', i.deleted_at is not null, 'clocks', i.field_clocks,
+                 'tokens', (select array_agg(encode(t.token_hash, 'hex') order by t.token_hash)
+                            from inscription_tokens t where t.inscription_id = i.id))
+             from inscriptions i",
+        ),
+        (
+            "attempts",
+            "select a.id, jsonb_build_object('inscription_id', a.inscription_id, 'kind', a.kind,
+                 'score', a.score, 'max_score', a.max_score, 'submitted_at', a.submitted_at,
+                 'superseded', a.superseded,
+                 'answers', (select jsonb_agg(jsonb_build_array(x.question_id, x.choice, x.correct)
+                                              order by x.question_id)
+                             from test_answers x where x.attempt_id = a.id))
+             from test_attempts a",
+        ),
+    ];
+    let mut out = BTreeMap::new();
+    for (name, sql) in queries {
+        let rows = db.query(sql, &[]).await.unwrap();
+        out.insert(
+            name,
+            rows.iter()
+                .map(|r| (r.get::<_, Uuid>(0), r.get::<_, Value>(1)))
+                .collect(),
+        );
+    }
+    out
+}
+
+/// Asserts that both platforms hold the same replicated data, naming the first difference.
+async fn assert_alike(pair: &Pair, seed: u64) {
+    let cloud = snapshot(&pair.cloud).await;
+    let venue = snapshot(&pair.venue).await;
+    for (collection, rows) in &cloud {
+        let theirs = &venue[collection];
+        for (id, record) in rows {
+            assert_eq!(
+                Some(record),
+                theirs.get(id),
+                "seed {seed}: {collection} {id} differs (left: cloud, right: venue)"
+            );
+        }
+        let extra: Vec<_> = theirs.keys().filter(|id| !rows.contains_key(id)).collect();
+        assert!(
+            extra.is_empty(),
+            "seed {seed}: {collection} only at the venue: {extra:?}"
+        );
+    }
+}
+
+/// A student as one side registered them.
+struct Registered {
+    at_venue: bool,
+    number: String,
+    inscription: Uuid,
+    token: String,
+    took_pre: bool,
+}
+
+#[tokio::test]
+async fn a_venue_and_its_cloud_end_alike_whatever_each_did_while_apart() {
+    let seed: u64 = std::env::var("SYNC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::random::<u32>().into());
+    println!("instance sync: seed {seed} (SYNC_SEED=<seed> replays it)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let pair = Pair::start().await;
+    let masterclass = pair
+        .cloud
+        .open_masterclass(&pair.cloud_admin, "Atelier numérique")
+        .await;
+    let bank = pair
+        .cloud
+        .bank(&pair.cloud_admin, &masterclass, 10, true)
+        .await;
+
+    // The venue starts with the cloud's catalogue and bank.
+    let first = pair.sync().await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    assert!(first["pulled"].as_i64().unwrap() >= 11, "{first}");
+    let seen = pair
+        .venue
+        .get(&format!("/api/masterclasses/{masterclass}"))
+        .await;
+    assert_eq!(seen.status, StatusCode::OK);
+
+    let numbers: Vec<String> = (0..6).map(|i| format!("+2410660{i:04}")).collect();
+    let mut registered: Vec<Registered> = Vec::new();
+    for round in 0..4 {
+        for step in 0..14 {
+            let at_venue = rng.random_bool(0.5);
+            let (app, admin) = if at_venue {
+                (&pair.venue, &pair.venue_admin)
+            } else {
+                (&pair.cloud, &pair.cloud_admin)
+            };
+            match rng.random_range(0..10) {
+                0..=3 => {
+                    let number = numbers.choose(&mut rng).unwrap().clone();
+                    let name = format!("Élève {round}-{step}");
+                    let answer = app.register(&masterclass, &number, &name).await;
+                    match answer.status {
+                        StatusCode::CREATED => registered.push(Registered {
+                            at_venue,
+                            number,
+                            inscription: answer.value()["inscription_id"]
+                                .as_str()
+                                .unwrap()
+                                .parse()
+                                .unwrap(),
+                            token: answer.value()["access_token"].as_str().unwrap().to_owned(),
+                            took_pre: false,
+                        }),
+                        StatusCode::CONFLICT => {}
+                        other => panic!("seed {seed}: registering answered {other}"),
+                    }
+                }
+                4 | 5 => {
+                    let waiting: Vec<usize> = (0..registered.len())
+                        .filter(|&i| registered[i].at_venue == at_venue && !registered[i].took_pre)
+                        .collect();
+                    let Some(&i) = waiting.choose(&mut rng) else {
+                        continue;
+                    };
+                    let student = &mut registered[i];
+                    let http = app.http.with_bearer(&student.token);
+                    let paper = http.get("/api/tests/PRE").await;
+                    if paper.status != StatusCode::OK {
+                        // Merged into an inscription that took it already on this side.
+                        continue;
+                    }
+                    let right = rng.random_range(0..=10);
+                    let submitted = http
+                        .post_json("/api/tests/PRE", &answers(&paper.value(), &bank, right))
+                        .await;
+                    if submitted.status == StatusCode::CREATED {
+                        student.took_pre = true;
+                    } else {
+                        assert_eq!(submitted.status, StatusCode::CONFLICT, "seed {seed}");
+                    }
+                }
+                6 => {
+                    let ids: Vec<Uuid> = registered
+                        .iter()
+                        .filter(|r| r.at_venue == at_venue)
+                        .map(|r| r.inscription)
+                        .collect();
+                    if let Some(id) = ids.choose(&mut rng) {
+                        let marked = admin
+                            .patch_json(
+                                &format!("/api/admin/inscriptions/{id}"),
+                                &json!({"attended": rng.random_bool(0.7)}),
+                            )
+                            .await;
+                        assert!(
+                            [StatusCode::OK, StatusCode::NOT_FOUND].contains(&marked.status),
+                            "seed {seed}: {:?}",
+                            marked.value()
+                        );
+                    }
+                }
+                7 => {
+                    let i = rng.random_range(0..bank.len());
+                    let (id, correct) = &bank[i];
+                    let replaced = admin
+                        .request(
+                            Method::PUT,
+                            &format!("/api/admin/questions/{id}"),
+                            &[("content-type", "application/json")],
+                            Some(
+                                serde_json::to_vec(&json!({
+                                    "masterclass_id": masterclass,
+                                    "text": format!("Question {i}, revue {round}-{step} ?"),
+                                    "choices": [format!("Choix A{i}"), format!("Choix B{i}"), format!("Choix C{i}"), format!("Choix D{i}")],
+                                    "correct": correct,
+                                    "status": "approved",
+                                }))
+                                .unwrap(),
+                            ),
+                        )
+                        .await;
+                    assert_eq!(
+                        replaced.status,
+                        StatusCode::OK,
+                        "seed {seed}: {:?}",
+                        replaced.value()
+                    );
+                }
+                _ => {
+                    let field = if rng.random_bool(0.5) {
+                        "title"
+                    } else {
+                        "description"
+                    };
+                    let patched = admin
+                        .patch_json(
+                            &format!("/api/masterclasses/{masterclass}"),
+                            &json!({ field: format!("{field} {round}-{step} ({})", if at_venue { "salle" } else { "en ligne" }) }),
+                        )
+                        .await;
+                    assert_eq!(
+                        patched.status,
+                        StatusCode::OK,
+                        "seed {seed}: {:?}",
+                        patched.value()
+                    );
+                }
+            }
+        }
+        if rng.random_bool(0.6) {
+            let report = pair.sync().await;
+            assert_eq!(report["status"], "succeeded", "seed {seed}: {report}");
+        }
+    }
+
+    let reports = pair.settle(6).await;
+    println!("runs to settle: {}", reports.len());
+    assert_alike(&pair, seed).await;
+
+    // One person, one inscription per masterclass, on both sides: the first registered.
+    let cloud = snapshot(&pair.cloud).await;
+    let mut by_number: BTreeMap<String, Vec<(String, Uuid, bool)>> = BTreeMap::new();
+    for (id, i) in &cloud["inscriptions"] {
+        by_number
+            .entry(i["whatsapp_number"].as_str().unwrap().to_owned())
+            .or_default()
+            .push((
+                i["created_at"].as_str().unwrap().to_owned(),
+                *id,
+                i["deleted"] == true,
+            ));
+    }
+    for (number, mut all) in by_number {
+        all.sort();
+        let live: Vec<_> = all.iter().filter(|(_, _, deleted)| !deleted).collect();
+        assert_eq!(live.len(), 1, "seed {seed}: {number} has {all:?}");
+        assert_eq!(
+            live[0].1, all[0].1,
+            "seed {seed}: the first registration survives"
+        );
+    }
+    let merged = cloud["inscriptions"]
+        .values()
+        .filter(|i| i["deleted"] == true)
+        .count();
+    println!(
+        "{} registrations ({} at the venue), {merged} merged away, {} tests taken",
+        registered.len(),
+        registered.iter().filter(|r| r.at_venue).count(),
+        registered.iter().filter(|r| r.took_pre).count()
+    );
+    // Every test taken anywhere is kept; one of each kind counts per live inscription.
+    let taken = registered.iter().filter(|r| r.took_pre).count();
+    assert_eq!(cloud["attempts"].len(), taken, "seed {seed}");
+    let mut counted: BTreeSet<(String, String)> = BTreeSet::new();
+    for attempt in cloud["attempts"].values() {
+        let owner = &cloud["inscriptions"][&attempt["inscription_id"]
+            .as_str()
+            .unwrap()
+            .parse::<Uuid>()
+            .unwrap()];
+        assert_eq!(
+            owner["deleted"], false,
+            "seed {seed}: {attempt} on a merged inscription"
+        );
+        if attempt["superseded"] == false {
+            let key = (
+                attempt["inscription_id"].as_str().unwrap().to_owned(),
+                attempt["kind"].as_str().unwrap().to_owned(),
+            );
+            assert!(counted.insert(key), "seed {seed}: two counted {attempt}");
+        }
+    }
+    // Every link a student was sent opens their (surviving) inscription on both sides.
+    for student in &registered {
+        for app in [&pair.cloud, &pair.venue] {
+            let me = app.http.with_bearer(&student.token).get("/api/me").await;
+            assert_eq!(
+                me.status,
+                StatusCode::OK,
+                "seed {seed}: {} registered at the {}",
+                student.number,
+                if student.at_venue { "venue" } else { "cloud" }
+            );
+        }
+    }
+    // Nothing echoes: a run after settling moves nothing.
+    let after = pair.sync().await;
+    assert_eq!(
+        (after["pushed"].as_i64(), after["pulled"].as_i64()),
+        (Some(0), Some(0)),
+        "{after}"
+    );
+}
+
+/// `n` inscriptions registered at the venue straight in its database (a day at the desk).
+async fn desk_day(app: &TestApp, masterclass: &str, n: i64) {
+    let db = app.db().await;
+    db.execute(
+        "with p as (
+             insert into profiles (full_name, whatsapp_number, consent_at, consent_version)
+             select 'Élève ' || g, '+2410770' || lpad(g::text, 4, '0'), now(), 'v1'
+             from generate_series(1, $2::bigint) g
+             returning id, full_name, whatsapp_number)
+         insert into inscriptions (masterclass_id, profile_id, full_name, whatsapp_number, consent_at)
+         select $1::text::uuid, id, full_name, whatsapp_number, now() from p",
+        &[&masterclass, &n],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_run_that_fails_anywhere_loses_nothing_and_applies_nothing_twice() {
+    let pair = Pair::start().await;
+    let masterclass = pair
+        .cloud
+        .open_masterclass(&pair.cloud_admin, "Journée portes ouvertes")
+        .await;
+    assert_eq!(pair.sync().await["status"], "succeeded");
+    desk_day(&pair.venue, &masterclass, 1200).await;
+
+    // The remote is down: nothing moves, the run says why.
+    pair.proxy.fault("/api/sync/push", Fault::Unavailable);
+    let down = pair.sync().await;
+    assert_eq!(down["status"], "failed", "{down}");
+    assert!(
+        down["errors"][0].as_str().unwrap().contains("503"),
+        "{down}"
+    );
+    assert_eq!(pair.cloud.count("inscriptions").await, 0);
+
+    // The first batch is applied by the remote but its answer is lost (a timeout).
+    pair.proxy.fault("/api/sync/push", Fault::LoseAnswer);
+    let lost = pair.sync().await;
+    assert_eq!(lost["status"], "failed", "{lost}");
+    pair.proxy.idle().await;
+    let committed = pair.cloud.count("inscriptions").await;
+    assert!(
+        (1..1200).contains(&committed),
+        "one batch committed though its answer was lost: {committed}"
+    );
+
+    // The next run sends that batch again (the remote answers `duplicate`), then the rest,
+    // and its pull times out.
+    pair.proxy.fault("/api/sync/pull", Fault::Hang);
+    let hung = pair.sync().await;
+    assert_eq!(hung["status"], "failed", "{hung}");
+    assert_eq!(hung["pushed"], 1200, "{hung}");
+    assert_eq!(pair.cloud.count("inscriptions").await, 1200);
+
+    let reports = pair.settle(4).await;
+    assert_eq!(reports[0]["status"], "succeeded", "{reports:?}");
+    assert_eq!(pair.cloud.count("inscriptions").await, 1200);
+    let db = pair.cloud.db().await;
+    let distinct: i64 = db
+        .query_one(
+            "select count(distinct whatsapp_number) from inscriptions",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(distinct, 1200, "no inscription twice");
+    assert_eq!(
+        pair.venue.count("sync_queue").await,
+        0,
+        "everything acknowledged"
+    );
+    // What the venue pushed is not sent back to it.
+    let pulled: i64 = reports.iter().map(|r| r["pulled"].as_i64().unwrap()).sum();
+    assert!(pulled < 10, "echoed {pulled} changes: {reports:?}");
+    assert_alike(&pair, 0).await;
+
+    // The runs are listed for admins, newest first, with what failed.
+    let runs = pair
+        .venue_admin
+        .get("/api/sync/runs?limit=20")
+        .await
+        .value();
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "failed").count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&"succeeded"), "the first run");
+    assert!(runs[0]["finished_at"].is_string());
+}
+
+#[tokio::test]
+async fn two_runs_never_overlap() {
+    let pair = Pair::start().await;
+    pair.cloud
+        .open_masterclass(&pair.cloud_admin, "Atelier")
+        .await;
+    // The first run hangs on its pull while a second is asked for.
+    pair.proxy.fault("/api/sync/pull", Fault::Hang);
+    let admin = pair.venue_admin.http.clone();
+    let first = tokio::spawn(async move { admin.post_json("/api/sync/run", &json!({})).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let second = pair
+        .venue_admin
+        .post_json("/api/sync/run", &json!({}))
+        .await;
+    second.assert_problem(StatusCode::CONFLICT, "sync_running");
+    let first = first.await.unwrap();
+    assert_eq!(first.value()["status"], "failed");
+    // The lease was given back: the next run goes through.
+    assert_eq!(pair.sync().await["status"], "succeeded");
+    let runs = pair.venue_admin.get("/api/sync/runs").await.value();
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["succeeded", "skipped", "failed"]);
+}
+
+#[tokio::test]
+async fn sync_peers_are_made_shown_once_and_revoked_by_admins_only() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Atelier").await;
+    let tutor = app.tutor(&admin, &[&masterclass]).await;
+
+    tutor
+        .post_json("/api/sync/peers", &json!({"name": "Salle"}))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    let unnamed = admin
+        .post_json("/api/sync/peers", &json!({"name": "  "}))
+        .await;
+    assert_eq!(unnamed.invalid_fields(), ["name"]);
+    let long = admin
+        .post_json("/api/sync/peers", &json!({"name": "x".repeat(101)}))
+        .await;
+    assert_eq!(long.invalid_fields(), ["name"]);
+    assert_eq!(
+        app.count("sync_peers").await,
+        0,
+        "bad input changes nothing"
+    );
+
+    let created = admin
+        .post_json("/api/sync/peers", &json!({"name": "Salle 3"}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let peer = created.value();
+    let secret = peer["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("msp_"));
+    let stored: Vec<u8> = app
+        .db()
+        .await
+        .query_one("select secret_hash from sync_peers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_ne!(stored, secret.as_bytes(), "only the hash is kept");
+    let listed = admin.get("/api/sync/peers").await.value();
+    assert_eq!(listed[0]["id"], peer["id"]);
+    assert!(listed[0].get("secret").is_none(), "{listed}");
+
+    // The secret works as a peer: it pulls what a peer pulls, and nothing an admin does.
+    let as_peer = app.http.with_bearer(&secret);
+    let page = as_peer.get("/api/sync/pull?limit=10").await;
+    assert_eq!(page.status, StatusCode::OK, "{:?}", page.value());
+    assert!(
+        page.value()["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["collection"] == "masterclasses" && c["id"] == masterclass.as_str())
+    );
+    as_peer
+        .get("/api/sync/peers")
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    as_peer
+        .get("/api/sync/pull?collections=documents")
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    // A device's push may not carry a peer's clocks, and a peer must send them.
+    let device_push = admin
+        .post_json(
+            "/api/sync/push",
+            &json!({"client_id": Uuid::new_v4(), "mutations": [{"mutation_id": 1,
+                "collection": "documents", "record_id": Uuid::new_v4(), "op": "create",
+                "fields": {"key": "k", "value": 1}, "hlc": "1795430400000-00000-dev",
+                "clocks": {"key": "1795430400000-00000-dev"}}]}),
+        )
+        .await
+        .value();
+    assert_eq!(
+        device_push["results"][0]["status"], "rejected",
+        "{device_push}"
+    );
+    let peer_push = as_peer
+        .post_json(
+            "/api/sync/push",
+            &json!({"client_id": Uuid::new_v4(), "mutations": [
+                {"mutation_id": 1, "collection": "masterclasses", "record_id": masterclass,
+                 "op": "update", "fields": {"title": "Sans horloge"}, "hlc": "1795430400000-00000-dev"},
+                {"mutation_id": 2, "collection": "documents", "record_id": Uuid::new_v4(),
+                 "op": "create", "fields": {}, "hlc": "1795430400000-00000-dev", "clocks": {}}]}),
+        )
+        .await
+        .value();
+    let reasons: Vec<&Value> = peer_push["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["reason"])
+        .collect();
+    assert_eq!(
+        reasons,
+        [&json!("validation"), &json!("unknown_collection")],
+        "{peer_push}"
+    );
+
+    // Revoked: the secret stops working at once.
+    let id = peer["id"].as_str().unwrap();
+    let revoked = admin.delete(&format!("/api/sync/peers/{id}")).await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert!(revoked.value()["revoked_at"].is_string());
+    as_peer
+        .get("/api/sync/pull")
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    admin
+        .delete(&format!("/api/sync/peers/{}", Uuid::new_v4()))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+
+    // Without a remote, "sync now" says so.
+    admin
+        .post_json("/api/sync/run", &json!({}))
+        .await
+        .assert_problem(StatusCode::CONFLICT, "no_remote");
+}
