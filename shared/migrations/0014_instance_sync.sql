@@ -240,6 +240,24 @@ create table sync_parked (
     primary key (collection, record_id)
 );
 
+-- Objects (handouts) that records exchanged with the remote refer to, to copy once each way:
+-- `up` to the remote, `down` from it. Noted in the transaction that queues or applies the
+-- record, copied by the run after its pull, marked when copied; a failed copy is tried again
+-- by the next run.
+create table sync_objects (
+    remote_id  uuid not null references sync_remotes (id) on delete cascade,
+    key        text not null,
+    direction  text not null,
+    noted_at   timestamptz not null default now(),
+    copied_at  timestamptz,
+    attempts   integer not null default 0,
+    last_error text,
+    primary key (remote_id, direction, key),
+    constraint sync_objects_direction check (direction in ('up', 'down'))
+);
+create index sync_objects_pending on sync_objects (remote_id, direction, noted_at)
+    where copied_at is null;
+
 -- What each run did, for admins.
 create table sync_runs (
     id          uuid primary key default gen_random_uuid(),
@@ -251,6 +269,7 @@ create table sync_runs (
     pushed      integer not null default 0,
     pulled      integer not null default 0,
     rejected    integer not null default 0,
+    -- objects copied, both ways
     objects     integer not null default 0,
     errors      jsonb not null default '[]',
     next_cursor text,
@@ -267,10 +286,12 @@ alter table sync_queue enable row level security;
 alter table sync_queue force row level security;
 alter table sync_parked enable row level security;
 alter table sync_parked force row level security;
+alter table sync_objects enable row level security;
+alter table sync_objects force row level security;
 alter table sync_runs enable row level security;
 alter table sync_runs force row level security;
-grant select, insert, update, delete on sync_peers, sync_remotes, sync_queue, sync_parked, sync_runs
-    to masterclass_app;
+grant select, insert, update, delete on sync_peers, sync_remotes, sync_queue, sync_parked, sync_runs,
+    sync_objects to masterclass_app;
 create policy sync_peers_admin on sync_peers for all to masterclass_app
     using ((select auth_is_admin()) and not (select auth_replicates()))
     with check ((select auth_is_admin()) and not (select auth_replicates()));
@@ -281,6 +302,8 @@ create policy sync_remotes_admin on sync_remotes for all to masterclass_app
 create policy sync_queue_admin on sync_queue for all to masterclass_app
     using ((select auth_is_admin())) with check ((select auth_is_admin()));
 create policy sync_parked_admin on sync_parked for all to masterclass_app
+    using ((select auth_is_admin())) with check ((select auth_is_admin()));
+create policy sync_objects_admin on sync_objects for all to masterclass_app
     using ((select auth_is_admin())) with check ((select auth_is_admin()));
 create policy sync_runs_admin on sync_runs for all to masterclass_app
     using ((select auth_is_admin())) with check ((select auth_is_admin()));

@@ -118,9 +118,9 @@ async fn a_venue_and_its_cloud_end_alike_whatever_each_did_while_apart() {
         .await;
 
     // The venue starts with the cloud's catalogue and bank.
-    let first = pair.sync().await;
-    assert_eq!(first["status"], "succeeded", "{first}");
-    assert!(first["pulled"].as_i64().unwrap() >= 11, "{first}");
+    let first = pair.sync_through().await;
+    let pulled: i64 = first.iter().map(|r| r["pulled"].as_i64().unwrap()).sum();
+    assert!(pulled >= 11, "{first:?}");
     let seen = pair
         .venue
         .get(&format!("/api/masterclasses/{masterclass}"))
@@ -362,6 +362,7 @@ async fn a_run_that_fails_anywhere_loses_nothing_and_applies_nothing_twice() {
         .await;
     assert_eq!(pair.sync().await["status"], "succeeded");
     desk_day(&pair.venue, &masterclass, 1200).await;
+    pair.quiesce().await;
 
     // The remote is down: nothing moves, the run says why.
     pair.proxy.fault("/api/sync/push", Fault::Unavailable);
@@ -512,15 +513,26 @@ async fn sync_peers_are_made_shown_once_and_revoked_by_admins_only() {
 
     // The secret works as a peer: it pulls what a peer pulls, and nothing an admin does.
     let as_peer = app.http.with_bearer(&secret);
-    let page = as_peer.get("/api/sync/pull?limit=10").await;
-    assert_eq!(page.status, StatusCode::OK, "{:?}", page.value());
-    assert!(
-        page.value()["changes"]
+    let mut cursor = String::new();
+    let mut found = false;
+    for _ in 0..200 {
+        let page = as_peer
+            .get(&format!("/api/sync/pull?limit=100{cursor}"))
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{:?}", page.value());
+        let page = page.value();
+        found |= page["changes"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["collection"] == "masterclasses" && c["id"] == masterclass.as_str())
-    );
+            .any(|c| c["collection"] == "masterclasses" && c["id"] == masterclass.as_str());
+        if found {
+            break;
+        }
+        cursor = format!("&cursor={}", page["next_cursor"].as_str().unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(found, "a peer pulls the catalogue");
     as_peer
         .get("/api/sync/peers")
         .await
@@ -586,4 +598,89 @@ async fn sync_peers_are_made_shown_once_and_revoked_by_admins_only() {
         .post_json("/api/sync/run", &json!({}))
         .await
         .assert_problem(StatusCode::CONFLICT, "no_remote");
+}
+
+#[tokio::test]
+async fn handouts_are_copied_once_each_way_and_a_failed_copy_resumes() {
+    let pair = Pair::start().await;
+    let online = pair
+        .cloud
+        .open_masterclass(&pair.cloud_admin, "En ligne")
+        .await;
+    let cloud_pdf = e2e_tests::testdata("pdfs/fr-masterclass-entreprise.pdf").unwrap();
+    pair.cloud
+        .handout(&pair.cloud_admin, &online, cloud_pdf.clone())
+        .await;
+
+    // The store's links cannot be had on the first run: the record arrives, its handout not.
+    pair.quiesce().await;
+    pair.proxy.fault("/api/sync/objects", Fault::Unavailable);
+    let first = pair.sync().await;
+    assert_eq!(first["status"], "failed", "{first}");
+    assert_eq!(first["objects"], 0);
+    let key_of = async |app: &TestApp, id: &str| -> String {
+        app.db()
+            .await
+            .query_one(
+                "select pdf_key from masterclasses where id = $1::text::uuid",
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    };
+    let key = key_of(&pair.venue, &online).await;
+    assert!(pair.venue.state.storage.size(&key).await.unwrap().is_none());
+    let second = pair.sync().await;
+    assert_eq!(
+        (&second["status"], &second["objects"]),
+        (&json!("succeeded"), &json!(1)),
+        "{second}"
+    );
+    assert_eq!(pair.venue.state.storage.get(&key).await.unwrap(), cloud_pdf);
+    // The venue hands out its own link to it, offline.
+    let shown = pair
+        .venue
+        .get(&format!("/api/masterclasses/{online}"))
+        .await
+        .value();
+    let link = shown["pdf"]["download_url"]
+        .as_str()
+        .expect("a handout link");
+    let fetched = reqwest::get(link).await.unwrap().bytes().await.unwrap();
+    assert_eq!(fetched.to_vec(), cloud_pdf);
+
+    // A handout uploaded at the venue reaches the cloud.
+    let at_venue = pair
+        .venue
+        .open_masterclass(&pair.venue_admin, "Au lycée")
+        .await;
+    let mut venue_pdf = cloud_pdf.clone();
+    venue_pdf.extend_from_slice(b"\n% version de la salle\n");
+    pair.venue
+        .handout(&pair.venue_admin, &at_venue, venue_pdf.clone())
+        .await;
+    pair.quiesce().await;
+    let third = pair.sync().await;
+    assert_eq!(
+        (&third["status"], &third["objects"]),
+        (&json!("succeeded"), &json!(1)),
+        "{third}"
+    );
+    let venue_key = key_of(&pair.cloud, &at_venue).await;
+    assert_eq!(
+        pair.cloud.state.storage.get(&venue_key).await.unwrap(),
+        venue_pdf
+    );
+
+    // Once: nothing is copied again.
+    let fourth = pair.sync().await;
+    assert_eq!(fourth["objects"], 0, "{fourth}");
+    assert_alike(&pair, 0).await;
+
+    // Only peers get links, and only for the objects records refer to.
+    pair.cloud_admin
+        .post_json("/api/sync/objects", &json!({"download": [key]}))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }

@@ -35,7 +35,7 @@ pub enum Fault {
 pub struct Proxy {
     pub url: String,
     faults: Arc<Mutex<VecDeque<(String, Fault)>>>,
-    seen: Arc<Mutex<Vec<(String, usize)>>>,
+    seen: Arc<Mutex<Vec<(String, usize, usize)>>>,
     /// Requests being handled by the platform behind.
     in_flight: Arc<AtomicUsize>,
 }
@@ -43,7 +43,7 @@ pub struct Proxy {
 impl Proxy {
     pub async fn start(behind: Router) -> Self {
         let faults: Arc<Mutex<VecDeque<(String, Fault)>>> = Arc::default();
-        let seen: Arc<Mutex<Vec<(String, usize)>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<(String, usize, usize)>>> = Arc::default();
         let in_flight = Arc::new(AtomicUsize::new(0));
         let (f, s, i) = (faults.clone(), seen.clone(), in_flight.clone());
         let app = Router::new().fallback(move |request: Request| {
@@ -78,8 +78,8 @@ impl Proxy {
             .push_back((path.to_owned(), fault));
     }
 
-    /// Requests that reached the proxy: path, and bytes of body.
-    pub fn seen(&self) -> Vec<(String, usize)> {
+    /// Requests that reached the proxy: path, bytes of body sent, bytes of body answered.
+    pub fn seen(&self) -> Vec<(String, usize, usize)> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -87,14 +87,14 @@ impl Proxy {
 async fn forward(
     behind: Router,
     faults: Arc<Mutex<VecDeque<(String, Fault)>>>,
-    seen: Arc<Mutex<Vec<(String, usize)>>>,
+    seen: Arc<Mutex<Vec<(String, usize, usize)>>>,
     in_flight: Arc<AtomicUsize>,
     request: Request,
 ) -> Response {
     let path = request.uri().path().to_owned();
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-    seen.lock().unwrap().push((path.clone(), bytes.len()));
+    seen.lock().unwrap().push((path.clone(), bytes.len(), 0));
     let fault = {
         let mut faults = faults.lock().unwrap();
         let at = faults.iter().position(|(p, _)| path.contains(p.as_str()));
@@ -130,7 +130,12 @@ async fn forward(
                 in_flight.fetch_sub(1, Ordering::SeqCst);
                 answer
             });
-            answer.await.unwrap()
+            let (parts, body) = answer.await.unwrap().into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            if let Some(last) = seen.lock().unwrap().iter_mut().rev().find(|s| s.0 == path) {
+                last.2 = body.len();
+            }
+            Response::from_parts(parts, Body::from(body))
         }
     }
 }
@@ -187,18 +192,93 @@ impl Pair {
         answer.value()
     }
 
-    /// Runs until a run succeeds having nothing left to pull or push (at most `max` runs).
+    /// The position (transaction id) every transaction begun on `app`'s server so far is
+    /// below. A pull or scan stops at the oldest transaction still running on the server
+    /// (other tests' included), so "nothing more" alone can mean "not yet".
+    async fn now_xid(app: &TestApp) -> u64 {
+        let target: String = app
+            .db()
+            .await
+            .query_one("select pg_snapshot_xmax(pg_current_snapshot())::text", &[])
+            .await
+            .unwrap()
+            .get(0);
+        target.parse().unwrap()
+    }
+
+    /// Waits until every transaction begun so far on the server has ended, so that the next
+    /// run's scan and pull see all that was written before this call.
+    pub async fn quiesce(&self) {
+        let target = Self::now_xid(&self.venue)
+            .await
+            .max(Self::now_xid(&self.cloud).await);
+        let db = self.venue.db().await;
+        loop {
+            let xmin: String = db
+                .query_one("select pg_snapshot_xmin(pg_current_snapshot())::text", &[])
+                .await
+                .unwrap()
+                .get(0);
+            if xmin.parse::<u64>().unwrap() >= target {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Where the venue's scan of its own changes and its pull of the cloud's stand.
+    async fn positions(&self) -> (u64, u64) {
+        let row = self
+            .venue
+            .db()
+            .await
+            .query_one("select scan_xid::text, pull_cursor from sync_remotes", &[])
+            .await
+            .unwrap();
+        let scan: String = row.get(0);
+        let pull: Option<String> = row.get(1);
+        let pulled = pull.map_or(0, |c| shared::sync::Cursor::decode(&c).unwrap().xid);
+        (scan.parse().unwrap(), pulled)
+    }
+
+    /// Runs until the venue has pushed every change made on it and pulled every change made on
+    /// the cloud before this call (for two minutes at most: other tests' transactions on the
+    /// same server hold pulls back while they run); the reports.
+    pub async fn sync_through(&self) -> Vec<Value> {
+        let (venue, cloud) = (
+            Self::now_xid(&self.venue).await,
+            Self::now_xid(&self.cloud).await,
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        let mut reports = Vec::new();
+        while tokio::time::Instant::now() < deadline {
+            let report = self.sync().await;
+            let ok = report["status"] == "succeeded";
+            reports.push(report);
+            let (scanned, pulled) = self.positions().await;
+            if ok && scanned >= venue && pulled >= cloud {
+                return reports;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("not caught up: {reports:#?}");
+    }
+
+    /// Runs until both sides have exchanged everything and a run finds nothing left to do
+    /// (after at most `max` rounds of [`sync_through`](Self::sync_through)); the reports.
     pub async fn settle(&self, max: usize) -> Vec<Value> {
         let mut reports = Vec::new();
         for _ in 0..max {
-            let report = self.sync().await;
-            let quiet =
-                report["status"] == "succeeded" && report["pushed"] == 0 && report["pulled"] == 0;
-            reports.push(report);
+            let round = self.sync_through().await;
+            let quiet = round
+                .last()
+                .is_some_and(|r| r["pushed"] == 0 && r["pulled"] == 0)
+                && round.iter().all(|r| r["pushed"] == 0 && r["pulled"] == 0);
+            reports.extend(round);
             if quiet {
                 return reports;
             }
         }
-        panic!("no quiet run after {max}: {reports:#?}");
+        panic!("no quiet run after {max} rounds: {reports:#?}");
     }
 }

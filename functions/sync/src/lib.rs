@@ -7,15 +7,19 @@
 //! | `GET /api/sync/pull?cursor=&collections=&limit=` | staff, student or sync peer (row-level security decides what) |
 //! | `POST /api/sync/peers`, `GET /api/sync/peers`, `DELETE /api/sync/peers/{id}` | admin (on the remote) |
 //! | `POST /api/sync/run`, `GET /api/sync/runs` | admin (on the instance that has a remote) |
+//! | `POST /api/sync/objects` | sync peer (links to copy handouts both ways) |
 
 use axum::{Router, extract::State, http::StatusCode};
 use serde::Deserialize;
 use shared::{
     AppState, Result,
-    http::{Admin, Json, Member, Path, Query},
+    http::{Admin, Json, Member, Path, Peer, Query},
     sync::{
         self, PullQuery, PullResponse, PushRequest, PushResponse,
-        peer::{self, CreatedPeer, PeerDraft, PeerName, PeerView, RunView, Trigger},
+        peer::{
+            self, CreatedPeer, ObjectsRequest, ObjectsResponse, PeerDraft, PeerName, PeerView,
+            RunView, Trigger,
+        },
     },
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -160,6 +164,26 @@ async fn runs(
     Ok(Json(peer::runs(&state, &admin.caller(), limit).await?))
 }
 
+#[utoipa::path(
+    post, operation_id = "sync_objects", path = "/api/sync/objects", tag = "sync",
+    summary = "Links to copy the objects synced records refer to (handouts), for a sync peer",
+    security(("sync_peer" = [])),
+    request_body = ObjectsRequest,
+    responses(
+        (status = 200, description = "A presigned GET per object to download (none when absent here), a presigned PUT per object to upload (none when already here)", body = ObjectsResponse),
+        (status = 403, description = "Not a sync peer", content_type = "application/problem+json", body = shared::http::openapi::Problem),
+        (status = 413, description = "More than 100 objects one way", content_type = "application/problem+json", body = shared::http::openapi::Problem),
+        (status = 422, description = "A key that is not a synced record's object, or an upload out of limits", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
+async fn objects(
+    State(state): State<AppState>,
+    _peer: Peer,
+    Json(request): Json<ObjectsRequest>,
+) -> Result<Json<ObjectsResponse>> {
+    Ok(Json(peer::object_links(&state, &request).await?))
+}
+
 /// The function's routes, without the common layers (the caller adds them once).
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -169,6 +193,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_peer))
         .routes(routes!(run))
         .routes(routes!(runs))
+        .routes(routes!(objects))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.

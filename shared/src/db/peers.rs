@@ -360,6 +360,7 @@ impl FromRow for RunView {
             pushed: row.try_get("pushed")?,
             pulled: row.try_get("pulled")?,
             rejected: row.try_get("rejected")?,
+            objects: row.try_get("objects")?,
             errors: row.try_get("errors")?,
             next_cursor: row.try_get("next_cursor")?,
         })
@@ -367,7 +368,7 @@ impl FromRow for RunView {
 }
 
 const RUN: &str = "id, remote_url, trigger, status, started_at, finished_at, pushed, pulled, \
-                   rejected, errors, next_cursor";
+                   rejected, objects, errors, next_cursor";
 
 /// Records a run starting now.
 pub async fn start_run(db: &impl Db, id: Uuid, url: &str, trigger: &str) -> Result<()> {
@@ -386,7 +387,7 @@ pub async fn finish_run(db: &impl Db, run: &RunView) -> Result<RunView> {
         .one(
             &format!(
                 "update sync_runs set status = $2, finished_at = now(), pushed = $3, pulled = $4,
-                     rejected = $5, errors = $6, next_cursor = $7
+                     rejected = $5, errors = $6, next_cursor = $7, objects = $8
                  where id = $1 returning {RUN}"
             ),
             &[
@@ -397,6 +398,7 @@ pub async fn finish_run(db: &impl Db, run: &RunView) -> Result<RunView> {
                 p(&run.rejected),
                 p(&run.errors),
                 p(&run.next_cursor),
+                p(&run.objects),
             ],
         )
         .await
@@ -414,4 +416,64 @@ pub async fn runs(db: &impl Db, limit: i64) -> Result<Vec<RunView>> {
         .await
         .map_err(failed("listing sync runs"))?;
     all(&rows)
+}
+
+/// Notes `keys` to copy in `direction` (`up` or `down`) with remote `remote`, unless noted
+/// already.
+pub async fn note_objects(
+    db: &impl Db,
+    remote: Uuid,
+    direction: &str,
+    keys: &[String],
+) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    db.exec(
+        "insert into sync_objects (remote_id, direction, key)
+         select $1, $2, unnest($3::text[])
+         on conflict (remote_id, direction, key) do nothing",
+        &[p(&remote), p(&direction), p(&keys)],
+    )
+    .await
+    .map_err(failed("noting objects to copy"))?;
+    Ok(())
+}
+
+/// Up to `limit` objects still to copy in `direction`, oldest first.
+pub async fn pending_objects(
+    db: &impl Db,
+    remote: Uuid,
+    direction: &str,
+    limit: i64,
+) -> Result<Vec<String>> {
+    let rows = db
+        .all(
+            "select key from sync_objects
+             where remote_id = $1 and direction = $2 and copied_at is null
+             order by noted_at, key limit $3",
+            &[p(&remote), p(&direction), p(&limit)],
+        )
+        .await
+        .map_err(failed("reading objects to copy"))?;
+    rows.iter().map(|r| Ok(r.try_get("key")?)).collect()
+}
+
+/// Records a copy of `key`: done, or failed with `error` (tried again by the next run).
+pub async fn object_copied(
+    db: &impl Db,
+    remote: Uuid,
+    direction: &str,
+    key: &str,
+    error: Option<&str>,
+) -> Result<()> {
+    db.exec(
+        "update sync_objects set attempts = attempts + 1, last_error = $4,
+             copied_at = case when $4::text is null then now() end
+         where remote_id = $1 and direction = $2 and key = $3",
+        &[p(&remote), p(&direction), p(&key), p(&error)],
+    )
+    .await
+    .map_err(failed(format!("recording the copy of {key}")))?;
+    Ok(())
 }

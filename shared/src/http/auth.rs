@@ -28,6 +28,10 @@ pub struct Admin(pub StaffIdentity);
 #[derive(Debug, Clone, Copy)]
 pub struct Student(pub StudentIdentity);
 
+/// Another instance syncing with this one, by the secret of a sync peer.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub uuid::Uuid);
+
 /// Anyone signed in: a staff member or a student (a device that syncs), or a sync peer.
 #[derive(Debug, Clone)]
 pub struct Member(pub Caller);
@@ -157,5 +161,17 @@ impl FromRequestParts<AppState> for Member {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let token = bearer(parts)?.ok_or(Error::Unauthorized)?;
         Ok(Self(resolve(state, token).await?))
+    }
+}
+
+impl FromRequestParts<AppState> for Peer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let token = bearer(parts)?.ok_or(Error::Unauthorized)?;
+        match resolve(state, token).await? {
+            Caller::Peer(id) => Ok(Self(id)),
+            _ => Err(Error::Forbidden),
+        }
     }
 }

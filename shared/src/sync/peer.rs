@@ -134,6 +134,8 @@ pub struct RunView {
     pub pulled: i32,
     /// Mutations the remote refused (they stay refused: see `errors`).
     pub rejected: i32,
+    /// Objects (handouts) copied, both ways.
+    pub objects: i32,
     #[schema(value_type = Vec<String>)]
     pub errors: Value,
     /// The remote's pull cursor after the run.
@@ -276,6 +278,7 @@ pub async fn run(state: &AppState, trigger: Trigger) -> Result<RunView> {
         pushed: 0,
         pulled: 0,
         rejected: 0,
+        objects: 0,
         errors: json!([]),
         next_cursor: None,
     };
@@ -447,6 +450,12 @@ async fn exchange(
                 .await?;
                 applied += 1;
             }
+            let keys: Vec<String> = page
+                .changes
+                .iter()
+                .filter_map(|c| referenced(c.collection, c.fields.as_ref()?))
+                .collect();
+            db::peers::note_objects(tx, remote.id, DOWN, &keys).await?;
             replica::retry_parked(tx).await?;
             db::peers::pulled_to(tx, remote.id, &page.next_cursor).await?;
             Ok(applied)
@@ -459,7 +468,265 @@ async fn exchange(
             break;
         }
     }
+    copy_objects(state, config, &client, remote, report, errors).await
+}
+
+/// Directions of an object copy (`sync_objects.direction`).
+const UP: &str = "up";
+const DOWN: &str = "down";
+/// Objects per `POST /api/sync/objects`.
+pub const MAX_OBJECTS: usize = 100;
+
+/// The object a record refers to, if any: a masterclass's handout.
+fn referenced(collection: Collection, fields: &Value) -> Option<String> {
+    match collection {
+        Collection::Masterclasses => fields.get("pdf_key")?.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Step 6 of a run: copies the objects noted in both directions (see the module doc). A copy
+/// that fails is recorded and tried again by the next run; the others go on.
+async fn copy_objects(
+    state: &AppState,
+    config: &RemoteConfig,
+    client: &reqwest::Client,
+    remote: &db::peers::Remote,
+    report: &mut RunView,
+    errors: &mut Vec<String>,
+) -> Result<()> {
+    for direction in [DOWN, UP] {
+        let pending = db::transact(&state.db, &Caller::System, async |tx| {
+            db::peers::pending_objects(tx, remote.id, direction, MAX_OBJECTS as i64).await
+        })
+        .await?;
+        if pending.is_empty() {
+            continue;
+        }
+        let mut request = ObjectsRequest::default();
+        for key in &pending {
+            if direction == DOWN {
+                request.download.push(key.clone());
+            } else if let Some(size) = state.storage.size(key).await? {
+                request.upload.push(ObjectUpload {
+                    key: key.clone(),
+                    size: size as i64,
+                    content_type: "application/pdf".into(),
+                });
+            } else {
+                // Gone here since (a handout replaced): nothing to copy.
+                db::transact(&state.db, &Caller::System, async |tx| {
+                    db::peers::object_copied(tx, remote.id, direction, key, None).await
+                })
+                .await?;
+            }
+        }
+        if request.download.is_empty() && request.upload.is_empty() {
+            continue;
+        }
+        let links: ObjectsResponse = call(
+            client
+                .post(format!("{}/api/sync/objects", config.url))
+                .bearer_auth(config.secret.expose())
+                .json(&request),
+            "asking the remote for object links",
+        )
+        .await?;
+        for link in links.download.iter().chain(&links.upload) {
+            let outcome = match (&link.url, direction) {
+                // Absent there (deleted since), or already there: nothing to copy.
+                (None, _) => Ok(false),
+                (Some(url), DOWN) => download(state, client, &link.key, url).await.map(|()| true),
+                (Some(url), _) => upload(state, client, link, url).await.map(|()| true),
+            };
+            let error = outcome
+                .as_ref()
+                .err()
+                .map(|e| format!("{}: {e:#}", link.key));
+            if let Ok(true) = outcome {
+                report.objects += 1;
+            }
+            if let Some(error) = &error {
+                errors.push(error.clone());
+            }
+            db::transact(&state.db, &Caller::System, async |tx| {
+                db::peers::object_copied(tx, remote.id, direction, &link.key, error.as_deref())
+                    .await
+            })
+            .await?;
+        }
+    }
     Ok(())
+}
+
+async fn download(
+    state: &AppState,
+    client: &reqwest::Client,
+    key: &str,
+    url: &str,
+) -> anyhow::Result<()> {
+    let answer = client.get(url).send().await?.error_for_status()?;
+    let content_type = answer
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let bytes = answer.bytes().await?;
+    state.storage.put(key, bytes.to_vec(), &content_type).await
+}
+
+async fn upload(
+    state: &AppState,
+    client: &reqwest::Client,
+    link: &ObjectLink,
+    url: &str,
+) -> anyhow::Result<()> {
+    let bytes = state.storage.get(&link.key).await?;
+    let mut put = client.put(url).body(bytes);
+    for (name, value) in &link.headers {
+        put = put.header(name, value);
+    }
+    put.send().await?.error_for_status()?;
+    Ok(())
+}
+
+/// `POST /api/sync/objects` (a peer, on the remote): links to download objects from this
+/// instance's store and to upload objects into it, for records the peer exchanged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ObjectsRequest {
+    /// Keys to download (at most 100).
+    #[serde(default)]
+    pub download: Vec<String>,
+    /// Objects to upload (at most 100).
+    #[serde(default)]
+    pub upload: Vec<ObjectUpload>,
+}
+
+/// An object a peer has and means to upload.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ObjectUpload {
+    pub key: String,
+    /// Bytes (signed into the upload link, so no other size is accepted).
+    pub size: i64,
+    /// `application/pdf` (handouts are the objects records refer to).
+    pub content_type: String,
+}
+
+/// A presigned request for one object; no `url` when there is nothing to do (a download of an
+/// object this instance does not have, an upload of one it has).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ObjectLink {
+    pub key: String,
+    pub url: Option<String>,
+    pub method: String,
+    /// Headers to send as they are (signed).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ObjectsResponse {
+    pub download: Vec<ObjectLink>,
+    pub upload: Vec<ObjectLink>,
+}
+
+/// Is `key` one of the objects records refer to (a handout), well formed?
+fn object_key(field: String, key: &str) -> Result<()> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let handout = matches!(
+        parts.as_slice(),
+        ["masterclasses", id, "handouts", name]
+            if Uuid::parse_str(id).is_ok()
+                && name.strip_suffix(".pdf").is_some_and(|stem| Uuid::parse_str(stem).is_ok())
+    );
+    if handout {
+        Ok(())
+    } else {
+        Err(Error::field(
+            field,
+            "is not the key of an object a synced record refers to",
+        ))
+    }
+}
+
+/// Answers a peer's [`ObjectsRequest`].
+pub async fn object_links(state: &AppState, request: &ObjectsRequest) -> Result<ObjectsResponse> {
+    if request.download.len() > MAX_OBJECTS || request.upload.len() > MAX_OBJECTS {
+        return Err(Error::PayloadTooLarge(format!(
+            "at most {MAX_OBJECTS} objects each way per request"
+        )));
+    }
+    let mut problems = Vec::new();
+    for (i, key) in request.download.iter().enumerate() {
+        if let Err(Error::Validation(mut e)) = object_key(format!("download[{i}]"), key) {
+            problems.append(&mut e);
+        }
+    }
+    let max_bytes = state.config.uploads.pdf_max_bytes;
+    for (i, object) in request.upload.iter().enumerate() {
+        if let Err(Error::Validation(mut e)) = object_key(format!("upload[{i}].key"), &object.key) {
+            problems.append(&mut e);
+        }
+        if object.size < 1 || object.size as u64 > max_bytes {
+            problems.push(FieldError::new(
+                format!("upload[{i}].size"),
+                format!("must be between 1 and {max_bytes}"),
+            ));
+        }
+        if object.content_type != "application/pdf" {
+            problems.push(FieldError::new(
+                format!("upload[{i}].content_type"),
+                "must be application/pdf",
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Validation(problems));
+    }
+    let ttl = state.config.uploads.presign_ttl;
+    let mut response = ObjectsResponse::default();
+    for key in &request.download {
+        let url = match state.storage.size(key).await? {
+            Some(_) => Some(state.storage.download_link(key, ttl).await?.url),
+            None => None,
+        };
+        response.download.push(ObjectLink {
+            key: key.clone(),
+            url,
+            method: "GET".into(),
+            headers: BTreeMap::new(),
+        });
+    }
+    for object in &request.upload {
+        let link = match state.storage.size(&object.key).await? {
+            Some(size) if size == object.size as u64 => ObjectLink {
+                key: object.key.clone(),
+                url: None,
+                method: "PUT".into(),
+                headers: BTreeMap::new(),
+            },
+            _ => {
+                let put = state
+                    .storage
+                    .presign_put(
+                        &object.key,
+                        &object.content_type,
+                        Some(object.size as u64),
+                        ttl,
+                    )
+                    .await?;
+                ObjectLink {
+                    key: object.key.clone(),
+                    url: Some(put.url),
+                    method: put.method,
+                    headers: put.headers,
+                }
+            }
+        };
+        response.upload.push(link);
+    }
+    Ok(response)
 }
 
 /// Queues the local changes made since the last scan (see the module doc, step 3).
@@ -495,7 +762,12 @@ async fn scan(state: &AppState, remote: &db::peers::Remote) -> Result<()> {
                     )
                 })
                 .collect();
+            let keys: Vec<String> = changes
+                .iter()
+                .filter_map(|(collection, _, fields, _)| referenced(*collection, fields))
+                .collect();
             db::peers::enqueue(tx, remote.id, &changes, next).await?;
+            db::peers::note_objects(tx, remote.id, UP, &keys).await?;
             Ok((more, next))
         })
         .await?;
