@@ -145,6 +145,8 @@ pub struct S3Config {
 pub struct UploadConfig {
     /// `PDF_MAX_BYTES` (default 25 MB).
     pub pdf_max_bytes: u64,
+    /// `PHOTO_MAX_BYTES` (default 5 MB): a student's photo taken at the desk.
+    pub photo_max_bytes: u64,
     /// `PRESIGN_TTL_SECS` (default 900): how long presigned URLs stay valid.
     pub presign_ttl: Duration,
 }
@@ -348,6 +350,11 @@ impl Config {
             },
             uploads: UploadConfig {
                 pdf_max_bytes: parse_or("PDF_MAX_BYTES", get("PDF_MAX_BYTES"), 25 * 1024 * 1024)?,
+                photo_max_bytes: parse_or(
+                    "PHOTO_MAX_BYTES",
+                    get("PHOTO_MAX_BYTES"),
+                    5 * 1024 * 1024,
+                )?,
                 presign_ttl: Duration::from_secs(parse_or(
                     "PRESIGN_TTL_SECS",
                     get("PRESIGN_TTL_SECS"),

@@ -13,7 +13,9 @@
 //!   tokens, opt-outs), `db::questions` (the bank and its keys), `db::attempts` (papers,
 //!   attempts, answers, the POST window), `db::outbox` (messages from queueing to delivery),
 //!   `db::webhooks` (what the provider sends us), `db::sync` (devices, the change stream,
-//!   documents), `db::idempotency`, `db::audit`. Rows are read
+//!   documents), `db::replica` (records as instances exchange them, settling a person
+//!   registered on both), `db::peers` (sync peers, a venue's remote, its queue, runs, parked
+//!   records, objects to copy), `db::idempotency`, `db::audit`. Rows are read
 //!   by column name ([`db::FromRow`]); a failed query names what it was doing and to which id.
 //! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate). The PRE
 //!   and POST tests students take are "exams" in code (`domain::exam`, `services::exams`, the
@@ -25,7 +27,10 @@
 //! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override).
 //! - [`idempotency`]: `Idempotency-Key` handling for every POST that creates something.
 //! - [`sync`]: offline sync for devices: push (exactly once), pull (a cursor that never skips),
-//!   hybrid logical clocks and per-field merges; its SQL is in `db::sync`.
+//!   hybrid logical clocks and per-field merges; its SQL is in `db::sync`. Between instances (a
+//!   venue server and its cloud): `sync::peer` (a run: scan, queue, push, pull, copy objects)
+//!   and `sync::replica` (a received record merged, the same on both sides); SQL in
+//!   `db::replica` and `db::peers`.
 //! - [`services`]: use cases that combine the above (for example the PDF upload flow); no SQL.
 //! - [`state`]: [`AppState`], built once per process and cloned into every handler.
 

@@ -327,6 +327,22 @@ async fn a_venue_and_its_cloud_end_alike_whatever_each_did_while_apart() {
             );
         }
     }
+    // Each confirmation is queued once, by the side that registered the student (it sends it):
+    // the other side, which got the inscription by replication, queued none.
+    let mut confirmations = 0;
+    for app in [&pair.cloud, &pair.venue] {
+        confirmations += app
+            .db()
+            .await
+            .query_one(
+                "select count(*) from outbox_messages where message_type = 'registration_confirmed'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+    }
+    assert_eq!(confirmations as usize, registered.len(), "seed {seed}");
     // Nothing echoes: a run after settling moves nothing.
     let after = pair.sync().await;
     assert_eq!(
@@ -683,4 +699,129 @@ async fn handouts_are_copied_once_each_way_and_a_failed_copy_resumes() {
         .post_json("/api/sync/objects", &json!({"download": [key]}))
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[tokio::test]
+async fn a_photo_taken_at_the_desk_is_checked_shown_to_who_may_see_it_and_reaches_the_cloud() {
+    let pair = Pair::start().await;
+    let masterclass = pair
+        .cloud
+        .open_masterclass(&pair.cloud_admin, "Atelier photo")
+        .await;
+    pair.sync_through().await;
+    let registered = pair
+        .venue
+        .register(&masterclass, "+24106611111", "Awa Ndong")
+        .await;
+    assert_eq!(registered.status, StatusCode::CREATED);
+    let id = registered.value()["inscription_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let student = pair
+        .venue
+        .http
+        .with_bearer(registered.value()["access_token"].as_str().unwrap());
+    let admin = &pair.venue_admin;
+    let path = format!("/api/admin/inscriptions/{id}/photo");
+
+    // Refused before anything is stored.
+    let gif = admin
+        .post_json(&path, &json!({"content_type": "image/gif"}))
+        .await;
+    assert_eq!(gif.invalid_fields(), ["content_type"]);
+    admin
+        .post_json(
+            &path,
+            &json!({"content_type": "image/jpeg", "size": 6 * 1024 * 1024}),
+        )
+        .await
+        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    admin
+        .get(&path)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+
+    let upload = async |bytes: Vec<u8>| -> String {
+        let ticket = admin
+            .post_json(&path, &json!({"content_type": "image/jpeg"}))
+            .await;
+        assert_eq!(ticket.status, StatusCode::CREATED, "{:?}", ticket.value());
+        let ticket = ticket.value();
+        let mut put = reqwest::Client::new()
+            .put(ticket["url"].as_str().unwrap())
+            .body(bytes);
+        for (name, value) in ticket["headers"].as_object().unwrap() {
+            put = put.header(name, value.as_str().unwrap());
+        }
+        assert!(put.send().await.unwrap().status().is_success());
+        ticket["key"].as_str().unwrap().to_owned()
+    };
+    // Not a JPEG under a JPEG key: refused, and the object deleted.
+    let fake = upload(b"GIF89a pas une photo".to_vec()).await;
+    let refused = admin
+        .post_json(&format!("{path}/confirm"), &json!({"key": fake}))
+        .await;
+    assert_eq!(refused.invalid_fields(), ["key"]);
+    assert!(
+        pair.venue
+            .state
+            .storage
+            .size(&fake)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Someone else's key.
+    let other = format!(
+        "inscriptions/{}/photos/{}.jpg",
+        Uuid::new_v4(),
+        Uuid::new_v4()
+    );
+    let foreign = admin
+        .post_json(&format!("{path}/confirm"), &json!({"key": other}))
+        .await;
+    assert_eq!(foreign.invalid_fields(), ["key"]);
+
+    let mut jpeg = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00".to_vec();
+    jpeg.extend((0..4096).map(|i| (i % 251) as u8));
+    let key = upload(jpeg.clone()).await;
+    let confirmed = admin
+        .post_json(&format!("{path}/confirm"), &json!({"key": key}))
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.value());
+    assert_eq!(confirmed.value()["content_type"], "image/jpeg");
+    assert_eq!(confirmed.value()["size"], jpeg.len());
+    let fetch = async |view: Value| -> Vec<u8> {
+        let url = view["download_url"].as_str().expect("a link").to_owned();
+        reqwest::get(url)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec()
+    };
+    assert_eq!(fetch(admin.get(&path).await.value()).await, jpeg);
+    // The student sees their own; a tutor of another masterclass sees nothing.
+    assert_eq!(
+        fetch(student.get("/api/me/photo").await.value()).await,
+        jpeg
+    );
+    let stranger = pair.venue.tutor(&pair.venue_admin, &[]).await;
+    stranger
+        .get(&path)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+
+    // The cloud gets the record and the object, and shows it to its own staff.
+    pair.quiesce().await;
+    let run = pair.sync().await;
+    assert_eq!(
+        (&run["status"], &run["objects"]),
+        (&json!("succeeded"), &json!(1)),
+        "{run}"
+    );
+    assert_eq!(pair.cloud.state.storage.get(&key).await.unwrap(), jpeg);
+    assert_eq!(fetch(pair.cloud_admin.get(&path).await.value()).await, jpeg);
 }

@@ -8,6 +8,8 @@
 //! | `DELETE /api/me/token` | student: revokes their access token |
 //! | `PATCH /api/admin/inscriptions/{id}` | staff of the masterclass: attendance |
 //! | `POST /api/admin/inscriptions/{id}/token` | staff of the masterclass: issues a new access token |
+//! | `POST /api/admin/inscriptions/{id}/photo`, `.../photo/confirm`, `GET .../photo` | staff of the masterclass: the student's photo taken at the desk |
+//! | `GET /api/me/photo` | student: their own photo |
 
 use axum::{
     Router,
@@ -21,6 +23,8 @@ use shared::{
     http::{Json, Path, Staff, Student},
     idempotency::MaybeIdempotencyKey,
     services::{
+        masterclasses::UploadTicket,
+        photos::{self, PhotoConfirmRequest, PhotoUploadRequest, PhotoView},
         registration::{self, Registered},
         students::{self as service, AttendanceChange, InscriptionView, IssuedAccess, Me},
     },
@@ -123,6 +127,96 @@ async fn issue_token(
     .await
 }
 
+#[utoipa::path(
+post, operation_id = "inscriptions_photo_upload", path = "/api/admin/inscriptions/{id}/photo", tag = "inscriptions",
+    summary = "A presigned upload for the student's photo taken at the desk",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The inscription")),
+    request_body = PhotoUploadRequest,
+    responses(
+        (status = 201, description = "PUT the image to `url` with `headers`, then confirm with `key`", body = UploadTicket),
+        (status = 404, description = "No such inscription, or not one of the caller's masterclasses", content_type = "application/problem+json", body = shared::http::openapi::Problem),
+        (status = 413, description = "Larger than the photo limit", content_type = "application/problem+json", body = shared::http::openapi::Problem),
+        (status = 422, description = "A content type other than image/jpeg, image/png, image/webp", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
+async fn start_photo_upload(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(request): Json<PhotoUploadRequest>,
+) -> Result<(StatusCode, Json<UploadTicket>)> {
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        let ticket = photos::start_upload(&state, tx, id, &request).await?;
+        Ok((StatusCode::CREATED, Json(ticket)))
+    })
+    .await
+}
+
+#[utoipa::path(
+post, operation_id = "inscriptions_photo_confirm", path = "/api/admin/inscriptions/{id}/photo/confirm", tag = "inscriptions",
+    summary = "Check the uploaded photo and attach it to the inscription",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The inscription")),
+    request_body = PhotoConfirmRequest,
+    responses(
+        (status = 200, description = "The photo, with a short-lived link", body = PhotoView),
+        (status = 404, description = "No such inscription, or not one of the caller's masterclasses", content_type = "application/problem+json", body = shared::http::openapi::Problem),
+        (status = 413, description = "The uploaded file is larger than the limit (it was deleted)", content_type = "application/problem+json", body = shared::http::openapi::Problem),
+        (status = 422, description = "Not a key issued for this inscription, nothing uploaded yet (`photo_not_uploaded`), or not an image of its kind (deleted)", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
+async fn confirm_photo(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+    Json(request): Json<PhotoConfirmRequest>,
+) -> Result<Json<PhotoView>> {
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        Ok(Json(photos::confirm(&state, tx, id, &request).await?))
+    })
+    .await
+}
+
+#[utoipa::path(
+get, operation_id = "inscriptions_photo", path = "/api/admin/inscriptions/{id}/photo", tag = "inscriptions",
+    summary = "A short-lived link to the student's photo",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The inscription")),
+    responses(
+        (status = 200, description = "The photo", body = PhotoView),
+        (status = 404, description = "No such inscription for the caller, or no photo", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
+async fn photo(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+) -> Result<Json<PhotoView>> {
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        Ok(Json(photos::get(&state, tx, id).await?))
+    })
+    .await
+}
+
+#[utoipa::path(
+get, operation_id = "inscriptions_own_photo", path = "/api/me/photo", tag = "inscriptions",
+    summary = "A short-lived link to the student's own photo",
+    security(("student_token" = [])),
+    responses(
+        (status = 200, description = "The photo", body = PhotoView),
+        (status = 404, description = "No photo", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
+async fn own_photo(State(state): State<AppState>, student: Student) -> Result<Json<PhotoView>> {
+    db::transact(&state.db, &student.caller(), async |tx| {
+        Ok(Json(
+            photos::get(&state, tx, student.0.inscription_id).await?,
+        ))
+    })
+    .await
+}
+
 /// The function's routes, without the common layers (the caller adds them once).
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -131,6 +225,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_own_token))
         .routes(routes!(set_attendance))
         .routes(routes!(issue_token))
+        .routes(routes!(start_photo_upload, photo))
+        .routes(routes!(confirm_photo))
+        .routes(routes!(own_photo))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.

@@ -24,7 +24,7 @@ use shared::{
     idempotency::{self, MaybeIdempotencyKey},
     services::masterclasses::{
         self as service, MasterclassPage, MasterclassView, PdfConfirmRequest, PdfUploadRequest,
-        PdfUploadTicket,
+        UploadTicket,
     },
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -146,14 +146,14 @@ post, operation_id = "masterclasses_start_pdf_upload", path = "/api/masterclasse
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The masterclass")),
     request_body(content = Option<PdfUploadRequest>, description = "Optional: the file's size, signed into the URL"),
-    responses((status = 201, description = "Where and how to PUT the file", body = PdfUploadTicket))
+    responses((status = 201, description = "Where and how to PUT the file", body = UploadTicket))
 )]
 async fn start_pdf_upload(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<Uuid>,
     body: Option<Json<PdfUploadRequest>>,
-) -> Result<(StatusCode, Json<PdfUploadTicket>)> {
+) -> Result<(StatusCode, Json<UploadTicket>)> {
     let request = body.map(|Json(r)| r).unwrap_or_default();
     db::transact(&state.db, &admin.caller(), async |tx| {
         let ticket = service::start_pdf_upload(&state, tx, id, &request).await?;

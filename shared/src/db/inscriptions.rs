@@ -184,6 +184,48 @@ pub async fn own(db: &impl Db, id: Uuid) -> Result<Option<OwnInscription>> {
     .transpose()
 }
 
+/// The photo of inscription `id` (key, size, content type): `None` when the caller cannot see
+/// the inscription, `Some(None)` when it has no photo.
+#[allow(clippy::type_complexity)]
+pub async fn photo(db: &impl Db, id: Uuid) -> Result<Option<Option<(String, i64, String)>>> {
+    let row = db
+        .opt(
+            "select photo_key, photo_size, photo_content_type from inscriptions
+             where id = $1 and deleted_at is null",
+            &[p(&id)],
+        )
+        .await
+        .map_err(failed(format!("reading the photo of inscription {id}")))?;
+    let Some(row) = row else { return Ok(None) };
+    let key: Option<String> = row.try_get("photo_key")?;
+    Ok(Some(match key {
+        Some(key) => Some((
+            key,
+            row.try_get("photo_size")?,
+            row.try_get("photo_content_type")?,
+        )),
+        None => None,
+    }))
+}
+
+/// Records `key` as the photo of inscription `id`.
+pub async fn set_photo(
+    db: &impl Db,
+    id: Uuid,
+    key: &str,
+    size: i64,
+    content_type: &str,
+) -> Result<()> {
+    db.exec(
+        "update inscriptions set photo_key = $2, photo_size = $3, photo_content_type = $4
+         where id = $1",
+        &[p(&id), p(&key), p(&size), p(&content_type)],
+    )
+    .await
+    .map_err(failed(format!("recording the photo of inscription {id}")))?;
+    Ok(())
+}
+
 /// Stores the hash of a new access token of inscription `id`.
 pub async fn insert_token(db: &impl Db, id: Uuid, token_hash: &[u8]) -> Result<()> {
     db.exec(

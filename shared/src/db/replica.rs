@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{Db, Transaction, p, row::failed};
 use crate::{
     http::Result,
-    sync::{Change, ChangeOp, Collection, clocks_from_json, clocks_to_json, merge::Clocks},
+    sync::{Collection, clocks_from_json, clocks_to_json, merge::Clocks},
 };
 
 /// How a collection travels between instances.
@@ -81,6 +81,9 @@ pub fn shape(collection: Collection) -> Shape {
                 "created_at",
                 "deleted_at",
                 "merged_into",
+                "photo_key",
+                "photo_size",
+                "photo_content_type",
             ],
             derived: &["deleted_at", "merged_into", "paper", "tokens"],
             extra: "jsonb_build_object('paper',
@@ -131,7 +134,8 @@ impl Shape {
 
 /// The SQL of a page of changes for a peer: every row of `collections` after the cursor
 /// (`$1` transaction id as text, `$2` version) and below the horizon (`$3`), `$4` at most,
-/// whose state did not come from the caller (no echo).
+/// whose state did not come from the caller (no echo). A record is never `gone` for a peer:
+/// its deletion is a field (`deleted_at`) like the others.
 pub fn changes_sql(collections: &[Collection]) -> String {
     let branches: Vec<String> = collections
         .iter()
@@ -139,7 +143,7 @@ pub fn changes_sql(collections: &[Collection]) -> String {
             let s = shape(collection);
             format!(
                 "(select '{name}' as collection, t.id, t.sync_xid as x, t.row_version as v,
-                         {fields} as fields, t.field_clocks as clocks
+                         false as gone, {fields} as fields, t.field_clocks as clocks
                   from {table} t
                   where (t.sync_xid, t.row_version) > ($1::text::xid8, $2)
                     and t.sync_xid < $3::text::xid8
@@ -152,7 +156,7 @@ pub fn changes_sql(collections: &[Collection]) -> String {
         })
         .collect();
     format!(
-        "select collection, id, x::text as xid, v, fields, clocks from ({}) c
+        "select collection, id, x::text as xid, v, gone, fields, clocks from ({}) c
          order by x, v limit $4",
         branches.join(" union all ")
     )
@@ -166,36 +170,15 @@ pub async fn changes(
     horizon: u64,
     limit: i64,
 ) -> Result<Vec<super::sync::Positioned>> {
-    let rows = db
-        .all(
-            &changes_sql(collections),
-            &[
-                p(&after.0.to_string()),
-                p(&after.1),
-                p(&horizon.to_string()),
-                p(&limit),
-            ],
-        )
-        .await
-        .map_err(failed("reading changes for a peer"))?;
-    rows.iter()
-        .map(|row| {
-            let name: String = row.try_get("collection")?;
-            let xid: String = row.try_get("xid")?;
-            Ok(super::sync::Positioned {
-                xid: xid.parse().map_err(anyhow::Error::from)?,
-                version: row.try_get("v")?,
-                change: Change {
-                    collection: Collection::parse(&name)
-                        .ok_or_else(|| anyhow::anyhow!("collection {name:?}"))?,
-                    id: row.try_get("id")?,
-                    op: ChangeOp::Upsert,
-                    fields: Some(row.try_get("fields")?),
-                    clocks: Some(row.try_get("clocks")?),
-                },
-            })
-        })
-        .collect()
+    super::sync::page(
+        db,
+        &changes_sql(collections),
+        after,
+        horizon,
+        limit,
+        "reading changes for a peer",
+    )
+    .await
 }
 
 /// A record as stored, locked for the rest of the transaction.

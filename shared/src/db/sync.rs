@@ -218,9 +218,31 @@ pub async fn changes(
     horizon: u64,
     limit: i64,
 ) -> Result<Vec<Positioned>> {
+    page(
+        db,
+        &changes_sql(collections),
+        after,
+        horizon,
+        limit,
+        "reading changes to pull",
+    )
+    .await
+}
+
+/// Runs a page query of the change stream (`$1` to `$4` as in [`changes_sql`]; columns
+/// `collection, id, xid, v, gone, fields, clocks`) and reads its rows: devices' pulls and
+/// instances' ([`super::replica::changes`]) alike.
+pub(super) async fn page(
+    db: &Transaction<'_>,
+    sql: &str,
+    after: (u64, i64),
+    horizon: u64,
+    limit: i64,
+    doing: &'static str,
+) -> Result<Vec<Positioned>> {
     let rows = db
         .all(
-            &changes_sql(collections),
+            sql,
             &[
                 p(&after.0.to_string()),
                 p(&after.1),
@@ -229,7 +251,7 @@ pub async fn changes(
             ],
         )
         .await
-        .map_err(failed("reading changes to pull"))?;
+        .map_err(failed(doing))?;
     rows.iter()
         .map(|row| {
             let name: String = row.try_get("collection")?;

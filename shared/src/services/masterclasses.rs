@@ -58,9 +58,9 @@ pub struct MasterclassPage {
     pub offset: i64,
 }
 
-/// What a client needs to upload a handout.
+/// What a client needs to upload a file (a handout, a photo) straight to the store.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PdfUploadTicket {
+pub struct UploadTicket {
     /// The object key to send back to the confirm route.
     pub key: String,
     pub method: String,
@@ -207,7 +207,7 @@ pub async fn start_pdf_upload(
     tx: &Transaction<'_>,
     id: Uuid,
     request: &PdfUploadRequest,
-) -> Result<PdfUploadTicket> {
+) -> Result<UploadTicket> {
     let max_bytes = state.config.uploads.pdf_max_bytes;
     let size = match request.size {
         None => None,
@@ -231,7 +231,7 @@ pub async fn start_pdf_upload(
         .storage
         .presign_put(&key, "application/pdf", size, ttl)
         .await?;
-    Ok(PdfUploadTicket {
+    Ok(UploadTicket {
         key,
         method: presigned.method,
         url: presigned.url,

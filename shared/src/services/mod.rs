@@ -4,6 +4,7 @@
 pub mod exams;
 pub mod generation;
 pub mod masterclasses;
+pub mod photos;
 pub mod questions;
 pub mod registration;
 pub mod staff;

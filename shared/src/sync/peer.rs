@@ -50,6 +50,7 @@ use crate::{
     db,
     domain::Length,
     http::{Error, FieldError, Result},
+    services::photos,
 };
 
 /// Mutations per push and changes per pull page, at most.
@@ -477,12 +478,19 @@ const DOWN: &str = "down";
 /// Objects per `POST /api/sync/objects`.
 pub const MAX_OBJECTS: usize = 100;
 
-/// The object a record refers to, if any: a masterclass's handout.
+/// The object a record refers to, if any: a masterclass's handout, a student's photo.
 fn referenced(collection: Collection, fields: &Value) -> Option<String> {
-    match collection {
-        Collection::Masterclasses => fields.get("pdf_key")?.as_str().map(str::to_owned),
-        _ => None,
-    }
+    let field = match collection {
+        Collection::Masterclasses => "pdf_key",
+        Collection::Inscriptions => "photo_key",
+        _ => return None,
+    };
+    fields.get(field)?.as_str().map(str::to_owned)
+}
+
+/// The content type of an object records refer to, by its key.
+fn content_type(key: &str) -> &'static str {
+    photos::content_type_of(key).unwrap_or("application/pdf")
 }
 
 /// Step 6 of a run: copies the objects noted in both directions (see the module doc). A copy
@@ -511,7 +519,7 @@ async fn copy_objects(
                 request.upload.push(ObjectUpload {
                     key: key.clone(),
                     size: size as i64,
-                    content_type: "application/pdf".into(),
+                    content_type: content_type(key).into(),
                 });
             } else {
                 // Gone here since (a handout replaced): nothing to copy.
@@ -609,7 +617,7 @@ pub struct ObjectUpload {
     pub key: String,
     /// Bytes (signed into the upload link, so no other size is accepted).
     pub size: i64,
-    /// `application/pdf` (handouts are the objects records refer to).
+    /// `application/pdf` for a handout; a photo's by its extension (`image/jpeg`, ...).
     pub content_type: String,
 }
 
@@ -631,7 +639,7 @@ pub struct ObjectsResponse {
     pub upload: Vec<ObjectLink>,
 }
 
-/// Is `key` one of the objects records refer to (a handout), well formed?
+/// Is `key` one of the objects records refer to (a handout, a photo), well formed?
 fn object_key(field: String, key: &str) -> Result<()> {
     let parts: Vec<&str> = key.split('/').collect();
     let handout = matches!(
@@ -640,7 +648,7 @@ fn object_key(field: String, key: &str) -> Result<()> {
             if Uuid::parse_str(id).is_ok()
                 && name.strip_suffix(".pdf").is_some_and(|stem| Uuid::parse_str(stem).is_ok())
     );
-    if handout {
+    if handout || photos::is_photo_key(key) {
         Ok(())
     } else {
         Err(Error::field(
@@ -663,8 +671,12 @@ pub async fn object_links(state: &AppState, request: &ObjectsRequest) -> Result<
             problems.append(&mut e);
         }
     }
-    let max_bytes = state.config.uploads.pdf_max_bytes;
     for (i, object) in request.upload.iter().enumerate() {
+        let max_bytes = if photos::is_photo_key(&object.key) {
+            state.config.uploads.photo_max_bytes
+        } else {
+            state.config.uploads.pdf_max_bytes
+        };
         if let Err(Error::Validation(mut e)) = object_key(format!("upload[{i}].key"), &object.key) {
             problems.append(&mut e);
         }
@@ -674,10 +686,10 @@ pub async fn object_links(state: &AppState, request: &ObjectsRequest) -> Result<
                 format!("must be between 1 and {max_bytes}"),
             ));
         }
-        if object.content_type != "application/pdf" {
+        if object.content_type != content_type(&object.key) {
             problems.push(FieldError::new(
                 format!("upload[{i}].content_type"),
-                "must be application/pdf",
+                format!("must be {} for this key", content_type(&object.key)),
             ));
         }
     }

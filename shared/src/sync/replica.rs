@@ -125,11 +125,26 @@ pub async fn apply(
     clocks: &Clocks,
     source: Uuid,
 ) -> Result<Applied> {
+    apply_as(tx, collection, id, fields, clocks, source, false).await
+}
+
+/// [`apply`], for a record that was parked (`parked`: taken out of `sync_parked` if it fits).
+async fn apply_as(
+    tx: &Transaction<'_>,
+    collection: Collection,
+    id: Uuid,
+    fields: &Map<String, Value>,
+    clocks: &Clocks,
+    source: Uuid,
+    parked: bool,
+) -> Result<Applied> {
     db::sync::savepoint(tx).await?;
     match write(tx, collection, id, fields, clocks, source).await {
         Ok(applied) => {
             db::sync::release(tx).await?;
-            db::peers::unpark(tx, collection, id).await?;
+            if parked {
+                db::peers::unpark(tx, collection, id).await?;
+            }
             Ok(applied)
         }
         Err(error @ (Error::Conflict { .. } | Error::Unprocessable { .. })) => {
@@ -158,13 +173,14 @@ pub async fn retry_parked(tx: &Transaction<'_>) -> Result<usize> {
         let parked = db::peers::parked(tx).await?;
         let before = fitted;
         for record in &parked {
-            let applied = apply(
+            let applied = apply_as(
                 tx,
                 record.collection,
                 record.id,
                 &record.fields,
                 &record.clocks,
                 record.source,
+                true,
             )
             .await?;
             if applied != Applied::Parked {
