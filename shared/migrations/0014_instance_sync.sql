@@ -244,18 +244,22 @@ create table sync_queue (
     primary key (remote_id, mutation_id)
 );
 
--- A received change whose reference (a masterclass, a question) has not arrived yet: kept and
--- applied again after every later change until it fits. Nothing received is dropped.
+-- A received change whose reference (a masterclass, a question) has not arrived yet: kept, and
+-- tried again when one of the records it refers to arrives (and at the start of every run).
+-- Nothing received is dropped.
 create table sync_parked (
     collection text not null,
     record_id  uuid not null,
     fields     jsonb not null,
     clocks     jsonb not null,
     source     uuid not null,
+    -- the records it refers to: it is tried again when one of them arrives
+    waiting_for uuid[] not null default '{}',
     parked_at  timestamptz not null default now(),
     last_error text,
     primary key (collection, record_id)
 );
+create index sync_parked_waiting on sync_parked using gin (waiting_for);
 
 -- Objects (handouts) that records exchanged with the remote refer to, to copy once each way:
 -- `up` to the remote, `down` from it. Noted in the transaction that queues or applies the

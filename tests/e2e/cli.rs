@@ -110,6 +110,11 @@ struct RunningGateway {
 
 impl RunningGateway {
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// `cargo run -- <args>`.
+    async fn start_with(args: &[&str]) -> Self {
         let binary = tokio::task::spawn_blocking(|| build_binary("local-gateway", "gateway"))
             .await
             .unwrap()
@@ -129,6 +134,7 @@ impl RunningGateway {
         gateway.server = gateway
             .command()
             .args(["--port", &port.to_string()])
+            .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -158,6 +164,8 @@ impl RunningGateway {
             "JWT_SECRET",
             "WHAPI_TOKEN",
             "WHAPI_WEBHOOK_SECRET",
+            "SYNC_REMOTE_URL",
+            "SYNC_REMOTE_SECRET",
         ] {
             command.env_remove(name);
         }
@@ -289,4 +297,108 @@ async fn a_sample_printed_by_the_gateway_is_answered_by_its_function_beside_it()
     .await
     .unwrap();
     assert_eq!(seen["title"], "Créer son entreprise : les bases");
+}
+
+/// An admin made with `create-admin` beside `gateway`, signed in: their token.
+async fn admin_of(gateway: &RunningGateway) -> String {
+    let created = tokio::task::block_in_place(|| {
+        gateway
+            .command()
+            .args(["create-admin", "--email", "chef@example.ga"])
+            .env("ADMIN_PASSWORD", "un mot de passe assez long")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    });
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let signed_in: serde_json::Value = reqwest::Client::new()
+        .post(gateway.url("/api/auth/token"))
+        .json(&serde_json::json!({ "email": "chef@example.ga", "password": "un mot de passe assez long" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    signed_in["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cargo_run_with_a_remote_is_a_venue_server_that_catches_up_by_itself() {
+    // Arrange: a "cloud" (`cargo run`), its admin, a masterclass, and a sync peer for the venue.
+    let cloud = RunningGateway::start().await;
+    let token = admin_of(&cloud).await;
+    let client = reqwest::Client::new();
+    let starts = time::OffsetDateTime::now_utc() + time::Duration::days(3);
+    let format = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let masterclass: serde_json::Value = client
+        .post(cloud.url("/api/masterclasses"))
+        .bearer_auth(&token)
+        .json(
+            &serde_json::json!({"title": "Atelier au lycée", "published": true,
+            "starts_at": format(starts), "ends_at": format(starts + time::Duration::hours(2))}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let peer: serde_json::Value = client
+        .post(cloud.url("/api/sync/peers"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Salle 3"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Act: `cargo run -- --remote URL --remote-secret S`, and nothing else.
+    let venue = RunningGateway::start_with(&[
+        "--remote",
+        &cloud.url(""),
+        "--remote-secret",
+        peer["secret"].as_str().unwrap(),
+    ])
+    .await;
+
+    // Assert: its timer syncs at once; the cloud's masterclass is served by the venue.
+    let path = format!("/api/masterclasses/{}", masterclass["id"].as_str().unwrap());
+    let started = std::time::Instant::now();
+    loop {
+        let answer = reqwest::get(venue.url(&path)).await.unwrap();
+        if answer.status().is_success() {
+            let body: serde_json::Value = answer.json().await.unwrap();
+            assert_eq!(body["title"], "Atelier au lycée");
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the venue did not catch up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    // Without the secret, the flag is refused before anything starts.
+    let refused = tokio::task::block_in_place(|| {
+        venue
+            .command()
+            .args(["--remote", "http://127.0.0.1:9"])
+            .output()
+            .unwrap()
+    });
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--remote-secret"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

@@ -116,6 +116,11 @@ async fn a_venue_and_its_cloud_end_alike_whatever_each_did_while_apart() {
         .cloud
         .bank(&pair.cloud_admin, &masterclass, 10, true)
         .await;
+    // Drafts, on no paper: edited and deleted on both sides.
+    let drafts = pair
+        .cloud
+        .bank(&pair.cloud_admin, &masterclass, 4, false)
+        .await;
 
     // The venue starts with the cloud's catalogue and bank.
     let first = pair.sync_through().await;
@@ -137,7 +142,7 @@ async fn a_venue_and_its_cloud_end_alike_whatever_each_did_while_apart() {
             } else {
                 (&pair.cloud, &pair.cloud_admin)
             };
-            match rng.random_range(0..10) {
+            match rng.random_range(0..12) {
                 0..=3 => {
                     let number = numbers.choose(&mut rng).unwrap().clone();
                     let name = format!("Élève {round}-{step}");
@@ -227,6 +232,40 @@ async fn a_venue_and_its_cloud_end_alike_whatever_each_did_while_apart() {
                         StatusCode::OK,
                         "seed {seed}: {:?}",
                         replaced.value()
+                    );
+                }
+                10 => {
+                    let (id, _) = drafts.choose(&mut rng).unwrap();
+                    let deleted = admin.delete(&format!("/api/admin/questions/{id}")).await;
+                    assert!(
+                        [StatusCode::NO_CONTENT, StatusCode::NOT_FOUND].contains(&deleted.status),
+                        "seed {seed}: {:?}",
+                        deleted.value()
+                    );
+                }
+                11 => {
+                    let (id, correct) = drafts.choose(&mut rng).unwrap();
+                    let edited = admin
+                        .request(
+                            Method::PUT,
+                            &format!("/api/admin/questions/{id}"),
+                            &[("content-type", "application/json")],
+                            Some(
+                                serde_json::to_vec(&json!({
+                                    "masterclass_id": masterclass,
+                                    "text": format!("Brouillon revu {round}-{step} ?"),
+                                    "choices": ["Un", "Deux", "Trois", "Quatre"],
+                                    "correct": correct,
+                                    "status": "draft",
+                                }))
+                                .unwrap(),
+                            ),
+                        )
+                        .await;
+                    assert!(
+                        [StatusCode::OK, StatusCode::NOT_FOUND].contains(&edited.status),
+                        "seed {seed}: {:?}",
+                        edited.value()
                     );
                 }
                 _ => {
@@ -824,4 +863,78 @@ async fn a_photo_taken_at_the_desk_is_checked_shown_to_who_may_see_it_and_reache
     );
     assert_eq!(pair.cloud.state.storage.get(&key).await.unwrap(), jpeg);
     assert_eq!(fetch(pair.cloud_admin.get(&path).await.value()).await, jpeg);
+}
+
+#[tokio::test]
+async fn a_record_that_arrives_before_what_it_refers_to_waits_for_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Atelier").await;
+    let bank = app.bank(&admin, &masterclass, 2, true).await;
+    let secret = admin
+        .post_json("/api/sync/peers", &json!({"name": "Salle"}))
+        .await
+        .value()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let peer = app.http.with_bearer(&secret);
+    let client = Uuid::new_v4();
+    let (inscription, attempt) = (Uuid::new_v4(), Uuid::new_v4());
+    let clock = "1795430400000-00000-salle";
+    let push = async |n: i64, collection: &str, id: Uuid, fields: Value| {
+        let answer = peer
+            .post_json(
+                "/api/sync/push",
+                &json!({"client_id": client, "mutations": [{"mutation_id": n,
+                    "collection": collection, "record_id": id, "op": "create",
+                    "fields": fields, "hlc": clock, "clocks": {}}]}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.value());
+        assert_eq!(
+            answer.value()["results"][0]["status"],
+            "applied",
+            "{:?}",
+            answer.value()
+        );
+    };
+
+    // The attempt first: kept aside, not lost, not applied.
+    push(
+        1,
+        "attempts",
+        attempt,
+        json!({"inscription_id": inscription, "kind": "PRE", "score": 1, "max_score": 2,
+               "submitted_at": "2026-12-01T10:00:00+00:00", "superseded": false,
+               "answers": [{"question_id": bank[0].0, "choice": bank[0].1, "correct": true},
+                           {"question_id": bank[1].0, "choice": "A", "correct": false}]}),
+    )
+    .await;
+    assert_eq!(app.count("test_attempts").await, 0);
+    assert_eq!(app.count("sync_parked").await, 1);
+
+    // Its inscription next: the attempt follows at once, with its answers.
+    push(
+        2,
+        "inscriptions",
+        inscription,
+        json!({"masterclass_id": masterclass, "full_name": "Awa Ndong",
+               "whatsapp_number": "+24106612345", "date_of_birth": "2001-04-12",
+               "consent_at": "2026-12-01T09:00:00+00:00", "consent_version": "v1",
+               "attended": false, "created_at": "2026-12-01T09:00:00+00:00",
+               "tokens": [], "paper": null}),
+    )
+    .await;
+    assert_eq!(app.count("sync_parked").await, 0);
+    assert_eq!(app.count("test_attempts").await, 1);
+    assert_eq!(app.count("test_answers").await, 2);
+    let counted: bool = app
+        .db()
+        .await
+        .query_one("select not superseded from test_attempts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(counted, "the person's only PRE counts");
 }

@@ -270,27 +270,23 @@ pub struct Parked {
     pub source: Uuid,
 }
 
-pub async fn park(
-    db: &impl Db,
-    collection: Collection,
-    id: Uuid,
-    fields: &Map<String, Value>,
-    clocks: &Clocks,
-    source: Uuid,
-    error: &str,
-) -> Result<()> {
+/// Sets a received record aside, to be tried again when one of `waiting_for` arrives.
+pub async fn park(db: &impl Db, parked: &Parked, waiting_for: &[Uuid], error: &str) -> Result<()> {
+    let (collection, id) = (parked.collection, parked.id);
     db.exec(
-        "insert into sync_parked (collection, record_id, fields, clocks, source, last_error)
-         values ($1, $2, $3, $4, $5, $6)
+        "insert into sync_parked (collection, record_id, fields, clocks, source, waiting_for,
+                                  last_error)
+         values ($1, $2, $3, $4, $5, $6, $7)
          on conflict (collection, record_id) do update
          set fields = excluded.fields, clocks = excluded.clocks, source = excluded.source,
-             last_error = excluded.last_error",
+             waiting_for = excluded.waiting_for, last_error = excluded.last_error",
         &[
             p(&collection.name()),
             p(&id),
-            p(&Value::Object(fields.clone())),
-            p(&clocks_to_json(clocks)),
-            p(&source),
+            p(&Value::Object(parked.fields.clone())),
+            p(&clocks_to_json(&parked.clocks)),
+            p(&parked.source),
+            p(&waiting_for),
             p(&error),
         ],
     )
@@ -309,13 +305,14 @@ pub async fn unpark(db: &impl Db, collection: Collection, id: Uuid) -> Result<()
     Ok(())
 }
 
-/// Every parked record, oldest first.
-pub async fn parked(db: &impl Db) -> Result<Vec<Parked>> {
+/// The parked records waiting for one of `arrived` (every one when `None`), oldest first.
+pub async fn parked(db: &impl Db, arrived: Option<&[Uuid]>) -> Result<Vec<Parked>> {
     let rows = db
         .all(
             "select collection, record_id, fields, clocks, source from sync_parked
+             where $1::uuid[] is null or waiting_for && $1
              order by parked_at, collection, record_id",
-            &[],
+            &[p(&arrived)],
         )
         .await
         .map_err(failed("reading parked records"))?;

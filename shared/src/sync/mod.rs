@@ -426,7 +426,8 @@ pub async fn push(
         }
         run.flush(&ctx, tx, &mut results, &mut changed).await?;
         if peer.is_some() {
-            replica::retry_parked(tx).await?;
+            let arrived: Vec<Uuid> = request.mutations.iter().map(|m| m.record_id).collect();
+            replica::retry_parked(tx, Some(&arrived)).await?;
         }
         if next - 1 > last {
             db::sync::record_client(tx, request.client_id, next - 1).await?;

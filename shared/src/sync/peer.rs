@@ -332,7 +332,7 @@ async fn exchange(
     let me = Caller::Peer(remote.id);
     db::transact(&state.db, &me, async |tx| {
         db::replica::replicating(tx).await?;
-        replica::retry_parked(tx).await
+        replica::retry_parked(tx, None).await
     })
     .await?;
     scan(state, remote).await?;
@@ -457,7 +457,8 @@ async fn exchange(
                 .filter_map(|c| referenced(c.collection, c.fields.as_ref()?))
                 .collect();
             db::peers::note_objects(tx, remote.id, DOWN, &keys).await?;
-            replica::retry_parked(tx).await?;
+            let arrived: Vec<Uuid> = page.changes.iter().map(|c| c.id).collect();
+            replica::retry_parked(tx, Some(&arrived)).await?;
             db::peers::pulled_to(tx, remote.id, &page.next_cursor).await?;
             Ok(applied)
         })
@@ -762,6 +763,11 @@ async fn scan(state: &AppState, remote: &db::peers::Remote) -> Result<()> {
             if rows.is_empty() && next == at {
                 return Ok((false, at));
             }
+            // Within a page, what others refer to goes first (a masterclass before its
+            // questions and inscriptions, an inscription before its attempts), so the remote
+            // parks less; across pages, parking takes care of it.
+            let rank = |c: Collection| Collection::REPLICATED.iter().position(|r| *r == c);
+            rows.sort_by_key(|row| rank(row.change.collection));
             let changes: Vec<(Collection, Uuid, Value, Value)> = rows
                 .into_iter()
                 .map(|row| {

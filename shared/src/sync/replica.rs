@@ -16,9 +16,10 @@
 //!   or attempt arrives the person's inscriptions are settled (see migration 0014,
 //!   `sync_settle_inscriptions`): the first registration survives, the other's attempts,
 //!   tokens and messages follow it.
-//! - **Parking**: a record that cannot be written yet (its masterclass or question has not
-//!   arrived, or a rule of the schema refuses it) is kept in `sync_parked` and tried again after
-//!   every later batch; nothing received is dropped.
+//! - **Parking**: a record that cannot be written yet (its masterclass, inscription or question
+//!   has not arrived, or a rule of the schema refuses it) is kept in `sync_parked` with the ids
+//!   it refers to, and tried again when one of them arrives (and at the start of every run);
+//!   nothing received is dropped.
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -150,13 +151,17 @@ async fn apply_as(
         Err(error @ (Error::Conflict { .. } | Error::Unprocessable { .. })) => {
             db::sync::rollback(tx).await?;
             tracing::info!(collection = collection.name(), %id, error = %error, "parked a received record");
-            db::peers::park(
-                tx,
+            let parked = db::peers::Parked {
                 collection,
                 id,
-                fields,
-                clocks,
+                fields: fields.clone(),
+                clocks: clocks.clone(),
                 source,
+            };
+            db::peers::park(
+                tx,
+                &parked,
+                &references(collection, fields),
                 &error.to_string(),
             )
             .await?;
@@ -166,12 +171,36 @@ async fn apply_as(
     }
 }
 
-/// Tries every parked record again, oldest first; returns how many now fit.
-pub async fn retry_parked(tx: &Transaction<'_>) -> Result<usize> {
+/// The records `fields` refers to: what a parked record waits for.
+fn references(collection: Collection, fields: &Map<String, Value>) -> Vec<Uuid> {
+    let id = |name: &str| fields.get(name)?.as_str()?.parse::<Uuid>().ok();
+    match collection {
+        Collection::Masterclasses | Collection::Documents => Vec::new(),
+        Collection::Questions | Collection::Inscriptions => {
+            id("masterclass_id").into_iter().collect()
+        }
+        Collection::Attempts => id("inscription_id")
+            .into_iter()
+            .chain(
+                fields
+                    .get("answers")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.get("question_id")?.as_str()?.parse().ok()),
+            )
+            .collect(),
+    }
+}
+
+/// Tries again the parked records waiting for one of `arrived` (every parked record when
+/// `None`), then those waiting for what that let in, and so on; returns how many now fit.
+pub async fn retry_parked(tx: &Transaction<'_>, arrived: Option<&[Uuid]>) -> Result<usize> {
     let mut fitted = 0;
+    let mut arrived: Option<Vec<Uuid>> = arrived.map(<[Uuid]>::to_vec);
     loop {
-        let parked = db::peers::parked(tx).await?;
-        let before = fitted;
+        let parked = db::peers::parked(tx, arrived.as_deref()).await?;
+        let mut now = Vec::new();
         for record in &parked {
             let applied = apply_as(
                 tx,
@@ -185,12 +214,13 @@ pub async fn retry_parked(tx: &Transaction<'_>) -> Result<usize> {
             .await?;
             if applied != Applied::Parked {
                 fitted += 1;
+                now.push(record.id);
             }
         }
-        // One record fitting may let another fit (a question, then an attempt that used it).
-        if fitted == before || parked.is_empty() {
+        if now.is_empty() {
             return Ok(fitted);
         }
+        arrived = Some(now);
     }
 }
 
