@@ -217,9 +217,10 @@ create table sync_remotes (
     url              text not null unique,
     -- this instance as a client of the remote's push
     client_id        uuid not null default gen_random_uuid(),
-    -- the scan of local changes to push: position in the local stream
-    scan_xid         xid8 not null default '0',
-    scan_version     bigint not null default 0,
+    -- the scan of local changes to push: per collection, its position in the local stream
+    -- (`{"inscriptions": ["812", "40211"], ...}`: transaction id and row version), scanned
+    -- collection after collection so that what others refer to is queued first
+    scan             jsonb not null default '{}',
     -- the remote's pull cursor
     pull_cursor      text,
     -- the next mutation id to give a queued change, and the last the remote acknowledged
@@ -366,6 +367,23 @@ grant execute on function auth_sync_peer(bytea) to masterclass_app;
 -- - it keeps its paper, or takes the earliest of the others'.
 -- Run by replication only (locally the unique index makes a second inscription impossible).
 -- The writes are replication's own: no clock is stamped, nothing here is merged by clock.
+-- Of each kind, the first attempt on inscription `p_inscription` counts, the others are
+-- superseded; in two steps (supersede, then count) so the unique index holds at every row.
+create function sync_count_first_attempts(p_inscription uuid) returns void language sql as $$
+    with ranked as (
+        select a.id, row_number() over (partition by a.kind order by a.submitted_at, a.id) as n
+        from test_attempts a where a.inscription_id = p_inscription
+    )
+    update test_attempts a set superseded = true
+    from ranked r where a.id = r.id and r.n > 1 and not a.superseded;
+    with ranked as (
+        select a.id, row_number() over (partition by a.kind order by a.submitted_at, a.id) as n
+        from test_attempts a where a.inscription_id = p_inscription
+    )
+    update test_attempts a set superseded = false
+    from ranked r where a.id = r.id and r.n = 1 and a.superseded;
+$$;
+
 create function sync_settle_inscriptions(p_masterclass uuid, p_profile uuid) returns uuid
 language plpgsql as $$
 declare
@@ -378,6 +396,15 @@ begin
     order by created_at, id limit 1;
     if v_winner is null then
         return null;
+    end if;
+    if not exists (select 1 from inscriptions where masterclass_id = p_masterclass
+                   and profile_id = p_profile and id <> v_winner) then
+        -- The person's only inscription (almost always): alive, and its first attempt of each
+        -- kind counts.
+        update inscriptions set deleted_at = null, merged_into = null
+        where id = v_winner and (deleted_at is not null or merged_into is not null);
+        perform sync_count_first_attempts(v_winner);
+        return v_winner;
     end if;
     update inscriptions set deleted_at = coalesce(deleted_at, now()), merged_into = v_winner
     where masterclass_id = p_masterclass and profile_id = p_profile and id <> v_winner
@@ -413,11 +440,27 @@ begin
     from ranked r where a.id = r.id and r.n > 1 and not a.superseded;
     update test_attempts set inscription_id = v_winner
     where inscription_id in (select id from inscriptions where merged_into = v_winner);
-    with ranked as (
-        select a.id, row_number() over (partition by a.kind order by a.submitted_at, a.id) as n
-        from test_attempts a where a.inscription_id = v_winner
-    )
-    update test_attempts a set superseded = false
-    from ranked r where a.id = r.id and r.n = 1 and a.superseded;
+    perform sync_count_first_attempts(v_winner);
     return v_winner;
 end $$;
+
+-- An inscription's access tokens travel with it (their hashes, and whether each is revoked), so
+-- a revocation gives the inscription a new version: the student revoking their own token may
+-- not write the inscription, hence a definer. (A new token comes with a revocation, or with the
+-- inscription itself at registration.)
+create function sync_touch_token() returns trigger
+language plpgsql security definer set search_path = public as $$
+begin
+    update inscriptions set row_version = nextval('sync_row_version') where id = new.inscription_id;
+    return null;
+end $$;
+grant update on inscriptions to masterclass_definer;
+create policy inscriptions_definer_touch on inscriptions for update to masterclass_definer
+    using (true) with check (true);
+grant create on schema public to masterclass_definer;
+alter function sync_touch_token() owner to masterclass_definer;
+revoke create on schema public from masterclass_definer;
+revoke all on function sync_touch_token() from public;
+create trigger inscription_tokens_revoked after update of revoked_at on inscription_tokens
+    for each row when (new.revoked_at is not null and old.revoked_at is null)
+    execute function sync_touch_token();

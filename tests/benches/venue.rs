@@ -43,7 +43,9 @@ async fn venue_day(app: &TestApp, masterclass: &str, students: i64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter("warn").init();
+    tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
     let students = env_or("STUDENTS", 2000) as i64;
     let pair = Pair::start().await;
     let masterclass = pair
@@ -65,6 +67,28 @@ async fn main() -> anyhow::Result<()> {
     let received: usize = seen.iter().map(|s| s.2).sum();
     let pushes = seen.iter().filter(|s| s.0.ends_with("/push")).count();
     let pulls = seen.iter().filter(|s| s.0.ends_with("/pull")).count();
+    if std::env::var("SCANS").is_ok() {
+        for app in [&pair.cloud, &pair.venue] {
+            for row in app
+                .db()
+                .await
+                .query(
+                    "select relname::text, seq_scan, seq_tup_read, idx_scan from pg_stat_user_tables
+                     order by seq_tup_read desc limit 6",
+                    &[],
+                )
+                .await?
+            {
+                println!(
+                    "{}: {} seq scans, {} rows read, {:?} index scans",
+                    row.get::<_, String>(0),
+                    row.get::<_, i64>(1),
+                    row.get::<_, i64>(2),
+                    row.get::<_, Option<i64>>(3)
+                );
+            }
+        }
+    }
     assert_eq!(pair.cloud.count("inscriptions").await, students);
     assert_eq!(pair.cloud.count("test_attempts").await, 2 * students);
     assert_eq!(pair.cloud.count("test_answers").await, 20 * students);

@@ -97,6 +97,7 @@ struct Registered {
     inscription: Uuid,
     token: String,
     took_pre: bool,
+    revoked: bool,
 }
 
 #[tokio::test]
@@ -142,7 +143,7 @@ async fn a_venue_and_its_cloud_end_alike_whatever_each_did_while_apart() {
             } else {
                 (&pair.cloud, &pair.cloud_admin)
             };
-            match rng.random_range(0..12) {
+            match rng.random_range(0..13) {
                 0..=3 => {
                     let number = numbers.choose(&mut rng).unwrap().clone();
                     let name = format!("Élève {round}-{step}");
@@ -158,6 +159,7 @@ async fn a_venue_and_its_cloud_end_alike_whatever_each_did_while_apart() {
                                 .unwrap(),
                             token: answer.value()["access_token"].as_str().unwrap().to_owned(),
                             took_pre: false,
+                            revoked: false,
                         }),
                         StatusCode::CONFLICT => {}
                         other => panic!("seed {seed}: registering answered {other}"),
@@ -233,6 +235,37 @@ async fn a_venue_and_its_cloud_end_alike_whatever_each_did_while_apart() {
                         "seed {seed}: {:?}",
                         replaced.value()
                     );
+                }
+                12 => {
+                    // A student signs out on one side: the token stops working on both.
+                    let here: Vec<usize> = (0..registered.len())
+                        .filter(|&i| registered[i].at_venue == at_venue && !registered[i].revoked)
+                        .collect();
+                    if let Some(&i) = here.choose(&mut rng) {
+                        // Signing out revokes every token of the inscription (after a merge,
+                        // those of the person's other registration too).
+                        let opens = async |token: &str| {
+                            let me = app.http.with_bearer(token).get("/api/me").await;
+                            (me.status == StatusCode::OK)
+                                .then(|| me.value()["inscription_id"].clone())
+                        };
+                        let mine = opens(&registered[i].token).await;
+                        let mut same = Vec::new();
+                        for (j, other) in registered.iter().enumerate() {
+                            if mine.is_some() && opens(&other.token).await == mine {
+                                same.push(j);
+                            }
+                        }
+                        let out = app
+                            .http
+                            .with_bearer(&registered[i].token)
+                            .delete("/api/me/token")
+                            .await;
+                        assert_eq!(out.status, StatusCode::NO_CONTENT, "seed {seed}");
+                        for j in same.into_iter().chain([i]) {
+                            registered[j].revoked = true;
+                        }
+                    }
                 }
                 10 => {
                     let (id, _) = drafts.choose(&mut rng).unwrap();
@@ -326,10 +359,11 @@ async fn a_venue_and_its_cloud_end_alike_whatever_each_did_while_apart() {
         .filter(|i| i["deleted"] == true)
         .count();
     println!(
-        "{} registrations ({} at the venue), {merged} merged away, {} tests taken",
+        "{} registrations ({} at the venue), {merged} merged away, {} tests taken, {} signed out",
         registered.len(),
         registered.iter().filter(|r| r.at_venue).count(),
-        registered.iter().filter(|r| r.took_pre).count()
+        registered.iter().filter(|r| r.took_pre).count(),
+        registered.iter().filter(|r| r.revoked).count()
     );
     // Every test taken anywhere is kept; one of each kind counts per live inscription.
     let taken = registered.iter().filter(|r| r.took_pre).count();
@@ -353,14 +387,19 @@ async fn a_venue_and_its_cloud_end_alike_whatever_each_did_while_apart() {
             assert!(counted.insert(key), "seed {seed}: two counted {attempt}");
         }
     }
-    // Every link a student was sent opens their (surviving) inscription on both sides.
+    // Every link a student was sent opens their (surviving) inscription on both sides, but
+    // those they signed out of, which open nothing anywhere.
     for student in &registered {
-        for app in [&pair.cloud, &pair.venue] {
+        for (side, app) in [("cloud", &pair.cloud), ("venue", &pair.venue)] {
             let me = app.http.with_bearer(&student.token).get("/api/me").await;
             assert_eq!(
                 me.status,
-                StatusCode::OK,
-                "seed {seed}: {} registered at the {}",
+                if student.revoked {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::OK
+                },
+                "seed {seed}: {} registered at the {}, on the {side}",
                 student.number,
                 if student.at_venue { "venue" } else { "cloud" }
             );

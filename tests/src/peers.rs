@@ -226,19 +226,29 @@ impl Pair {
         }
     }
 
-    /// Where the venue's scan of its own changes and its pull of the cloud's stand.
+    /// Where the venue's scan of its own changes (its least advanced collection) and its pull of
+    /// the cloud's stand.
     async fn positions(&self) -> (u64, u64) {
         let row = self
             .venue
             .db()
             .await
-            .query_one("select scan_xid::text, pull_cursor from sync_remotes", &[])
+            .query_one("select scan, pull_cursor from sync_remotes", &[])
             .await
             .unwrap();
-        let scan: String = row.get(0);
+        let scan: Value = row.get(0);
+        let scanned = shared::sync::Collection::REPLICATED
+            .iter()
+            .map(|c| {
+                scan.get(c.name())
+                    .and_then(|at| at.get(0)?.as_str()?.parse().ok())
+                    .unwrap_or(0)
+            })
+            .min()
+            .unwrap_or(0);
         let pull: Option<String> = row.get(1);
         let pulled = pull.map_or(0, |c| shared::sync::Cursor::decode(&c).unwrap().xid);
-        (scan.parse().unwrap(), pulled)
+        (scanned, pulled)
     }
 
     /// Runs until the venue has pushed every change made on it and pulled every change made on

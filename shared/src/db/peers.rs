@@ -90,7 +90,8 @@ pub async fn session(db: &tokio_postgres::Client, secret_hash: &[u8]) -> Result<
 pub struct Remote {
     pub id: Uuid,
     pub client_id: Uuid,
-    pub scan: (u64, i64),
+    /// Per collection, where the scan of local changes stands.
+    pub scan: std::collections::BTreeMap<Collection, (u64, i64)>,
     pub pull_cursor: Option<String>,
     pub next_mutation_id: i64,
     pub acknowledged: i64,
@@ -98,14 +99,20 @@ pub struct Remote {
 
 impl FromRow for Remote {
     fn from_row(row: &Row) -> Result<Self> {
-        let scan_xid: String = row.try_get("scan_xid")?;
+        let scan: Value = row.try_get("scan")?;
+        let scan = Collection::REPLICATED
+            .into_iter()
+            .filter_map(|c| {
+                let at = scan.get(c.name())?;
+                let xid = at.get(0)?.as_str()?.parse().ok()?;
+                let version = at.get(1)?.as_str()?.parse().ok()?;
+                Some((c, (xid, version)))
+            })
+            .collect();
         Ok(Self {
             id: row.try_get("id")?,
             client_id: row.try_get("client_id")?,
-            scan: (
-                scan_xid.parse().map_err(anyhow::Error::from)?,
-                row.try_get("scan_version")?,
-            ),
+            scan,
             pull_cursor: row.try_get("pull_cursor")?,
             next_mutation_id: row.try_get("next_mutation_id")?,
             acknowledged: row.try_get("acknowledged")?,
@@ -113,7 +120,7 @@ impl FromRow for Remote {
     }
 }
 
-const REMOTE: &str = "id, client_id, scan_xid::text as scan_xid, scan_version, pull_cursor, \
+const REMOTE: &str = "id, client_id, scan, pull_cursor, \
                       next_mutation_id, acknowledged";
 
 /// Takes the remote at `url` for run `run` for `lease_secs` (created on first use); `None` when
@@ -164,12 +171,14 @@ pub struct Queued {
     pub size: usize,
 }
 
-/// Queues `changes` for remote `remote`, numbered from its next mutation id, and moves its
-/// scan to `scanned`; in the caller's transaction, so a change is queued exactly once.
+/// Queues `changes` (of `collection`) for remote `remote`, numbered from its next mutation id,
+/// and moves the collection's scan to `scanned`; in the caller's transaction, so a change is
+/// queued exactly once.
 pub async fn enqueue(
     db: &impl Db,
     remote: Uuid,
     changes: &[(Collection, Uuid, Value, Value)],
+    collection: Collection,
     scanned: (u64, i64),
 ) -> Result<()> {
     let collections: Vec<&str> = changes.iter().map(|c| c.0.name()).collect();
@@ -188,13 +197,14 @@ pub async fn enqueue(
     .map_err(failed("queueing changes for the remote"))?;
     db.exec(
         "update sync_remotes set next_mutation_id = next_mutation_id + $2,
-             scan_xid = $3::text::xid8, scan_version = $4
+             scan = jsonb_set(scan, array[$3], jsonb_build_array($4::text, $5::text))
          where id = $1",
         &[
             p(&remote),
             p(&(changes.len() as i64)),
+            p(&collection.name()),
             p(&scanned.0.to_string()),
-            p(&scanned.1),
+            p(&scanned.1.to_string()),
         ],
     )
     .await

@@ -88,9 +88,10 @@ pub fn shape(collection: Collection) -> Shape {
             derived: &["deleted_at", "merged_into", "paper", "tokens"],
             extra: "jsonb_build_object('paper',
                      (select to_jsonb(pp.question_ids) from test_papers pp where pp.inscription_id = t.id),
-                     'tokens', (select coalesce(jsonb_agg(encode(k.token_hash, 'hex') order by k.token_hash), '[]')
-                                from inscription_tokens k
-                                where k.inscription_id = t.id and k.revoked_at is null))",
+                     'tokens', (select coalesce(jsonb_agg(jsonb_build_array(encode(k.token_hash, 'hex'),
+                                                                   k.revoked_at is not null)
+                                                 order by k.token_hash), '[]')
+                                from inscription_tokens k where k.inscription_id = t.id))",
         },
         Collection::Attempts => Shape {
             table: "test_attempts",
@@ -345,13 +346,19 @@ pub async fn paper(db: &impl Db, id: Uuid, question_ids: &[Uuid]) -> Result<()> 
     Ok(())
 }
 
-/// Lets the student's access tokens (by their SHA-256, hex) open inscription `id` here too.
-pub async fn tokens(db: &impl Db, id: Uuid, hashes: &[String]) -> Result<()> {
+/// Lets the student's access tokens (by their SHA-256, hex) open inscription `id` here too, and
+/// revokes here those revoked there (a revocation is never undone).
+pub async fn tokens(db: &impl Db, id: Uuid, tokens: &[(String, bool)]) -> Result<()> {
+    let hashes: Vec<&str> = tokens.iter().map(|t| t.0.as_str()).collect();
+    let revoked: Vec<bool> = tokens.iter().map(|t| t.1).collect();
     db.exec(
-        "insert into inscription_tokens (inscription_id, token_hash)
-         select $1, decode(h, 'hex') from unnest($2::text[]) as h
-         on conflict (token_hash) do nothing",
-        &[p(&id), p(&hashes)],
+        "insert into inscription_tokens (inscription_id, token_hash, revoked_at)
+         select $1, decode(h, 'hex'), case when r then now() end
+         from unnest($2::text[], $3::boolean[]) as x (h, r)
+         on conflict (token_hash) do update
+         set revoked_at = coalesce(inscription_tokens.revoked_at, excluded.revoked_at)
+         where inscription_tokens.revoked_at is null and excluded.revoked_at is not null",
+        &[p(&id), p(&hashes), p(&revoked)],
     )
     .await
     .map_err(failed(format!(

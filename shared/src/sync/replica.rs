@@ -10,8 +10,9 @@
 //!   exactly what it sent; otherwise it is ours and goes back, so the sender learns our newer
 //!   fields.
 //! - **What travels with a record**: a question's key; an inscription's paper (taken if it has
-//!   none here) and its access tokens' hashes (so the student's link opens it on either side;
-//!   a revocation stays on its side); an attempt's answers.
+//!   none here) and its access tokens' hashes with whether each is revoked (so the student's
+//!   link opens it on either side, and a revocation on one side holds on both); an attempt's
+//!   answers.
 //! - **People**: an inscription finds its profile by WhatsApp number, and after any inscription
 //!   or attempt arrives the person's inscriptions are settled (see migration 0014,
 //!   `sync_settle_inscriptions`): the first registration survives, the other's attempts,
@@ -283,22 +284,19 @@ async fn write(
                 .collect();
             let source_after = merged.same.then_some(source);
             let extras_changed = merged.take.iter().any(|t| !s.columns.contains(&t.as_str()));
-            if take.is_empty()
-                && !extras_changed
-                && merged.deleted.is_none()
-                && merged.clocks == stored.clocks
-                && source_after == stored.source
-            {
-                return Ok(Applied::Unchanged);
+            let unchanged = take.is_empty() && !extras_changed && merged.deleted.is_none();
+            // Nothing to write when no field, clock or source moved; what travels with the
+            // record (tokens revoked there, a key) is still applied below.
+            if !unchanged || merged.clocks != stored.clocks || source_after != stored.source {
+                let write = db::replica::Write {
+                    columns: &take,
+                    fields,
+                    clocks: &merged.clocks,
+                    source: source_after,
+                };
+                db::replica::update(tx, collection, id, &write, merged.deleted).await?;
             }
-            let write = db::replica::Write {
-                columns: &take,
-                fields,
-                clocks: &merged.clocks,
-                source: source_after,
-            };
-            db::replica::update(tx, collection, id, &write, merged.deleted).await?;
-            if take.is_empty() && !extras_changed && merged.deleted.is_none() {
+            if unchanged {
                 Applied::Unchanged
             } else {
                 Applied::Merged
@@ -337,9 +335,9 @@ async fn extras(
                 db::replica::paper(tx, id, &ids).await?;
             }
             if let Some(tokens) = fields.get("tokens").filter(|t| t.is_array()) {
-                let hashes: Vec<String> = serde_json::from_value(tokens.clone())
+                let tokens: Vec<(String, bool)> = serde_json::from_value(tokens.clone())
                     .map_err(|e| Error::field("fields.tokens", e.to_string()))?;
-                db::replica::tokens(tx, id, &hashes).await?;
+                db::replica::tokens(tx, id, &tokens).await?;
             }
             if let Some((masterclass, profile)) = db::replica::person(tx, id).await? {
                 db::replica::settle(tx, masterclass, profile).await?;
