@@ -977,3 +977,55 @@ async fn a_record_that_arrives_before_what_it_refers_to_waits_for_it() {
         .get(0);
     assert!(counted, "the person's only PRE counts");
 }
+
+#[tokio::test]
+async fn a_student_registered_at_the_venue_hears_each_message_once() {
+    let pair = Pair::start().await;
+    let starts = time::OffsetDateTime::now_utc() + time::Duration::hours(3);
+    let format = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let created = pair
+        .cloud_admin
+        .post_json(
+            "/api/masterclasses",
+            &json!({"title": "Demain matin", "published": true, "starts_at": format(starts),
+                    "ends_at": format(starts + time::Duration::hours(2))}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let masterclass = created.value()["id"].as_str().unwrap().to_owned();
+    pair.sync_through().await;
+    let registered = pair
+        .venue
+        .register(&masterclass, "+24106633333", "Awa Ndong")
+        .await;
+    assert_eq!(registered.status, StatusCode::CREATED);
+    pair.sync_through().await;
+
+    // The reminder (due: the masterclass starts within a day) is queued by the cloud only.
+    let at_venue = shared::messaging::reminders::queue_due(&pair.venue.state)
+        .await
+        .unwrap();
+    let at_cloud = shared::messaging::reminders::queue_due(&pair.cloud.state)
+        .await
+        .unwrap();
+    assert_eq!((at_venue, at_cloud), (0, 1));
+    // The confirmation by the venue only, which registered her.
+    let count = async |app: &TestApp, kind: &str| -> i64 {
+        app.db()
+            .await
+            .query_one(
+                "select count(*) from outbox_messages where message_type = $1",
+                &[&kind],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(count(&pair.venue, "registration_confirmed").await, 1);
+    assert_eq!(count(&pair.cloud, "registration_confirmed").await, 0);
+    assert_eq!(count(&pair.venue, "reminder").await, 0);
+    assert_eq!(count(&pair.cloud, "reminder").await, 1);
+}

@@ -6,7 +6,14 @@ use super::{MessageType, Outgoing, enqueue_all, templates};
 use crate::{AppState, auth::Caller, db, http::Result};
 
 /// Queues what is due. Returns how many messages were queued.
+///
+/// An instance with a remote (a venue server) queues none: once they have synced, both would
+/// hold the same inscriptions and each would send the reminder. The remote (the cloud) queues
+/// them for everyone it holds, the venue's registrations included once they have reached it.
 pub async fn queue_due(state: &AppState) -> Result<u64> {
+    if state.config.sync.remote.is_some() {
+        return Ok(0);
+    }
     let queued = db::transact(&state.db, &Caller::System, async |tx| {
         let due = db::outbox::due_scheduled(tx, state.config.messaging.reminder_before).await?;
         let messages: Vec<Outgoing<'_>> = due
