@@ -23,8 +23,8 @@ pub enum Fault {
     /// Answers 503 without passing the request on (the remote down, or stopped mid-request
     /// before it committed).
     Unavailable,
-    /// Passes the request on (the remote commits) and never answers in time: the answer is
-    /// lost.
+    /// Passes the request on (the remote commits), then breaks the connection as the answer
+    /// begins: the answer is lost.
     LoseAnswer,
     /// Never answers, and passes nothing on (a timeout).
     Hang,
@@ -120,8 +120,16 @@ async fn forward(
                 answer
             });
             let _committed = handle.await;
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            unreachable!()
+            // The answer begins, then the connection breaks: the caller never reads it.
+            let broken = futures::stream::iter([Err::<Vec<u8>, std::io::Error>(
+                std::io::Error::other("connection lost"),
+            )]);
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .header("content-length", "4096")
+                .body(Body::from_stream(broken))
+                .unwrap()
         }
         None => {
             in_flight.fetch_add(1, Ordering::SeqCst);
@@ -168,7 +176,7 @@ impl Pair {
             config.sync.remote = Some(shared::config::RemoteConfig {
                 url,
                 secret: shared::secret::Secret::new(secret),
-                timeout: Duration::from_secs(10),
+                timeout: Duration::from_secs(30),
             });
         })
         .await;
