@@ -346,15 +346,6 @@ pub async fn parked(db: &impl Db, arrived: Option<&[Uuid]>) -> Result<Vec<Parked
         .collect()
 }
 
-/// How many records are parked.
-pub async fn parked_count(db: &impl Db) -> Result<i64> {
-    let row = db
-        .one("select count(*) as n from sync_parked", &[])
-        .await
-        .map_err(failed("counting parked records"))?;
-    Ok(row.try_get("n")?)
-}
-
 impl FromRow for RunView {
     fn from_row(row: &Row) -> Result<Self> {
         Ok(Self {
