@@ -106,7 +106,13 @@ async fn main() -> anyhow::Result<()> {
     );
     let questions_sql = bind(
         &shared::db::questions::list_sql(),
-        &[&format!("'{bank}'::uuid"), "null::text"],
+        &[
+            &format!("'{bank}'::uuid"),
+            "null::text",
+            "null::timestamptz",
+            "null::uuid",
+            "1000",
+        ],
     );
     let tutor_claims =
         serde_json::json!({ "role": "tutor", "sub": tutor.id, "email": tutor.email });

@@ -43,12 +43,12 @@ async fn a_tutor_manages_the_bank_of_their_own_masterclass_only() {
     assert_eq!(created["correct"], "A");
     assert_eq!(created["used"], false);
     elsewhere.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
     anonymous.assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
     let other_question = admin
         .get(&format!("/api/admin/questions?masterclass_id={other}"))
         .await
-        .value()[0]["id"]
+        .value()["items"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();

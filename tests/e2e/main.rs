@@ -4,6 +4,7 @@ mod auth;
 mod bank;
 mod cli;
 mod contract;
+mod dashboard;
 mod generation;
 mod handouts;
 mod health;

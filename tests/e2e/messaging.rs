@@ -298,7 +298,7 @@ async fn a_rejected_number_fails_at_once_and_an_endless_outage_ends_dead_then_st
     let admin = app.admin().await;
     let dead = admin.get("/api/admin/messages?status=dead").await.value();
 
-    assert_eq!(dead["total"], 2, "{dead}");
+    assert_eq!(dead["items"].as_array().unwrap().len(), 2, "{dead}");
     assert_eq!(calls_during_outage, 6, "two messages, three attempts each");
     assert!(
         dead["items"][0]["last_error"]
@@ -399,7 +399,7 @@ async fn a_send_lost_in_a_timeout_is_sent_again_once_and_a_second_loss_goes_to_s
     assert_eq!(fake.delivered().len(), 1, "{:?}", fake.delivered());
     let admin = app.admin().await;
     let dead = admin.get("/api/admin/messages?status=dead").await.value();
-    assert_eq!(dead["total"], 1, "{dead}");
+    assert_eq!(dead["items"].as_array().unwrap().len(), 1, "{dead}");
     assert!(
         dead["items"][0]["last_error"]
             .as_str()

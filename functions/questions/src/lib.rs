@@ -3,7 +3,7 @@
 //!
 //! | route | who |
 //! |---|---|
-//! | `GET /api/admin/questions?masterclass_id=&status=` | staff |
+//! | `GET /api/admin/questions?masterclass_id=&status=&limit=&cursor=` | staff |
 //! | `POST /api/admin/questions` | staff (`Idempotency-Key`) |
 //! | `GET`/`PUT`/`DELETE /api/admin/questions/{id}` | staff (DELETE archives a used question) |
 
@@ -18,7 +18,7 @@ use shared::{
     domain::exam::{NewQuestion, QuestionDraft},
     http::{Json, Path, Query, Staff},
     idempotency::{self, MaybeIdempotencyKey},
-    services::questions::{self as service, QuestionFilter, QuestionView, Removed},
+    services::questions::{self as service, QuestionFilter, QuestionPage, QuestionView, Removed},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -28,13 +28,13 @@ get, operation_id = "questions_list", path = "/api/admin/questions", tag = "ques
     summary = "The question bank of the masterclasses the caller staffs",
     security(("staff_jwt" = [])),
     params(QuestionFilter),
-    responses((status = 200, description = "Newest first, at most 1000", body = Vec<QuestionView>))
+    responses((status = 200, description = "A page of questions, newest first", body = QuestionPage))
 )]
 async fn list(
     State(state): State<AppState>,
     staff: Staff,
     Query(filter): Query<QuestionFilter>,
-) -> Result<Json<Vec<QuestionView>>> {
+) -> Result<Json<QuestionPage>> {
     db::transact(&state.db, &staff.caller(), async |tx| {
         let questions = service::list(tx, &filter).await?;
         Ok(Json(questions))

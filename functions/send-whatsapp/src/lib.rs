@@ -4,7 +4,7 @@
 //! | route | who |
 //! |---|---|
 //! | `POST /api/send-whatsapp` | staff (`custom` texts: admins); `Idempotency-Key` |
-//! | `GET /api/admin/messages?status=&inscription_id=&limit=&offset=` | staff (their masterclasses) |
+//! | `GET /api/admin/messages?status=&inscription_id=&limit=&cursor=` | staff (their masterclasses) |
 //! | `POST /api/admin/messages/{id}/retry` | staff: re-queue a dead or failed message |
 
 use axum::{Router, extract::State, http::StatusCode, response::Response};

@@ -10,6 +10,7 @@ use crate::docs;
 /// Every function's routes with their descriptions, merged.
 fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(admin::routes())
         .merge(auth::routes())
         .merge(health::routes())
         .merge(inscriptions::routes())

@@ -1,8 +1,16 @@
 //! The append-only `audit_log`: who did what to which record (the actor comes from the
 //! transaction's caller, which row-level security checks on insert).
 
-use super::{Db, p, row::failed};
-use crate::http::Result;
+use tokio_postgres::Row;
+
+use super::{
+    Db, p,
+    row::{FromRow, all, failed},
+};
+use crate::{
+    http::Result,
+    services::dashboard::{AuditEntry, AuditFilter},
+};
 
 /// Appends `action` on `entity` `entity_id`, with `details`.
 pub async fn record(
@@ -21,4 +29,50 @@ pub async fn record(
         "recording {action} of {entity} {entity_id}"
     )))?;
     Ok(())
+}
+
+impl FromRow for AuditEntry {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            at: row.try_get("at")?,
+            actor_role: row.try_get("actor_role")?,
+            actor_id: row.try_get("actor_id")?,
+            action: row.try_get("action")?,
+            entity: row.try_get("entity")?,
+            entity_id: row.try_get("entity_id")?,
+            details: row.try_get("details")?,
+        })
+    }
+}
+
+/// Up to `rows` entries matching `filter`, newest first, older than entry `before_id`.
+pub async fn page(
+    db: &impl Db,
+    filter: &AuditFilter,
+    before_id: Option<i64>,
+    rows: i64,
+) -> Result<Vec<AuditEntry>> {
+    let rows = db
+        .all(
+            "select id, at, actor_role, actor_id, action, entity, entity_id, details from audit_log
+             where ($1::text is null or actor_id = $1) and ($2::text is null or action = $2)
+               and ($3::text is null or entity = $3) and ($4::text is null or entity_id = $4)
+               and ($5::timestamptz is null or at >= $5) and ($6::timestamptz is null or at < $6)
+               and ($7::bigint is null or id < $7)
+             order by id desc limit $8",
+            &[
+                p(&filter.actor),
+                p(&filter.action),
+                p(&filter.entity),
+                p(&filter.entity_id),
+                p(&filter.from),
+                p(&filter.before),
+                p(&before_id),
+                p(&rows),
+            ],
+        )
+        .await
+        .map_err(failed("listing the audit trail"))?;
+    all(&rows)
 }

@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_sync_pokes"),
     migration!(13, "0013_sync_hidden_masterclasses"),
     migration!(14, "0014_instance_sync"),
+    migration!(15, "0015_dashboard"),
 ];
 
 /// Any 64-bit number unique to this purpose.

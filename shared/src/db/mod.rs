@@ -24,6 +24,8 @@ pub mod replica;
 pub mod row;
 mod session;
 pub mod staff;
+pub mod stats;
+pub mod students;
 pub mod sync;
 mod typed;
 pub mod webhooks;

@@ -10,7 +10,7 @@ use super::{
     Db, p,
     row::{FromRow, all, failed},
 };
-use crate::{domain::Paging, http::Result, messaging::admin::MessageView};
+use crate::{http::Result, messaging::admin::MessageView};
 
 /// A message claimed for sending.
 #[derive(Debug, Clone)]
@@ -404,30 +404,29 @@ impl FromRow for MessageView {
     }
 }
 
-/// A page of the messages the caller may see, newest first, of one status and one inscription
-/// when given; and how many there are in all.
+/// Up to `rows` of the messages the caller may see, newest first, of one status and one
+/// inscription when given, after `after` (creation time and id).
 pub async fn page(
     db: &impl Db,
     status: Option<&str>,
     inscription_id: Option<Uuid>,
-    paging: &Paging,
-) -> Result<(Vec<MessageView>, i64)> {
+    after: Option<(OffsetDateTime, Uuid)>,
+    rows: i64,
+) -> Result<Vec<MessageView>> {
+    let (after_at, after_id) = after.unzip();
     let rows = db
         .all(
             &format!(
-                "select {VIEW}, count(*) over () as total from outbox_messages
+                "select {VIEW} from outbox_messages
                  where ($1::text is null or status = $1) and ($2::uuid is null or inscription_id = $2)
-                 order by created_at desc, id limit $3 offset $4"
+                   and ($4::uuid is null or (created_at, id) < ($3::timestamptz, $4))
+                 order by created_at desc, id desc limit $5"
             ),
-            &[p(&status), p(&inscription_id), p(&paging.limit), p(&paging.offset)])
+            &[p(&status), p(&inscription_id), p(&after_at), p(&after_id), p(&rows)],
+        )
         .await
         .map_err(failed("listing messages"))?;
-    let total = rows
-        .first()
-        .map(|row| row.try_get("total"))
-        .transpose()?
-        .unwrap_or(0);
-    Ok((all(&rows)?, total))
+    all(&rows)
 }
 
 /// Message `id`, if the caller may see it.

@@ -1,6 +1,7 @@
 //! Queries for the question bank: `questions` and their answers in `question_keys` (a table of
 //! its own, so that a student's paper can read questions without ever seeing a key).
 
+use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -60,28 +61,39 @@ pub async fn get(db: &impl Db, id: Uuid) -> Result<Option<QuestionView>> {
     .transpose()
 }
 
-/// The questions the caller staffs, newest first (at most 1,000), of one masterclass and one
-/// status when given.
-/// The staff listing's SQL (`$1` masterclass, `$2` status, either null for all), public for the
-/// benchmark that compares it under row-level security with the same SQL as the owner.
+/// The staff listing's SQL, newest first: `$1` masterclass, `$2` status (either null for all),
+/// `$3`/`$4` the creation time and id to start after (null: from the start), `$5` rows. Public
+/// for the benchmark that compares it under row-level security with the same SQL as the owner.
 pub fn list_sql() -> String {
     format!(
         "select {VIEW} from questions q join question_keys k on k.question_id = q.id
          where q.deleted_at is null and ($1::uuid is null or q.masterclass_id = $1)
            and ($2::text is null or q.status = $2)
-         order by q.created_at desc, q.id limit 1000"
+           and ($4::uuid is null or (q.created_at, q.id) < ($3::timestamptz, $4))
+         order by q.created_at desc, q.id desc limit $5"
     )
 }
 
+/// Up to `rows` questions the caller staffs, newest first, of one masterclass and one status
+/// when given, after `after` (creation time and id).
 pub async fn list(
     db: &impl Db,
     masterclass_id: Option<Uuid>,
     status: Option<QuestionStatus>,
+    after: Option<(OffsetDateTime, Uuid)>,
+    rows: i64,
 ) -> Result<Vec<QuestionView>> {
+    let (after_at, after_id) = after.unzip();
     let rows = db
         .all(
             &list_sql(),
-            &[p(&masterclass_id), p(&status.map(QuestionStatus::as_str))],
+            &[
+                p(&masterclass_id),
+                p(&status.map(QuestionStatus::as_str)),
+                p(&after_at),
+                p(&after_id),
+                p(&rows),
+            ],
         )
         .await
         .map_err(failed("listing questions"))?;

@@ -103,6 +103,21 @@ pub async fn record_login_failure(
     Ok(())
 }
 
+/// Audits a sign-in with `email` refused before any password was checked, and why.
+pub async fn record_login_refused(
+    db: &tokio_postgres::Client,
+    email: &str,
+    reason: &str,
+) -> Result<()> {
+    db.all(
+        "select auth_record_refused_login($1, $2)",
+        &[p(&email), p(&reason)],
+    )
+    .await
+    .map_err(failed("recording a refused sign-in"))?;
+    Ok(())
+}
+
 /// Clears account `id`'s failed sign-ins.
 pub async fn record_login_success(db: &tokio_postgres::Client, id: Uuid) -> Result<()> {
     db.all("select auth_record_login_success($1)", &[p(&id)])

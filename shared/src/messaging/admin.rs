@@ -9,7 +9,11 @@ use super::{MessageType, templates};
 use crate::{
     auth::{Role, StaffIdentity},
     db::{self, Transaction},
-    domain::{Fields, Paging, student::Phone},
+    domain::{
+        Fields,
+        paging::{Keyset, micros_of, micros_time},
+        student::Phone,
+    },
     http::{Error, Result},
 };
 
@@ -66,9 +70,8 @@ pub struct MessageView {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessagePage {
     pub items: Vec<MessageView>,
-    pub total: i64,
-    pub limit: i64,
-    pub offset: i64,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// Filters of `GET /api/admin/messages`.
@@ -81,8 +84,8 @@ pub struct MessageFilter {
     /// 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    #[param(minimum = 0)]
-    pub offset: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 const STATUSES: [&str; 10] = [
@@ -215,6 +218,14 @@ pub async fn send(
     .pop()
     .ok_or_else(|| anyhow::anyhow!("a message without a dedupe key was not queued"))?;
     tracing::info!(message_id = %id, message_type = message_type.as_str(), status, "message queued by staff");
+    crate::services::audit(
+        tx,
+        "message.sent",
+        "message",
+        id,
+        serde_json::json!({ "type": message_type.as_str(), "status": status }),
+    )
+    .await?;
     Ok(Queued {
         id,
         status: status.to_owned(),
@@ -223,10 +234,7 @@ pub async fn send(
 
 /// Messages the caller may see (RLS), newest first.
 pub async fn list(tx: &Transaction<'_>, filter: &MessageFilter) -> Result<MessagePage> {
-    let paging = Paging::parse(&crate::domain::paging::PagingQuery {
-        limit: filter.limit,
-        offset: filter.offset,
-    })?;
+    let keyset: Keyset<(i64, Uuid)> = Keyset::parse(filter.limit, filter.cursor.as_deref())?;
     if let Some(status) = &filter.status
         && !STATUSES.contains(&status.as_str())
     {
@@ -235,14 +243,20 @@ pub async fn list(tx: &Transaction<'_>, filter: &MessageFilter) -> Result<Messag
             format!("must be one of {}", STATUSES.join(", ")),
         ));
     }
-    let (items, total) =
-        db::outbox::page(tx, filter.status.as_deref(), filter.inscription_id, &paging).await?;
-    Ok(MessagePage {
-        items,
-        total,
-        limit: paging.limit,
-        offset: paging.offset,
-    })
+    let after = keyset
+        .after
+        .map(|(micros, id)| Ok::<_, Error>((micros_time(micros)?, id)))
+        .transpose()?;
+    let rows = db::outbox::page(
+        tx,
+        filter.status.as_deref(),
+        filter.inscription_id,
+        after,
+        keyset.fetch(),
+    )
+    .await?;
+    let (items, next_cursor) = keyset.page(rows, |m| (micros_of(m.created_at), m.id));
+    Ok(MessagePage { items, next_cursor })
 }
 
 /// Puts a `dead`, `failed` or `in_doubt` message back in the queue, due now, with fresh
@@ -262,5 +276,13 @@ pub async fn retry(tx: &Transaction<'_>, id: Uuid) -> Result<MessageView> {
     }
     let view = db::outbox::requeue(tx, id).await?;
     tracing::info!(message_id = %id, "message re-queued by staff");
+    crate::services::audit(
+        tx,
+        "message.retried",
+        "message",
+        id,
+        serde_json::json!({ "was": current.status }),
+    )
+    .await?;
     Ok(view)
 }

@@ -278,5 +278,13 @@ pub async fn set_post_open(
         .ok_or(Error::NotFound("masterclass"))?;
     db::attempts::set_post_open(tx, masterclass_id, staff_id, open).await?;
     tracing::info!(masterclass_id = %masterclass_id, open, "POST test window changed");
+    super::audit(
+        tx,
+        "masterclass.post_test_window",
+        "masterclass",
+        masterclass_id,
+        serde_json::json!({ "open": open }),
+    )
+    .await?;
     Ok(())
 }

@@ -128,6 +128,14 @@ pub async fn create(
 ) -> Result<MasterclassView> {
     let created = db::masterclasses::insert(tx, new).await?;
     tracing::info!(masterclass_id = %created.id, "masterclass created");
+    super::audit(
+        tx,
+        "masterclass.created",
+        "masterclass",
+        created.id,
+        serde_json::json!({ "title": created.title }),
+    )
+    .await?;
     view(state, created).await
 }
 
@@ -185,12 +193,32 @@ pub async fn update(
     let updated = db::masterclasses::update(tx, id, patch)
         .await?
         .ok_or(Error::NotFound("masterclass"))?;
+    let fields: Vec<&str> = [
+        patch.title.as_ref().map(|_| "title"),
+        patch.description.as_ref().map(|_| "description"),
+        patch.starts_at.map(|_| "starts_at"),
+        patch.ends_at.map(|_| "ends_at"),
+        patch.published.map(|_| "published"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let details = serde_json::json!({ "fields": fields, "published": patch.published });
+    super::audit(tx, "masterclass.updated", "masterclass", id, details).await?;
     view(state, updated).await
 }
 
 pub async fn delete(tx: &Transaction<'_>, id: Uuid) -> Result<()> {
     if db::masterclasses::soft_delete(tx, id).await? {
         tracing::info!(masterclass_id = %id, "masterclass deleted");
+        super::audit(
+            tx,
+            "masterclass.deleted",
+            "masterclass",
+            id,
+            serde_json::json!({}),
+        )
+        .await?;
         Ok(())
     } else {
         Err(Error::NotFound("masterclass"))
@@ -318,5 +346,13 @@ pub async fn confirm_pdf(
     let now = OffsetDateTime::now_utc();
     let updated = db::masterclasses::set_pdf(tx, id, key, size as i64, now).await?;
     tracing::info!(masterclass_id = %id, size, at = %now.format(&Rfc3339).unwrap_or_default(), "handout confirmed");
+    super::audit(
+        tx,
+        "masterclass.handout_uploaded",
+        "masterclass",
+        id,
+        serde_json::json!({ "key": key, "size": size }),
+    )
+    .await?;
     Ok((view(state, updated).await?, replaced))
 }

@@ -1,6 +1,7 @@
 //! Use cases: what a route does, expressed with the domain types, the queries and the store.
 //! Handlers parse the request, call one of these, and render the result.
 
+pub mod dashboard;
 pub mod exams;
 pub mod generation;
 pub mod masterclasses;
@@ -8,4 +9,17 @@ pub mod photos;
 pub mod questions;
 pub mod registration;
 pub mod staff;
+pub mod stats;
 pub mod students;
+
+/// Appends `action` on `entity` `id` to the audit trail in the transaction of the change, so the
+/// entry exists exactly when the change does. The actor is the transaction's caller.
+pub(crate) async fn audit(
+    db: &impl crate::db::Db,
+    action: &str,
+    entity: &str,
+    id: impl std::fmt::Display,
+    details: serde_json::Value,
+) -> crate::http::Result<()> {
+    crate::db::audit::record(db, action, entity, &id.to_string(), &details).await
+}

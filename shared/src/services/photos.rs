@@ -163,6 +163,14 @@ pub async fn confirm(
         )]));
     }
     db::inscriptions::set_photo(tx, id, key, size as i64, content_type).await?;
+    super::audit(
+        tx,
+        "inscription.photo_uploaded",
+        "inscription",
+        id,
+        serde_json::json!({ "size": size }),
+    )
+    .await?;
     view(
         state,
         Some((key.to_owned(), size as i64, content_type.to_owned())),

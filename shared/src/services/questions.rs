@@ -4,13 +4,16 @@
 //! old scores stay explainable: changing them is a 409, and deleting it archives it instead.
 //! (A database trigger freezes used keys too, whatever the code does.)
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::domain::exam::QuestionView;
 use crate::{
     db::{self, Transaction},
-    domain::exam::{NewQuestion, QuestionStatus},
+    domain::{
+        exam::{NewQuestion, QuestionStatus},
+        paging::{Keyset, micros_of, micros_time},
+    },
     http::{Error, Result},
 };
 
@@ -21,6 +24,19 @@ pub struct QuestionFilter {
     pub masterclass_id: Option<Uuid>,
     #[param(value_type = Option<QuestionStatus>)]
     pub status: Option<String>,
+    /// Questions per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of the bank, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QuestionPage {
+    pub items: Vec<QuestionView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 pub async fn get(tx: &Transaction<'_>, id: Uuid) -> Result<QuestionView> {
@@ -30,7 +46,8 @@ pub async fn get(tx: &Transaction<'_>, id: Uuid) -> Result<QuestionView> {
 }
 
 /// The questions the caller staffs, newest first, optionally by masterclass and status.
-pub async fn list(tx: &Transaction<'_>, filter: &QuestionFilter) -> Result<Vec<QuestionView>> {
+pub async fn list(tx: &Transaction<'_>, filter: &QuestionFilter) -> Result<QuestionPage> {
+    let keyset: Keyset<(i64, Uuid)> = Keyset::parse(filter.limit, filter.cursor.as_deref())?;
     let status = match filter.status.as_deref() {
         None => None,
         Some(raw) => Some(
@@ -38,7 +55,14 @@ pub async fn list(tx: &Transaction<'_>, filter: &QuestionFilter) -> Result<Vec<Q
                 .ok_or_else(|| Error::field("status", "must be draft, approved or archived"))?,
         ),
     };
-    db::questions::list(tx, filter.masterclass_id, status).await
+    let after = keyset
+        .after
+        .map(|(micros, id)| Ok::<_, Error>((micros_time(micros)?, id)))
+        .transpose()?;
+    let rows =
+        db::questions::list(tx, filter.masterclass_id, status, after, keyset.fetch()).await?;
+    let (items, next_cursor) = keyset.page(rows, |q| (micros_of(q.created_at), q.id));
+    Ok(QuestionPage { items, next_cursor })
 }
 
 pub(crate) async fn visible_masterclass(tx: &Transaction<'_>, masterclass_id: Uuid) -> Result<()> {
@@ -58,7 +82,16 @@ pub async fn create_by_staff(
     staff_id: Uuid,
     new: &NewQuestion,
 ) -> Result<QuestionView> {
-    create(tx, staff_id, new, serde_json::json!({ "source": "staff" })).await
+    let view = create(tx, staff_id, new, serde_json::json!({ "source": "staff" })).await?;
+    super::audit(
+        tx,
+        "question.created",
+        "question",
+        view.id,
+        serde_json::json!({ "masterclass_id": new.masterclass_id }),
+    )
+    .await?;
+    Ok(view)
 }
 
 /// Adds a question (RLS: staff of its masterclass).
@@ -84,6 +117,14 @@ pub async fn create_synced(
     visible_masterclass(tx, new.masterclass_id).await?;
     let provenance = serde_json::json!({ "source": "staff", "via": "sync" });
     db::questions::insert(tx, Some(id), staff_id, new, &provenance).await?;
+    super::audit(
+        tx,
+        "question.created",
+        "question",
+        id,
+        serde_json::json!({ "masterclass_id": new.masterclass_id, "via": "sync" }),
+    )
+    .await?;
     Ok(())
 }
 
@@ -107,6 +148,14 @@ pub async fn replace(tx: &Transaction<'_>, id: Uuid, new: &NewQuestion) -> Resul
         });
     }
     db::questions::update(tx, id, new).await?;
+    super::audit(
+        tx,
+        "question.replaced",
+        "question",
+        id,
+        serde_json::json!({}),
+    )
+    .await?;
     get(tx, id).await
 }
 
@@ -123,8 +172,24 @@ pub async fn delete(tx: &Transaction<'_>, id: Uuid) -> Result<(Removed, Question
     let current = get(tx, id).await?;
     if current.used {
         db::questions::archive(tx, id).await?;
+        super::audit(
+            tx,
+            "question.archived",
+            "question",
+            id,
+            serde_json::json!({}),
+        )
+        .await?;
         return Ok((Removed::Archived, get(tx, id).await?));
     }
     db::questions::delete(tx, id).await?;
+    super::audit(
+        tx,
+        "question.deleted",
+        "question",
+        id,
+        serde_json::json!({}),
+    )
+    .await?;
     Ok((Removed::Deleted, current))
 }

@@ -33,6 +33,7 @@ pub async fn sign_in(state: &AppState, credentials: &Credentials) -> Result<Sign
     let email = credentials.email.trim().to_lowercase();
     let Some(account) = db::staff::for_login(&client, &email).await? else {
         password::verify_dummy(&credentials.password).await?;
+        db::staff::record_login_refused(&client, &email, "unknown account").await?;
         return Err(Error::Unauthorized);
     };
     let id = account.id;
@@ -42,6 +43,12 @@ pub async fn sign_in(state: &AppState, credentials: &Credentials) -> Result<Sign
     let (Some(hash), true, false) = (&account.password_hash, account.active, locked) else {
         password::verify_dummy(&credentials.password).await?;
         tracing::info!(staff_id = %id, active = account.active, locked, "sign-in refused");
+        let reason = match (account.active, locked) {
+            (false, _) => "deactivated",
+            (true, true) => "locked",
+            (true, false) => "no password (external sign-in)",
+        };
+        db::staff::record_login_refused(&client, &email, reason).await?;
         return Err(Error::Unauthorized);
     };
     if !password::verify(hash, &credentials.password).await? {
@@ -93,6 +100,14 @@ pub async fn create(tx: &Transaction<'_>, new: &NewStaff) -> Result<StaffView> {
             other => other,
         })?;
     tracing::info!(staff_id = %id, role = new.role.as_str(), "staff account created");
+    super::audit(
+        tx,
+        "staff.created",
+        "staff_user",
+        id,
+        serde_json::json!({ "role": new.role.as_str() }),
+    )
+    .await?;
     get(tx, id).await
 }
 
@@ -121,6 +136,14 @@ pub async fn update(
         db::staff::unassign_all(tx, id).await?;
     }
     tracing::info!(staff_id = %id, actor = %actor.id, revoke, "staff account changed");
+    super::audit(
+        tx,
+        "staff.updated",
+        "staff_user",
+        id,
+        serde_json::json!({ "active": patch.active, "role": patch.role.map(Role::as_str), "tokens_revoked": revoke }),
+    )
+    .await?;
     get(tx, id).await
 }
 
@@ -135,6 +158,14 @@ pub async fn reset_password(
         return Err(Error::NotFound("staff account"));
     }
     tracing::info!(staff_id = %id, "password reset");
+    super::audit(
+        tx,
+        "staff.password_reset",
+        "staff_user",
+        id,
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(())
 }
 
@@ -155,6 +186,14 @@ pub async fn assign(
         .await?
         .ok_or(Error::NotFound("masterclass"))?;
     db::staff::assign(tx, tutor_id, masterclass_id).await?;
+    super::audit(
+        tx,
+        "staff.assigned",
+        "staff_user",
+        tutor_id,
+        serde_json::json!({ "masterclass_id": masterclass_id }),
+    )
+    .await?;
     get(tx, tutor_id).await
 }
 
@@ -166,6 +205,14 @@ pub async fn unassign(
 ) -> Result<StaffView> {
     get(tx, tutor_id).await?;
     db::staff::unassign(tx, tutor_id, masterclass_id).await?;
+    super::audit(
+        tx,
+        "staff.unassigned",
+        "staff_user",
+        tutor_id,
+        serde_json::json!({ "masterclass_id": masterclass_id }),
+    )
+    .await?;
     get(tx, tutor_id).await
 }
 

@@ -82,6 +82,14 @@ pub async fn set_attendance(
         .await?
         .ok_or(Error::NotFound("inscription"))?;
     tracing::info!(inscription_id = %inscription_id, attended, "attendance changed");
+    super::audit(
+        tx,
+        "inscription.attendance",
+        "inscription",
+        inscription_id,
+        serde_json::json!({ "attended": attended }),
+    )
+    .await?;
     Ok(view)
 }
 
@@ -95,6 +103,14 @@ pub async fn issue_token(tx: &Transaction<'_>, inscription_id: Uuid) -> Result<I
     let token = StudentToken::generate();
     db::inscriptions::insert_token(tx, inscription_id, &token.hash()).await?;
     tracing::info!(inscription_id = %inscription_id, "student token issued");
+    super::audit(
+        tx,
+        "inscription.token_issued",
+        "inscription",
+        inscription_id,
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(IssuedAccess {
         inscription_id,
         access_token: token.as_str().to_owned(),

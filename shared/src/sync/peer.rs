@@ -168,7 +168,16 @@ pub async fn create_peer(state: &AppState, admin: &Caller, name: &PeerName) -> R
     let secret = secret::generate();
     let hash = secret::hash(&secret);
     let peer = db::transact(&state.db, admin, async |tx| {
-        db::peers::create(tx, &name.0, &hash, staff.id).await
+        let peer = db::peers::create(tx, &name.0, &hash, staff.id).await?;
+        crate::services::audit(
+            tx,
+            "sync_peer.created",
+            "sync_peer",
+            peer.id,
+            serde_json::json!({ "name": name.0 }),
+        )
+        .await?;
+        Ok(peer)
     })
     .await?;
     tracing::info!(peer = %peer.id, "sync peer created");
@@ -181,9 +190,22 @@ pub async fn peers(state: &AppState, admin: &Caller) -> Result<Vec<PeerView>> {
 
 /// Revokes a peer: its secret stops working at once.
 pub async fn revoke_peer(state: &AppState, admin: &Caller, id: Uuid) -> Result<PeerView> {
-    db::transact(&state.db, admin, async |tx| db::peers::revoke(tx, id).await)
-        .await?
-        .ok_or(Error::NotFound("sync peer"))
+    db::transact(&state.db, admin, async |tx| {
+        let revoked = db::peers::revoke(tx, id).await?;
+        if revoked.is_some() {
+            crate::services::audit(
+                tx,
+                "sync_peer.revoked",
+                "sync_peer",
+                id,
+                serde_json::json!({}),
+            )
+            .await?;
+        }
+        Ok(revoked)
+    })
+    .await?
+    .ok_or(Error::NotFound("sync peer"))
 }
 
 /// The latest runs, newest first.

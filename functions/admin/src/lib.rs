@@ -1,0 +1,246 @@
+//! The staff dashboard: students (list, CSV, one student's record, attendance in bulk),
+//! statistics with item analysis and their chart, and the audit trail. Tutors see only their
+//! masterclasses' students and figures (row-level security); the audit trail is for admins.
+//!
+//! | route | who |
+//! |---|---|
+//! | `GET /api/admin/students?masterclass_id=&attended=&registered_from=&registered_to=&has_pre=&has_post=&q=&sort=&order=&limit=&cursor=` | staff |
+//! | `GET /api/admin/students.csv?` (the same filters) | staff |
+//! | `GET /api/admin/students/{id}` | staff |
+//! | `POST /api/admin/inscriptions/attendance` | staff |
+//! | `GET /api/admin/stats` | staff |
+//! | `GET /api/admin/masterclasses/{id}/stats` | staff of the masterclass |
+//! | `GET /api/admin/masterclasses/{id}/stats.svg` | staff of the masterclass |
+//! | `GET /api/admin/audit?actor=&action=&entity=&entity_id=&from=&to=&limit=&cursor=` | admins |
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::State,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use shared::{
+    AppState, Result, db,
+    http::{Admin, Json, Path, Query, Staff},
+    services::{
+        dashboard::{
+            self as service, AuditPage, AuditQuery, BulkAttendance, BulkAttendanceDone,
+            StudentFilter, StudentPage, StudentQuery, StudentRecord,
+        },
+        stats::{self, MasterclassStats, Overview},
+    },
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+#[utoipa::path(
+get, operation_id = "admin_students", path = "/api/admin/students", tag = "dashboard",
+    summary = "The students of the masterclasses the caller staffs: filtered, searched, keyset-paged",
+    security(("staff_jwt" = [])),
+    params(StudentQuery),
+    responses((status = 200, description = "A page of students", body = StudentPage))
+)]
+async fn students(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(query): Query<StudentQuery>,
+) -> Result<Json<StudentPage>> {
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        Ok(Json(service::list(tx, &query).await?))
+    })
+    .await
+}
+
+#[utoipa::path(
+get, operation_id = "admin_students_csv", path = "/api/admin/students.csv", tag = "dashboard",
+    summary = "The same students as CSV (UTF-8 with BOM), streamed whatever the size",
+    security(("staff_jwt" = [])),
+    params(StudentQuery),
+    responses((status = 200, description = "One line per student and masterclass", content_type = "text/csv", body = String))
+)]
+async fn students_csv(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(query): Query<StudentQuery>,
+) -> Result<Response> {
+    let filter = StudentFilter::parse(&query)?;
+    let caller = staff.caller();
+    // The export is audited before anything is sent, in its own transaction: an export cut
+    // short has still shown some data.
+    db::transact(&state.db, &caller, async |tx| {
+        db::audit::record(
+            tx,
+            "students.exported",
+            "students",
+            "",
+            &serde_json::to_value(&query).unwrap_or_default(),
+        )
+        .await
+    })
+    .await?;
+    // One batch is written while the previous one is sent: the channel holds at most two, so
+    // memory stays bounded however many students there are.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(2);
+    tokio::spawn(async move {
+        let outcome = db::transact(&state.db, &caller, async |tx| {
+            service::export_csv(tx, &filter, &sender).await
+        })
+        .await;
+        match outcome {
+            Ok(count) => tracing::info!(count, "students exported as CSV"),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "the students CSV was cut short");
+                let _ = sender
+                    .send(Err(std::io::Error::other("the export failed")))
+                    .await;
+            }
+        }
+    });
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"students.csv\""),
+    );
+    Ok(response)
+}
+
+#[utoipa::path(
+get, operation_id = "admin_student", path = "/api/admin/students/{id}", tag = "dashboard",
+    summary = "One student's whole record: profile, consent, inscriptions with tests and answers, messages, audit trail",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The student (`student_id` of the list)")),
+    responses((status = 200, description = "The record", body = StudentRecord))
+)]
+async fn student(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+) -> Result<Json<StudentRecord>> {
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        Ok(Json(service::record(tx, id).await?))
+    })
+    .await
+}
+
+#[utoipa::path(
+post, operation_id = "admin_bulk_attendance", path = "/api/admin/inscriptions/attendance", tag = "dashboard",
+    summary = "Validate or unvalidate the attendance of many inscriptions: all or nothing",
+    security(("staff_jwt" = [])),
+    request_body = BulkAttendance,
+    responses((status = 200, description = "Every inscription changed", body = BulkAttendanceDone))
+)]
+async fn bulk_attendance(
+    State(state): State<AppState>,
+    staff: Staff,
+    Json(change): Json<BulkAttendance>,
+) -> Result<Json<BulkAttendanceDone>> {
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        Ok(Json(
+            service::set_attendance(tx, staff.0.id, &change).await?,
+        ))
+    })
+    .await
+}
+
+#[utoipa::path(
+get, operation_id = "admin_stats", path = "/api/admin/stats", tag = "dashboard",
+    summary = "The headline figures of every masterclass the caller staffs",
+    security(("staff_jwt" = [])),
+    responses((status = 200, description = "One row per masterclass", body = Overview))
+)]
+async fn overview(State(state): State<AppState>, staff: Staff) -> Result<Json<Overview>> {
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        Ok(Json(stats::overview(tx).await?))
+    })
+    .await
+}
+
+#[utoipa::path(
+get, operation_id = "admin_masterclass_stats", path = "/api/admin/masterclasses/{id}/stats", tag = "dashboard",
+    summary = "What a masterclass achieved, and the item analysis of its questions",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The masterclass")),
+    responses((status = 200, description = "The statistics", body = MasterclassStats))
+)]
+async fn masterclass_stats(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+) -> Result<Json<MasterclassStats>> {
+    db::transact(&state.db, &staff.caller(), async |tx| {
+        Ok(Json(stats::masterclass(tx, id).await?))
+    })
+    .await
+}
+
+#[utoipa::path(
+get, operation_id = "admin_masterclass_chart", path = "/api/admin/masterclasses/{id}/stats.svg", tag = "dashboard",
+    summary = "The statistics as a chart: score distributions and success per question, PRE and POST",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The masterclass")),
+    responses((status = 200, description = "An SVG image", content_type = "image/svg+xml", body = String))
+)]
+async fn masterclass_chart(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<Uuid>,
+) -> Result<Response> {
+    let figures = db::transact(&state.db, &staff.caller(), async |tx| {
+        stats::masterclass(tx, id).await
+    })
+    .await?;
+    let svg = stats::chart(&figures)?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("image/svg+xml"),
+        )],
+        svg,
+    )
+        .into_response())
+}
+
+#[utoipa::path(
+get, operation_id = "admin_audit", path = "/api/admin/audit", tag = "dashboard",
+    summary = "The audit trail, newest first (admins)",
+    security(("staff_jwt" = [])),
+    params(AuditQuery),
+    responses((status = 200, description = "A page of entries", body = AuditPage))
+)]
+async fn audit(
+    State(state): State<AppState>,
+    admin: Admin,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<AuditPage>> {
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        Ok(Json(service::audit(tx, &query).await?))
+    })
+    .await
+}
+
+/// The function's routes, without the common layers (the caller adds them once).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(students))
+        .routes(routes!(students_csv))
+        .routes(routes!(student))
+        .routes(routes!(bulk_attendance))
+        .routes(routes!(overview))
+        .routes(routes!(masterclass_stats))
+        .routes(routes!(masterclass_chart))
+        .routes(routes!(audit))
+}
+
+/// The function's router as deployed: its routes, the common layers, and its state.
+pub fn router(state: AppState) -> Router {
+    shared::http::deployed(routes(), state)
+}
