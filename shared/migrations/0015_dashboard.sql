@@ -56,7 +56,7 @@ create trigger audit_log_append_only before update or delete on audit_log
 create trigger audit_log_no_truncate before truncate on audit_log
     for each statement execute function audit_log_append_only();
 
-create index audit_log_at on audit_log (id desc);
+create index audit_log_at on audit_log (at);
 create index audit_log_actor on audit_log (actor_id, id desc);
 create index audit_log_action on audit_log (action, id desc);
 create index audit_log_target on audit_log (entity, entity_id, id desc);

@@ -149,6 +149,10 @@ pub struct UploadConfig {
     pub photo_max_bytes: u64,
     /// `PRESIGN_TTL_SECS` (default 900): how long presigned URLs stay valid.
     pub presign_ttl: Duration,
+    /// `EXPORTS_VIA_STORAGE` (default: on in a Lambda, off elsewhere): write a CSV export to the
+    /// store (`exports/`) and redirect to a presigned link, rather than stream it in the answer.
+    /// API Gateway buffers a Lambda's answer and caps it at 6 MB; the local gateway streams.
+    pub exports_via_storage: bool,
 }
 
 impl Config {
@@ -360,6 +364,11 @@ impl Config {
                     get("PRESIGN_TTL_SECS"),
                     900,
                 )?),
+                exports_via_storage: parse_or(
+                    "EXPORTS_VIA_STORAGE",
+                    get("EXPORTS_VIA_STORAGE"),
+                    get("AWS_LAMBDA_RUNTIME_API").is_some(),
+                )?,
             },
         })
     }

@@ -285,4 +285,170 @@ impl Storage {
             .with_context(|| format!("deleting {key}"))?;
         Ok(())
     }
+
+    /// A writer that uploads to `key` in parts as bytes come (S3 multipart, [`PART_BYTES`] per
+    /// part): memory holds one part whatever the object's size. Nothing is visible at `key`
+    /// until [`Upload::finish`]; a dropped or failed upload leaves only parts, which the
+    /// bucket's lifecycle rule aborts after a day.
+    pub fn upload(&self, key: &str, content_type: &str) -> Upload {
+        Upload {
+            storage: self.clone(),
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            upload_id: None,
+            parts: Vec::new(),
+            buffer: Vec::with_capacity(PART_BYTES),
+            written: 0,
+        }
+    }
+
+    /// Every object under `prefix`, with its size, in key order.
+    pub async fn list(&self, prefix: &str) -> anyhow::Result<Vec<(String, u64)>> {
+        let mut objects = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .with_context(|| format!("listing {prefix}"))?;
+            for object in page.contents() {
+                if let Some(key) = object.key() {
+                    objects.push((
+                        key.to_owned(),
+                        u64::try_from(object.size().unwrap_or(0)).unwrap_or(0),
+                    ));
+                }
+            }
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        objects.sort();
+        Ok(objects)
+    }
+
+    /// The object at `key` as a stream of bytes (read as it is consumed).
+    pub async fn reader(
+        &self,
+        key: &str,
+    ) -> anyhow::Result<impl tokio::io::AsyncBufRead + Unpin + Send + use<>> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .with_context(|| format!("downloading {key}"))?;
+        Ok(object.body.into_async_read())
+    }
+}
+
+/// Bytes per part of an [`Upload`] (S3's minimum part is 5 MiB, but for the last).
+pub const PART_BYTES: usize = 8 * 1024 * 1024;
+
+/// An object being uploaded in parts (see [`Storage::upload`]).
+pub struct Upload {
+    storage: Storage,
+    key: String,
+    content_type: String,
+    upload_id: Option<String>,
+    parts: Vec<aws_sdk_s3::types::CompletedPart>,
+    buffer: Vec<u8>,
+    written: u64,
+}
+
+impl Upload {
+    /// Appends `bytes`, sending a part whenever [`PART_BYTES`] are buffered.
+    pub async fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.buffer.extend_from_slice(bytes);
+        self.written += bytes.len() as u64;
+        if self.buffer.len() >= PART_BYTES {
+            self.send_part().await?;
+        }
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    async fn send_part(&mut self) -> anyhow::Result<()> {
+        let client = &self.storage.client;
+        let upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => {
+                let created = client
+                    .create_multipart_upload()
+                    .bucket(&self.storage.bucket)
+                    .key(&self.key)
+                    .content_type(&self.content_type)
+                    .send()
+                    .await
+                    .with_context(|| format!("starting the upload of {}", self.key))?;
+                let id = created
+                    .upload_id()
+                    .context("the store started an upload without an id")?
+                    .to_owned();
+                self.upload_id = Some(id.clone());
+                id
+            }
+        };
+        let number = i32::try_from(self.parts.len() + 1).context("too many parts")?;
+        let body = std::mem::replace(&mut self.buffer, Vec::with_capacity(PART_BYTES));
+        let sent = client
+            .upload_part()
+            .bucket(&self.storage.bucket)
+            .key(&self.key)
+            .upload_id(&upload_id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .with_context(|| format!("uploading part {number} of {}", self.key))?;
+        self.parts.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(sent.e_tag().map(str::to_owned))
+                .build(),
+        );
+        Ok(())
+    }
+
+    /// Sends what is left and makes the object visible at its key. Returns its size.
+    pub async fn finish(mut self) -> anyhow::Result<u64> {
+        let Some(upload_id) = self.upload_id.clone() else {
+            // Small enough for one request.
+            let bytes = std::mem::take(&mut self.buffer);
+            self.storage
+                .put(&self.key, bytes, &self.content_type)
+                .await?;
+            return Ok(self.written);
+        };
+        if !self.buffer.is_empty() {
+            self.send_part().await?;
+        }
+        self.storage
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.storage.bucket)
+            .key(&self.key)
+            .upload_id(&upload_id)
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .set_parts(Some(std::mem::take(&mut self.parts)))
+                    .build(),
+            )
+            .send()
+            .await
+            .with_context(|| format!("completing the upload of {}", self.key))?;
+        Ok(self.written)
+    }
 }

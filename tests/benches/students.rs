@@ -65,14 +65,24 @@ fn pgbench_timed(
     );
     let tps = report
         .lines()
-        .find_map(|line| line.strip_prefix("tps = ")?.split_whitespace().next()?.parse().ok())
+        .find_map(|line| {
+            line.strip_prefix("tps = ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .ok_or_else(|| anyhow::anyhow!("no tps in pgbench's report: {report}"))?;
     let mut latencies = Vec::new();
     for entry in std::fs::read_dir(dir.path())?.flatten() {
         if entry.file_name().to_string_lossy().starts_with("tx.") {
             for line in std::fs::read_to_string(entry.path())?.lines() {
                 // client_id transaction_no time_us script_no time_epoch time_us
-                if let Some(us) = line.split_whitespace().nth(2).and_then(|v| v.parse::<f64>().ok()) {
+                if let Some(us) = line
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|v| v.parse::<f64>().ok())
+                {
                     latencies.push(us / 1000.0);
                 }
             }
@@ -84,8 +94,15 @@ fn pgbench_timed(
 
 /// Requests to `url` for `seconds` over `concurrency` connections: requests per second and
 /// every request's latency in milliseconds.
-async fn load(url: &str, token: &str, seconds: usize, concurrency: usize) -> anyhow::Result<(f64, Vec<f64>)> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+async fn load(
+    url: &str,
+    token: &str,
+    seconds: usize,
+    concurrency: usize,
+) -> anyhow::Result<(f64, Vec<f64>)> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let until = Instant::now() + Duration::from_secs(seconds as u64);
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
@@ -150,12 +167,15 @@ async fn main() -> anyhow::Result<()> {
          insert into test_attempts (inscription_id, kind, score, max_score)
          select id, 'PRE', abs(hashtext(id::text)) % 11, 10 from inscriptions where abs(hashtext(id::text)) % 10 < 7;
          insert into test_attempts (inscription_id, kind, score, max_score)
-         select id, 'POST', abs(hashtext(id::text || 'post')) % 11, 10 from inscriptions where abs(hashtext(id::text)) % 10 < 5;
-         vacuum analyze;"
+         select id, 'POST', abs(hashtext(id::text || 'post')) % 11, 10 from inscriptions where abs(hashtext(id::text)) % 10 < 5;"
     ))
     .await?;
+    db.batch_execute("vacuum analyze").await?;
     let masterclass: uuid::Uuid = db
-        .query_one("select id from masterclasses where title = 'Masterclass 17'", &[])
+        .query_one(
+            "select id from masterclasses where title = 'Masterclass 17'",
+            &[],
+        )
         .await?
         .get(0);
     println!(
@@ -233,7 +253,10 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(items > 0, "{name}: nothing listed: {check}");
         let mut all: Vec<&str> = parameters.iter().map(String::as_str).collect();
         all.extend(null);
-        let sql = bind(&shared::db::students::page_sql(StudentSort::Registered, true), &all);
+        let sql = bind(
+            &shared::db::students::page_sql(StudentSort::Registered, true),
+            &all,
+        );
         let script = as_app(&format!("'{claims}'"), &format!("{sql};"));
         let (stack, stack_latencies) = load(&url, &admin.token, seconds, concurrency).await?;
         let (raw, raw_latencies) = pgbench_timed(&script, &app.owner_url, seconds, concurrency)?;

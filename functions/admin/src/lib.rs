@@ -25,7 +25,7 @@ use shared::{
     http::{Admin, Json, Path, Query, Staff},
     services::{
         dashboard::{
-            self as service, AuditPage, AuditQuery, BulkAttendance, BulkAttendanceDone,
+            self as service, AuditPage, AuditQuery, BulkAttendance, BulkAttendanceDone, CsvExport,
             StudentFilter, StudentPage, StudentQuery, StudentRecord,
         },
         stats::{self, MasterclassStats, Overview},
@@ -57,7 +57,10 @@ get, operation_id = "admin_students_csv", path = "/api/admin/students.csv", tag 
     summary = "The same students as CSV (UTF-8 with BOM), streamed whatever the size",
     security(("staff_jwt" = [])),
     params(StudentQuery),
-    responses((status = 200, description = "One line per student and masterclass", content_type = "text/csv", body = String))
+    responses(
+        (status = 200, description = "One line per student and masterclass (streamed)", content_type = "text/csv", body = String),
+        (status = 303, description = "Where exports go through the store (a Lambda): a presigned link to the file")
+    )
 )]
 async fn students_csv(
     State(state): State<AppState>,
@@ -79,16 +82,25 @@ async fn students_csv(
         .await
     })
     .await?;
+    if state.config.uploads.exports_via_storage {
+        return export_to_storage(&state, &caller, filter).await;
+    }
     // One batch is written while the previous one is sent: the channel holds at most two, so
     // memory stays bounded however many students there are.
     let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(2);
     tokio::spawn(async move {
-        let outcome = db::transact(&state.db, &caller, async |tx| {
-            service::export_csv(tx, &filter, &sender).await
+        let mut export = CsvExport::new(filter);
+        let outcome = db::transact_snapshot(&state.db, &caller, async |tx| {
+            while let Some(chunk) = export.next_chunk(tx).await? {
+                if sender.send(Ok(Bytes::from(chunk))).await.is_err() {
+                    break; // the client went away
+                }
+            }
+            Ok(())
         })
         .await;
         match outcome {
-            Ok(count) => tracing::info!(count, "students exported as CSV"),
+            Ok(()) => tracing::info!(count = export.count, "students exported as CSV"),
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "the students CSV was cut short");
                 let _ = sender
@@ -111,6 +123,41 @@ async fn students_csv(
         HeaderValue::from_static("attachment; filename=\"students.csv\""),
     );
     Ok(response)
+}
+
+/// The export written to the store in parts (bounded memory as well), then a 303 to a
+/// presigned link: what a Lambda behind API Gateway answers, whose answers are buffered and
+/// capped at 6 MB. The object expires with the bucket's `exports/` lifecycle rule.
+async fn export_to_storage(
+    state: &AppState,
+    caller: &shared::auth::Caller,
+    filter: StudentFilter,
+) -> Result<Response> {
+    let key = format!("exports/{}/students.csv", uuid::Uuid::new_v4());
+    let mut upload = state.storage.upload(&key, "text/csv; charset=utf-8");
+    let mut export = CsvExport::new(filter);
+    db::transact_snapshot(&state.db, caller, async |tx| {
+        while let Some(chunk) = export.next_chunk(tx).await? {
+            upload.write(&chunk).await?;
+        }
+        Ok(())
+    })
+    .await?;
+    upload.finish().await?;
+    let link = state
+        .storage
+        .download_link(&key, state.config.uploads.presign_ttl)
+        .await?;
+    tracing::info!(
+        count = export.count,
+        key,
+        "students exported as CSV to the store"
+    );
+    Ok((
+        axum::http::StatusCode::SEE_OTHER,
+        [(header::LOCATION, link.url)],
+    )
+        .into_response())
 }
 
 #[utoipa::path(

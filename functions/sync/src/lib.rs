@@ -126,7 +126,18 @@ async fn revoke_peer(
         (status = 409, description = "`no_remote`: this deployment has none; `sync_running`: a run is under way", content_type = "application/problem+json", body = shared::http::openapi::Problem)
     )
 )]
-async fn run(State(state): State<AppState>, _admin: Admin) -> Result<Json<RunView>> {
+async fn run(State(state): State<AppState>, admin: Admin) -> Result<Json<RunView>> {
+    shared::db::transact(&state.db, &admin.caller(), async |tx| {
+        shared::services::audit(
+            tx,
+            "sync.run_requested",
+            "sync_remote",
+            "",
+            Default::default(),
+        )
+        .await
+    })
+    .await?;
     Ok(Json(peer::run(&state, Trigger::Manual).await?))
 }
 

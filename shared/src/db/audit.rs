@@ -31,6 +31,27 @@ pub async fn record(
     Ok(())
 }
 
+/// Appends `action` on each `entity` of `entity_ids`, with the same `details`, in one statement.
+pub async fn record_many(
+    db: &impl Db,
+    action: &str,
+    entity: &str,
+    entity_ids: &[String],
+    details: &serde_json::Value,
+) -> Result<()> {
+    db.exec(
+        "insert into audit_log (action, entity, entity_id, details)
+         select $1, $2, id, $4 from unnest($3::text[]) as id",
+        &[p(&action), p(&entity), p(&entity_ids), p(details)],
+    )
+    .await
+    .map_err(failed(format!(
+        "recording {action} of {} {entity}s",
+        entity_ids.len()
+    )))?;
+    Ok(())
+}
+
 impl FromRow for AuditEntry {
     fn from_row(row: &Row) -> Result<Self> {
         Ok(Self {

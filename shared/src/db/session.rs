@@ -18,6 +18,25 @@ pub const APP_ROLE: &str = "masterclass_app";
 /// Opens a transaction on `client` in which `caller`'s claims are in force.
 pub async fn begin_as<'a>(client: &'a mut Client, caller: &Caller) -> Result<Transaction<'a>> {
     let tx = client.transaction().await?;
+    set_caller(tx, caller)
+}
+
+/// Opens a read-only `REPEATABLE READ` transaction as `caller`: every statement in it sees the
+/// same snapshot (an export or a backup read in many statements is one consistent state).
+pub async fn begin_snapshot_as<'a>(
+    client: &'a mut Client,
+    caller: &Caller,
+) -> Result<Transaction<'a>> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    set_caller(tx, caller)
+}
+
+fn set_caller<'a>(tx: Transaction<'a>, caller: &Caller) -> Result<Transaction<'a>> {
     let claims = caller.claims().to_string();
     // JIT off: the platform's queries are short, and Postgres compiles any whose estimated cost
     // passes `jit_above_cost` (a reminder scan over 34k inscriptions spent 1.7 s compiling for
@@ -51,6 +70,17 @@ pub async fn act_as(tx: &Transaction<'_>, caller: &Caller) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+/// [`transact`], in a read-only `REPEATABLE READ` transaction ([`begin_snapshot_as`]).
+pub async fn transact_snapshot<T>(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let mut client = pool.get().await?;
+    let tx = begin_snapshot_as(&mut client, caller).await?;
+    run(tx, work).await
 }
 
 /// Runs `work` in one transaction as `caller` on a connection from `pool`, and commits it; an

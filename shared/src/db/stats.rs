@@ -189,8 +189,9 @@ impl FromRow for ItemRow {
 /// The item analysis of every question answered in masterclass `masterclass_id`, one row per
 /// question and kind (PRE, POST), questions in the order they were written.
 ///
-/// - upper and lower groups: per kind, the 27 % of attempts with the highest scores (ties by
-///   attempt id) and the 27 % with the lowest (Kelley, 1939), `ceil(0.27 n)` attempts each;
+/// - upper and lower groups: per kind, the attempts ranked once by score (ties by attempt id),
+///   the first `ceil(0.27 n)` upper and the last `ceil(0.27 n)` lower (Kelley, 1939), so an
+///   attempt is never in both and each group is full (when n ≥ 2);
 /// - `discrimination`: success rate of the upper group minus the lower group's;
 /// - `point_biserial`: the Pearson correlation between answering the item right (0/1) and the
 ///   score on the *other* items of the attempt (the corrected item–total correlation).
@@ -213,12 +214,11 @@ pub async fn items(db: &impl Db, masterclass_id: Uuid) -> Result<Vec<ItemRow>> {
                 "with att as ({COUNTED}),
                  ranked as (
                      select id, count(*) over (partition by kind) as n,
-                            row_number() over (partition by kind order by score desc, id) as r_top,
-                            row_number() over (partition by kind order by score, id) as r_bottom
+                            row_number() over (partition by kind order by score desc, id) as r_top
                      from att),
                  grp as (
                      select id, case when r_top <= ceil(0.27 * n) then 'upper'
-                                     when r_bottom <= ceil(0.27 * n) then 'lower' end as g
+                                     when n + 1 - r_top <= ceil(0.27 * n) then 'lower' end as g
                      from ranked),
                  ans as (
                      select att.kind, att.score, x.question_id, x.choice, coalesce(x.correct, false) as ok, grp.g

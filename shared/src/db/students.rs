@@ -70,8 +70,10 @@ pub fn page_sql(sort: StudentSort, descending: bool) -> String {
                 name_key(i.full_name) as name_key
          from inscriptions i
          join masterclasses m on m.id = i.masterclass_id
-         left join test_attempts pre on pre.inscription_id = i.id and pre.kind = 'PRE' and not pre.superseded
-         left join test_attempts post on post.inscription_id = i.id and post.kind = 'POST' and not post.superseded
+         left join test_attempts pre on pre.inscription_id = i.id and pre.kind = 'PRE'
+                                        and not pre.superseded and pre.score is not null
+         left join test_attempts post on post.inscription_id = i.id and post.kind = 'POST'
+                                         and not post.superseded and post.score is not null
          where i.deleted_at is null and i.merged_into is null
            and ($1::uuid is null or i.masterclass_id = $1)
            and ($2::boolean is null or i.attended = $2)
@@ -124,7 +126,7 @@ pub async fn page(
 }
 
 /// Validates (or unvalidates) every inscription of `ids` as `staff_id`, or none: the ids the
-/// caller may not change (unknown, deleted, another tutor's) are a 404 naming them, and the
+/// caller may not change (unknown, deleted, another tutor's) are a 422 naming them, and the
 /// caller's transaction is then rolled back with nothing changed.
 pub async fn set_attendance(
     db: &impl Db,
@@ -229,7 +231,9 @@ pub async fn record(db: &impl Db, profile_id: Uuid) -> Result<Option<serde_json:
                      select jsonb_agg(jsonb_build_object(
                          'id', im.id, 'body', im.body, 'received_at', im.received_at)
                          order by im.received_at, im.id)
-                     from incoming_messages im where im.profile_id = $1), '[]'),
+                     from incoming_messages im
+                     -- a reply is about any of the person's masterclasses: admins only
+                     where im.profile_id = $1 and (select auth_is_admin())), '[]'),
                  'audit', coalesce((
                      select jsonb_agg(jsonb_build_object(
                          'id', al.id, 'at', al.at, 'actor_role', al.actor_role, 'actor_id', al.actor_id,
@@ -237,7 +241,11 @@ pub async fn record(db: &impl Db, profile_id: Uuid) -> Result<Option<serde_json:
                          'details', al.details) order by al.id)
                      from audit_log al
                      where (al.entity = 'profile' and al.entity_id = $1::text)
-                        or (al.entity = 'inscription' and al.entity_id in (select id::text from ins))), '[]')
+                        or (al.entity = 'inscription' and al.entity_id in (select id::text from ins))
+                        or (al.entity = 'message' and al.entity_id in (
+                                select o.id::text from outbox_messages o
+                                where o.inscription_id in (select id from ins)
+                                   or (o.inscription_id is null and o.profile_id = $1)))), '[]')
              ) end as record",
             &[p(&profile_id)],
         )

@@ -219,6 +219,24 @@ pub struct QuestionView {
     pub updated_at: OffsetDateTime,
 }
 
+/// A question as the bank's list shows it: the view without where it came from (the source
+/// excerpt and provenance are in `GET /api/admin/questions/{id}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct QuestionSummary {
+    pub id: Uuid,
+    pub masterclass_id: Uuid,
+    pub text: String,
+    pub choices: Vec<String>,
+    pub correct: Choice,
+    pub status: QuestionStatus,
+    /// Whether a submitted test used it (then its choices and answer are frozen).
+    pub used: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
 /// `POST /api/admin/questions` and `PUT /api/admin/questions/{id}`, as sent.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

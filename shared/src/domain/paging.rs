@@ -128,7 +128,9 @@ pub fn micros_of(at: time::OffsetDateTime) -> i64 {
 /// The time a cursor holds; a forged one out of range is a 422 on `cursor`.
 pub fn micros_time(micros: i64) -> Result<time::OffsetDateTime, Error> {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-        .map_err(|_| Error::field("cursor", "is not a cursor of this listing"))
+        .ok()
+        .filter(|t| (1900..=9999).contains(&t.year()))
+        .ok_or_else(|| Error::field("cursor", "is not a cursor of this listing"))
 }
 
 fn encode_cursor(key: &impl serde::Serialize) -> String {

@@ -83,17 +83,32 @@ pub struct StudentKey {
     pub id: Uuid,
 }
 
+/// A day of a date filter: `YYYY-MM-DD`, years 2000 to 2100 (what the platform can hold).
 fn day(field: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> Option<Date> {
     let value = value?.trim();
     match Date::parse(
         value,
         time::macros::format_description!("[year]-[month]-[day]"),
     ) {
-        Ok(date) => Some(date),
+        Ok(date) if (2000..=2100).contains(&date.year()) => Some(date),
+        Ok(_) => {
+            errors.push(FieldError::new(field, "must be between 2000 and 2100"));
+            None
+        }
         Err(_) => {
             errors.push(FieldError::new(field, "must be a date, YYYY-MM-DD"));
             None
         }
+    }
+}
+
+/// Free text of a filter: no control characters (Postgres refuses NUL in text).
+fn printable(field: &str, value: &str, errors: &mut Vec<FieldError>) {
+    if value.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
 }
 
@@ -121,6 +136,7 @@ impl StudentFilter {
             .filter(|q| !q.is_empty())
             .map(str::to_owned);
         if let Some(q) = &search {
+            printable("q", q, &mut errors);
             let meaningful = q.chars().filter(|c| c.is_alphanumeric()).count();
             if q.chars().count() > SEARCH_MAX_CHARS {
                 errors.push(FieldError::new(
@@ -219,7 +235,9 @@ pub async fn list(tx: &Transaction<'_>, query: &StudentQuery) -> Result<StudentP
     if let Some(after) = &keyset.after
         && (after.sort != filter.sort
             || after.descending != filter.descending
-            || (after.sort == StudentSort::Registered) != after.at.is_some())
+            || (after.sort == StudentSort::Registered) != after.at.is_some()
+            || (after.sort == StudentSort::Name) != after.name.is_some()
+            || after.name.as_deref().is_some_and(|n| n.contains('\0')))
     {
         return Err(Error::field(
             "cursor",
@@ -234,32 +252,46 @@ pub async fn list(tx: &Transaction<'_>, query: &StudentQuery) -> Result<StudentP
 /// Rows fetched per query while writing the CSV.
 const EXPORT_BATCH: i64 = 500;
 
-/// Every student matching the filter as CSV (BOM and header first), sent to `out` in batches of
-/// [`EXPORT_BATCH`] rows walked by keyset: the next batch is read only once `out` has room, so
-/// memory holds a batch or two whatever the size. Stops early when the receiver went away (the
-/// client left). Returns how many students were sent.
-pub async fn export_csv(
-    tx: &Transaction<'_>,
-    filter: &StudentFilter,
-    out: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
-) -> Result<u64> {
-    let mut after = None;
-    let mut count = 0u64;
-    let mut first = true;
-    loop {
-        let rows = db::students::page(tx, filter, after.as_ref(), EXPORT_BATCH).await?;
-        let full = rows.len() as i64 == EXPORT_BATCH;
-        after = rows.last().map(|row| filter.key_of(row));
-        count += rows.len() as u64;
+/// Every student matching a filter as CSV, one chunk of [`EXPORT_BATCH`] rows at a time walked
+/// by keyset (the BOM and header lead the first): the caller reads the next chunk only when it
+/// has sent the previous one, so memory holds a batch or two whatever the size. Read in one
+/// snapshot transaction (`db::transact_snapshot`), the export is one consistent state.
+pub struct CsvExport {
+    filter: StudentFilter,
+    after: Option<StudentKey>,
+    started: bool,
+    done: bool,
+    /// Students written so far.
+    pub count: u64,
+}
+
+impl CsvExport {
+    pub fn new(filter: StudentFilter) -> Self {
+        Self {
+            filter,
+            after: None,
+            started: false,
+            done: false,
+            count: 0,
+        }
+    }
+
+    /// The next chunk of the file, or `None` once it is all written.
+    pub async fn next_chunk(&mut self, tx: &Transaction<'_>) -> Result<Option<Vec<u8>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let rows = db::students::page(tx, &self.filter, self.after.as_ref(), EXPORT_BATCH).await?;
+        self.done = (rows.len() as i64) < EXPORT_BATCH;
+        self.after = rows.last().map(|row| self.filter.key_of(row));
+        self.count += rows.len() as u64;
         let mut chunk = Vec::new();
-        if first {
+        if !self.started {
             chunk.extend_from_slice(UTF8_BOM);
         }
-        chunk.extend(csv_lines(&rows, first)?);
-        first = false;
-        if out.send(Ok(chunk.into())).await.is_err() || !full {
-            return Ok(count);
-        }
+        chunk.extend(csv_lines(&rows, !self.started)?);
+        self.started = true;
+        Ok(Some(chunk))
     }
 }
 
@@ -356,16 +388,15 @@ pub async fn set_attendance(
         ));
     }
     let changed = db::students::set_attendance(tx, ids, change.attended, staff_id).await?;
-    for view in &changed {
-        db::audit::record(
-            tx,
-            "inscription.attendance",
-            "inscription",
-            &view.id.to_string(),
-            &serde_json::json!({ "attended": change.attended, "bulk": true }),
-        )
-        .await?;
-    }
+    let ids: Vec<String> = changed.iter().map(|view| view.id.to_string()).collect();
+    db::audit::record_many(
+        tx,
+        "inscription.attendance",
+        "inscription",
+        &ids,
+        &serde_json::json!({ "attended": change.attended, "bulk": true }),
+    )
+    .await?;
     tracing::info!(
         count = changed.len(),
         attended = change.attended,
@@ -565,6 +596,7 @@ impl AuditFilter {
             if value.chars().count() > 200 {
                 errors.push(FieldError::new(field, "must be at most 200 characters"));
             }
+            printable(field, value, errors);
             Some(value.to_owned())
         };
         let filter = Self {

@@ -14,7 +14,7 @@ pub mod students;
 
 /// Appends `action` on `entity` `id` to the audit trail in the transaction of the change, so the
 /// entry exists exactly when the change does. The actor is the transaction's caller.
-pub(crate) async fn audit(
+pub async fn audit(
     db: &impl crate::db::Db,
     action: &str,
     entity: &str,

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use crate::domain::exam::QuestionView;
+pub use crate::domain::exam::{QuestionSummary, QuestionView};
 use crate::{
     db::{self, Transaction},
     domain::{
@@ -34,7 +34,7 @@ pub struct QuestionFilter {
 /// A page of the bank, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuestionPage {
-    pub items: Vec<QuestionView>,
+    pub items: Vec<QuestionSummary>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }

@@ -260,7 +260,14 @@ async fn set_attendance(
     db::inscriptions::set_attendance(tx, id, attended, staff)
         .await?
         .ok_or(Error::Forbidden)?;
-    Ok(())
+    crate::services::audit(
+        tx,
+        "inscription.attendance",
+        "inscription",
+        id,
+        serde_json::json!({ "attended": attended, "via": "sync" }),
+    )
+    .await
 }
 
 fn document_key(raw: Option<&Value>) -> Result<String> {
@@ -355,6 +362,14 @@ async fn update(
                 let new = NewQuestion::parse(&question_draft(&merged))
                     .map_err(|e| prefixed("fields", e))?;
                 db::questions::update(tx, mutation.record_id, &new).await?;
+                crate::services::audit(
+                    tx,
+                    "question.replaced",
+                    "question",
+                    mutation.record_id,
+                    serde_json::json!({ "fields": changed, "via": "sync" }),
+                )
+                .await?;
             }
             Collection::Inscriptions => {
                 set_attendance(ctx, tx, mutation.record_id, attended(&mutation.fields)?).await?;
@@ -410,6 +425,16 @@ async fn delete(
             mutation.record_id,
             &clocks,
             gone.then_some(true),
+        )
+        .await?;
+    }
+    if gone && collection == Collection::Questions {
+        crate::services::audit(
+            tx,
+            "question.deleted",
+            "question",
+            mutation.record_id,
+            serde_json::json!({ "via": "sync" }),
         )
         .await?;
     }
