@@ -38,6 +38,76 @@ create index inscriptions_listing on inscriptions (created_at, id)
 create index inscriptions_masterclass_listing on inscriptions (masterclass_id, created_at, id)
     where deleted_at is null and merged_into is null;
 
+-- Each inscription's counted PRE and POST scores, kept by a trigger on the attempts: the list
+-- reads them with one join under one simple policy, where joining the attempts twice cost a
+-- policy check per row (an attempt is visible through its inscription) and most of the list's
+-- planning (measured: 4.7 ms of planning and execution warm, 1.5 ms with this table).
+create table inscription_scores (
+    inscription_id uuid primary key references inscriptions (id),
+    masterclass_id uuid not null references masterclasses (id),
+    pre_score      integer,
+    post_score     integer,
+    max_score      integer
+);
+
+create function inscription_scores_refresh(p_inscription uuid) returns void
+language sql security definer set search_path = public as $$
+    insert into inscription_scores (inscription_id, masterclass_id, pre_score, post_score, max_score)
+    select i.id, i.masterclass_id, pre.score, post.score, coalesce(post.max_score, pre.max_score)
+    from inscriptions i
+    left join test_attempts pre on pre.inscription_id = i.id and pre.kind = 'PRE'
+                                   and not pre.superseded and pre.score is not null
+    left join test_attempts post on post.inscription_id = i.id and post.kind = 'POST'
+                                    and not post.superseded and post.score is not null
+    where i.id = p_inscription
+    on conflict (inscription_id) do update set pre_score = excluded.pre_score,
+        post_score = excluded.post_score, max_score = excluded.max_score
+    where (inscription_scores.pre_score, inscription_scores.post_score, inscription_scores.max_score)
+          is distinct from (excluded.pre_score, excluded.post_score, excluded.max_score);
+$$;
+
+-- Any change to an attempt (scored, superseded by sync, moved to the inscription it merged
+-- into) refreshes its inscriptions' row; not while a backup is restored, which brings the rows.
+create function inscription_scores_follow() returns trigger
+language plpgsql security definer set search_path = public as $$
+begin
+    if current_setting('masterclass.restoring', true) = 'on' then
+        return null;
+    end if;
+    if tg_op <> 'DELETE' then
+        perform inscription_scores_refresh(new.inscription_id);
+    end if;
+    if tg_op <> 'INSERT' and (tg_op = 'DELETE' or old.inscription_id <> new.inscription_id) then
+        perform inscription_scores_refresh(old.inscription_id);
+    end if;
+    return null;
+end $$;
+create trigger test_attempts_scores after insert or update or delete on test_attempts
+    for each row execute function inscription_scores_follow();
+
+insert into inscription_scores (inscription_id, masterclass_id, pre_score, post_score, max_score)
+select i.id, i.masterclass_id, pre.score, post.score, coalesce(post.max_score, pre.max_score)
+from inscriptions i
+left join test_attempts pre on pre.inscription_id = i.id and pre.kind = 'PRE'
+                               and not pre.superseded and pre.score is not null
+left join test_attempts post on post.inscription_id = i.id and post.kind = 'POST'
+                                and not post.superseded and post.score is not null
+where pre.id is not null or post.id is not null;
+
+grant select on inscription_scores to masterclass_app;
+alter table inscription_scores enable row level security;
+alter table inscription_scores force row level security;
+create policy inscription_scores_staff on inscription_scores for select to masterclass_app
+    using ((select auth_is_admin()) or masterclass_id in (select auth_tutored()));
+
+grant select, insert, update on inscription_scores to masterclass_definer;
+create policy inscription_scores_definer on inscription_scores for all to masterclass_definer
+    using (true) with check (true);
+grant create on schema public to masterclass_definer;
+alter function inscription_scores_refresh(uuid) owner to masterclass_definer;
+alter function inscription_scores_follow() owner to masterclass_definer;
+revoke create on schema public from masterclass_definer;
+
 -- Keyset paging of the bank and the outbox, newest first.
 create index questions_listing on questions (created_at, id) where deleted_at is null;
 create index questions_masterclass_listing on questions (masterclass_id, created_at, id)

@@ -21,6 +21,7 @@ pub struct Config {
     pub messaging: MessagingConfig,
     pub ai: AiConfig,
     pub sync: SyncConfig,
+    pub backup: BackupConfig,
 }
 
 /// Offline sync.
@@ -88,6 +89,21 @@ pub struct JourneyConfig {
     /// `PRIVACY_NOTICE_VERSION` (default `2026-11`): the notice students consent to, recorded
     /// with each consent.
     pub privacy_notice_version: String,
+    /// `RETENTION_DAYS` (unset by default: keep): the scheduled backup run first erases the
+    /// registrations of masterclasses that ended more than this many days ago.
+    pub retention_days: Option<u32>,
+}
+
+/// Backups to the object store.
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    /// `BACKUP_BUCKET` (default: the platform's bucket): where backups go.
+    pub bucket: Option<String>,
+    /// `BACKUP_PREFIX` (default `backups/`): under which key each backup gets its dated folder.
+    pub prefix: String,
+    /// `BACKUP_KEEP` (default 7): the latest backups kept; older ones are deleted after a
+    /// successful backup.
+    pub keep: usize,
 }
 
 /// Staff sign-in and tokens.
@@ -318,6 +334,29 @@ impl Config {
                 ),
                 privacy_notice_version: get("PRIVACY_NOTICE_VERSION")
                     .unwrap_or_else(|| "2026-11".into()),
+                retention_days: get("RETENTION_DAYS")
+                    .map(|v| {
+                        v.trim()
+                            .parse::<u32>()
+                            .ok()
+                            .filter(|d| *d > 0)
+                            .with_context(|| {
+                                format!("RETENTION_DAYS={v}: a number of days, 1 or more")
+                            })
+                    })
+                    .transpose()?,
+            },
+            backup: BackupConfig {
+                bucket: get("BACKUP_BUCKET"),
+                prefix: {
+                    let prefix = get("BACKUP_PREFIX").unwrap_or_else(|| "backups/".into());
+                    if prefix.ends_with('/') {
+                        prefix
+                    } else {
+                        format!("{prefix}/")
+                    }
+                },
+                keep: parse_or("BACKUP_KEEP", get("BACKUP_KEEP"), 7)?,
             },
             auth: AuthConfig {
                 jwt_secret: Secret::new(jwt_secret),

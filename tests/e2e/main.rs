@@ -16,6 +16,7 @@ mod migrations;
 mod outages;
 mod papers;
 mod peers;
+mod privacy;
 mod rls;
 mod students;
 mod sync;

@@ -64,3 +64,45 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
+
+/// `students` students over `masterclasses` published masterclasses, straight in the database
+/// (as the owner): names from a list of Gabonese first and last names with a number, numbers
+/// `+2410600...`, a third attended, 70 % with a scored PRE test and 50 % with a POST test out of
+/// 10, registered over the last twelve days; then `vacuum analyze`.
+pub async fn seed_students(
+    db: &tokio_postgres::Client,
+    students: usize,
+    masterclasses: usize,
+) -> anyhow::Result<()> {
+    db.batch_execute(&format!(
+        "insert into masterclasses (title, description, starts_at, ends_at, published)
+         select 'Masterclass ' || m, 'Bench', now() - (m || ' days')::interval,
+                now() - (m || ' days')::interval + interval '3 hours', true
+         from generate_series(1, {masterclasses}) m;
+         create temporary table bench_names as
+         select row_number() over () as n, f || ' ' || l as name
+         from unnest(array['Éloïse', 'Jean-Pierre', 'Awa', 'Noël', 'Chloé', 'Ismaël', 'Grâce', 'Yann',
+                           'Mireille', 'Arsène', 'Patience', 'Hervé']) f,
+              unnest(array['Mba Nze', 'Ndong', 'Obiang', 'Mouélé', 'Ekomié', 'Nguéma', 'Ondo',
+                           'Essono', 'Bongo', 'Mintsa']) l;
+         create temporary table bench_mc as
+         select row_number() over (order by id) - 1 as k, id from masterclasses;
+         insert into profiles (full_name, whatsapp_number, consent_at)
+         select (select name from bench_names where n = 1 + i % 120) || ' ' || i,
+                '+2410' || (6000000 + i)::text, now()
+         from generate_series(1, {students}) i;
+         insert into inscriptions (masterclass_id, profile_id, full_name, whatsapp_number, consent_at,
+                                   attended, created_at)
+         select mc.id, p.id, p.full_name, p.whatsapp_number, p.consent_at,
+                (hashtext(p.id::text) % 3 = 0), now() - ((hashtext(p.whatsapp_number) & 1048575) || ' seconds')::interval
+         from profiles p
+         join bench_mc mc on mc.k = (substr(p.whatsapp_number, 6)::bigint % {masterclasses});
+         insert into test_attempts (inscription_id, kind, score, max_score)
+         select id, 'PRE', abs(hashtext(id::text)) % 11, 10 from inscriptions where abs(hashtext(id::text)) % 10 < 7;
+         insert into test_attempts (inscription_id, kind, score, max_score)
+         select id, 'POST', abs(hashtext(id::text || 'post')) % 11, 10 from inscriptions where abs(hashtext(id::text)) % 10 < 5;"
+    ))
+    .await?;
+    db.batch_execute("vacuum analyze").await?;
+    Ok(())
+}

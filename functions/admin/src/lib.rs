@@ -12,6 +12,8 @@
 //! | `GET /api/admin/masterclasses/{id}/stats` | staff of the masterclass |
 //! | `GET /api/admin/masterclasses/{id}/stats.svg` | staff of the masterclass |
 //! | `GET /api/admin/audit?actor=&action=&entity=&entity_id=&from=&to=&limit=&cursor=` | admins |
+//! | `GET /api/admin/students/{id}/export` | admins: everything held about the person |
+//! | `DELETE /api/admin/students/{id}` | admins: erase the person (idempotent) |
 
 use axum::{
     Router,
@@ -28,6 +30,7 @@ use shared::{
             self as service, AuditPage, AuditQuery, BulkAttendance, BulkAttendanceDone, CsvExport,
             StudentFilter, StudentPage, StudentQuery, StudentRecord,
         },
+        privacy::{self, Erased, Export},
         stats::{self, MasterclassStats, Overview},
     },
 };
@@ -274,12 +277,49 @@ async fn audit(
     .await
 }
 
+#[utoipa::path(
+get, operation_id = "admin_student_export", path = "/api/admin/students/{id}/export", tag = "personal data",
+    summary = "Everything held about a student, as one JSON document (a data subject's access request)",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The student")),
+    responses((status = 200, description = "The export (schema_version 1)", body = Export))
+)]
+async fn student_export(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Export>> {
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        Ok(Json(privacy::export_student(tx, id).await?))
+    })
+    .await
+}
+
+#[utoipa::path(
+delete, operation_id = "admin_student_erase", path = "/api/admin/students/{id}", tag = "personal data",
+    summary = "Erase a student: every registration, message and trace of the person",
+    description = "Idempotent: a second call answers as the first. Scores stay counted in the statistics, without a person behind them.",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The student")),
+    responses((status = 200, description = "Erased", body = Erased))
+)]
+async fn student_erase(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Erased>> {
+    Ok(Json(
+        privacy::erase_student(&state, &admin.caller(), id).await?,
+    ))
+}
+
 /// The function's routes, without the common layers (the caller adds them once).
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(students))
         .routes(routes!(students_csv))
-        .routes(routes!(student))
+        .routes(routes!(student, student_erase))
+        .routes(routes!(student_export))
         .routes(routes!(bulk_attendance))
         .routes(routes!(overview))
         .routes(routes!(masterclass_stats))

@@ -10,6 +10,9 @@
 //! | `POST /api/admin/inscriptions/{id}/token` | staff of the masterclass: issues a new access token |
 //! | `POST /api/admin/inscriptions/{id}/photo`, `.../photo/confirm`, `GET .../photo` | staff of the masterclass: the student's photo taken at the desk |
 //! | `GET /api/me/photo` | student: their own photo |
+//! | `GET /api/me/export` | student: everything held about their registration |
+//! | `POST /api/me/consent` | student: withdraw consent (messages stop) or give it again |
+//! | `DELETE /api/me` | student: erase their registration (idempotent) |
 
 use axum::{
     Router,
@@ -20,11 +23,12 @@ use axum::{
 use shared::{
     AppState, Result, db,
     domain::student::{Registration, RegistrationDraft},
-    http::{Json, Path, Staff, Student},
+    http::{Json, Path, Staff, Student, StudentOrErased},
     idempotency::MaybeIdempotencyKey,
     services::{
         masterclasses::UploadTicket,
         photos::{self, PhotoConfirmRequest, PhotoUploadRequest, PhotoView},
+        privacy::{self, ConsentChange, ConsentState, Erased, Export},
         registration::{self, Registered},
         students::{self as service, AttendanceChange, InscriptionView, IssuedAccess, Me},
     },
@@ -217,11 +221,54 @@ async fn own_photo(State(state): State<AppState>, student: Student) -> Result<Js
     .await
 }
 
+#[utoipa::path(
+get, operation_id = "inscriptions_export_own", path = "/api/me/export", tag = "personal data",
+    summary = "Everything held about the student's registration, as one JSON document",
+    security(("student_token" = [])),
+    responses((status = 200, description = "The export (schema_version 1)", body = Export))
+)]
+async fn export_own(State(state): State<AppState>, student: Student) -> Result<Json<Export>> {
+    Ok(Json(privacy::export_own(&state, &student.0).await?))
+}
+
+#[utoipa::path(
+post, operation_id = "inscriptions_consent", path = "/api/me/consent", tag = "personal data",
+    summary = "Withdraw consent (messages stop at once) or give it again",
+    security(("student_token" = [])),
+    request_body = ConsentChange,
+    responses((status = 200, description = "Where consent stands, with its history", body = ConsentState))
+)]
+async fn consent(
+    State(state): State<AppState>,
+    student: Student,
+    Json(change): Json<ConsentChange>,
+) -> Result<Json<ConsentState>> {
+    Ok(Json(
+        privacy::set_consent(&state, &student.0, &change).await?,
+    ))
+}
+
+#[utoipa::path(
+delete, operation_id = "inscriptions_erase_own", path = "/api/me", tag = "personal data",
+    summary = "Erase the student's registration (and their profile with their last one)",
+    description = "Idempotent: repeated with the same (now revoked) token, it answers as the first time.",
+    security(("student_token" = [])),
+    responses((status = 200, description = "Erased", body = Erased))
+)]
+async fn erase_own(State(state): State<AppState>, caller: StudentOrErased) -> Result<Json<Erased>> {
+    match caller {
+        StudentOrErased::Erased(erased) => Ok(Json(erased)),
+        StudentOrErased::Student(student) => Ok(Json(privacy::erase_own(&state, &student).await?)),
+    }
+}
+
 /// The function's routes, without the common layers (the caller adds them once).
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
-        .routes(routes!(me))
+        .routes(routes!(me, erase_own))
+        .routes(routes!(export_own))
+        .routes(routes!(consent))
         .routes(routes!(revoke_own_token))
         .routes(routes!(set_attendance))
         .routes(routes!(issue_token))

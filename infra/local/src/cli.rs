@@ -1,5 +1,5 @@
 //! `cargo run` and its commands: serve (the default), `migrate`, `openapi`, `create-admin`,
-//! `sample`.
+//! `backup`, `restore`, `sample`.
 
 use std::{
     net::SocketAddr,
@@ -55,6 +55,17 @@ pub enum Command {
         #[arg(long, default_value = "Administrateur")]
         name: String,
     },
+    /// Take a backup now (what the daily `backup` function does): retention, a snapshot of every
+    /// table to the object store, old backups pruned. Prints the report.
+    Backup,
+    /// Restore the backup under PREFIX (e.g. `backups/20261201T120000Z/`) into an empty
+    /// database: DATABASE_MIGRATION_URL (or DATABASE_URL), or --target.
+    Restore {
+        prefix: String,
+        /// The owner's URL of the empty database to restore into.
+        #[arg(long)]
+        target: Option<String>,
+    },
     /// Print a sample event of `events/` ready to invoke against this local platform: fresh
     /// rows for the ids it names, tokens and webhook secret of this platform.
     Sample {
@@ -77,6 +88,33 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             serve(&options.data_dir, options.port, remote).await
         }
         Some(Command::Migrate) => migrate_only().await,
+        Some(Command::Backup) => {
+            let stack = Stack::start(&options.data_dir).await?;
+            let report = shared::services::backup::run(&stack.state).await;
+            stack.stop()?;
+            println!("{}", serde_json::to_string_pretty(&report?)?);
+            Ok(())
+        }
+        Some(Command::Restore { prefix, target }) => {
+            let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            let target = target
+                .or_else(|| env("DATABASE_MIGRATION_URL"))
+                .or_else(|| env("DATABASE_URL"))
+                .context(
+                    "name the empty database: --target, DATABASE_MIGRATION_URL or DATABASE_URL",
+                )?;
+            // The store is the local stack's (or the configured one's); the database is the target.
+            let stack = Stack::start(&options.data_dir).await?;
+            let store = shared::services::backup::store(&stack.state).await;
+            let pool = shared::db::connect(
+                &shared::secret::Secret::new(target),
+                &stack.state.config.database,
+            )?;
+            let report = shared::services::backup::restore(&store, &prefix, &pool).await;
+            stack.stop()?;
+            println!("{}", serde_json::to_string_pretty(&report?)?);
+            Ok(())
+        }
         Some(Command::Openapi) => {
             println!("{}", openapi().to_pretty_json()?);
             Ok(())

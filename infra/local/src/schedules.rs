@@ -15,16 +15,19 @@ type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 pub struct Job {
     pub name: &'static str,
     pub every: Duration,
+    /// Whether the first run waits an interval too (instead of running at start).
+    pub wait_first: bool,
     pub run: fn(AppState) -> JobFuture,
 }
 
 /// The jobs of the local stack, one per scheduled function; `sync-peer` only when a remote is
-/// configured. (Backups will add theirs.)
+/// configured.
 pub fn jobs(state: &AppState) -> Vec<Job> {
     let mut jobs = vec![Job {
         name: "dispatcher",
         // EventBridge runs it every minute in AWS; locally, messages go out within seconds.
         every: Duration::from_secs(5),
+        wait_first: false,
         run: |state| {
             Box::pin(async move {
                 let deadline = time::OffsetDateTime::now_utc() + state.config.messaging.run_for;
@@ -32,11 +35,19 @@ pub fn jobs(state: &AppState) -> Vec<Job> {
             })
         },
     }];
+    jobs.push(Job {
+        name: "backup",
+        // Daily, as in AWS (the first one an interval after the gateway starts).
+        every: Duration::from_secs(24 * 60 * 60),
+        wait_first: true,
+        run: |state| Box::pin(async move { backup::run(&state).await.map(|_| ()) }),
+    });
     if state.config.sync.remote.is_some() {
         jobs.push(Job {
             name: "sync-peer",
             // A venue catches up within half a minute of the link coming back.
             every: Duration::from_secs(30),
+            wait_first: false,
             run: |state| Box::pin(async move { sync_peer::run(&state).await.map(|_| ()) }),
         });
     }
@@ -49,7 +60,9 @@ pub fn spawn(state: &AppState, jobs: Vec<Job>) -> Vec<JoinHandle<()>> {
         .map(|job| {
             let state = state.clone();
             tokio::spawn(async move {
-                let mut ticker = tokio::time::interval(job.every);
+                let start = tokio::time::Instant::now()
+                    + if job.wait_first { job.every } else { Duration::ZERO };
+                let mut ticker = tokio::time::interval_at(start, job.every);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticker.tick().await;

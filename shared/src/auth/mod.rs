@@ -74,6 +74,9 @@ pub enum Caller {
     /// reads and writes every synced row, as replication (see `sync::peer`). On the side that
     /// runs the sync, the same caller applies what was pulled, the id being its remote's.
     Peer(Uuid),
+    /// A backup: reads every row of every table (one select policy per table, migration 0016),
+    /// writes nothing.
+    Backup,
 }
 
 impl Caller {
@@ -96,6 +99,7 @@ impl Caller {
                 json!({ "role": "registrar", "whatsapp_number": whatsapp_number })
             }
             Self::Peer(id) => json!({ "role": "admin", "sub": id, "replication": true }),
+            Self::Backup => json!({ "role": "backup" }),
         }
     }
 

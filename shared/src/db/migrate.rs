@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_sync_hidden_masterclasses"),
     migration!(14, "0014_instance_sync"),
     migration!(15, "0015_dashboard"),
+    migration!(16, "0016_personal_data"),
 ];
 
 /// Any 64-bit number unique to this purpose.

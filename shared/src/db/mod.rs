@@ -12,6 +12,7 @@
 
 pub mod attempts;
 pub mod audit;
+pub mod backup;
 pub mod idempotency;
 pub mod inscriptions;
 pub mod masterclasses;
@@ -19,6 +20,7 @@ mod migrate;
 pub mod outbox;
 pub mod peers;
 mod pool;
+pub mod privacy;
 pub mod questions;
 pub mod replica;
 pub mod row;

@@ -58,8 +58,11 @@ pub async fn suppress_opted_out(db: &impl Db) -> Result<u64> {
         "update outbox_messages o set status = 'suppressed', status_at = now(),
              last_error = 'the student opted out (STOP) or withdrew consent'
          where o.status = 'queued' and o.due_at <= now()
-           and exists (select 1 from profiles p
-                       where p.whatsapp_number = o.to_number and p.opted_out_at is not null)",
+           and (exists (select 1 from profiles p
+                        where p.whatsapp_number = o.to_number and p.opted_out_at is not null
+                          and p.erased_at is null)
+                or exists (select 1 from inscriptions i
+                           where i.id = o.inscription_id and i.consent_withdrawn_at is not null))",
         &[],
     )
     .await

@@ -84,6 +84,8 @@ pub fn shape(collection: Collection) -> Shape {
                 "photo_key",
                 "photo_size",
                 "photo_content_type",
+                "consent_withdrawn_at",
+                "erased_at",
             ],
             derived: &["deleted_at", "merged_into", "paper", "tokens"],
             extra: "jsonb_build_object('paper',
@@ -392,12 +394,19 @@ pub async fn profile(db: &impl Db, fields: &Map<String, Value>) -> Result<Uuid> 
                  insert into profiles (full_name, date_of_birth, whatsapp_number, consent_at,
                                        consent_version)
                  select full_name, date_of_birth, whatsapp_number, consent_at, consent_version
-                 from r
-                 on conflict (whatsapp_number) do nothing
+                 from r where r.erased_at is null
+                 on conflict (whatsapp_number) where erased_at is null do nothing
+                 returning id),
+             -- an inscription erased before it got here: a profile of its own, erased too
+             erased as (
+                 insert into profiles (full_name, whatsapp_number, consent_at, erased_at, deleted_at)
+                 select full_name, whatsapp_number, consent_at, erased_at, erased_at
+                 from r where r.erased_at is not null
                  returning id)
-             select coalesce((select id from made),
+             select coalesce((select id from made), (select id from erased),
                              (select pr.id from profiles pr, r
-                              where pr.whatsapp_number = r.whatsapp_number)) as id",
+                              where pr.whatsapp_number = r.whatsapp_number
+                                and pr.erased_at is null)) as id",
             &[p(&fields)],
         )
         .await

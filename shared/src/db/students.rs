@@ -65,22 +65,18 @@ pub fn page_sql(sort: StudentSort, descending: bool) -> String {
     };
     format!(
         "select i.id, i.profile_id, i.full_name, i.whatsapp_number, i.masterclass_id, m.title,
-                i.attended, i.created_at, pre.score as pre_score, post.score as post_score,
-                coalesce(post.max_score, pre.max_score) as max_score,
+                i.attended, i.created_at, sc.pre_score, sc.post_score, sc.max_score,
                 name_key(i.full_name) as name_key
          from inscriptions i
          join masterclasses m on m.id = i.masterclass_id
-         left join test_attempts pre on pre.inscription_id = i.id and pre.kind = 'PRE'
-                                        and not pre.superseded and pre.score is not null
-         left join test_attempts post on post.inscription_id = i.id and post.kind = 'POST'
-                                         and not post.superseded and post.score is not null
+         left join inscription_scores sc on sc.inscription_id = i.id
          where i.deleted_at is null and i.merged_into is null
            and ($1::uuid is null or i.masterclass_id = $1)
            and ($2::boolean is null or i.attended = $2)
            and ($3::timestamptz is null or i.created_at >= $3)
            and ($4::timestamptz is null or i.created_at < $4)
-           and ($5::boolean is null or (pre.id is not null) = $5)
-           and ($6::boolean is null or (post.id is not null) = $6)
+           and ($5::boolean is null or (sc.pre_score is not null) = $5)
+           and ($6::boolean is null or (sc.post_score is not null) = $6)
            and ($7::text is null or student_search(i.full_name, i.whatsapp_number) like '%' || search_fold($7) || '%')
            and ($11::uuid is null or ({key}, i.id) {op} ({after}, $11))
          order by {key} {dir}, i.id {dir}
@@ -168,21 +164,33 @@ pub async fn set_attendance(
 
 /// One student's whole record as staff may see it (RLS: a tutor sees the inscriptions, tests
 /// and messages of their masterclasses only, and no audit entries), as one JSON document built
-/// in SQL; `None` if the caller sees no inscription of the student.
-pub async fn record(db: &impl Db, profile_id: Uuid) -> Result<Option<serde_json::Value>> {
+/// in SQL; `None` if the caller sees no inscription of the student. With `only`, the record of
+/// that one registration: its own details stand for the profile, and what belongs to the number
+/// rather than to a registration (messages received, the profile's audit) is left out.
+pub async fn record(
+    db: &impl Db,
+    profile_id: Uuid,
+    only: Option<Uuid>,
+) -> Result<Option<serde_json::Value>> {
     let row = db
         .one(
             "with ins as (
-                 select i.* from inscriptions i where i.profile_id = $1
+                 select i.* from inscriptions i
+                 where i.profile_id = $1 and ($2::uuid is null or i.id = $2)
              )
              select case when not exists (select 1 from ins where deleted_at is null) then null
              else jsonb_build_object(
                  'id', $1::uuid,
-                 'profile', (
+                 'profile', case when $2::uuid is null then (
                      select jsonb_build_object(
                          'full_name', pr.full_name, 'date_of_birth', pr.date_of_birth,
                          'whatsapp_number', pr.whatsapp_number, 'created_at', pr.created_at)
-                     from profiles pr where pr.id = $1),
+                     from profiles pr where pr.id = $1)
+                 else (
+                     select jsonb_build_object(
+                         'full_name', i.full_name, 'date_of_birth', i.date_of_birth,
+                         'whatsapp_number', i.whatsapp_number, 'created_at', i.created_at)
+                     from ins i) end,
                  'consent', (
                      select jsonb_build_object(
                          'consent_at', pr.consent_at, 'consent_version', pr.consent_version,
@@ -226,28 +234,28 @@ pub async fn record(db: &impl Db, profile_id: Uuid) -> Result<Option<serde_json:
                          'created_at', o.created_at, 'sent_at', o.sent_at) order by o.created_at, o.id)
                      from outbox_messages o
                      where o.inscription_id in (select id from ins)
-                        or (o.inscription_id is null and o.profile_id = $1)), '[]'),
+                        or (o.inscription_id is null and o.profile_id = $1 and $2::uuid is null)), '[]'),
                  'incoming', coalesce((
                      select jsonb_agg(jsonb_build_object(
                          'id', im.id, 'body', im.body, 'received_at', im.received_at)
                          order by im.received_at, im.id)
                      from incoming_messages im
                      -- a reply is about any of the person's masterclasses: admins only
-                     where im.profile_id = $1 and (select auth_is_admin())), '[]'),
+                     where im.profile_id = $1 and (select auth_is_admin()) and $2::uuid is null), '[]'),
                  'audit', coalesce((
                      select jsonb_agg(jsonb_build_object(
                          'id', al.id, 'at', al.at, 'actor_role', al.actor_role, 'actor_id', al.actor_id,
                          'action', al.action, 'entity', al.entity, 'entity_id', al.entity_id,
                          'details', al.details) order by al.id)
                      from audit_log al
-                     where (al.entity = 'profile' and al.entity_id = $1::text)
+                     where (al.entity = 'profile' and al.entity_id = $1::text and $2::uuid is null)
                         or (al.entity = 'inscription' and al.entity_id in (select id::text from ins))
                         or (al.entity = 'message' and al.entity_id in (
                                 select o.id::text from outbox_messages o
                                 where o.inscription_id in (select id from ins)
-                                   or (o.inscription_id is null and o.profile_id = $1)))), '[]')
+                                   or (o.inscription_id is null and o.profile_id = $1 and $2::uuid is null)))), '[]')
              ) end as record",
-            &[p(&profile_id)],
+            &[p(&profile_id), p(&only)],
         )
         .await
         .map_err(failed(format!("reading the record of student {profile_id}")))?;

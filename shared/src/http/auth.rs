@@ -175,3 +175,30 @@ impl FromRequestParts<AppState> for Peer {
         }
     }
 }
+
+/// For `DELETE /api/me`: a student holding a valid token, or the revoked token of a registration
+/// that was erased (a repeated erasure answers as the first did). Any other token is a 401.
+#[derive(Debug, Clone)]
+pub enum StudentOrErased {
+    Student(StudentIdentity),
+    Erased(crate::services::privacy::Erased),
+}
+
+impl FromRequestParts<AppState> for StudentOrErased {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let token = bearer(parts)?.ok_or(Error::Unauthorized)?;
+        match resolve(state, token).await {
+            Ok(Caller::Student(student)) => Ok(Self::Student(student)),
+            Ok(_) => Err(Error::Forbidden),
+            Err(Error::Unauthorized) if token.starts_with(student_token::PREFIX) => {
+                crate::services::privacy::erased_by_token(state, token)
+                    .await?
+                    .map(Self::Erased)
+                    .ok_or(Error::Unauthorized)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

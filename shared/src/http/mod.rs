@@ -7,7 +7,7 @@ mod extract;
 mod layers;
 pub mod openapi;
 
-pub use auth::{Admin, Member, Peer, Staff, Student};
+pub use auth::{Admin, Member, Peer, Staff, Student, StudentOrErased};
 pub use error::{Error, FieldError, Result, on_constraint};
 pub use extract::{Json, Path, Query};
 pub use layers::{REQUEST_ID_HEADER, current_request_id, deployed, with_common_layers};

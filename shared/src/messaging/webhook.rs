@@ -152,13 +152,21 @@ pub async fn handle(state: &AppState, payload: Value) -> Result<Handled> {
             };
             match keyword {
                 Keyword::Stop => {
-                    handled.opted_out += db::inscriptions::set_opted_out(tx, profile, true).await?;
+                    let changed = db::inscriptions::set_opted_out(tx, profile, true).await?;
+                    if changed > 0 {
+                        db::privacy::record_number_consent(tx, profile, false).await?;
+                    }
+                    handled.opted_out += changed;
                     // What waits in the queue stops now too, not at the next dispatcher run.
                     db::outbox::suppress_queued_to(tx, &number).await?;
                     tracing::info!(profile_id = %profile, "student opted out of WhatsApp messages");
                 }
                 Keyword::Start => {
-                    handled.opted_in += db::inscriptions::set_opted_out(tx, profile, false).await?;
+                    let changed = db::inscriptions::set_opted_out(tx, profile, false).await?;
+                    if changed > 0 {
+                        db::privacy::record_number_consent(tx, profile, true).await?;
+                    }
+                    handled.opted_in += changed;
                     tracing::info!(profile_id = %profile, "student opted in to WhatsApp messages again");
                 }
             }

@@ -542,7 +542,7 @@ pub struct AuditEntry {
 
 /// One student's whole record as the caller may see it.
 pub async fn record(tx: &Transaction<'_>, student_id: Uuid) -> Result<StudentRecord> {
-    let json = db::students::record(tx, student_id)
+    let json = db::students::record(tx, student_id, None)
         .await?
         .ok_or(Error::NotFound("student"))?;
     serde_json::from_value(json).map_err(|e| {

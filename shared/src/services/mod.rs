@@ -1,11 +1,13 @@
 //! Use cases: what a route does, expressed with the domain types, the queries and the store.
 //! Handlers parse the request, call one of these, and render the result.
 
+pub mod backup;
 pub mod dashboard;
 pub mod exams;
 pub mod generation;
 pub mod masterclasses;
 pub mod photos;
+pub mod privacy;
 pub mod questions;
 pub mod registration;
 pub mod staff;
