@@ -32,6 +32,29 @@ create index inscriptions_search on inscriptions using gin (student_search(full_
 create index inscriptions_name_key on inscriptions (name_key(full_name), id)
     where deleted_at is null and merged_into is null;
 
+-- Searching runs here, past row-level security: under RLS a filter whose functions are not
+-- LEAKPROOF (`like`, `unaccent`; only a superuser may mark them so) is evaluated after the
+-- policies, row by row, and never through an index (measured: a seq scan of 100k inscriptions,
+-- 940 ms; through the trigram index, 7 ms). The ids it returns are scoped here as the policies
+-- scope inscriptions (admins all, tutors theirs), and the list applies its policies to them
+-- again.
+create function student_search_ids(p_query text) returns setof uuid
+language sql stable security definer set search_path = public rows 100 as $$
+    select id from inscriptions
+    where student_search(full_name, whatsapp_number) like '%' || search_fold(p_query) || '%'
+      and deleted_at is null and merged_into is null
+      and ((select auth_is_admin()) or masterclass_id in (select auth_tutored()))
+$$;
+-- (`auth_tutored()`, run as the definer, reads the assignments.)
+grant select on masterclass_tutors to masterclass_definer;
+create policy masterclass_tutors_definer on masterclass_tutors for select to masterclass_definer
+    using (true);
+grant create on schema public to masterclass_definer;
+alter function student_search_ids(text) owner to masterclass_definer;
+revoke create on schema public from masterclass_definer;
+revoke all on function student_search_ids(text) from public;
+grant execute on function student_search_ids(text) to masterclass_app;
+
 -- Keyset paging of the students list, newest first, all or one masterclass.
 create index inscriptions_listing on inscriptions (created_at, id)
     where deleted_at is null and merged_into is null;

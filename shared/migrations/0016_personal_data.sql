@@ -88,31 +88,41 @@ create trigger inscriptions_consent after insert on inscriptions
 create function erased_name() returns text language sql immutable return 'Effacé';
 create function erased_number() returns text language sql immutable return '+99000000000';
 
--- Removes what copied a person's name, number or date of birth, or names one of their
--- inscriptions, from where it was copied: provider payloads, audit details (the one update
--- the audit log allows, see below), saved idempotent answers, sync queues.
-create function erase_traces(p_needles text[]) returns void
+-- What stands in for a person's fields in a record that copied them (sync queues).
+create function erased_fields(p_fields jsonb) returns jsonb language sql immutable
+return p_fields || jsonb_strip_nulls(jsonb_build_object(
+    'full_name', case when p_fields ? 'full_name' then to_jsonb(erased_name()) end,
+    'whatsapp_number', case when p_fields ? 'whatsapp_number' then to_jsonb(erased_number()) end))
+    || case when p_fields ? 'date_of_birth' then '{"date_of_birth": null}'::jsonb else '{}'::jsonb end
+    || case when p_fields ? 'photo_key'
+            then '{"photo_key": null, "photo_size": null, "photo_content_type": null}'::jsonb
+            else '{}'::jsonb end;
+
+-- Removes what copied a person's data from where it was copied: provider payloads, audit
+-- details (the one update the audit log allows, see below) and saved idempotent answers that
+-- quote their name, number or one of their ids (matched literally, `like` wildcards escaped;
+-- a name of fewer than 6 characters, or a date, alone is too common to match on); and the sync
+-- queues' copies of the inscription `p_record`, rewritten in place (a queue's numbering must stay
+-- whole, and the change must still reach the remote).
+create function erase_traces(p_needles text[], p_record uuid) returns void
 language plpgsql security definer set search_path = public as $$
 declare
-    v_needles text[] := array(select n from unnest(p_needles) n where n is not null and length(n) >= 4);
+    v_patterns text[] := array(
+        select '%' || replace(replace(replace(n, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+        from unnest(p_needles) n where n is not null and length(n) >= 6);
 begin
-    if cardinality(v_needles) = 0 then
+    update sync_queue set fields = erased_fields(fields) where record_id = p_record;
+    update sync_parked set fields = erased_fields(fields) where record_id = p_record;
+    if cardinality(v_patterns) = 0 then
         return;
     end if;
     update webhook_events set payload = '{"erased": true}'::jsonb
-    where payload::text like any (array(select '%' || n || '%' from unnest(v_needles) n));
+    where payload::text like any (v_patterns);
     perform set_config('masterclass.erasing', 'on', true);
     update audit_log set details = '{"erased": true}'::jsonb
-    where details::text like any (array(select '%' || n || '%' from unnest(v_needles) n));
+    where details::text like any (v_patterns);
     perform set_config('masterclass.erasing', 'off', true);
-    delete from idempotency_keys
-    where response_body::text like any (array(select '%' || n || '%' from unnest(v_needles) n));
-    delete from sync_queue
-    where record_id::text = any (v_needles)
-       or fields::text like any (array(select '%' || n || '%' from unnest(v_needles) n));
-    delete from sync_parked
-    where record_id::text = any (v_needles)
-       or fields::text like any (array(select '%' || n || '%' from unnest(v_needles) n));
+    delete from idempotency_keys where response_body::text like any (v_patterns);
 end $$;
 
 -- The audit log stays append-only, but for erasure: `erase_traces` may replace the details of an
@@ -137,8 +147,7 @@ language plpgsql security definer set search_path = public as $$
 declare
     v_profile uuid;
 begin
-    perform erase_traces(array[old.full_name, old.whatsapp_number, ltrim(old.whatsapp_number, '+'),
-                               old.date_of_birth::text, old.id::text]);
+    perform erase_traces(array[old.full_name, ltrim(old.whatsapp_number, '+'), old.id::text], old.id);
     insert into profiles (full_name, whatsapp_number, consent_at, erased_at, deleted_at)
     values (erased_name(), erased_number(), old.consent_at, new.erased_at, new.erased_at)
     returning id into v_profile;
@@ -175,8 +184,7 @@ end $$;
 create function erase_profile() returns trigger
 language plpgsql security definer set search_path = public as $$
 begin
-    perform erase_traces(array[old.full_name, old.whatsapp_number, ltrim(old.whatsapp_number, '+'),
-                               old.date_of_birth::text, old.id::text]);
+    perform erase_traces(array[old.full_name, ltrim(old.whatsapp_number, '+'), old.id::text], old.id);
     new.full_name := erased_name();
     new.whatsapp_number := erased_number();
     new.date_of_birth := null;
@@ -184,6 +192,8 @@ begin
     new.deleted_at := coalesce(new.deleted_at, new.erased_at);
     update incoming_messages set body = null, from_number = erased_number(), payload = '{"erased": true}'::jsonb
     where profile_id = old.id or from_number = old.whatsapp_number;
+    -- what their devices synced (a student's documents): emptied and deleted, so devices drop them
+    update documents set value = '{}'::jsonb, deleted_at = coalesce(deleted_at, now()) where owner_id = old.id;
     update outbox_messages set body = '', data = '{}'::jsonb, to_number = erased_number(), last_error = null,
            status = case when status in ('queued', 'claimed') then 'suppressed' else status end
     where profile_id = old.id or to_number = old.whatsapp_number;
@@ -195,6 +205,42 @@ end $$;
 create trigger inscriptions_erase before update of erased_at on inscriptions
     for each row when (old.erased_at is null and new.erased_at is not null)
     execute function erase_inscription();
+-- An erased inscription stays erased: a later change (a peer's edit made before it heard of the
+-- erasure) cannot bring a field back, nor undo the erasure or the tombstone.
+create function erased_stays_erased() returns trigger language plpgsql as $$
+begin
+    new.erased_at := old.erased_at;
+    new.full_name := erased_name();
+    new.whatsapp_number := erased_number();
+    new.date_of_birth := null;
+    new.consent_version := null;
+    new.photo_key := null;
+    new.photo_size := null;
+    new.photo_content_type := null;
+    new.profile_id := old.profile_id;
+    new.deleted_at := coalesce(old.deleted_at, old.erased_at);
+    return new;
+end $$;
+create trigger inscriptions_erased_stays before update on inscriptions
+    for each row when (old.erased_at is not null) execute function erased_stays_erased();
+
+-- Settling a person's registrations after sync never revives an erased one (they sit on
+-- profiles of their own, so a settle meets them alone).
+alter function sync_settle_inscriptions(uuid, uuid) rename to sync_settle_live_inscriptions;
+create function sync_settle_inscriptions(p_masterclass uuid, p_profile uuid) returns uuid
+language plpgsql as $$
+declare
+    v_erased uuid;
+begin
+    select id into v_erased from inscriptions
+    where masterclass_id = p_masterclass and profile_id = p_profile and erased_at is not null
+    order by created_at, id limit 1;
+    if v_erased is not null then
+        return v_erased;
+    end if;
+    return sync_settle_live_inscriptions(p_masterclass, p_profile);
+end $$;
+
 create trigger inscriptions_erased after update of erased_at on inscriptions
     for each row when (old.erased_at is null and new.erased_at is not null)
     execute function erased_inscription();
@@ -205,7 +251,7 @@ create trigger profiles_erase before update of erased_at on profiles
 -- What the erasure functions (owned by the definer role) may touch.
 grant select, insert, update on profiles to masterclass_definer;
 grant select, update on inscriptions, outbox_messages, incoming_messages, inscription_tokens,
-    webhook_events, audit_log, consent_events to masterclass_definer;
+    webhook_events, audit_log, consent_events, documents, sync_queue, sync_parked to masterclass_definer;
 grant insert on consent_events to masterclass_definer;
 grant select, delete on idempotency_keys, sync_queue, sync_parked to masterclass_definer;
 create policy profiles_definer_erase on profiles for update to masterclass_definer using (true) with check (true);
@@ -217,16 +263,17 @@ create policy audit_log_definer_erase on audit_log for all to masterclass_define
 create policy consent_events_definer on consent_events for all to masterclass_definer using (true) with check (true);
 create policy sync_queue_definer on sync_queue for all to masterclass_definer using (true) with check (true);
 create policy sync_parked_definer on sync_parked for all to masterclass_definer using (true) with check (true);
+create policy documents_definer_erase on documents for all to masterclass_definer using (true) with check (true);
 
 grant create on schema public to masterclass_definer;
 alter function register_profile(text, date, timestamptz, text) owner to masterclass_definer;
 alter function consent_of_registration() owner to masterclass_definer;
-alter function erase_traces(text[]) owner to masterclass_definer;
+alter function erase_traces(text[], uuid) owner to masterclass_definer;
 alter function erase_inscription() owner to masterclass_definer;
 alter function erased_inscription() owner to masterclass_definer;
 alter function erase_profile() owner to masterclass_definer;
 revoke create on schema public from masterclass_definer;
-revoke all on function erase_traces(text[]) from public;
+revoke all on function erase_traces(text[], uuid) from public;
 
 -- The token of an erased inscription: revoked, so it opens nothing; but a second
 -- `DELETE /api/me` with it answers as the first did (erasure is idempotent).
@@ -258,6 +305,7 @@ begin
 end $$;
 grant select on schema_migrations to masterclass_app;
 grant select on all sequences in schema public to masterclass_app;
+alter default privileges in schema public grant select on sequences to masterclass_app;
 
 -- What each backup did.
 create table backup_runs (

@@ -193,8 +193,8 @@ async fn main() -> anyhow::Result<()> {
             ],
         ),
         (
-            "search by number (\"066 0012\")",
-            "q=066%200012&limit=50".into(),
+            "search by number (\"06000 12\")",
+            "q=06000%2012&limit=50".into(),
             [
                 "null::uuid".into(),
                 "null::boolean".into(),
@@ -202,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
                 "null::timestamptz".into(),
                 "null::boolean".into(),
                 "null::boolean".into(),
-                "'066 0012'".into(),
+                "'06000 12'".into(),
                 "51".into(),
             ],
         ),

@@ -238,6 +238,16 @@ async fn scene() -> Scene {
         "{}",
         String::from_utf8_lossy(&confirmed.body)
     );
+    // An upload that was never confirmed, under the same folder.
+    let unconfirmed = format!(
+        "inscriptions/{}/photos/never-confirmed.jpg",
+        person.inscription_id
+    );
+    app.state
+        .storage
+        .put(&unconfirmed, b"\xFF\xD8\xFF\xE0".to_vec(), "image/jpeg")
+        .await
+        .unwrap();
     Scene {
         app,
         _fake: fake,
@@ -316,6 +326,15 @@ async fn erasure_leaves_no_personal_data_anywhere_and_the_statistics_unchanged()
     );
     let stats_path = format!("/api/admin/masterclasses/{}/stats", s.masterclass);
     let stats_before = s.admin.get(&stats_path).await.value();
+    // A staff device holding the students, which the erasure must make drop the person.
+    let mut device = e2e_tests::device::Device::new(s.admin.http.with_bearer(&s.admin.token), 0);
+    device.collections = Some("inscriptions".into());
+    device.catch_up(&app.db().await, 100).await;
+    let key = ("inscriptions".to_owned(), s.person.inscription_id);
+    assert!(
+        device.state.contains_key(&key),
+        "the device does not hold the person"
+    );
 
     let erased = s
         .admin
@@ -337,6 +356,16 @@ async fn erasure_leaves_no_personal_data_anywhere_and_the_statistics_unchanged()
         "a second erasure answers the same"
     );
 
+    device.catch_up(&app.db().await, 100).await;
+    assert!(
+        !device.state.contains_key(&key),
+        "the device still holds the erased registration"
+    );
+    assert!(
+        device
+            .state
+            .contains_key(&("inscriptions".to_owned(), s.other.inscription_id))
+    );
     let after = dump(app).await;
     let left = traces(&after);
     assert!(left.is_empty(), "personal data left:\n{}", left.join("\n"));
@@ -348,6 +377,12 @@ async fn erasure_leaves_no_personal_data_anywhere_and_the_statistics_unchanged()
         app.state.storage.size(&s.photo_key).await.unwrap(),
         None,
         "the photo is still stored"
+    );
+    let folder = format!("inscriptions/{}/photos/", s.person.inscription_id);
+    assert_eq!(
+        app.state.storage.list(&folder).await.unwrap(),
+        vec![],
+        "uploads are left"
     );
     assert_eq!(
         headline(&s.admin.get(&stats_path).await.value()),
@@ -914,4 +949,95 @@ async fn fill_every_table(s: &Scene) {
         .unwrap();
     // A backup run record (the run itself writes one more after its snapshot).
     backup::run(&app.state).await.unwrap();
+}
+
+/// Erased on the cloud, a person registered at the venue is erased at the venue too when the
+/// change arrives: nothing of them left on either side, the tombstone stays one (a later sync
+/// does not revive it), and sync goes on.
+#[tokio::test]
+async fn an_erasure_reaches_the_venue_server_and_sticks() {
+    let pair = e2e_tests::peers::Pair::start().await;
+    let masterclass = pair
+        .cloud
+        .open_masterclass(&pair.cloud_admin, "À la salle")
+        .await;
+    pair.sync_through().await;
+    let registered = pair.venue.register(&masterclass, NUMBER, NAME).await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&registered.body)
+    );
+    pair.sync_through().await;
+    let profile: Uuid = pair
+        .cloud
+        .db()
+        .await
+        .query_one(
+            "select profile_id from inscriptions where whatsapp_number = $1",
+            &[&NUMBER],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        !traces(&dump(&pair.venue).await).is_empty(),
+        "the venue holds the person"
+    );
+
+    let erased = pair
+        .cloud_admin
+        .delete(&format!("/api/admin/students/{profile}"))
+        .await;
+    assert_eq!(
+        erased.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&erased.body)
+    );
+    pair.sync_through().await;
+    pair.sync_through().await;
+    for (side, app) in [("cloud", &pair.cloud), ("venue", &pair.venue)] {
+        let left = traces(&dump(app).await);
+        assert!(
+            left.is_empty(),
+            "{side}: personal data left:\n{}",
+            left.join("\n")
+        );
+        let (live, erased): (i64, i64) = {
+            let row = app
+                .db()
+                .await
+                .query_one(
+                    "select count(*) filter (where deleted_at is null), count(*) filter (where erased_at is not null)
+                     from inscriptions",
+                    &[],
+                )
+                .await
+                .unwrap();
+            (row.get(0), row.get(1))
+        };
+        assert_eq!((live, erased), (0, 1), "{side}");
+    }
+    // Sync goes on: a registration after the erasure reaches the cloud.
+    let later = pair
+        .venue
+        .register(&masterclass, "+24107722222", "Paul Nze")
+        .await;
+    assert_eq!(later.status, StatusCode::CREATED);
+    pair.sync_through().await;
+    let at_cloud: i64 = pair
+        .cloud
+        .db()
+        .await
+        .query_one(
+            "select count(*) from inscriptions where full_name = 'Paul Nze'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(at_cloud, 1);
+    assert!(traces(&dump(&pair.cloud).await).is_empty());
 }

@@ -66,11 +66,29 @@ pub async fn tables(db: &impl Db) -> Result<Vec<String>> {
             }
         }
         if ordered.len() == before {
-            // A cycle (none today): the rest in name order, their keys checked at the end.
+            // A cycle between tables (none today): the rest in name order; a restore would
+            // then fail on a key, with nothing committed.
             ordered.extend(names.iter().filter(|n| !placed.contains(*n)).cloned());
         }
     }
     Ok(ordered)
+}
+
+/// The tables with row-level security and no `<table>_backup` policy: a backup would read
+/// nothing of them (and say so in its manifest).
+pub async fn without_backup_policy(db: &impl Db) -> Result<Vec<String>> {
+    let rows = db
+        .all(
+            "select c.relname::text as name from pg_class c
+             where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and c.relrowsecurity
+               and not exists (select 1 from pg_policies p where p.schemaname = 'public'
+                               and p.tablename = c.relname and p.policyname = c.relname || '_backup')
+             order by 1",
+            &[],
+        )
+        .await
+        .map_err(failed("checking the backup policies"))?;
+    rows.iter().map(|row| Ok(row.try_get("name")?)).collect()
 }
 
 /// The latest migration applied: the schema a backup was taken from.

@@ -98,25 +98,22 @@ pub async fn record_number_consent(db: &impl Db, profile_id: Uuid, given: bool) 
     Ok(())
 }
 
-/// The photos (object keys) of the live inscriptions of profile `profile_id`, or of inscription
-/// `inscription_id` alone.
-pub async fn photo_keys(
+/// The inscriptions to erase with profile `profile_id`, or with inscription `inscription_id`
+/// alone (and the copies sync merged into it): whose photos go from the store.
+pub async fn to_erase(
     db: &impl Db,
     profile_id: Option<Uuid>,
     inscription_id: Option<Uuid>,
-) -> Result<Vec<String>> {
+) -> Result<Vec<Uuid>> {
     let rows = db
         .all(
-            "select photo_key from inscriptions
-             where photo_key is not null and erased_at is null
-               and (profile_id = $1 or id = $2)",
+            "select id from inscriptions
+             where erased_at is null and (profile_id = $1 or id = $2 or merged_into = $2)",
             &[p(&profile_id), p(&inscription_id)],
         )
         .await
-        .map_err(failed("reading the photos to erase"))?;
-    rows.iter()
-        .map(|row| Ok(row.try_get("photo_key")?))
-        .collect()
+        .map_err(failed("reading the registrations to erase"))?;
+    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
 }
 
 /// Erases every inscription of profile `id` and the profile (the triggers do the work). Returns
@@ -174,9 +171,11 @@ pub async fn erase_inscription(db: &impl Db, id: Uuid) -> Result<Option<(OffsetD
     let row = db
         .opt(
             "with erased as (
-                 update inscriptions set erased_at = now() where id = $1 and erased_at is null
-                 returning erased_at)
-             select coalesce((select erased_at from erased), i.erased_at) as erased_at
+                 -- with the copies sync merged into it
+                 update inscriptions set erased_at = now()
+                 where (id = $1 or merged_into = $1) and erased_at is null
+                 returning id, erased_at)
+             select coalesce((select erased_at from erased where id = $1), i.erased_at) as erased_at
              from inscriptions i where i.id = $1",
             &[p(&id)],
         )

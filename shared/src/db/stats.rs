@@ -52,7 +52,7 @@ impl FromRow for Headline {
 const COUNTED: &str = "select i.masterclass_id, a.id, a.inscription_id, a.kind, a.score,
         a.score::float8 / a.max_score as ratio
     from test_attempts a join inscriptions i on i.id = a.inscription_id
-    where (i.deleted_at is null or i.erased_at is not null) and i.merged_into is null
+    where (i.deleted_at is null or i.deleted_at = i.erased_at) and i.merged_into is null
       and not a.superseded and a.score is not null
       and ($1::uuid is null or i.masterclass_id = $1)";
 
@@ -65,7 +65,7 @@ pub async fn headlines(db: &impl Db, masterclass_id: Option<Uuid>) -> Result<Vec
                 "with att as ({COUNTED}),
                  reg as (
                      select masterclass_id, count(*) as n, count(*) filter (where attended) as attended
-                     from inscriptions where (deleted_at is null or erased_at is not null) and merged_into is null
+                     from inscriptions where (deleted_at is null or deleted_at = erased_at) and merged_into is null
                        and ($1::uuid is null or masterclass_id = $1)
                      group by masterclass_id),
                  scores as (
@@ -114,7 +114,7 @@ pub async fn registrations_by_day(db: &impl Db, masterclass_id: Uuid) -> Result<
         .all(
             "select ((created_at at time zone 'UTC') + interval '1 hour')::date as day, count(*) as n
              from inscriptions
-             where masterclass_id = $1 and (deleted_at is null or erased_at is not null)
+             where masterclass_id = $1 and (deleted_at is null or deleted_at = erased_at)
                and merged_into is null
              group by 1 order by 1",
             &[p(&Some(masterclass_id))],

@@ -77,7 +77,7 @@ pub fn page_sql(sort: StudentSort, descending: bool) -> String {
            and ($4::timestamptz is null or i.created_at < $4)
            and ($5::boolean is null or (sc.pre_score is not null) = $5)
            and ($6::boolean is null or (sc.post_score is not null) = $6)
-           and ($7::text is null or student_search(i.full_name, i.whatsapp_number) like '%' || search_fold($7) || '%')
+           and ($7::text is null or i.id in (select student_search_ids($7)))
            and ($11::uuid is null or ({key}, i.id) {op} ({after}, $11))
          order by {key} {dir}, i.id {dir}
          limit $8"
@@ -193,8 +193,12 @@ pub async fn record(
                      from ins i) end,
                  'consent', (
                      select jsonb_build_object(
-                         'consent_at', pr.consent_at, 'consent_version', pr.consent_version,
-                         'opted_out_at', pr.opted_out_at,
+                         'consent_at', case when $2::uuid is null then pr.consent_at
+                                            else (select i.consent_at from ins i) end,
+                         'consent_version', case when $2::uuid is null then pr.consent_version
+                                                 else (select i.consent_version from ins i) end,
+                         -- the number's STOP is the number's: not shown for one registration
+                         'opted_out_at', case when $2::uuid is null then pr.opted_out_at end,
                          'registrations', coalesce((
                              select jsonb_agg(jsonb_build_object(
                                  'inscription_id', i.id, 'consent_at', i.consent_at,

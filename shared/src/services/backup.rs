@@ -97,16 +97,20 @@ pub async fn store(state: &AppState) -> Storage {
 
 /// The scheduled run: retention, then a backup, recorded; then the old backups pruned.
 pub async fn run(state: &AppState) -> anyhow::Result<BackupReport> {
-    let erased = super::privacy::apply_retention(state)
-        .await
-        .map_err(|e| anyhow::anyhow!("applying the retention period: {e:#}"))?;
     let id = db::transact(&state.db, &Caller::System, async |tx| {
         db::backup::start_run(tx).await
     })
     .await
     .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let store = store(state).await;
-    let taken = take(state, &store).await;
+    let mut erased = 0;
+    let taken = async {
+        erased = super::privacy::apply_retention(state)
+            .await
+            .map_err(|e| anyhow::anyhow!("applying the retention period: {e:#}"))?;
+        take(state, &store).await
+    }
+    .await;
     let (prefix, manifest) = match taken {
         Ok(taken) => taken,
         Err(e) => {
@@ -183,6 +187,12 @@ pub async fn take(state: &AppState, store: &Storage) -> anyhow::Result<(String, 
     let prefix = format!("{}{stamp}/", state.config.backup.prefix);
     let schema_version = db::backup::schema_version(&tx).await.map_err(fail)?;
     let sequences = db::backup::sequences(&tx).await.map_err(fail)?;
+    let unreadable = db::backup::without_backup_policy(&tx).await.map_err(fail)?;
+    ensure!(
+        unreadable.is_empty(),
+        "tables with row-level security but no backup policy (a migration must add `<table>_backup`): {}",
+        unreadable.join(", ")
+    );
     let mut tables = Vec::new();
     for table in db::backup::tables(&tx).await.map_err(fail)? {
         let file = format!("{table}.ndjson.gz");
@@ -397,9 +407,17 @@ pub async fn restore(
         format!("{prefix}/")
     };
     let manifest = manifest(store, &prefix).await?;
-    db::migrate(target).await?;
     let mut client = target.get().await.context("connecting to the target")?;
     let fail = |e: crate::http::Error| anyhow::anyhow!("{e:#}");
+    // A database with tables already must be empty before anything is done to it (migrating
+    // a live database is not a restore's business).
+    for table in db::backup::tables(&client).await.map_err(fail)? {
+        let rows = db::backup::count(&client, &table).await.map_err(fail)?;
+        if rows > 0 {
+            bail!("the target is not empty: {table} has {rows} rows (restore into a new database)");
+        }
+    }
+    db::migrate(target).await?;
     let version = db::backup::schema_version(&client).await.map_err(fail)?;
     ensure!(
         version == manifest.schema_version,

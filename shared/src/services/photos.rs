@@ -53,7 +53,8 @@ pub struct PhotoView {
     pub download_expires_at: OffsetDateTime,
 }
 
-fn prefix(id: Uuid) -> String {
+/// Where the photos of inscription `id` are uploaded.
+pub fn prefix(id: Uuid) -> String {
     format!("inscriptions/{id}/photos/")
 }
 

@@ -180,13 +180,11 @@ pub async fn set_consent(
 /// Their photos go from the store first (a failure there leaves the record as it was, to try
 /// again); the store keeps a deleted object's old version until its lifecycle expires it.
 pub async fn erase_student(state: &AppState, admin: &Caller, id: Uuid) -> Result<Erased> {
-    let photos = db::transact(&state.db, admin, async |tx| {
-        db::privacy::photo_keys(tx, Some(id), None).await
+    let erasing = db::transact(&state.db, admin, async |tx| {
+        db::privacy::to_erase(tx, Some(id), None).await
     })
     .await?;
-    for key in &photos {
-        state.storage.delete(key).await?;
-    }
+    let photos = delete_photos(state, &erasing).await?;
     let erased_at = db::transact(&state.db, admin, async |tx| {
         let (erased_at, now) = db::privacy::erase_profile(tx, id)
             .await?
@@ -197,20 +195,18 @@ pub async fn erase_student(state: &AppState, admin: &Caller, id: Uuid) -> Result
         Ok(erased_at)
     })
     .await?;
-    tracing::info!(student = %id, photos = photos.len(), "student erased");
+    tracing::info!(student = %id, photos, "student erased");
     Ok(Erased { id, erased_at })
 }
 
 /// Erases the student's own registration (and their profile with their last one).
 pub async fn erase_own(state: &AppState, student: &StudentIdentity) -> Result<Erased> {
     let id = student.inscription_id;
-    let photos = db::transact(&state.db, &Caller::System, async |tx| {
-        db::privacy::photo_keys(tx, None, Some(id)).await
+    let erasing = db::transact(&state.db, &Caller::System, async |tx| {
+        db::privacy::to_erase(tx, None, Some(id)).await
     })
     .await?;
-    for key in &photos {
-        state.storage.delete(key).await?;
-    }
+    delete_photos(state, &erasing).await?;
     let erased_at = db::transact(&state.db, &Caller::System, async |tx| {
         let (erased_at, now) = db::privacy::erase_inscription(tx, id)
             .await?
@@ -230,6 +226,19 @@ pub async fn erase_own(state: &AppState, student: &StudentIdentity) -> Result<Er
     .await?;
     tracing::info!(inscription_id = %id, "registration erased by its student");
     Ok(Erased { id, erased_at })
+}
+
+/// Deletes every photo object of `inscriptions` (the current one, earlier ones, uploads never
+/// confirmed): all under their photo folder. Returns how many.
+async fn delete_photos(state: &AppState, inscriptions: &[Uuid]) -> Result<usize> {
+    let mut deleted = 0;
+    for id in inscriptions {
+        for (key, _) in state.storage.list(&super::photos::prefix(*id)).await? {
+            state.storage.delete(&key).await?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
 }
 
 /// A second `DELETE /api/me` with the token the first one revoked: the first answer again.
@@ -253,13 +262,11 @@ pub async fn apply_retention(state: &AppState) -> Result<usize> {
     })
     .await?;
     for id in &expired {
-        let photos = db::transact(&state.db, &Caller::System, async |tx| {
-            db::privacy::photo_keys(tx, None, Some(*id)).await
+        let erasing = db::transact(&state.db, &Caller::System, async |tx| {
+            db::privacy::to_erase(tx, None, Some(*id)).await
         })
         .await?;
-        for key in &photos {
-            state.storage.delete(key).await?;
-        }
+        delete_photos(state, &erasing).await?;
         db::transact(&state.db, &Caller::System, async |tx| {
             db::privacy::erase_inscription(tx, *id).await?;
             super::audit(
