@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
         (
             "student",
             Some(student.token.clone()),
-            vec!["inscriptions_revoke_own_token"],
+            vec!["inscriptions_revoke_own_token", "inscriptions_erase_own"],
         ),
         ("tutor", Some(tutor.token.clone()), vec![]),
         (

@@ -47,7 +47,8 @@ pub async fn consent_history(
 }
 
 /// Withdraws (or gives again) the consent of inscription `id` from the web: records it, and on
-/// withdrawal suppresses the inscription's queued messages. Returns the profile and when consent
+/// withdrawal suppresses the inscription's queued messages (and those a dispatcher claimed but
+/// has not started: it sends a message only while it is still claimed). Returns the profile and when consent
 /// was withdrawn (null once given again); `None` for an unknown or erased inscription. Nothing
 /// is recorded when nothing changes.
 pub async fn set_consent(
@@ -71,8 +72,9 @@ pub async fn set_consent(
              suppressed as (
                  update outbox_messages set status = 'suppressed', status_at = now(),
                         last_error = 'the student withdrew consent'
+                 -- a claimed one too: the dispatcher sends only what is still claimed
                  where inscription_id in (select id from changed where consent_withdrawn_at is not null)
-                   and status = 'queued')
+                   and status in ('queued', 'claimed'))
              select coalesce(ch.profile_id, c.profile_id) as profile_id,
                     case when ch.id is not null then ch.consent_withdrawn_at
                          else c.consent_withdrawn_at end as withdrawn_at

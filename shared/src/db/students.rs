@@ -77,7 +77,8 @@ pub fn page_sql(sort: StudentSort, descending: bool) -> String {
            and ($4::timestamptz is null or i.created_at < $4)
            and ($5::boolean is null or (sc.pre_score is not null) = $5)
            and ($6::boolean is null or (sc.post_score is not null) = $6)
-           and ($7::text is null or i.id in (select student_search_ids($7)))
+           -- an array, so that a few matches are fetched by key, not found by walking the order
+           and ($7::text is null or i.id = any (array(select student_search_ids($7))))
            and ($11::uuid is null or ({key}, i.id) {op} ({after}, $11))
          order by {key} {dir}, i.id {dir}
          limit $8"
