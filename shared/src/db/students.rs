@@ -48,7 +48,8 @@ impl FromRow for StudentRow {
 /// registered from, `$4` registered before, `$5` has PRE, `$6` has POST, `$7` search text (as
 /// typed; folded here), `$8` rows, `$9`/`$10`/`$11` the key to start after (time or name, and
 /// inscription); a null filter is no filter. Public for the benchmark, which runs the same SQL
-/// through pgbench.
+/// through pgbench (on one line: no `--` comments in it). The search's matches come as an
+/// array, so that a few are fetched by key rather than found by walking the list's order.
 pub fn page_sql(sort: StudentSort, descending: bool) -> String {
     let key = match sort {
         StudentSort::Registered => "i.created_at",
@@ -77,7 +78,6 @@ pub fn page_sql(sort: StudentSort, descending: bool) -> String {
            and ($4::timestamptz is null or i.created_at < $4)
            and ($5::boolean is null or (sc.pre_score is not null) = $5)
            and ($6::boolean is null or (sc.post_score is not null) = $6)
-           -- an array, so that a few matches are fetched by key, not found by walking the order
            and ($7::text is null or i.id = any (array(select student_search_ids($7))))
            and ($11::uuid is null or ({key}, i.id) {op} ({after}, $11))
          order by {key} {dir}, i.id {dir}
