@@ -140,20 +140,7 @@ fn every_operation_documents_its_security_errors_and_a_success() {
 /// chromium`); CI installs it, and without it the test fails under CI and is skipped elsewhere.
 #[tokio::test]
 async fn the_docs_page_lists_the_routes_in_a_headless_browser() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            std::process::Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-    else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have chromium for the docs page test"
-        );
-        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
+    let Some(chromium) = e2e_tests::chromium() else {
         return;
     };
     let app = TestApp::spawn().await;

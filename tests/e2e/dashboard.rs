@@ -1067,20 +1067,7 @@ async fn stats_fixture(app: &TestApp, admin: &StaffSession, mc: &str) -> (Value,
 /// non-empty score and per question in each colour, bars as tall as their counts.
 #[tokio::test]
 async fn the_statistics_chart_renders_in_a_headless_browser_with_the_expected_bars() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            std::process::Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-    else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have chromium for the chart test"
-        );
-        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
+    let Some(chromium) = e2e_tests::chromium() else {
         return;
     };
     let app = TestApp::spawn().await;

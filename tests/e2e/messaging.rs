@@ -48,25 +48,7 @@ async fn statuses(app: &TestApp) -> Vec<String> {
 }
 
 async fn drain(app: &TestApp) {
-    for _ in 0..20 {
-        dispatch::run(&app.state, app.state.messenger.as_ref())
-            .await
-            .unwrap();
-        let queued: i64 = app
-            .db()
-            .await
-            .query_one(
-                "select count(*) from outbox_messages where status = 'queued'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if queued == 0 {
-            return;
-        }
-    }
-    panic!("the queue did not drain");
+    e2e_tests::drain(app).await
 }
 
 fn delivered_once_each(fake: &FakeWhapi, numbers: &[String]) {

@@ -48,25 +48,7 @@ async fn webhook(app: &TestApp, body: &Value) -> StatusCode {
 }
 
 async fn drain(app: &TestApp) {
-    for _ in 0..20 {
-        shared::messaging::dispatch::run(&app.state, app.state.messenger.as_ref())
-            .await
-            .unwrap();
-        let queued: i64 = app
-            .db()
-            .await
-            .query_one(
-                "select count(*) from outbox_messages where status = 'queued'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if queued == 0 {
-            return;
-        }
-    }
-    panic!("the queue did not drain");
+    e2e_tests::drain(app).await
 }
 
 /// Registers `name` with `number` (through the API), answers the PRE test with `right` right.

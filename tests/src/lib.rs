@@ -815,3 +815,47 @@ impl TestApp {
         }
     }
 }
+
+/// The headless browser of this machine, if any (`apt-get install chromium`). CI must have one:
+/// without it a browser test fails under CI and is skipped elsewhere (`None`, with a note).
+pub fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium for the browser tests"
+        );
+        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
+    }
+    found
+}
+
+/// Runs the dispatcher until nothing is queued (panics after 20 runs).
+pub async fn drain(app: &TestApp) {
+    for _ in 0..20 {
+        shared::messaging::dispatch::run(&app.state, app.state.messenger.as_ref())
+            .await
+            .unwrap();
+        let queued: i64 = app
+            .db()
+            .await
+            .query_one(
+                "select count(*) from outbox_messages where status = 'queued'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if queued == 0 {
+            return;
+        }
+    }
+    panic!("the queue did not drain");
+}

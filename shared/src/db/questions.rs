@@ -20,27 +20,19 @@ const VIEW: &str = "q.id, q.masterclass_id, q.text, q.choice_a, q.choice_b, q.ch
 
 impl FromRow for QuestionView {
     fn from_row(row: &Row) -> Result<Self> {
-        let correct: String = row.try_get("correct")?;
-        let status: String = row.try_get("status")?;
+        let summary = QuestionSummary::from_row(row)?;
         Ok(Self {
-            id: row.try_get("id")?,
-            masterclass_id: row.try_get("masterclass_id")?,
-            text: row.try_get("text")?,
-            choices: vec![
-                row.try_get("choice_a")?,
-                row.try_get("choice_b")?,
-                row.try_get("choice_c")?,
-                row.try_get("choice_d")?,
-            ],
-            correct: Choice::parse(&correct)
-                .ok_or_else(|| anyhow::anyhow!("bad key {correct:?}"))?,
-            status: QuestionStatus::parse(&status)
-                .ok_or_else(|| anyhow::anyhow!("bad status {status:?}"))?,
+            id: summary.id,
+            masterclass_id: summary.masterclass_id,
+            text: summary.text,
+            choices: summary.choices,
+            correct: summary.correct,
+            status: summary.status,
             source_excerpt: row.try_get("source_excerpt")?,
             provenance: row.try_get("provenance")?,
-            used: row.try_get("used")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+            used: summary.used,
+            created_at: summary.created_at,
+            updated_at: summary.updated_at,
         })
     }
 }

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     http::Result,
-    services::stats::{ChoiceCounts, Headline, ItemRow, ScoreSummary},
+    services::stats::{ChoiceCounts, Headline, ItemRow, ItemStats, ScoreSummary},
 };
 
 impl FromRow for Headline {
@@ -177,15 +177,17 @@ impl FromRow for ItemRow {
                 .try_get::<_, Option<String>>("correct_choice")?
                 .map(|c| c.trim().to_owned()),
             kind: row.try_get("kind")?,
-            answered: row.try_get("answered")?,
-            correct: row.try_get("right_count")?,
-            success_rate: row.try_get("success_rate")?,
-            discrimination: row.try_get("discrimination")?,
-            point_biserial: row.try_get("point_biserial")?,
-            upper_count: row.try_get("upper_n")?,
-            lower_count: row.try_get("lower_n")?,
-            choices: choices("n_")?,
-            upper_choices: choices("u_")?,
+            stats: ItemStats {
+                answered: row.try_get("answered")?,
+                correct: row.try_get("right_count")?,
+                success_rate: row.try_get("success_rate")?,
+                discrimination: row.try_get("discrimination")?,
+                point_biserial: row.try_get("point_biserial")?,
+                upper_count: row.try_get("upper_n")?,
+                lower_count: row.try_get("lower_n")?,
+                choices: choices("n_")?,
+                upper_choices: choices("u_")?,
+            },
         })
     }
 }

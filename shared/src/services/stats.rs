@@ -115,15 +115,7 @@ pub struct ItemRow {
     pub text: String,
     pub correct_choice: Option<String>,
     pub kind: String,
-    pub answered: i64,
-    pub correct: i64,
-    pub success_rate: Option<f64>,
-    pub discrimination: Option<f64>,
-    pub point_biserial: Option<f64>,
-    pub upper_count: i64,
-    pub lower_count: i64,
-    pub choices: ChoiceCounts,
-    pub upper_choices: ChoiceCounts,
+    pub stats: ItemStats,
 }
 
 /// A question in the attempts of one kind.
@@ -250,20 +242,6 @@ pub fn flags(kind: &str, item: &ItemStats, key: Option<char>) -> Vec<ItemFlag> {
     flags
 }
 
-fn item(row: &ItemRow) -> ItemStats {
-    ItemStats {
-        answered: row.answered,
-        correct: row.correct,
-        success_rate: row.success_rate,
-        discrimination: row.discrimination,
-        point_biserial: row.point_biserial,
-        upper_count: row.upper_count,
-        lower_count: row.lower_count,
-        choices: row.choices,
-        upper_choices: row.upper_choices,
-    }
-}
-
 /// The statistics of masterclass `id` (404 unless the caller staffs it).
 pub async fn masterclass(tx: &Transaction<'_>, id: Uuid) -> Result<MasterclassStats> {
     let headline = db::stats::headlines(tx, Some(id))
@@ -309,7 +287,7 @@ pub async fn masterclass(tx: &Transaction<'_>, id: Uuid) -> Result<MasterclassSt
             }
         };
         let question = &mut questions[position];
-        let stats = item(&row);
+        let stats = row.stats;
         let key = row.correct_choice.as_deref().and_then(|c| c.chars().next());
         question.flags.extend(flags(&row.kind, &stats, key));
         if row.kind == "PRE" {
