@@ -71,6 +71,11 @@ async fn students_csv(
     Query(query): Query<StudentQuery>,
 ) -> Result<Response> {
     let filter = StudentFilter::parse(&query)?;
+    // Paging does not apply to the file, but a bad `limit` or `cursor` is still a 422.
+    shared::domain::paging::Keyset::<service::StudentKey>::parse(
+        query.limit,
+        query.cursor.as_deref(),
+    )?;
     let caller = staff.caller();
     // The export is audited before anything is sent, in its own transaction: an export cut
     // short has still shown some data.

@@ -23,5 +23,11 @@ pub async fn audit(
     id: impl std::fmt::Display,
     details: serde_json::Value,
 ) -> crate::http::Result<()> {
+    // Details are an object, empty when there is nothing to add.
+    let details = match details {
+        serde_json::Value::Object(_) => details,
+        serde_json::Value::Null => serde_json::json!({}),
+        other => serde_json::json!({ "value": other }),
+    };
     crate::db::audit::record(db, action, entity, &id.to_string(), &details).await
 }
