@@ -78,6 +78,12 @@ pub struct MessagingConfig {
     pub run_for: Duration,
     /// `REMINDER_HOURS_BEFORE` (default 24): when the reminder before a masterclass is queued.
     pub reminder_before: Duration,
+    /// `CHAT_TEST_EXPIRES_MINUTES` (default 1440, a day): a test taken in the chat with no reply
+    /// for this long is closed (its answers are kept; `TEST` resumes it).
+    pub chat_expires_after: Duration,
+    /// `CHAT_TEST_REMINDER_MINUTES` (default 120): how long before it expires the student is
+    /// reminded of it, once per silence.
+    pub chat_reminder_before: Duration,
 }
 
 /// Rules of the student journey.
@@ -272,6 +278,20 @@ impl Config {
                         "REMINDER_HOURS_BEFORE",
                         get("REMINDER_HOURS_BEFORE"),
                         24,
+                    )?,
+                ),
+                chat_expires_after: Duration::from_secs(
+                    60 * parse_or::<u64>(
+                        "CHAT_TEST_EXPIRES_MINUTES",
+                        get("CHAT_TEST_EXPIRES_MINUTES"),
+                        1440,
+                    )?,
+                ),
+                chat_reminder_before: Duration::from_secs(
+                    60 * parse_or::<u64>(
+                        "CHAT_TEST_REMINDER_MINUTES",
+                        get("CHAT_TEST_REMINDER_MINUTES"),
+                        120,
                     )?,
                 ),
             },

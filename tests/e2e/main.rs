@@ -2,6 +2,7 @@
 
 mod auth;
 mod bank;
+mod chat;
 mod cli;
 mod contract;
 mod dashboard;

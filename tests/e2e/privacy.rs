@@ -913,6 +913,12 @@ async fn fill_every_table(s: &Scene) {
             &[],
         )
         .await;
+    // The other student starts the POST test in the chat and answers one question.
+    for (n, text) in ["TEST", "B"].into_iter().enumerate() {
+        let body = json!({ "messages": [{ "id": format!("wamid.fill-{n}"), "from_me": false, "type": "text",
+            "from": "24107711111", "timestamp": 1_800_000_000 + n, "text": { "body": text } }] });
+        assert_eq!(webhook(app, &body).await, StatusCode::OK);
+    }
     // The rest straight in the database: what only a venue with a remote, or a poke URL, writes.
     let inscription = s.other.inscription_id;
     app.db()

@@ -14,6 +14,7 @@
 //! | `GET /api/admin/audit?actor=&action=&entity=&entity_id=&from=&to=&limit=&cursor=` | admins |
 //! | `GET /api/admin/students/{id}/export` | admins: everything held about the person |
 //! | `DELETE /api/admin/students/{id}` | admins: erase the person (idempotent) |
+//! | `POST /api/admin/students/{id}/chat-test/reset` | admins: end a test in progress in the WhatsApp chat |
 
 use axum::{
     Router,
@@ -318,6 +319,35 @@ async fn student_erase(
     ))
 }
 
+#[utoipa::path(
+post, operation_id = "admin_student_chat_reset", path = "/api/admin/students/{id}/chat-test/reset", tag = "dashboard",
+    summary = "End a student's test in progress in the WhatsApp chat (one stuck, or to start afresh)",
+    description = "The answers given so far are kept; the student is told, and `TEST` resumes. \
+                   Idempotent: with no test in progress, `reset` is null.",
+    security(("staff_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The student")),
+    responses((status = 200, description = "The conversation ended, if one was in progress", body = ChatReset))
+)]
+async fn student_chat_reset(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ChatReset>> {
+    db::transact(&state.db, &admin.caller(), async |tx| {
+        Ok(Json(ChatReset {
+            reset: shared::messaging::chat::reset(tx, id).await?,
+        }))
+    })
+    .await
+}
+
+/// `POST /api/admin/students/{id}/chat-test/reset`.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ChatReset {
+    /// The conversation ended (`chat_tests[].id` of the record), or null if none was open.
+    pub reset: Option<Uuid>,
+}
+
 /// The function's routes, without the common layers (the caller adds them once).
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -325,6 +355,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(students_csv))
         .routes(routes!(student, student_erase))
         .routes(routes!(student_export))
+        .routes(routes!(student_chat_reset))
         .routes(routes!(bulk_attendance))
         .routes(routes!(overview))
         .routes(routes!(masterclass_stats))

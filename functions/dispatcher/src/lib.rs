@@ -1,4 +1,5 @@
-//! The scheduled function (EventBridge, every minute): queue due reminders, deliver queued
+//! The scheduled function (EventBridge, every minute): queue due reminders, remind and close
+//! silent tests in the WhatsApp chat, deliver queued
 //! WhatsApp messages, send sync pokes, and drop expired Idempotency-Key answers. The local gateway runs the same
 //! on a timer.
 
@@ -7,7 +8,7 @@ use shared::{
     AppState,
     auth::Caller,
     db, idempotency,
-    messaging::{dispatch, reminders},
+    messaging::{chat, dispatch, reminders},
 };
 use time::OffsetDateTime;
 
@@ -17,6 +18,9 @@ pub async fn run(state: &AppState, deadline: OffsetDateTime) -> anyhow::Result<V
     let queued = reminders::queue_due(state)
         .await
         .map_err(|e| anyhow::anyhow!("queueing reminders: {e:?}"))?;
+    let chat_tests = chat::expire_due(state)
+        .await
+        .map_err(|e| anyhow::anyhow!("reminding and closing chat tests: {e:?}"))?;
     let report = dispatch::run_until(state, state.messenger.as_ref(), deadline)
         .await
         .map_err(|e| anyhow::anyhow!("dispatching messages: {e:?}"))?;
@@ -30,6 +34,7 @@ pub async fn run(state: &AppState, deadline: OffsetDateTime) -> anyhow::Result<V
     .map_err(|e| anyhow::anyhow!("purging idempotency keys: {e:?}"))?;
     Ok(json!({
         "reminders_queued": queued,
+        "chat_tests": chat_tests,
         "dispatch": report,
         "sync_pokes": pokes,
         "idempotency_keys_purged": purged,

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `GET /api/tests/{PRE|POST}` | student: their paper (never the answers) and, once submitted, the result |
 //! | `POST /api/tests/{PRE|POST}` | student: submit answers (`Idempotency-Key`) |
+//! | `PUT /api/tests/{PRE|POST}/draft` | student: keep some answers before submitting (finish in the chat or on another device) |
 //! | `PUT /api/admin/masterclasses/{id}/post-test` | staff of the masterclass: open the POST test early |
 
 use shared::services::exams::Attempt;
@@ -15,7 +16,7 @@ use axum::{Router, extract::State, http::StatusCode, response::Response};
 use serde::{Deserialize, Serialize};
 use shared::{
     AppState, Error, Result, db,
-    domain::exam::{Answers, ExamKind},
+    domain::exam::{Answers, Channel, ExamKind},
     http::{Json, Path, Staff, Student},
     idempotency::{self, MaybeIdempotencyKey},
     services::exams::{self as service, Paper},
@@ -28,6 +29,15 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct Submission {
     /// `{ "<question id>": "A" | "B" | "C" | "D" }`, one per question of the paper.
+    #[schema(value_type = BTreeMap<String, shared::domain::exam::Choice>)]
+    pub answers: BTreeMap<String, String>,
+}
+
+/// `PUT /api/tests/{kind}/draft`: some answers, and the draft as it then stands.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Draft {
+    /// `{ "<question id>": "A" | "B" | "C" | "D" }`, for any questions of the paper.
     #[schema(value_type = BTreeMap<String, shared::domain::exam::Choice>)]
     pub answers: BTreeMap<String, String>,
 }
@@ -95,11 +105,53 @@ async fn submit(
             &submission,
             StatusCode::CREATED,
             async || {
-                service::submit(tx, &student.0, kind, &answers, OffsetDateTime::now_utc()).await
+                service::submit(
+                    tx,
+                    &student.0,
+                    kind,
+                    &answers,
+                    OffsetDateTime::now_utc(),
+                    Channel::Web,
+                )
+                .await
             },
         )
         .await?;
         Ok(response)
+    })
+    .await
+}
+
+#[utoipa::path(
+put, operation_id = "tests_save_draft", path = "/api/tests/{kind}/draft", tag = "tests",
+    summary = "Keep some answers before submitting; the answers given in the WhatsApp chat are there too",
+    description = "Each answer replaces an earlier one to its question. The paper (`GET`) shows the draft; \
+                   submitting (here or by finishing in the chat) drops it.",
+    security(("student_token" = [])),
+    params(("kind" = ExamKind, Path, description = "PRE or POST")),
+    request_body = Draft,
+    responses(
+        (status = 200, description = "The draft as it now stands", body = Draft),
+        (status = 409, description = "Already submitted, or the test is not open", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
+async fn save_draft(
+    State(state): State<AppState>,
+    student: Student,
+    Path(raw): Path<String>,
+    Json(draft): Json<Draft>,
+) -> Result<Json<Draft>> {
+    let kind = kind(&raw)?;
+    let answers = Answers::parse(&draft.answers).map_err(Error::Validation)?;
+    db::transact(&state.db, &student.caller(), async |tx| {
+        let saved =
+            service::save_draft(tx, &student.0, kind, &answers, OffsetDateTime::now_utc()).await?;
+        Ok(Json(Draft {
+            answers: saved
+                .into_iter()
+                .map(|(id, choice)| (id.to_string(), choice.as_str().to_owned()))
+                .collect(),
+        }))
     })
     .await
 }
@@ -129,6 +181,7 @@ async fn open_post_test(
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(paper, submit))
+        .routes(routes!(save_draft))
         .routes(routes!(open_post_test))
 }
 

@@ -9,7 +9,10 @@ use serde_json::Value;
 use shared::{
     AppState, Error, Result,
     http::Json,
-    messaging::webhook::{self, Handled},
+    messaging::{
+        chat,
+        webhook::{self, Handled},
+    },
 };
 use subtle::ConstantTimeEq;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -51,7 +54,11 @@ async fn whapi(
     Json(payload): Json<Value>,
 ) -> Result<Json<Handled>> {
     authenticate(&state, &headers)?;
-    Ok(Json(webhook::handle(&state, payload).await?))
+    let handled = webhook::handle(&state, payload).await?;
+    if handled.test_replies > 0 {
+        chat::send_now(&state).await;
+    }
+    Ok(Json(handled))
 }
 
 /// The function's routes, without the common layers (the caller adds them once).

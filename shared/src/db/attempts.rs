@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Db, p, row::failed};
 use crate::{
-    domain::exam::ExamKind,
+    domain::exam::{Channel, ExamKind},
     http::{Error, Result},
 };
 
@@ -21,6 +21,20 @@ pub async fn paper(db: &impl Db, size: usize) -> Result<Option<Vec<Uuid>>> {
         .await
         .map_err(failed("drawing a test paper"))?
         .try_get("ids")?)
+}
+
+/// The questions of the paper of inscription `inscription_id`, if it was drawn (never draws it).
+pub async fn drawn_paper(db: &impl Db, inscription_id: Uuid) -> Result<Option<Vec<Uuid>>> {
+    db.opt(
+        "select question_ids from test_papers where inscription_id = $1",
+        &[p(&inscription_id)],
+    )
+    .await
+    .map_err(failed(format!(
+        "reading the paper of inscription {inscription_id}"
+    )))?
+    .map(|row| Ok(row.try_get("question_ids")?))
+    .transpose()
 }
 
 /// A question of a paper as its student sees it: no key.
@@ -120,19 +134,20 @@ pub async fn set_post_open(
     Ok(())
 }
 
-/// Starts the one attempt of `kind` of inscription `inscription_id`: its id and time, or `None`
-/// if it was submitted before.
+/// Starts the one attempt of `kind` of inscription `inscription_id`, answered on `channel`: its
+/// id and time, or `None` if it was submitted before.
 pub async fn start(
     db: &impl Db,
     inscription_id: Uuid,
     kind: ExamKind,
     max_score: i32,
+    channel: Channel,
 ) -> Result<Option<(Uuid, OffsetDateTime)>> {
     db.opt(
-        "insert into test_attempts (inscription_id, kind, max_score) values ($1, $2, $3)
+        "insert into test_attempts (inscription_id, kind, max_score, channel) values ($1, $2, $3, $4)
          on conflict (inscription_id, kind) where not superseded do nothing
          returning id, submitted_at",
-        &[p(&inscription_id), p(&kind.as_str()), p(&max_score)],
+        &[p(&inscription_id), p(&kind.as_str()), p(&max_score), p(&channel.as_str())],
     )
     .await
     .map_err(failed(format!(

@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(14, "0014_instance_sync"),
     migration!(15, "0015_dashboard"),
     migration!(16, "0016_personal_data"),
+    migration!(17, "0017_chat_tests"),
 ];
 
 /// Any 64-bit number unique to this purpose.

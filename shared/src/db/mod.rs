@@ -13,6 +13,7 @@
 pub mod attempts;
 pub mod audit;
 pub mod backup;
+pub mod chat;
 pub mod idempotency;
 pub mod inscriptions;
 pub mod masterclasses;

@@ -333,6 +333,26 @@ pub async fn suppress_queued_to(db: &impl Db, number: &str) -> Result<u64> {
     ))
 }
 
+/// Suppresses the queued messages of `message_type` about inscription `inscription_id` (a
+/// question of a test in the chat the student has answered before it went out: the next one
+/// replaces it). Returns how many.
+pub async fn supersede_queued(
+    db: &impl Db,
+    inscription_id: Uuid,
+    message_type: &str,
+) -> Result<u64> {
+    db.exec(
+        "update outbox_messages set status = 'suppressed', status_at = now(),
+             last_error = 'superseded: answered before it was sent'
+         where inscription_id = $1 and message_type = $2 and status = 'queued'",
+        &[p(&inscription_id), p(&message_type)],
+    )
+    .await
+    .map_err(failed(format!(
+        "superseding the queued {message_type} messages of inscription {inscription_id}"
+    )))
+}
+
 /// A rendered message to queue: what every queueing path (events, schedules, staff) writes,
 /// under the same rules.
 #[derive(Debug, Clone)]

@@ -104,6 +104,7 @@ pub fn shape(collection: Collection) -> Shape {
                 "max_score",
                 "submitted_at",
                 "superseded",
+                "channel",
             ],
             derived: &["inscription_id", "superseded", "answers"],
             extra: "jsonb_build_object('answers', (select coalesce(jsonb_agg(jsonb_build_object(

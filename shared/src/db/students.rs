@@ -214,10 +214,19 @@ pub async fn record(
                          'attended', i.attended, 'attendance_validated_at', i.attendance_validated_at,
                          'registered_at', i.created_at, 'merged_into', i.merged_into,
                          'deleted_at', i.deleted_at,
+                         'chat_tests', coalesce((
+                             select jsonb_agg(jsonb_build_object(
+                                 'id', c.id, 'kind', c.kind, 'started_at', c.started_at,
+                                 'active_at', c.active_at, 'ended_at', c.ended_at,
+                                 'ended_reason', c.ended_reason,
+                                 'replies', (select count(*) from chat_replies r where r.chat_test_id = c.id))
+                                 order by c.created_at desc)
+                             from chat_tests c where c.inscription_id = i.id), '[]'),
                          'tests', coalesce((
                              select jsonb_agg(jsonb_build_object(
                                  'id', a.id, 'kind', a.kind, 'score', a.score, 'max_score', a.max_score,
                                  'submitted_at', a.submitted_at, 'superseded', a.superseded,
+                                 'channel', a.channel,
                                  'answers', coalesce((
                                      select jsonb_agg(jsonb_build_object(
                                          'question_id', ans.question_id, 'text', q.text,

@@ -41,6 +41,23 @@ impl ExamKind {
     }
 }
 
+/// Where a test was answered: the web route or the WhatsApp conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Web,
+    Chat,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Chat => "chat",
+        }
+    }
+}
+
 /// One of the four choices.
 #[derive(
     Debug,

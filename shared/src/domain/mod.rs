@@ -1,6 +1,7 @@
 //! Newtypes and aggregates. Raw request bodies become these types at the door; code past a
 //! handler never sees an unchecked string.
 
+pub mod chat;
 pub mod exam;
 pub mod masterclass;
 pub mod paging;

@@ -9,6 +9,7 @@
 //! retry (named apart from `services::staff`, which is the staff accounts).
 
 pub mod admin;
+pub mod chat;
 pub mod dispatch;
 pub mod provider;
 pub mod reminders;

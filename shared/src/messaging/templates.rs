@@ -17,6 +17,10 @@ pub enum MessageType {
     PostTestResult,
     Reminder,
     Custom,
+    /// A question of a test taken in the chat (with, first, what the last reply did).
+    TestQuestion,
+    /// Anything else said in a test taken in the chat (no test open, already taken, expiry).
+    TestChat,
 }
 
 impl MessageType {
@@ -28,6 +32,8 @@ impl MessageType {
             Self::PostTestResult => "post_test_result",
             Self::Reminder => "reminder",
             Self::Custom => "custom",
+            Self::TestQuestion => "test_question",
+            Self::TestChat => "test_chat",
         }
     }
 
@@ -36,7 +42,8 @@ impl MessageType {
         match self {
             Self::RegistrationConfirmed => {
                 "Bonjour {prenom}, votre inscription à la masterclass « {masterclass} » du {date} est confirmée. \
-                 Pensez à faire le test de début avant la séance. À bientôt !"
+                 Pensez à faire le test de début avant la séance : répondez TEST à ce message pour le passer \
+                 ici même, sans internet. À bientôt !"
             }
             Self::PreTestResult => {
                 "Bonjour {prenom}, merci d'avoir passé le test de début de la masterclass « {masterclass} ». \
@@ -44,7 +51,7 @@ impl MessageType {
             }
             Self::PostTestInvitation => {
                 "Bonjour {prenom}, la masterclass « {masterclass} » est terminée. Faites maintenant le test de fin \
-                 pour mesurer vos progrès."
+                 pour mesurer vos progrès : répondez TEST à ce message pour le passer ici même."
             }
             Self::PostTestResult => {
                 "Bonjour {prenom}, votre résultat au test de fin de la masterclass « {masterclass} » : \
@@ -52,9 +59,15 @@ impl MessageType {
                  Merci pour votre participation !"
             }
             Self::Reminder => {
-                "Bonjour {prenom}, rappel : la masterclass « {masterclass} » a lieu le {date}. Nous vous attendons !"
+                "Bonjour {prenom}, rappel : la masterclass « {masterclass} » a lieu le {date}. Nous vous attendons ! \
+                 Pas encore fait le test de début ? Répondez TEST à ce message."
             }
             Self::Custom => "{text}",
+            Self::TestQuestion => {
+                "{intro}Question {numero}/{total} : {question}\n\n{choix}\n\n\
+                 Répondez A, B, C ou D. RETOUR : question précédente."
+            }
+            Self::TestChat => "{text}",
         }
     }
 }

@@ -8,7 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use time::OffsetDateTime;
 
+use super::chat;
 use crate::{
     AppState,
     auth::Caller,
@@ -33,6 +35,9 @@ pub struct WhapiMessage {
     pub from: Option<String>,
     pub chat_id: Option<String>,
     pub text: Option<WhapiText>,
+    /// When the student sent it (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -55,6 +60,10 @@ pub struct Handled {
     pub opted_out: u64,
     /// Students who sent START after a STOP.
     pub opted_in: u64,
+    /// Messages applied to a test taken in the chat (a start, an answer, a RETOUR...).
+    pub test_replies: u64,
+    /// Tests completed in the chat, and so submitted.
+    pub tests_submitted: u64,
 }
 
 /// Our status for a provider status, if it is one we track.
@@ -145,13 +154,35 @@ pub async fn handle(state: &AppState, payload: Value) -> Result<Handled> {
             .await?;
             handled.messages_stored += stored;
             // A redelivered message (already stored) changes nothing again.
-            let (Some(profile), Some(keyword), 1) =
-                (profile, body.as_deref().and_then(keyword), stored)
-            else {
+            let (Some(profile), Some(text), 1) = (profile, body.as_deref(), stored) else {
+                continue;
+            };
+            let Some(keyword) = keyword(text) else {
+                let sent_at = message
+                    .timestamp
+                    .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+                    .unwrap_or_else(OffsetDateTime::now_utc);
+                let incoming = chat::Incoming {
+                    profile_id: profile,
+                    number: &number,
+                    message_id: &message.id,
+                    sent_at,
+                    body: text,
+                };
+                match chat::on_message(tx, &incoming).await? {
+                    chat::Outcome::Ignored => {}
+                    chat::Outcome::Applied => handled.test_replies += 1,
+                    chat::Outcome::Submitted => {
+                        handled.test_replies += 1;
+                        handled.tests_submitted += 1;
+                    }
+                }
                 continue;
             };
             match keyword {
                 Keyword::Stop => {
+                    // A test being taken in the chat stops too (its answers stay).
+                    db::chat::end_of_profile(tx, profile, "stopped").await?;
                     let changed = db::inscriptions::set_opted_out(tx, profile, true).await?;
                     if changed > 0 {
                         db::privacy::record_number_consent(tx, profile, false).await?;

@@ -471,6 +471,8 @@ pub struct RecordInscription {
     #[serde(with = "time::serde::rfc3339::option")]
     pub deleted_at: Option<OffsetDateTime>,
     pub tests: Vec<RecordTest>,
+    /// Tests taken (or being taken) in the WhatsApp chat, newest first; one open at most.
+    pub chat_tests: Vec<crate::db::chat::ChatSummary>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -484,6 +486,8 @@ pub struct RecordTest {
     pub submitted_at: OffsetDateTime,
     /// Not counted: another attempt of the same kind was submitted first (sync).
     pub superseded: bool,
+    /// Where it was answered: `web` or `chat` (WhatsApp).
+    pub channel: crate::domain::exam::Channel,
     pub answers: Vec<RecordAnswer>,
 }
 

@@ -7,6 +7,8 @@
 //! the database from keys the student's transaction cannot read, and a result message is queued
 //! in the same transaction.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -14,7 +16,7 @@ use uuid::Uuid;
 use crate::{
     auth::StudentIdentity,
     db::{self, Transaction},
-    domain::exam::{Answers, Choice, ExamKind, PAPER_SIZE, choice_order},
+    domain::exam::{Answers, Channel, Choice, ExamKind, PAPER_SIZE, choice_order},
     http::{Error, Result},
     messaging::{self, MessageType, Outgoing, templates},
 };
@@ -42,6 +44,11 @@ pub struct Paper {
     pub questions: Vec<PaperQuestion>,
     /// The result, once this kind was submitted.
     pub submitted: Option<Attempt>,
+    /// The answers given so far and not yet submitted (on the web with
+    /// `PUT /api/tests/{kind}/draft`, or in the WhatsApp chat): a test started in one place is
+    /// finished in the other.
+    #[schema(value_type = BTreeMap<String, Choice>)]
+    pub draft: BTreeMap<Uuid, Choice>,
 }
 
 /// A scored attempt.
@@ -137,19 +144,96 @@ pub async fn paper(
         });
     }
     let (pre, post) = results(tx, student.inscription_id).await?;
+    let submitted = match kind {
+        ExamKind::Pre => pre,
+        ExamKind::Post => post,
+    };
+    let draft = if submitted.is_some() {
+        BTreeMap::new()
+    } else {
+        draft(tx, student.inscription_id, kind, &ids).await?
+    };
     Ok(Paper {
         kind,
         max_score: MAX_SCORE,
         questions,
-        submitted: match kind {
-            ExamKind::Pre => pre,
-            ExamKind::Post => post,
-        },
+        submitted,
+        draft,
     })
 }
 
+/// The draft answers of a test that are on its paper `ids`.
+async fn draft(
+    tx: &Transaction<'_>,
+    inscription_id: Uuid,
+    kind: ExamKind,
+    ids: &[Uuid],
+) -> Result<BTreeMap<Uuid, Choice>> {
+    Ok(db::chat::drafts(tx, inscription_id, kind)
+        .await?
+        .into_iter()
+        .filter(|d| ids.contains(&d.question_id))
+        .filter_map(|d| Some((d.question_id, Choice::parse(&d.choice)?)))
+        .collect())
+}
+
+/// Keeps some answers of a test not yet submitted (the web's draft): each replaces an earlier
+/// answer to its question. Returns the draft as it now stands.
+pub async fn save_draft(
+    tx: &Transaction<'_>,
+    student: &StudentIdentity,
+    kind: ExamKind,
+    answers: &Answers,
+    now: OffsetDateTime,
+) -> Result<BTreeMap<Uuid, Choice>> {
+    check_window(tx, student, kind, now).await?;
+    // The paper as drawn when it was shown (a refused draft must change nothing, not even draw
+    // one): before that, no question is the student's.
+    let ids = db::attempts::drawn_paper(tx, student.inscription_id)
+        .await?
+        .unwrap_or_default();
+    let strangers: Vec<_> = answers
+        .0
+        .keys()
+        .filter(|id| !ids.contains(id))
+        .map(|id| {
+            crate::http::FieldError::new(format!("answers.{id}"), "is not a question of your paper")
+        })
+        .collect();
+    if !strangers.is_empty() {
+        return Err(Error::Validation(strangers));
+    }
+    if attempt(tx, student.inscription_id, kind).await?.is_some() {
+        return Err(already_submitted(kind));
+    }
+    let question_ids: Vec<Uuid> = answers.0.keys().copied().collect();
+    let choices: Vec<&str> = answers.0.values().map(|c| c.as_str()).collect();
+    let at = vec![now; question_ids.len()];
+    db::chat::save_drafts(
+        tx,
+        student.inscription_id,
+        kind,
+        &question_ids,
+        &choices,
+        &at,
+        Channel::Web.as_str(),
+    )
+    .await?;
+    draft(tx, student.inscription_id, kind, &ids).await
+}
+
+fn already_submitted(kind: ExamKind) -> Error {
+    Error::Conflict {
+        code: "already_submitted",
+        detail: format!(
+            "the {} test was already submitted: one attempt per test",
+            kind.as_str()
+        ),
+    }
+}
+
 /// Checks the time rules for submitting `kind` now.
-async fn check_window(
+pub async fn check_window(
     tx: &Transaction<'_>,
     student: &StudentIdentity,
     kind: ExamKind,
@@ -180,27 +264,23 @@ async fn check_window(
     }
 }
 
-/// Stores, scores and announces an attempt.
+/// Stores, scores and announces an attempt answered on `channel`; its draft answers go.
 pub async fn submit(
     tx: &Transaction<'_>,
     student: &StudentIdentity,
     kind: ExamKind,
     answers: &Answers,
     now: OffsetDateTime,
+    channel: Channel,
 ) -> Result<Attempt> {
     check_window(tx, student, kind, now).await?;
     let ids = paper_ids(tx).await?;
     answers.check_against(&ids)?;
     let (attempt_id, submitted_at) =
-        db::attempts::start(tx, student.inscription_id, kind, MAX_SCORE)
+        db::attempts::start(tx, student.inscription_id, kind, MAX_SCORE, channel)
             .await?
-            .ok_or_else(|| Error::Conflict {
-                code: "already_submitted",
-                detail: format!(
-                    "the {} test was already submitted: one attempt per test",
-                    kind.as_str()
-                ),
-            })?;
+            .ok_or_else(|| already_submitted(kind))?;
+    db::chat::clear_drafts(tx, student.inscription_id, kind).await?;
     let question_ids: Vec<Uuid> = answers.0.keys().copied().collect();
     let choices: Vec<&str> = answers.0.values().map(|c| c.as_str()).collect();
     let score = db::attempts::answer_and_score(tx, attempt_id, &question_ids, &choices).await?;
@@ -219,7 +299,7 @@ pub async fn submit(
         }
     };
     queue_result_message(tx, student, &result, attempt_id).await?;
-    tracing::info!(inscription_id = %student.inscription_id, kind = kind.as_str(), score, "test submitted");
+    tracing::info!(inscription_id = %student.inscription_id, kind = kind.as_str(), channel = channel.as_str(), score, "test submitted");
     Ok(result)
 }
 

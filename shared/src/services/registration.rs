@@ -28,7 +28,7 @@ use crate::{
     auth::{Caller, StudentIdentity, student_token::StudentToken},
     db::{self, Transaction},
     domain::{
-        exam::{ExamKind, answers_sent_as},
+        exam::{Channel, ExamKind, answers_sent_as},
         student::{Registration, RegistrationDraft},
     },
     http::{Error, Result},
@@ -165,7 +165,7 @@ pub async fn register(
                 masterclass_id: masterclass.id,
             };
             db::act_as(tx, &Caller::Student(student)).await?;
-            let attempt = exams::submit(tx, &student, ExamKind::Pre, answers, now)
+            let attempt = exams::submit(tx, &student, ExamKind::Pre, answers, now, Channel::Web)
                 .await
                 .map_err(|e| match e {
                     Error::Validation(errors) => {
