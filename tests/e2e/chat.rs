@@ -71,6 +71,18 @@ async fn asked(app: &TestApp) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// The first column of `sql`'s rows, as text.
+async fn strings(app: &TestApp, sql: &str) -> Vec<String> {
+    app.db()
+        .await
+        .query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 async fn count_of(app: &TestApp, sql: &str) -> i64 {
     app.db().await.query_one(sql, &[]).await.unwrap().get(0)
 }
@@ -378,20 +390,14 @@ async fn replies_delivered_late_repeated_and_out_of_order_end_as_if_in_order() {
         assert_eq!((score, channel.as_str()), (6, "chat"), "seed {seed}");
         // Every question was put to the student (some superseded when answered before they
         // went out); duplicates added no message: at most one per distinct reply.
-        let queued: Vec<i32> = app
-            .db()
-            .await
-            .query(
-                "select distinct (data->>'numero')::int from outbox_messages
-                 where message_type = 'test_question' order by 1",
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        assert_eq!(queued, (1..=10).collect::<Vec<_>>(), "seed {seed}");
+        let queued = strings(
+            &app,
+            "select n::text from (select distinct (data->>'numero')::int as n from outbox_messages
+             where message_type = 'test_question') q order by q.n",
+        )
+        .await;
+        let all: Vec<String> = (1..=10).map(|n: i32| n.to_string()).collect();
+        assert_eq!(queued, all, "seed {seed}");
         let prompts = count_of(
             &app,
             "select count(*) from outbox_messages where message_type = 'test_question'",
@@ -571,19 +577,41 @@ async fn half_in_the_chat_and_the_rest_on_the_web_is_one_attempt_and_the_reverse
         "{start}"
     );
     again.assert_problem(StatusCode::CONFLICT, "already_submitted");
-    let channels: Vec<String> = app
+    let channels: Vec<String> = strings(
+        &app,
+        "select kind || ':' || channel from test_attempts order by kind desc",
+    )
+    .await;
+    assert_eq!(channels, ["PRE:web", "POST:chat"]);
+    let profile: uuid::Uuid = app
         .db()
         .await
-        .query(
-            "select kind || ':' || channel from test_attempts order by kind desc",
-            &[],
-        )
+        .query_one("select profile_id from inscriptions limit 1", &[])
         .await
         .unwrap()
+        .get(0);
+    let record = classroom
+        .admin
+        .get(&format!("/api/admin/students/{profile}"))
+        .await
+        .value();
+    let seen: Vec<String> = record["inscriptions"][0]["tests"]
+        .as_array()
+        .unwrap()
         .iter()
-        .map(|r| r.get(0))
+        .map(|t| {
+            format!(
+                "{}:{}",
+                t["kind"].as_str().unwrap(),
+                t["channel"].as_str().unwrap()
+            )
+        })
         .collect();
-    assert_eq!(channels, ["PRE:web", "POST:chat"]);
+    assert_eq!(
+        seen,
+        ["PRE:web", "POST:chat"],
+        "staff see where each test was taken"
+    );
     let kept_a = count_of(
         &app,
         "select count(*) from test_answers a join test_attempts t on t.id = a.attempt_id
@@ -708,18 +736,11 @@ async fn a_silent_conversation_is_reminded_then_paused_and_staff_can_reset_one()
     assert_eq!(reset.value()["reset"], chats[0]["id"]);
     assert_eq!(again.value()["reset"], Value::Null);
     assert_eq!(stop["opted_out"], 1);
-    let reasons: Vec<String> = app
-        .db()
-        .await
-        .query(
-            "select ended_reason from chat_tests order by created_at",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let reasons: Vec<String> = strings(
+        &app,
+        "select ended_reason from chat_tests order by created_at",
+    )
+    .await;
     assert_eq!(reasons, ["expired", "reset", "stopped"]);
     assert_eq!(
         count_of(
@@ -729,6 +750,18 @@ async fn a_silent_conversation_is_reminded_then_paused_and_staff_can_reset_one()
         .await,
         1
     );
+
+    // The PRE test's window closes with the masterclass: its unsent answers go then.
+    app.db()
+        .await
+        .execute(
+            "update masterclasses set starts_at = now() - interval '2 days', ends_at = now() - interval '1 day'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let closed = chat::expire_due(&app.state).await.unwrap();
+    assert_eq!(closed.drafts_dropped, 2);
 
     // Erasing the student leaves no conversation, reply or unsent answer behind.
     let erased = classroom
@@ -766,18 +799,11 @@ async fn test_keywords_open_only_what_is_open_and_say_why_otherwise() {
         hello["test_replies"], 0,
         "outside a test, other messages are only stored"
     );
-    let bodies: Vec<String> = app
-        .db()
-        .await
-        .query(
-            "select body from outbox_messages where message_type = 'test_chat' order by created_at",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let bodies: Vec<String> = strings(
+        &app,
+        "select body from outbox_messages where message_type = 'test_chat' order by created_at",
+    )
+    .await;
     assert_eq!(bodies.len(), 2, "{bodies:?}");
     assert!(
         bodies[0].starts_with("Aucun test n'est ouvert"),

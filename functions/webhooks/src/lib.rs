@@ -55,9 +55,7 @@ async fn whapi(
 ) -> Result<Json<Handled>> {
     authenticate(&state, &headers)?;
     let handled = webhook::handle(&state, payload).await?;
-    if handled.test_replies > 0 {
-        chat::send_now(&state).await;
-    }
+    chat::send_now(&state, &handled.chatting).await;
     Ok(Json(handled))
 }
 

@@ -96,6 +96,38 @@ pub async fn claim(
     all(&rows)
 }
 
+/// Claims, like [`claim`], the due messages to `number` only (at most `limit`), leaving out
+/// those to an opted-out number or a withdrawn consent (the scheduled run suppresses them).
+pub async fn claim_to(
+    db: &impl Db,
+    claim_id: Uuid,
+    number: &str,
+    limit: i64,
+    until: OffsetDateTime,
+) -> Result<Vec<Claimed>> {
+    let rows = db
+        .all(
+            "with due as (
+                 select o.id from outbox_messages o
+                 where o.status = 'queued' and o.due_at <= now() and o.to_number = $4
+                   and not exists (select 1 from profiles p
+                                   where p.whatsapp_number = o.to_number and p.opted_out_at is not null)
+                   and not exists (select 1 from inscriptions i
+                                   where i.id = o.inscription_id and i.consent_withdrawn_at is not null)
+                 order by o.due_at, o.created_at limit $2
+                 for update skip locked
+             )
+             update outbox_messages o set status = 'claimed', claim_id = $1, claimed_at = now(),
+                 status_at = now(), claim_expires_at = $3
+             from due where o.id = due.id
+             returning o.id, o.to_number, o.body",
+            &[p(&claim_id), p(&limit), p(&until), p(&number)],
+        )
+        .await
+        .map_err(failed(format!("claiming the messages to a number for run {claim_id}")))?;
+    all(&rows)
+}
+
 /// Marks message `id` of `claim_id` `sending` and counts the attempt; returns the attempt
 /// number, or `None` if the claim was lost.
 pub async fn start_sending(db: &impl Db, claim_id: Uuid, id: Uuid) -> Result<Option<i32>> {

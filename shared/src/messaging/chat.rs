@@ -544,16 +544,20 @@ async fn ask(
     Ok(())
 }
 
-/// Sends what the webhook call just queued (the next question), without waiting for the
-/// scheduled dispatcher: a short run of the same dispatcher, sized for a send or two, so the
-/// student reads the next question within a second or so. A failure is only logged: the
-/// messages stay queued and the scheduled run sends them.
-pub async fn send_now(state: &AppState) {
+/// Sends what the webhook call just queued for `numbers` (the next question), without waiting
+/// for the scheduled dispatcher: a short run of the same dispatcher restricted to each number,
+/// sized for a send or two, so the student reads the next question within a second or so. A
+/// failure is only logged: the messages stay queued and the scheduled run sends them.
+pub async fn send_now(state: &AppState, numbers: &[String]) {
     let config = &state.config.messaging;
-    let deadline =
-        OffsetDateTime::now_utc() + config.send_timeout + std::time::Duration::from_millis(2300);
-    if let Err(e) = super::dispatch::run_until(state, state.messenger.as_ref(), deadline).await {
-        tracing::warn!(error = ?e, "sending the next question at once failed; the schedule will");
+    for number in numbers {
+        let deadline = OffsetDateTime::now_utc()
+            + config.send_timeout
+            + std::time::Duration::from_millis(2300);
+        let sent = super::dispatch::run_to(state, state.messenger.as_ref(), number, deadline).await;
+        if let Err(e) = sent {
+            tracing::warn!(error = ?e, "sending the next question at once failed; the schedule will");
+        }
     }
 }
 

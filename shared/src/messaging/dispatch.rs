@@ -263,6 +263,51 @@ pub async fn run_until(
     let (claimed, suppressed) = claim(state, claim_id, limit, deadline).await?;
     report.claimed = claimed.len();
     report.suppressed = suppressed;
+    send_claimed(state, provider, claim_id, &claimed, deadline, &mut report).await?;
+    if report != Report::default() {
+        tracing::info!(provider = provider.name(), ?report, "dispatcher run");
+    }
+    Ok(report)
+}
+
+/// A short run for one number's due messages only (the next question of a test in the chat,
+/// right after the reply): no expiry or doubt settling (the scheduled runs do those), the same
+/// claim, send and record, so a message is still never sent twice by accident.
+pub async fn run_to(
+    state: &AppState,
+    provider: &dyn Provider,
+    number: &str,
+    deadline: OffsetDateTime,
+) -> Result<Report> {
+    let config = &state.config.messaging;
+    let mut report = Report::default();
+    let claim_id = Uuid::new_v4();
+    let limit = capacity(config.per_second, config.send_timeout, deadline).min(config.batch);
+    if limit <= 0 {
+        return Ok(report);
+    }
+    let claimed = db::transact(&state.db, &Caller::System, async |tx| {
+        db::outbox::claim_to(tx, claim_id, number, limit, deadline).await
+    })
+    .await?;
+    report.claimed = claimed.len();
+    send_claimed(state, provider, claim_id, &claimed, deadline, &mut report).await?;
+    Ok(report)
+}
+
+/// Sends what run `claim_id` claimed, paced, each recorded; hands back what it did not start.
+async fn send_claimed(
+    state: &AppState,
+    provider: &dyn Provider,
+    claim_id: Uuid,
+    claimed: &[Claimed],
+    deadline: OffsetDateTime,
+    report: &mut Report,
+) -> Result<()> {
+    if claimed.is_empty() {
+        return Ok(());
+    }
+    let config = &state.config.messaging;
     let pause = Duration::from_secs_f64(1.0 / f64::from(config.per_second.max(1)));
     for (i, message) in claimed.iter().enumerate() {
         if i > 0 {
@@ -287,10 +332,7 @@ pub async fn run_until(
         }
     }
     report.released += release(state, claim_id).await?;
-    if report != Report::default() {
-        tracing::info!(provider = provider.name(), ?report, "dispatcher run");
-    }
-    Ok(report)
+    Ok(())
 }
 
 #[cfg(test)]

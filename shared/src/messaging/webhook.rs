@@ -64,6 +64,9 @@ pub struct Handled {
     pub test_replies: u64,
     /// Tests completed in the chat, and so submitted.
     pub tests_submitted: u64,
+    /// The numbers with a test in the chat going on (to send their next question at once).
+    #[serde(skip)]
+    pub chatting: Vec<String>,
 }
 
 /// Our status for a provider status, if it is one we track.
@@ -170,12 +173,15 @@ pub async fn handle(state: &AppState, payload: Value) -> Result<Handled> {
                     body: text,
                 };
                 match chat::on_message(tx, &incoming).await? {
-                    chat::Outcome::Ignored => {}
+                    chat::Outcome::Ignored => continue,
                     chat::Outcome::Applied => handled.test_replies += 1,
                     chat::Outcome::Submitted => {
                         handled.test_replies += 1;
                         handled.tests_submitted += 1;
                     }
+                }
+                if !handled.chatting.contains(&number) {
+                    handled.chatting.push(number.clone());
                 }
                 continue;
             };
