@@ -450,6 +450,18 @@ async fn half_in_the_chat_and_the_rest_on_the_web_is_one_attempt_and_the_reverse
     deliver(&app, &said).await;
     let on_web = paper_of(&classroom).await;
     let draft = on_web["draft"].as_object().unwrap().clone();
+    let profile: uuid::Uuid = app
+        .db()
+        .await
+        .query_one("select profile_id from inscriptions limit 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let held = classroom
+        .admin
+        .get(&format!("/api/admin/students/{profile}"))
+        .await
+        .value();
     let all: serde_json::Map<String, Value> = ids
         .iter()
         .zip(&keys)
@@ -465,6 +477,14 @@ async fn half_in_the_chat_and_the_rest_on_the_web_is_one_attempt_and_the_reverse
         draft.len(),
         5,
         "the chat's answers are on the web: {draft:?}"
+    );
+    assert_eq!(
+        held["inscriptions"][0]["draft_answers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5,
+        "the record (and so the export) holds the unsent answers"
     );
     for (id, key) in ids.iter().zip(&keys).take(5) {
         assert_eq!(draft[id], key.as_str());
@@ -583,13 +603,6 @@ async fn half_in_the_chat_and_the_rest_on_the_web_is_one_attempt_and_the_reverse
     )
     .await;
     assert_eq!(channels, ["PRE:web", "POST:chat"]);
-    let profile: uuid::Uuid = app
-        .db()
-        .await
-        .query_one("select profile_id from inscriptions limit 1", &[])
-        .await
-        .unwrap()
-        .get(0);
     let record = classroom
         .admin
         .get(&format!("/api/admin/students/{profile}"))
@@ -751,7 +764,9 @@ async fn a_silent_conversation_is_reminded_then_paused_and_staff_can_reset_one()
         1
     );
 
-    // The PRE test's window closes with the masterclass: its unsent answers go then.
+    // The PRE test's window closes with the masterclass: an open conversation on it is closed,
+    // and its unsent answers go.
+    deliver(&app, &[message("s-6", NUMBER, T0 + 300, "TEST")]).await;
     app.db()
         .await
         .execute(
@@ -761,7 +776,15 @@ async fn a_silent_conversation_is_reminded_then_paused_and_staff_can_reset_one()
         .await
         .unwrap();
     let closed = chat::expire_due(&app.state).await.unwrap();
-    assert_eq!(closed.drafts_dropped, 2);
+    assert_eq!((closed.closed, closed.drafts_dropped), (1, 2));
+    assert_eq!(
+        count_of(
+            &app,
+            "select count(*) from chat_tests where ended_at is null"
+        )
+        .await,
+        0
+    );
 
     // Erasing the student leaves no conversation, reply or unsent answer behind.
     let erased = classroom

@@ -345,13 +345,16 @@ pub async fn candidates(db: &impl Db, profile_id: Uuid) -> Result<Vec<Candidate>
 #[derive(Debug, Clone)]
 pub struct Due {
     pub chat: ChatTest,
+    /// A PRE test whose masterclass has ended: to close.
+    pub closed: bool,
     /// Silent past its expiry (else: due for its reminder).
     pub expired: bool,
     pub active_at: OffsetDateTime,
 }
 
-/// Open conversations silent for `expires_after` (to close) or for `expires_after -
-/// reminder_before` and not reminded since (to remind), oldest first, at most `limit`.
+/// Open conversations on a PRE test whose masterclass ended (to close), silent for
+/// `expires_after` (to pause) or for `expires_after - reminder_before` and not reminded since
+/// (to remind), oldest first, at most `limit`.
 pub async fn due(
     db: &impl Db,
     expires_after: std::time::Duration,
@@ -363,11 +366,13 @@ pub async fn due(
     db.all(
         &format!(
             "select {CHAT_COLUMNS}, c.active_at,
+                    (c.kind = 'PRE' and m.ends_at <= now()) as closed,
                     c.active_at <= now() - make_interval(secs => $1) as expired
              from chat_tests c
              join inscriptions i on i.id = c.inscription_id join masterclasses m on m.id = i.masterclass_id
              where c.ended_at is null
-               and (c.active_at <= now() - make_interval(secs => $1)
+               and ((c.kind = 'PRE' and m.ends_at <= now())
+                    or c.active_at <= now() - make_interval(secs => $1)
                     or (c.reminded_at is null and c.active_at <= now() - make_interval(secs => $2)))
              order by c.active_at limit $3
              for update of c skip locked"
@@ -380,6 +385,7 @@ pub async fn due(
     .map(|row| {
         Ok(Due {
             chat: ChatTest::from_row(row)?,
+            closed: row.try_get("closed")?,
             expired: row.try_get("expired")?,
             active_at: row.try_get("active_at")?,
         })

@@ -37,5 +37,8 @@ pub use deadpool_postgres::{Client, Pool, Transaction};
 pub use migrate::{MIGRATIONS, Migration, migrate};
 pub use pool::{connect, ping};
 pub use row::FromRow;
-pub use session::{APP_ROLE, act_as, begin_as, begin_snapshot_as, transact, transact_snapshot};
+pub use session::{
+    APP_ROLE, act_as, begin_as, begin_snapshot_as, release, rollback_to, savepoint, transact,
+    transact_snapshot,
+};
 pub use typed::{Db, Param, Typed, p};

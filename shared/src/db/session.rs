@@ -72,6 +72,27 @@ pub async fn act_as(tx: &Transaction<'_>, caller: &Caller) -> Result<()> {
     Ok(())
 }
 
+/// Marks a point in `tx` that [`rollback_to`] returns to (one webhook message's work, which
+/// must not take the rest of the call down with it).
+pub async fn savepoint(tx: &Transaction<'_>, name: &str) -> Result<()> {
+    tx.batch_execute(&format!("savepoint {name}")).await?;
+    Ok(())
+}
+
+/// Undoes what `tx` did since savepoint `name` (the caller's claims included).
+pub async fn rollback_to(tx: &Transaction<'_>, name: &str) -> Result<()> {
+    tx.batch_execute(&format!("rollback to savepoint {name}"))
+        .await?;
+    Ok(())
+}
+
+/// Forgets savepoint `name`, keeping what was done since.
+pub async fn release(tx: &Transaction<'_>, name: &str) -> Result<()> {
+    tx.batch_execute(&format!("release savepoint {name}"))
+        .await?;
+    Ok(())
+}
+
 /// [`transact`], in a read-only `REPEATABLE READ` transaction ([`begin_snapshot_as`]).
 pub async fn transact_snapshot<T>(
     pool: &deadpool_postgres::Pool,

@@ -214,6 +214,12 @@ pub async fn record(
                          'attended', i.attended, 'attendance_validated_at', i.attendance_validated_at,
                          'registered_at', i.created_at, 'merged_into', i.merged_into,
                          'deleted_at', i.deleted_at,
+                         'draft_answers', coalesce((
+                             select jsonb_agg(jsonb_build_object(
+                                 'kind', d.kind, 'question_id', d.question_id, 'choice', d.choice,
+                                 'answered_at', d.answered_at, 'channel', d.channel)
+                                 order by d.kind, d.answered_at, d.question_id)
+                             from test_drafts d where d.inscription_id = i.id), '[]'),
                          'chat_tests', coalesce((
                              select jsonb_agg(jsonb_build_object(
                                  'id', c.id, 'kind', c.kind, 'started_at', c.started_at,

@@ -59,6 +59,17 @@ pub enum Outcome {
 pub async fn on_message(tx: &Transaction<'_>, message: &Incoming<'_>) -> Result<Outcome> {
     let reply = Reply::parse(message.body);
     match db::chat::open_of(tx, message.profile_id).await? {
+        // `PRE`/`POST` naming the other test: this one is left (its answers stay), that one opens.
+        Some(chat)
+            if matches!(reply, Reply::Start(Some(kind)) if kind != chat.kind)
+                && message.sent_at >= chat.started_at =>
+        {
+            end(tx, &chat, "closed").await?;
+            let Reply::Start(kind) = reply else {
+                return Ok(Outcome::Ignored);
+            };
+            start(tx, message, kind).await
+        }
         Some(chat) if message.sent_at >= chat.started_at => {
             db::chat::add_reply(
                 tx,
@@ -232,13 +243,25 @@ async fn advance(tx: &Transaction<'_>, chat: &ChatTest, latest: Option<&str>) ->
         profile_id: chat.profile_id,
         masterclass_id: chat.masterclass_id,
     };
+    // The window may have closed (the masterclass ended, or was deleted) since it started.
+    match exams::check_window(tx, &student, chat.kind, OffsetDateTime::now_utc()).await {
+        Ok(()) => {}
+        Err(Error::Conflict { .. } | Error::NotFound(_)) => {
+            let text = format!(
+                "Le {} est fermé : il ne peut plus être passé. Vos réponses n'ont pas été envoyées.",
+                kind_name(chat.kind)
+            );
+            return close(tx, chat, latest, "closed", text).await;
+        }
+        Err(e) => return Err(e),
+    }
     let paper = match as_student(tx, &student, async || {
         exams::paper(tx, &student, chat.kind).await
     })
     .await
     {
         Ok(paper) => paper,
-        Err(Error::Conflict { .. }) => {
+        Err(Error::Conflict { .. } | Error::NotFound(_)) => {
             return close(tx, chat, latest, "closed", not_ready(chat.kind)).await;
         }
         Err(e) => return Err(e),
@@ -272,7 +295,7 @@ async fn advance(tx: &Transaction<'_>, chat: &ChatTest, latest: Option<&str>) ->
             fold(carried.clone(), &without).position != state.position
         }
     };
-    keep_answers(tx, chat, &paper, &carried, &state).await?;
+    keep_answers(tx, chat, &paper, &state).await?;
     if state.complete() {
         return submit(tx, chat, &student, &paper, latest).await;
     }
@@ -325,7 +348,6 @@ async fn keep_answers(
     tx: &Transaction<'_>,
     chat: &ChatTest,
     paper: &Paper,
-    carried: &[Option<Given>],
     state: &State,
 ) -> Result<()> {
     let mut ids = Vec::new();
@@ -339,11 +361,10 @@ async fn keep_answers(
         .map(|(_, question)| question.id)
         .collect();
     db::chat::drop_chat_drafts_except(tx, chat.inscription_id, chat.kind, &answered).await?;
+    // Every answer the fold holds, the carried ones too: a late reply may have moved an answer
+    // back onto a question whose draft an earlier fold had changed.
     for (index, given) in state.answers.iter().enumerate() {
         let Some(given) = given else { continue };
-        if carried.get(index).copied().flatten() == Some(*given) {
-            continue;
-        }
         let Some(key) = key_of(paper, index, given.choice) else {
             continue;
         };
@@ -390,8 +411,16 @@ async fn submit(
     .await;
     match submitted {
         Ok(_) => {
-            db::chat::end(tx, chat.id, "submitted").await?;
+            end(tx, chat, "submitted").await?;
             Ok(Outcome::Submitted)
+        }
+        Err(Error::NotFound(_)) => {
+            let text = format!(
+                "Le {} est fermé : vos réponses n'ont pas pu être envoyées.",
+                kind_name(chat.kind)
+            );
+            close(tx, chat, latest, "closed", text).await?;
+            Ok(Outcome::Applied)
         }
         Err(Error::Conflict { code, .. }) => {
             let text = match code {
@@ -411,6 +440,14 @@ async fn submit(
     }
 }
 
+/// Ends the conversation for `reason`; a question still queued for it is not sent.
+async fn end(tx: &Transaction<'_>, chat: &ChatTest, reason: &str) -> Result<()> {
+    db::chat::end(tx, chat.id, reason).await?;
+    db::outbox::supersede_queued(tx, chat.inscription_id, MessageType::TestQuestion.as_str())
+        .await?;
+    Ok(())
+}
+
 /// Ends the conversation for `reason`, telling the student `text`.
 async fn close(
     tx: &Transaction<'_>,
@@ -419,7 +456,7 @@ async fn close(
     reason: &str,
     text: String,
 ) -> Result<Outcome> {
-    db::chat::end(tx, chat.id, reason).await?;
+    end(tx, chat, reason).await?;
     let key = match latest {
         Some(id) => format!("chat:{id}"),
         None => format!("chat:{}:{reason}", chat.id),
@@ -550,6 +587,11 @@ async fn ask(
 /// failure is only logged: the messages stay queued and the scheduled run sends them.
 pub async fn send_now(state: &AppState, numbers: &[String]) {
     let config = &state.config.messaging;
+    // Without a provider token this process only logs messages (marking them sent): leave them
+    // queued for the dispatcher, which has the token.
+    if config.whapi_token.is_none() {
+        return;
+    }
     for number in numbers {
         let deadline = OffsetDateTime::now_utc()
             + config.send_timeout
@@ -566,6 +608,8 @@ pub async fn send_now(state: &AppState, numbers: &[String]) {
 pub struct Expiry {
     pub reminded: u64,
     pub expired: u64,
+    /// PRE tests of masterclasses that ended while their conversation was open.
+    pub closed: u64,
     pub drafts_dropped: u64,
 }
 
@@ -589,11 +633,28 @@ pub async fn expire_due(state: &AppState) -> Result<Expiry> {
                 .is_some()
             {
                 // Submitted on the web meanwhile: nothing to remind of.
-                db::chat::end(tx, chat.id, "closed").await?;
+                end(tx, chat, "closed").await?;
                 continue;
             }
-            if due.expired {
-                db::chat::end(tx, chat.id, "expired").await?;
+            if due.closed {
+                end(tx, chat, "closed").await?;
+                let text = format!(
+                    "Le {} est fermé (la masterclass est terminée) : il ne peut plus être passé.",
+                    kind_name(chat.kind)
+                );
+                let key = format!("chat-closed:{}", chat.id);
+                say(
+                    tx,
+                    &chat.to_number,
+                    chat.profile_id,
+                    Some(chat.inscription_id),
+                    text,
+                    key,
+                )
+                .await?;
+                done.closed += 1;
+            } else if due.expired {
+                end(tx, chat, "expired").await?;
                 let text = format!(
                     "Votre {} est mis en pause faute de réponse. Vos réponses sont gardées : \
                      répondez TEST pour le reprendre où vous en étiez.",
@@ -646,7 +707,7 @@ pub async fn reset(tx: &Transaction<'_>, profile_id: Uuid) -> Result<Option<Uuid
     let Some(chat) = db::chat::open_of(tx, profile_id).await? else {
         return Ok(None);
     };
-    db::chat::end(tx, chat.id, "reset").await?;
+    end(tx, &chat, "reset").await?;
     let text = format!(
         "Votre {} en cours a été réinitialisé par l'équipe. Vos réponses sont gardées : répondez \
          TEST pour le reprendre.",

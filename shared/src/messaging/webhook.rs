@@ -172,7 +172,24 @@ pub async fn handle(state: &AppState, payload: Value) -> Result<Handled> {
                     sent_at,
                     body: text,
                 };
-                match chat::on_message(tx, &incoming).await? {
+                // One message's test going wrong (a bug, a row gone) must not undo the rest
+                // of the call (statuses, STOPs, other students' replies), nor fail every
+                // redelivery of it: it is logged and skipped. Unavailability still fails the
+                // call, for the provider to retry.
+                db::savepoint(tx, "chat_message").await?;
+                let outcome = match chat::on_message(tx, &incoming).await {
+                    Ok(outcome) => {
+                        db::release(tx, "chat_message").await?;
+                        outcome
+                    }
+                    Err(e) if e.is_unavailable() => return Err(e),
+                    Err(e) => {
+                        db::rollback_to(tx, "chat_message").await?;
+                        tracing::error!(error = ?e, message_id = %message.id, "a reply to a test in the chat could not be applied; skipped");
+                        continue;
+                    }
+                };
+                match outcome {
                     chat::Outcome::Ignored => continue,
                     chat::Outcome::Applied => handled.test_replies += 1,
                     chat::Outcome::Submitted => {

@@ -473,6 +473,20 @@ pub struct RecordInscription {
     pub tests: Vec<RecordTest>,
     /// Tests taken (or being taken) in the WhatsApp chat, newest first; one open at most.
     pub chat_tests: Vec<crate::db::chat::ChatSummary>,
+    /// Answers given to a test not yet submitted (in the chat or on the web).
+    pub draft_answers: Vec<RecordDraft>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordDraft {
+    /// PRE or POST.
+    pub kind: String,
+    pub question_id: Uuid,
+    pub choice: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub answered_at: OffsetDateTime,
+    /// `web` or `chat`.
+    pub channel: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
