@@ -14,7 +14,7 @@ use std::{sync::Arc, time::Instant};
 
 use e2e_tests::{
     TestApp,
-    bench::{env_or, pgbench},
+    bench::{env_or, percentile, pgbench},
     fake_whapi::{FakeWhapi, WEBHOOK_SECRET},
 };
 use serde_json::json;
@@ -27,11 +27,6 @@ INSERT INTO incoming_messages (provider_message_id, from_number, body, payload) 
 INSERT INTO outbox_messages (to_number, message_type, data, body, dedupe_key) VALUES ('+24106000000', 'test_question', '{}', 'Question 2/10 : ...', 'raw:' || gen_random_uuid());
 COMMIT;
 "#;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use e2e_tests::{
     TestApp,
-    bench::{as_app, env_or},
+    bench::{as_app, env_or, percentile},
 };
 use shared::services::dashboard::StudentSort;
 
@@ -26,13 +26,6 @@ fn bind(sql: &str, parameters: &[&str]) -> String {
         sql = sql.replace(&format!("${}", i + 1), value);
     }
     sql
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// pgbench running `script` for `seconds` over `concurrency` clients: transactions per second

@@ -59,6 +59,14 @@ pub fn pgbench(script: &str, url: &str, total: usize, concurrency: usize) -> any
         .ok_or_else(|| anyhow::anyhow!("no tps in pgbench's report: {report}"))
 }
 
+/// The value at fraction `p` (0 to 1) of `sorted`, nearest rank; NaN when empty.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
 /// The middle value (the upper one of an even count).
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);

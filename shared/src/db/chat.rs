@@ -170,26 +170,6 @@ pub async fn end(db: &impl Db, chat_test_id: Uuid, reason: &str) -> Result<u64> 
     .map_err(failed(format!("ending chat test {chat_test_id}")))
 }
 
-/// Ends the open conversation of inscription `inscription_id`, if any (`reason` as [`end`]);
-/// returns its id.
-pub async fn end_of_inscription(
-    db: &impl Db,
-    inscription_id: Uuid,
-    reason: &str,
-) -> Result<Option<Uuid>> {
-    db.opt(
-        "update chat_tests set ended_at = now(), ended_reason = $2
-         where inscription_id = $1 and ended_at is null returning id",
-        &[p(&inscription_id), p(&reason)],
-    )
-    .await
-    .map_err(failed(format!(
-        "ending the chat test of inscription {inscription_id}"
-    )))?
-    .map(|row| Ok(row.try_get("id")?))
-    .transpose()
-}
-
 /// Ends the open conversation of profile `profile_id`, if any (`reason` as [`end`]).
 pub async fn end_of_profile(db: &impl Db, profile_id: Uuid, reason: &str) -> Result<u64> {
     db.exec(
@@ -414,48 +394,4 @@ pub async fn drop_closed_drafts(db: &impl Db) -> Result<u64> {
     )
     .await
     .map_err(failed("dropping the draft answers of closed tests"))
-}
-
-/// How a conversation stands, for staff.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ChatSummary {
-    pub id: Uuid,
-    pub kind: ExamKind,
-    #[serde(with = "time::serde::rfc3339")]
-    pub started_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub active_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub ended_at: Option<OffsetDateTime>,
-    /// `submitted`, `expired`, `reset`, `closed` (the window closed or the test was taken
-    /// elsewhere) or `stopped` (the student sent STOP); none while open.
-    pub ended_reason: Option<String>,
-    pub replies: i64,
-}
-
-/// The conversations of inscription `inscription_id`, newest first.
-pub async fn of_inscription(db: &impl Db, inscription_id: Uuid) -> Result<Vec<ChatSummary>> {
-    db.all(
-        "select c.id, c.kind, c.started_at, c.active_at, c.ended_at, c.ended_reason,
-                (select count(*) from chat_replies r where r.chat_test_id = c.id) as replies
-         from chat_tests c where c.inscription_id = $1 order by c.created_at desc",
-        &[p(&inscription_id)],
-    )
-    .await
-    .map_err(failed(format!(
-        "reading the chat tests of inscription {inscription_id}"
-    )))?
-    .iter()
-    .map(|row| {
-        Ok(ChatSummary {
-            id: row.try_get("id")?,
-            kind: kind_of(row)?,
-            started_at: row.try_get("started_at")?,
-            active_at: row.try_get("active_at")?,
-            ended_at: row.try_get("ended_at")?,
-            ended_reason: row.try_get("ended_reason")?,
-            replies: row.try_get("replies")?,
-        })
-    })
-    .collect()
 }

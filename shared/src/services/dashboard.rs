@@ -472,9 +472,26 @@ pub struct RecordInscription {
     pub deleted_at: Option<OffsetDateTime>,
     pub tests: Vec<RecordTest>,
     /// Tests taken (or being taken) in the WhatsApp chat, newest first; one open at most.
-    pub chat_tests: Vec<crate::db::chat::ChatSummary>,
+    pub chat_tests: Vec<RecordChatTest>,
     /// Answers given to a test not yet submitted (in the chat or on the web).
     pub draft_answers: Vec<RecordDraft>,
+}
+
+/// How a conversation stands, for staff.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordChatTest {
+    pub id: Uuid,
+    pub kind: crate::domain::exam::ExamKind,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub active_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
+    /// `submitted`, `expired`, `reset`, `closed` (the window closed or the test was taken
+    /// elsewhere) or `stopped` (the student sent STOP); none while open.
+    pub ended_reason: Option<String>,
+    pub replies: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
