@@ -159,6 +159,24 @@ fn conversation(paper: &Value, keys: &[String]) -> Vec<(String, i64, String)> {
         .collect()
 }
 
+/// The staff record (`GET /api/admin/students/{id}`) of the classroom's student, the only
+/// person registered.
+async fn record_of_the_student(app: &TestApp, classroom: &Classroom) -> Value {
+    let profile: uuid::Uuid = app
+        .db()
+        .await
+        .query_one("select profile_id from inscriptions limit 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let record = classroom
+        .admin
+        .get(&format!("/api/admin/students/{profile}"))
+        .await;
+    assert_eq!(record.status, StatusCode::OK);
+    record.value()
+}
+
 async fn paper_of(classroom: &Classroom) -> Value {
     let paper = classroom.student.get("/api/tests/PRE").await;
     assert_eq!(paper.status, StatusCode::OK);
@@ -450,18 +468,7 @@ async fn half_in_the_chat_and_the_rest_on_the_web_is_one_attempt_and_the_reverse
     deliver(&app, &said).await;
     let on_web = paper_of(&classroom).await;
     let draft = on_web["draft"].as_object().unwrap().clone();
-    let profile: uuid::Uuid = app
-        .db()
-        .await
-        .query_one("select profile_id from inscriptions limit 1", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let held = classroom
-        .admin
-        .get(&format!("/api/admin/students/{profile}"))
-        .await
-        .value();
+    let held = record_of_the_student(&app, &classroom).await;
     let all: serde_json::Map<String, Value> = ids
         .iter()
         .zip(&keys)
@@ -603,11 +610,7 @@ async fn half_in_the_chat_and_the_rest_on_the_web_is_one_attempt_and_the_reverse
     )
     .await;
     assert_eq!(channels, ["PRE:web", "POST:chat"]);
-    let record = classroom
-        .admin
-        .get(&format!("/api/admin/students/{profile}"))
-        .await
-        .value();
+    let record = record_of_the_student(&app, &classroom).await;
     let seen: Vec<String> = record["inscriptions"][0]["tests"]
         .as_array()
         .unwrap()
@@ -694,18 +697,8 @@ async fn a_silent_conversation_is_reminded_then_paused_and_staff_can_reset_one()
     assert_eq!(notices, ["chat-reminder", "chat-expired"]);
 
     // Staff: the record shows the conversation; a tutor may not reset it, an admin may.
-    let student: uuid::Uuid = app
-        .db()
-        .await
-        .query_one("select profile_id from inscriptions limit 1", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let record = classroom
-        .admin
-        .get(&format!("/api/admin/students/{student}"))
-        .await
-        .value();
+    let record = record_of_the_student(&app, &classroom).await;
+    let student = record["id"].as_str().unwrap().to_owned();
     let chats = record["inscriptions"][0]["chat_tests"]
         .as_array()
         .unwrap()
@@ -842,4 +835,54 @@ async fn test_keywords_open_only_what_is_open_and_say_why_otherwise() {
         .await,
         0
     );
+}
+
+#[tokio::test]
+async fn a_draft_with_bad_answers_is_refused_and_keeps_nothing() {
+    let (app, _fake) = platform(|_| {}).await;
+    let classroom = app.classroom().await;
+    let put = |body: Value, kind: &'static str| {
+        let student = &classroom.student;
+        async move {
+            student
+                .send_json(Method::PUT, &format!("/api/tests/{kind}/draft"), &body, &[])
+                .await
+        }
+    };
+
+    // Before the paper was shown, no question is the student's (and none is drawn for it).
+    let unseen = put(
+        json!({ "answers": { uuid::Uuid::new_v4().to_string(): "A" } }),
+        "PRE",
+    )
+    .await;
+    let papers_after_unseen = app.count("test_papers").await;
+    let paper = paper_of(&classroom).await;
+    let first = paper["questions"][0]["id"].as_str().unwrap().to_owned();
+    let stranger = put(
+        json!({ "answers": { uuid::Uuid::new_v4().to_string(): "A" } }),
+        "PRE",
+    )
+    .await;
+    let bad_letter = put(json!({ "answers": { first.clone(): "E" } }), "PRE").await;
+    let not_an_id = put(json!({ "answers": { "question-1": "A" } }), "PRE").await;
+    let unknown_field = put(json!({ "answers": {}, "extra": 1 }), "PRE").await;
+    let bad_kind = put(json!({ "answers": {} }), "MID").await;
+    let post_closed = put(json!({ "answers": { first.clone(): "A" } }), "POST").await;
+    let kept_nothing = app.count("test_drafts").await;
+    let saved = put(json!({ "answers": { first.clone(): "b" } }), "PRE").await;
+
+    unseen.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(papers_after_unseen, 0, "a refused draft draws no paper");
+    stranger.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    bad_letter.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(bad_letter.invalid_fields(), [format!("answers.{first}")]);
+    not_an_id.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(not_an_id.invalid_fields(), ["answers.question-1"]);
+    assert_eq!(unknown_field.status, StatusCode::UNPROCESSABLE_ENTITY);
+    bad_kind.assert_problem(StatusCode::NOT_FOUND, "not_found");
+    post_closed.assert_problem(StatusCode::CONFLICT, "post_test_not_open");
+    assert_eq!(kept_nothing, 0);
+    assert_eq!(saved.status, StatusCode::OK);
+    assert_eq!(saved.value()["answers"][&first], "B");
 }
