@@ -314,7 +314,7 @@ async fn give_up_on(state: &AppState, id: &str) -> anyhow::Result<()> {
         shared::db::outbox::give_up(&tx, id, "sample: the provider refused the number").await?;
     tx.commit().await?;
     if updated != 1 {
-        bail!("message {id} was not queued");
+        bail!("message {id} does not exist");
     }
     Ok(())
 }

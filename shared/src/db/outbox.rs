@@ -567,12 +567,16 @@ pub async fn due_scheduled(
     all(&rows)
 }
 
-/// Gives up on queued message `id` for `reason`, as the dispatcher does after its last attempt;
-/// returns 0 if it was not queued. (The local stack's samples use it: its provider never refuses.)
+/// Gives up on message `id` for `reason`, as the dispatcher does after its last attempt;
+/// returns 0 if there is no such message. (The local stack's samples use it: its provider never
+/// refuses. A running `cargo run` beside them dispatches through the log provider, so the
+/// message may already be claimed or "sent" by then: it ends dead all the same, and a
+/// dispatcher still holding it records nothing, its claim being gone.)
 pub async fn give_up(db: &impl Db, id: Uuid, reason: &str) -> Result<u64> {
     db.exec(
-        "update outbox_messages set status = 'dead', status_at = now(), last_error = $2
-         where id = $1 and status = 'queued'",
+        "update outbox_messages set status = 'dead', status_at = now(), last_error = $2,
+             claim_id = null, claim_expires_at = null
+         where id = $1",
         &[p(&id), p(&reason)],
     )
     .await
