@@ -243,6 +243,18 @@ impl Storage {
 
     /// The whole object at `key`.
     pub async fn get(&self, key: &str) -> anyhow::Result<Vec<u8>> {
+        Ok(self
+            .object(key)
+            .await?
+            .collect()
+            .await
+            .with_context(|| format!("reading {key}"))?
+            .into_bytes()
+            .to_vec())
+    }
+
+    /// The body of the object at `key`, not read yet.
+    async fn object(&self, key: &str) -> anyhow::Result<ByteStream> {
         let object = self
             .client
             .get_object()
@@ -251,13 +263,7 @@ impl Storage {
             .send()
             .await
             .with_context(|| format!("downloading {key}"))?;
-        Ok(object
-            .body
-            .collect()
-            .await
-            .with_context(|| format!("reading {key}"))?
-            .into_bytes()
-            .to_vec())
+        Ok(object.body)
     }
 
     /// Stores `bytes` at `key`.
@@ -338,15 +344,7 @@ impl Storage {
         &self,
         key: &str,
     ) -> anyhow::Result<impl tokio::io::AsyncBufRead + Unpin + Send + use<>> {
-        let object = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .with_context(|| format!("downloading {key}"))?;
-        Ok(object.body.into_async_read())
+        Ok(self.object(key).await?.into_async_read())
     }
 }
 

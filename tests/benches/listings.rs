@@ -3,21 +3,22 @@
 //!
 //! - **`GET /api/masterclasses?limit=50`**, anonymous, a full page of 50 published masterclasses
 //!   each with a handout (so every item carries a download link), through the local stack over
-//!   HTTP; against pgbench running the handler's own transaction (the anonymous claims, then
-//!   `db::masterclasses::list_sql`) as the app role. Target: the stack ≥ 0.8 of its SQL.
+//!   HTTP (wrk, a C load generator in its own process as pgbench is); against pgbench running
+//!   the handler's own transaction (the anonymous claims, then `db::masterclasses::list_sql`) as
+//!   the app role, for the same time at the same concurrency. Target: the stack ≥ 0.8 of its
+//!   SQL.
 //! - **The staff question listing's SQL** (`db::questions::list_sql`) over a bank of 2,000
 //!   questions: pgbench as a tutor of the masterclass under row-level security against pgbench
 //!   running the same SQL as the superuser (no RLS). Target: RLS costs less than 2×, i.e. the
 //!   RLS rate ≥ 0.5 of the owner's.
 //!
-//! `cargo bench -p e2e-tests --bench listings` (env: `REQUESTS` per round, default 2000;
-//! `ROUNDS`, default 3; `CONCURRENCY`, default 8; `PGBENCH_REPORT=1` prints pgbench's reports).
-
-use std::{sync::Arc, time::Instant};
+//! `cargo bench -p e2e-tests --bench listings` (env: `SECONDS` of each page run, default 5;
+//! `REQUESTS`, a tenth of which are the question listings per round, default 2000; `ROUNDS`, default 3;
+//! `CONCURRENCY`, default 8; `PGBENCH_REPORT=1` prints pgbench's reports).
 
 use e2e_tests::{
     TestApp,
-    bench::{as_app, env_or, median, pgbench},
+    bench::{as_app, bind, env_or, median, pgbench, pgbench_for, wrk},
     pdfs,
 };
 
@@ -26,20 +27,12 @@ const MASTERCLASSES: usize = 60;
 /// The question bank's size, as in the issue's measurement.
 const QUESTIONS: i64 = 2000;
 
-/// `sql` on one line with its parameters written in (pgbench scripts are line based).
-fn bind(sql: &str, parameters: &[&str]) -> String {
-    let mut sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    // Highest first, so `$1` never eats the start of `$10`.
-    for (i, value) in parameters.iter().enumerate().rev() {
-        sql = sql.replace(&format!("${}", i + 1), value);
-    }
-    sql
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter("warn").init();
-    let per_round = env_or("REQUESTS", 2000);
+    let seconds = env_or("SECONDS", 5);
+    // The question listing is heavier: a tenth of `REQUESTS`.
+    let heavy = (env_or("REQUESTS", 2000) / 10).max(1);
     let rounds = env_or("ROUNDS", 3).max(1);
     let concurrency = env_or("CONCURRENCY", 8);
     let app = TestApp::spawn_with(|config| config.database.pool_size = concurrency).await;
@@ -133,36 +126,20 @@ async fn main() -> anyhow::Result<()> {
     );
 
     println!(
-        "listings: {per_round} requests per round, {rounds} rounds, concurrency {concurrency}; \
-         {MASTERCLASSES} masterclasses with handouts, {QUESTIONS} questions"
+        "listings: pages {seconds} s and {heavy} question listings per round, {rounds} rounds, \
+         concurrency {concurrency}; {MASTERCLASSES} masterclasses with handouts, {QUESTIONS} questions"
     );
     println!(
         "round   page stack/s   page SQL/s   stack÷SQL   questions RLS/s   questions owner/s   RLS÷owner"
     );
     let mut rates: [Vec<f64>; 4] = Default::default();
     for round in 1..=rounds {
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let started = Instant::now();
-        let workers: Vec<_> = (0..concurrency)
-            .map(|_| {
-                let (client, url, next) = (client.clone(), url.clone(), next.clone());
-                tokio::spawn(async move {
-                    while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < per_round {
-                        let response = client.get(&url).send().await?;
-                        anyhow::ensure!(response.status() == 200, "{}", response.status());
-                        response.bytes().await?;
-                    }
-                    anyhow::Ok(())
-                })
-            })
-            .collect();
-        for worker in workers {
-            worker.await??;
+        let stack = {
+            let url = url.clone();
+            tokio::task::spawn_blocking(move || wrk(&url, &[], seconds, concurrency)).await??
         }
-        let stack = per_round as f64 / started.elapsed().as_secs_f64();
-        let page = pgbench(&page_sql, &app.owner_url, per_round, concurrency)?;
-        // The question listing is heavier: a tenth of the requests.
-        let heavy = (per_round / 10).max(concurrency);
+        .per_second;
+        let page = pgbench_for(&page_sql, &app.owner_url, seconds, concurrency)?.per_second;
         let rls = pgbench(&questions_rls, &app.owner_url, heavy, concurrency)?;
         let owner = pgbench(&questions_owner, &app.owner_url, heavy, concurrency)?;
         println!(

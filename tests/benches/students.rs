@@ -1,6 +1,7 @@
 //! `GET /api/admin/students` at scale, against its own SQL in the same run: 100,000 students over
 //! 200 masterclasses (70 % with a PRE test, 50 % with a POST test), then for each query shape a
-//! fixed time of requests at 50 concurrent connections through the local stack over HTTP, and
+//! fixed time of requests at 50 concurrent connections through the local stack over HTTP (wrk,
+//! in its own process as pgbench is), and
 //! the same time of pgbench running the handler's transaction (the app role, the admin's claims,
 //! JIT off, then `db::students::page_sql` with the same parameters) at the same concurrency.
 //! Prints both throughputs, p50/p99 and the ratio. Targets: the stack ≥ 0.7 of pgbench, and p99
@@ -9,119 +10,15 @@
 //! `cargo bench -p e2e-tests --bench students` (env: `STUDENTS`, default 100000; `SECONDS` per
 //! run, default 10; `CONCURRENCY`, default 50).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use e2e_tests::{
     TestApp,
-    bench::{as_app, env_or, percentile},
+    bench::{as_app, bind, env_or, pgbench_for, wrk},
 };
 use shared::services::dashboard::StudentSort;
 
 const MASTERCLASSES: usize = 200;
-
-/// `sql` on one line with its parameters written in (pgbench scripts are line based).
-fn bind(sql: &str, parameters: &[&str]) -> String {
-    let mut sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    for (i, value) in parameters.iter().enumerate().rev() {
-        sql = sql.replace(&format!("${}", i + 1), value);
-    }
-    sql
-}
-
-/// pgbench running `script` for `seconds` over `concurrency` clients: transactions per second
-/// and every transaction's latency in milliseconds (from its per-transaction log).
-fn pgbench_timed(
-    script: &str,
-    url: &str,
-    seconds: usize,
-    concurrency: usize,
-) -> anyhow::Result<(f64, Vec<f64>)> {
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("script.sql");
-    std::fs::write(&file, script)?;
-    let output = std::process::Command::new(local_gateway::postgres::find_tool("pgbench")?)
-        .current_dir(dir.path())
-        .args(["-n", "-M", "extended", "-j", "2", "-l", "--log-prefix=tx"])
-        .arg("-c")
-        .arg(concurrency.to_string())
-        .arg("-T")
-        .arg(seconds.to_string())
-        .arg("-f")
-        .arg(&file)
-        .arg(url)
-        .output()?;
-    let report = String::from_utf8_lossy(&output.stdout);
-    anyhow::ensure!(
-        output.status.success() && !report.contains("aborted"),
-        "pgbench failed: {report}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let tps = report
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("tps = ")?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench's report: {report}"))?;
-    let mut latencies = Vec::new();
-    for entry in std::fs::read_dir(dir.path())?.flatten() {
-        if entry.file_name().to_string_lossy().starts_with("tx.") {
-            for line in std::fs::read_to_string(entry.path())?.lines() {
-                // client_id transaction_no time_us script_no time_epoch time_us
-                if let Some(us) = line
-                    .split_whitespace()
-                    .nth(2)
-                    .and_then(|v| v.parse::<f64>().ok())
-                {
-                    latencies.push(us / 1000.0);
-                }
-            }
-        }
-    }
-    latencies.sort_by(f64::total_cmp);
-    Ok((tps, latencies))
-}
-
-/// Requests to `url` for `seconds` over `concurrency` connections: requests per second and
-/// every request's latency in milliseconds.
-async fn load(
-    url: &str,
-    token: &str,
-    seconds: usize,
-    concurrency: usize,
-) -> anyhow::Result<(f64, Vec<f64>)> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()?;
-    let until = Instant::now() + Duration::from_secs(seconds as u64);
-    let started = Instant::now();
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, url, token) = (client.clone(), url.to_owned(), token.to_owned());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while Instant::now() < until {
-                    let sent = Instant::now();
-                    let response = client.get(&url).bearer_auth(&token).send().await?;
-                    anyhow::ensure!(response.status() == 200, "{}", response.status());
-                    response.bytes().await?;
-                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-                }
-                anyhow::Ok(latencies)
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for worker in workers {
-        latencies.extend(worker.await??);
-    }
-    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
-    Ok((rate, latencies))
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -222,15 +119,23 @@ async fn main() -> anyhow::Result<()> {
             &all,
         );
         let script = as_app(&format!("'{claims}'"), &format!("{sql};"));
-        let (stack, stack_latencies) = load(&url, &admin.token, seconds, concurrency).await?;
-        let (raw, raw_latencies) = pgbench_timed(&script, &app.owner_url, seconds, concurrency)?;
+        let stack = {
+            let (url, auth) = (
+                url.clone(),
+                format!("Authorization: Bearer {}", admin.token),
+            );
+            tokio::task::spawn_blocking(move || wrk(&url, &[&auth], seconds, concurrency)).await??
+        };
+        let raw = pgbench_for(&script, &app.owner_url, seconds, concurrency)?;
         println!(
-            "{name:<40} {stack:>9.0} {:>8.2} {:>8.2} {raw:>10.0} {:>8.2} {:>8.2} {:>7.2}",
-            percentile(&stack_latencies, 0.5),
-            percentile(&stack_latencies, 0.99),
-            percentile(&raw_latencies, 0.5),
-            percentile(&raw_latencies, 0.99),
-            stack / raw
+            "{name:<40} {:>9.0} {:>8.2} {:>8.2} {:>10.0} {:>8.2} {:>8.2} {:>7.2}",
+            stack.per_second,
+            stack.p50,
+            stack.p99,
+            raw.per_second,
+            raw.p50,
+            raw.p99,
+            stack.per_second / raw.per_second
         );
     }
     println!("targets: stack ÷ pgbench ≥ 0.7; p99 < 15 ms for the filtered page");

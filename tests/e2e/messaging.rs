@@ -465,8 +465,19 @@ async fn a_student_who_replies_stop_is_not_messaged_again() {
         { "id": "out-1", "from_me": true, "type": "text", "chat_id": "24106612345@s.whatsapp.net", "text": { "body": "STOP" } }
     ]});
 
+    // A dispatcher run has claimed the confirmation, not started it, when STOP arrives.
+    let run = uuid::Uuid::new_v4();
+    let deadline = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let (claimed, _) = dispatch::claim(&app.state, run, 10, deadline)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+
     let first = webhook(&app, Some(WEBHOOK_SECRET), &stop).await;
     let replay = webhook(&app, Some(WEBHOOK_SECRET), &stop).await;
+    let started = dispatch::start_sending(&app.state, run, claimed[0].id)
+        .await
+        .unwrap();
     drain(&app).await;
     let sent = admin
         .post_json(
@@ -482,9 +493,13 @@ async fn a_student_who_replies_stop_is_not_messaged_again() {
         "our own messages (from_me) are skipped"
     );
     assert_eq!(replay.value()["messages_stored"], 0);
+    assert_eq!(
+        started, None,
+        "the run that claimed the confirmation before STOP may not send it"
+    );
     assert!(
         fake.delivered().is_empty(),
-        "the queued confirmation was suppressed"
+        "the claimed confirmation was suppressed"
     );
     assert_eq!(
         statuses(&app).await,

@@ -48,6 +48,49 @@ async fn migrations_apply_from_an_empty_database_and_then_have_nothing_left_to_d
     assert_eq!(tables, 2);
 }
 
+/// Each applied migration's text is recorded by its SHA-256: a database that applied a
+/// migration whose text has changed since refuses to start, naming it; one migrated before the
+/// digests were recorded (none stored) starts as before.
+#[tokio::test]
+async fn a_migration_edited_after_it_was_applied_stops_the_start() {
+    let app = TestApp::spawn().await;
+    let url = empty_database(&app).await;
+    let config = config_for(&url, "http://unused").database;
+    let pool = shared::db::connect(&config.url, &config).unwrap();
+    migrate(&pool).await.unwrap();
+    let client = pool.get().await.unwrap();
+    let recorded: Vec<String> = client
+        .query("select sha256 from schema_migrations order by version", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        recorded,
+        MIGRATIONS.iter().map(|m| m.sha256()).collect::<Vec<_>>()
+    );
+
+    client
+        .batch_execute("update schema_migrations set sha256 = null where version = 2")
+        .await
+        .unwrap();
+    assert_eq!(
+        migrate(&pool).await.unwrap(),
+        0,
+        "no digest recorded: nothing to compare"
+    );
+    client
+        .batch_execute("update schema_migrations set sha256 = md5('older text') where version = 3")
+        .await
+        .unwrap();
+    let refused = migrate(&pool).await.unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("migration 0003_journey was edited"),
+        "{refused:#}"
+    );
+}
+
 #[tokio::test]
 async fn instances_starting_together_apply_each_migration_exactly_once() {
     let app = TestApp::spawn().await;

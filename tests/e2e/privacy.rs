@@ -143,6 +143,28 @@ async fn scene() -> Scene {
         4,
     )
     .await;
+    // The person takes the POST test too, so they count in the paired figures (gain); the
+    // other student's POST is left for the chat (`fill_every_table`).
+    let opened = admin
+        .send_json(
+            Method::PUT,
+            &format!("/api/admin/masterclasses/{masterclass}/post-test"),
+            &json!({ "open": true }),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::OK);
+    let paper = person.http.get("/api/tests/POST").await.value();
+    let submitted = person
+        .http
+        .post_json("/api/tests/POST", &e2e_tests::answers(&paper, &bank, 9))
+        .await;
+    assert_eq!(
+        submitted.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&submitted.body)
+    );
     // Messages go out; the provider reports their delivery; the person writes back.
     drain(&app).await;
     let provider_ids: Vec<String> = app
@@ -308,6 +330,10 @@ async fn erasure_leaves_no_personal_data_anywhere_and_the_statistics_unchanged()
     );
     let stats_path = format!("/api/admin/masterclasses/{}/stats", s.masterclass);
     let stats_before = s.admin.get(&stats_path).await.value();
+    assert_eq!(
+        stats_before["paired"], 1,
+        "the person took both tests: {stats_before}"
+    );
     // A staff device holding the students, which the erasure must make drop the person.
     let mut device = e2e_tests::device::Device::new(s.admin.http.with_bearer(&s.admin.token), 0);
     device.collections = Some("inscriptions".into());
@@ -526,6 +552,21 @@ async fn the_export_holds_everything_the_detail_shows_and_nothing_of_another_per
         "keys leaked"
     );
     assert!(own.to_string().find("Paul Nze").is_none());
+    assert_eq!(
+        inscriptions[0]["tests"].as_array().unwrap().len(),
+        2,
+        "PRE and POST"
+    );
+    let audited = s
+        .admin
+        .get("/api/admin/audit?action=student.exported")
+        .await
+        .value();
+    assert_eq!(
+        audited["items"].as_array().unwrap().len(),
+        2,
+        "the student's own export is audited too: {audited}"
+    );
     // Tutors and students may not export others.
     s.other
         .get(&format!(
@@ -558,7 +599,14 @@ async fn withdrawing_consent_stops_messages_at_once_and_is_recorded() {
     let masterclass = app.open_masterclass(&admin, "Consentement").await;
     let bank = app.bank(&admin, &masterclass, 10, true).await;
     let (person, _) = registered(&app, &masterclass, &bank, NAME, NUMBER, BIRTH, 5).await;
-    // Confirmation and PRE result queued, not sent yet.
+    // Confirmation and PRE result queued, not sent yet; a dispatcher run has claimed them but
+    // not started either when the student withdraws.
+    let run = uuid::Uuid::new_v4();
+    let deadline = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let (claimed, _) = shared::messaging::dispatch::claim(&app.state, run, 10, deadline)
+        .await
+        .unwrap();
+    assert!(!claimed.is_empty());
     let withdrawn = person
         .post_json("/api/me/consent", &json!({ "given": false }))
         .await;
@@ -585,6 +633,15 @@ async fn withdrawing_consent_stops_messages_at_once_and_is_recorded() {
         !statuses.is_empty() && statuses.iter().all(|s| s == "suppressed"),
         "{statuses:?}"
     );
+    for message in &claimed {
+        assert_eq!(
+            shared::messaging::dispatch::start_sending(&app.state, run, message.id)
+                .await
+                .unwrap(),
+            None,
+            "the run that claimed a message before the withdrawal may not send it"
+        );
+    }
     admin
         .post_json(
             "/api/send-whatsapp",
@@ -681,8 +738,43 @@ async fn the_retention_period_erases_registrations_of_long_ended_masterclasses()
         )
         .await
         .unwrap();
+    // A copy of the old registration that sync merged into it (kept deleted): it goes with its
+    // registration, and the erasure is audited once.
+    app.db()
+        .await
+        .execute(
+            "insert into inscriptions (masterclass_id, profile_id, full_name, whatsapp_number,
+                                       consent_at, deleted_at, merged_into)
+             select masterclass_id, profile_id, full_name, whatsapp_number, consent_at, now(), id
+             from inscriptions where id = $1",
+            &[&gone.inscription_id],
+        )
+        .await
+        .unwrap();
     let report = backup::run(&app.state).await.unwrap();
     assert_eq!(report.erased, 1);
+    let audited: i64 = app
+        .db()
+        .await
+        .query_one(
+            "select count(*) from audit_log where action = 'inscription.erased'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 1, "one erasure, one entry");
+    let copies: i64 = app
+        .db()
+        .await
+        .query_one(
+            "select count(*) from inscriptions where merged_into = $1 and erased_at is not null",
+            &[&gone.inscription_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(copies, 1, "the merged copy is erased with its registration");
     let names: Vec<String> = app
         .db()
         .await
@@ -700,6 +792,109 @@ async fn the_retention_period_erases_registrations_of_long_ended_masterclasses()
         backup::run(&app.state).await.unwrap().erased,
         0,
         "erased once"
+    );
+}
+
+/// The backup runs recorded, oldest first: (status, prefix, error).
+async fn backup_runs(app: &TestApp) -> Vec<(String, Option<String>, Option<String>)> {
+    app.db()
+        .await
+        .query(
+            "select status, prefix, error from backup_runs order by started_at",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+/// Each run is recorded with its outcome; only the latest `BACKUP_KEEP` complete backups stay,
+/// and an unfinished folder older than them goes too; a run that cannot write is recorded as
+/// failed, with its error.
+#[tokio::test]
+async fn old_backups_are_pruned_and_every_run_is_recorded() {
+    let app = TestApp::spawn_with(|config| config.backup.keep = 2).await;
+    let store = backup::store(&app.state).await;
+    let root = app.state.config.backup.prefix.clone();
+    let folders = async || {
+        let mut folders: Vec<String> = store
+            .list(&root)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|(key, _)| {
+                let (folder, _) = key.strip_prefix(&root)?.split_once('/')?;
+                Some(format!("{root}{folder}/"))
+            })
+            .collect();
+        folders.sort();
+        folders.dedup();
+        folders
+    };
+    let first = backup::run(&app.state).await.unwrap();
+    let unfinished = format!("{root}20000101T000000.000Z/");
+    store
+        .put(
+            &format!("{unfinished}inscriptions.ndjson.gz"),
+            b"half".to_vec(),
+            "application/gzip",
+        )
+        .await
+        .unwrap();
+    let second = backup::run(&app.state).await.unwrap();
+    let third = backup::run(&app.state).await.unwrap();
+
+    assert_eq!(second.deleted, [unfinished], "older than the newest backup");
+    assert_eq!(third.deleted, std::slice::from_ref(&first.prefix));
+    let expected = vec![second.prefix.clone(), third.prefix.clone()];
+    assert_eq!(folders().await, expected, "the latest two are kept");
+
+    // A run that cannot read a table whole (row-level security and no backup policy) fails,
+    // and says why in its record.
+    let broken = TestApp::spawn().await;
+    broken
+        .db()
+        .await
+        .batch_execute(
+            "create table stray (id integer); alter table stray enable row level security;
+             grant select on stray to masterclass_app",
+        )
+        .await
+        .unwrap();
+    let error = backup::run(&broken.state).await.unwrap_err();
+    let recorded = backup_runs(&broken).await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].0, "failed");
+    assert_eq!(recorded[0].1, None);
+    assert!(
+        recorded[0]
+            .2
+            .as_deref()
+            .is_some_and(|e| e.contains("stray")),
+        "the failure's error is kept: {recorded:?} ({error:#})"
+    );
+    assert!(
+        backup::store(&broken.state)
+            .await
+            .list(&root)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a failed run leaves no backup behind it"
+    );
+    let recorded = backup_runs(&app).await;
+    assert_eq!(
+        recorded
+            .iter()
+            .map(|(status, prefix, _)| (status.as_str(), prefix.clone()))
+            .collect::<Vec<_>>(),
+        [
+            ("succeeded", Some(first.prefix)),
+            ("succeeded", Some(expected[0].clone())),
+            ("succeeded", Some(expected[1].clone())),
+        ]
     );
 }
 

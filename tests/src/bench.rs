@@ -21,6 +21,16 @@ pub fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// `sql` on one line with its parameters written in (pgbench scripts are line based).
+pub fn bind(sql: &str, parameters: &[&str]) -> String {
+    let mut sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Highest first, so `$1` never eats the start of `$10`.
+    for (i, value) in parameters.iter().enumerate().rev() {
+        sql = sql.replace(&format!("${}", i + 1), value);
+    }
+    sql
+}
+
 /// Runs `script` with pgbench as `url`'s user: `total` transactions over `concurrency`
 /// clients. Returns transactions per second.
 pub fn pgbench(script: &str, url: &str, total: usize, concurrency: usize) -> anyhow::Result<f64> {
@@ -113,4 +123,133 @@ pub async fn seed_students(
     .await?;
     db.batch_execute("vacuum analyze").await?;
     Ok(())
+}
+
+/// What a load run measured: requests (or transactions) per second, and latency percentiles
+/// in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub per_second: f64,
+    pub p50: f64,
+    pub p99: f64,
+}
+
+/// Loads `url` with `wrk` for `seconds` over `concurrency` keep-alive connections (2 threads,
+/// as pgbench's `-j 2`), with `headers` on every request. `wrk` is to HTTP what pgbench is to
+/// SQL: a C load generator in its own process, so the stack is measured against its SQL with
+/// clients of the same weight (an HTTP client in the benchmark's own process shares its
+/// runtime and cores with the server it measures). Fails if any answer was not a 2xx or 3xx.
+/// Debian: `apt-get install wrk`.
+pub fn wrk(
+    url: &str,
+    headers: &[&str],
+    seconds: usize,
+    concurrency: usize,
+) -> anyhow::Result<Load> {
+    let mut command = std::process::Command::new("wrk");
+    command
+        .args(["--latency", "-t", "2", "-c"])
+        .arg(concurrency.to_string())
+        .arg("-d")
+        .arg(format!("{seconds}s"));
+    for header in headers {
+        command.arg("-H").arg(header);
+    }
+    let output = command
+        .arg(url)
+        .output()
+        .map_err(|e| anyhow::anyhow!("running wrk (apt-get install wrk): {e}"))?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success() && !report.contains("Non-2xx") && !report.contains("Socket errors"),
+        "wrk failed or saw errors: {report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let field = |prefix: &str| {
+        report
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(prefix).map(str::trim))
+            .ok_or_else(|| anyhow::anyhow!("no '{prefix}' in wrk's report: {report}"))
+    };
+    let per_second = field("Requests/sec:")?.parse()?;
+    Ok(Load {
+        per_second,
+        p50: wrk_ms(field("50%")?)?,
+        p99: wrk_ms(field("99%")?)?,
+    })
+}
+
+/// A duration as wrk prints it (`812.00us`, `1.23ms`, `2.01s`) in milliseconds.
+fn wrk_ms(text: &str) -> anyhow::Result<f64> {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        anyhow::bail!("a duration wrk printed: {text}")
+    };
+    Ok(number.parse::<f64>()? * factor)
+}
+
+/// Runs `script` with pgbench for `seconds` over `concurrency` clients (`-j 2`), as `url`'s
+/// user: transactions per second, and p50/p99 from its per-transaction log.
+pub fn pgbench_for(
+    script: &str,
+    url: &str,
+    seconds: usize,
+    concurrency: usize,
+) -> anyhow::Result<Load> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("script.sql");
+    std::fs::write(&file, script)?;
+    let output = std::process::Command::new(local_gateway::postgres::find_tool("pgbench")?)
+        .current_dir(dir.path())
+        .args(["-n", "-M", "extended", "-j", "2", "-l", "--log-prefix=tx"])
+        .arg("-c")
+        .arg(concurrency.to_string())
+        .arg("-T")
+        .arg(seconds.to_string())
+        .arg("-f")
+        .arg(&file)
+        .arg(url)
+        .output()?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success() && !report.contains("aborted"),
+        "pgbench failed: {report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let per_second = report
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("tps = ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench's report: {report}"))?;
+    let mut latencies = Vec::new();
+    for entry in std::fs::read_dir(dir.path())?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("tx.") {
+            for line in std::fs::read_to_string(entry.path())?.lines() {
+                // client_id transaction_no time_us script_no time_epoch time_us
+                if let Some(us) = line
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|v| v.parse::<f64>().ok())
+                {
+                    latencies.push(us / 1000.0);
+                }
+            }
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    Ok(Load {
+        per_second,
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+    })
 }

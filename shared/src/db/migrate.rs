@@ -2,10 +2,16 @@
 //!
 //! Each file in `shared/migrations/` is compiled into the binary. [`migrate`] takes a
 //! transaction-scoped advisory lock, so many Lambda instances starting at once apply each
-//! migration exactly once, and records what it applied in `schema_migrations`. A migration that
-//! was applied is never edited: add a new one. (One exception, made once: 0002, 0003 and 0005
-//! gained the `grant`/`revoke create` around their `alter function ... owner`, without which they
-//! failed for an owner that is not a superuser; where they had applied, nothing changes.)
+//! migration exactly once, and records what it applied in `schema_migrations` with the SHA-256
+//! of its text. A migration that was applied is never edited: add a new one. A database that
+//! applied a migration whose text has changed since refuses to start ([`migrate`] fails naming
+//! it), rather than run with a schema its code does not describe.
+//!
+//! Edits made before the digests were recorded (their databases have no digest to compare):
+//! 0002, 0003 and 0005 gained the `grant`/`revoke create` around their `alter function ...
+//! owner`, without which they failed for an owner that is not a superuser (where they had
+//! applied, nothing changes); 0015 gained `student_search_ids` the same afternoon it was written,
+//! before any database outside development had applied it.
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
@@ -17,6 +23,14 @@ pub struct Migration {
     pub version: i32,
     pub name: &'static str,
     pub sql: &'static str,
+}
+
+impl Migration {
+    /// The SHA-256 of its text, in hex (recorded when applied, compared at every start).
+    pub fn sha256(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(self.sql.as_bytes()))
+    }
 }
 
 macro_rules! migration {
@@ -67,24 +81,47 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
              version integer primary key,
              name text not null,
              applied_at timestamptz not null default now()
-         )",
+         );
+         alter table schema_migrations add column if not exists sha256 text",
     )
     .await
     .context("creating schema_migrations")?;
-    let applied: Vec<i32> = tx
-        .all("select version from schema_migrations", &[])
+    let applied: Vec<(i32, Option<String>)> = tx
+        .all("select version, sha256 from schema_migrations", &[])
         .await?
         .iter()
-        .map(|row| row.get("version"))
+        .map(|row| (row.get("version"), row.get("sha256")))
         .collect();
+    for (version, recorded) in &applied {
+        let Some(migration) = MIGRATIONS.iter().find(|m| m.version == *version) else {
+            continue;
+        };
+        if let Some(recorded) = recorded
+            && *recorded != migration.sha256()
+        {
+            anyhow::bail!(
+                "migration {} was edited after this database applied it (SHA-256 then {recorded}, \
+                 now {}): restore its text and put the change in a new migration",
+                migration.name,
+                migration.sha256()
+            );
+        }
+    }
     let mut count = 0;
-    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+    for migration in MIGRATIONS
+        .iter()
+        .filter(|m| !applied.iter().any(|(version, _)| *version == m.version))
+    {
         tx.batch_execute(migration.sql)
             .await
             .with_context(|| format!("applying migration {}", migration.name))?;
         tx.exec(
-            "insert into schema_migrations (version, name) values ($1, $2)",
-            &[p(&migration.version), p(&migration.name)],
+            "insert into schema_migrations (version, name, sha256) values ($1, $2, $3)",
+            &[
+                p(&migration.version),
+                p(&migration.name),
+                p(&migration.sha256()),
+            ],
         )
         .await?;
         tracing::info!(migration = migration.name, "applied migration");

@@ -351,12 +351,14 @@ pub async fn sent_as(db: &impl Db, provider_id: &str) -> Result<bool> {
         .is_some())
 }
 
-/// Suppresses what is queued for `number` (it just opted out); returns how many.
+/// Suppresses what waits for `number` (it just opted out): the queued messages, and those a
+/// dispatcher claimed but has not started (it sends a message only while it is still claimed,
+/// as a consent withdrawal from the web relies on too). Returns how many.
 pub async fn suppress_queued_to(db: &impl Db, number: &str) -> Result<u64> {
     db.exec(
         "update outbox_messages set status = 'suppressed', status_at = now(),
              last_error = 'the student opted out (STOP)'
-         where to_number = $1 and status = 'queued'",
+         where to_number = $1 and status in ('queued', 'claimed')",
         &[p(&number)],
     )
     .await

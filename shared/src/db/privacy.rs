@@ -210,7 +210,9 @@ pub async fn expired_inscriptions(db: &impl Db, before: OffsetDateTime) -> Resul
     let rows = db
         .all(
             "select i.id from inscriptions i join masterclasses m on m.id = i.masterclass_id
-             where i.erased_at is null and m.ends_at < $1",
+             where i.erased_at is null and m.ends_at < $1
+             -- a registration before the copies sync merged into it (they go with it)
+             order by i.merged_into is not null, i.created_at, i.id",
             &[p(&before)],
         )
         .await

@@ -159,11 +159,7 @@ pub fn changes_sql(collections: &[Collection]) -> String {
             )
         })
         .collect();
-    format!(
-        "select collection, id, x::text as xid, v, gone, fields, clocks from ({}) c
-         order by x, v limit $4",
-        branches.join(" union all ")
-    )
+    super::sync::stream_sql(&branches)
 }
 
 /// Up to `limit` changes for a peer (see [`changes_sql`]), with their positions.

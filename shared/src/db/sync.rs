@@ -202,6 +202,13 @@ pub fn changes_sql(collections: &[Collection]) -> String {
                 .to_owned()
         }))
         .collect();
+    stream_sql(&branches)
+}
+
+/// One page of the change stream from its `branches` (one per collection, each already in
+/// stream order and limited to `$4`): merged in stream order, `$4` at most, with the columns
+/// [`page`] reads. Devices' pulls and instances' alike.
+pub(super) fn stream_sql(branches: &[String]) -> String {
     format!(
         "select collection, id, x::text as xid, v, gone, fields, clocks from ({}) c
          order by x, v limit $4",

@@ -318,19 +318,14 @@ pub async fn confirm_pdf(
         // Confirming the same upload twice is a no-op.
         return Ok((view(state, current).await?, None));
     }
-    let Some(size) = state.storage.size(key).await? else {
-        return Err(Error::Unprocessable {
-            code: "pdf_not_uploaded",
-            detail: "no object was uploaded under this key (or the upload has not finished)".into(),
-        });
-    };
-    let max_bytes = state.config.uploads.pdf_max_bytes;
-    if size > max_bytes {
-        state.storage.delete(key).await?;
-        return Err(Error::PayloadTooLarge(format!(
-            "the handout is {size} bytes; the limit is {max_bytes}"
-        )));
-    }
+    let size = super::uploaded_size(
+        state,
+        key,
+        state.config.uploads.pdf_max_bytes,
+        "pdf_not_uploaded",
+        "the handout",
+    )
+    .await?;
     let head = state
         .storage
         .read_prefix(key, PDF_MAGIC.len() as u64)

@@ -31,3 +31,28 @@ pub async fn audit(
     };
     crate::db::audit::record(db, action, entity, &id.to_string(), &details).await
 }
+
+/// The size of the object a client says it uploaded to `key` (a presigned PUT), within
+/// `max_bytes`: a 422 `code` when nothing is there (yet), and a 413 naming `what` when it is
+/// too large, in which case the object is deleted (the store keeps no refused upload).
+pub async fn uploaded_size(
+    state: &crate::AppState,
+    key: &str,
+    max_bytes: u64,
+    code: &'static str,
+    what: &str,
+) -> crate::http::Result<u64> {
+    let Some(size) = state.storage.size(key).await? else {
+        return Err(crate::http::Error::Unprocessable {
+            code,
+            detail: "no object was uploaded under this key (or the upload has not finished)".into(),
+        });
+    };
+    if size > max_bytes {
+        state.storage.delete(key).await?;
+        return Err(crate::http::Error::PayloadTooLarge(format!(
+            "{what} is {size} bytes; the limit is {max_bytes}"
+        )));
+    }
+    Ok(size)
+}

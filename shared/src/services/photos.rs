@@ -137,19 +137,14 @@ pub async fn confirm(
     if current.as_ref().is_some_and(|(k, _, _)| k == key) {
         return view(state, current).await?.ok_or(Error::NotFound("photo"));
     }
-    let Some(size) = state.storage.size(key).await? else {
-        return Err(Error::Unprocessable {
-            code: "photo_not_uploaded",
-            detail: "no object was uploaded under this key (or the upload has not finished)".into(),
-        });
-    };
-    let max_bytes = state.config.uploads.photo_max_bytes;
-    if size > max_bytes {
-        state.storage.delete(key).await?;
-        return Err(Error::PayloadTooLarge(format!(
-            "the photo is {size} bytes; the limit is {max_bytes}"
-        )));
-    }
+    let size = super::uploaded_size(
+        state,
+        key,
+        state.config.uploads.photo_max_bytes,
+        "photo_not_uploaded",
+        "the photo",
+    )
+    .await?;
     let content_type = content_type_of(key).unwrap_or("image/jpeg");
     let magic = KINDS
         .iter()
