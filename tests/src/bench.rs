@@ -34,18 +34,31 @@ pub fn bind(sql: &str, parameters: &[&str]) -> String {
 /// Runs `script` with pgbench as `url`'s user: `total` transactions over `concurrency`
 /// clients. Returns transactions per second.
 pub fn pgbench(script: &str, url: &str, total: usize, concurrency: usize) -> anyhow::Result<f64> {
-    let file = tempfile::NamedTempFile::new()?;
-    std::fs::write(file.path(), script)?;
+    let per_client = total.div_ceil(concurrency).to_string();
+    Ok(run_pgbench(script, url, concurrency, &["-t", &per_client])?.0)
+}
+
+/// pgbench on `script` over `concurrency` clients (`-j 2`, extended protocol) with `extra`
+/// arguments, in a folder of its own (where `-l` writes its logs): its tps, and the folder.
+fn run_pgbench(
+    script: &str,
+    url: &str,
+    concurrency: usize,
+    extra: &[&str],
+) -> anyhow::Result<(f64, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("script.sql");
+    std::fs::write(&file, script)?;
     let output = std::process::Command::new(local_gateway::postgres::find_tool("pgbench")?)
-        .args(["-n", "-M", "extended"])
+        .current_dir(dir.path())
+        .args(["-n", "-M", "extended", "-j", "2"])
         // PGBENCH_REPORT=1: pgbench's per-statement latencies too, printed with its report.
         .args(std::env::var_os("PGBENCH_REPORT").map(|_| "-r"))
         .arg("-c")
         .arg(concurrency.to_string())
-        .args(["-j", "2", "-t"])
-        .arg(total.div_ceil(concurrency).to_string())
+        .args(extra)
         .arg("-f")
-        .arg(file.path())
+        .arg(&file)
         .arg(url)
         .output()?;
     let report = String::from_utf8_lossy(&output.stdout);
@@ -57,7 +70,7 @@ pub fn pgbench(script: &str, url: &str, total: usize, concurrency: usize) -> any
     if std::env::var_os("PGBENCH_REPORT").is_some() {
         println!("{report}");
     }
-    report
+    let tps = report
         .lines()
         .find_map(|line| {
             line.strip_prefix("tps = ")?
@@ -66,7 +79,8 @@ pub fn pgbench(script: &str, url: &str, total: usize, concurrency: usize) -> any
                 .parse()
                 .ok()
         })
-        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench's report: {report}"))
+        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench's report: {report}"))?;
+    Ok((tps, dir))
 }
 
 /// The value at fraction `p` (0 to 1) of `sorted`, nearest rank; NaN when empty.
@@ -201,36 +215,13 @@ pub fn pgbench_for(
     seconds: usize,
     concurrency: usize,
 ) -> anyhow::Result<Load> {
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("script.sql");
-    std::fs::write(&file, script)?;
-    let output = std::process::Command::new(local_gateway::postgres::find_tool("pgbench")?)
-        .current_dir(dir.path())
-        .args(["-n", "-M", "extended", "-j", "2", "-l", "--log-prefix=tx"])
-        .arg("-c")
-        .arg(concurrency.to_string())
-        .arg("-T")
-        .arg(seconds.to_string())
-        .arg("-f")
-        .arg(&file)
-        .arg(url)
-        .output()?;
-    let report = String::from_utf8_lossy(&output.stdout);
-    anyhow::ensure!(
-        output.status.success() && !report.contains("aborted"),
-        "pgbench failed: {report}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let per_second = report
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("tps = ")?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench's report: {report}"))?;
+    let seconds = seconds.to_string();
+    let (per_second, dir) = run_pgbench(
+        script,
+        url,
+        concurrency,
+        &["-T", &seconds, "-l", "--log-prefix=tx"],
+    )?;
     let mut latencies = Vec::new();
     for entry in std::fs::read_dir(dir.path())?.flatten() {
         if entry.file_name().to_string_lossy().starts_with("tx.") {

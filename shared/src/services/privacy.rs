@@ -202,30 +202,34 @@ pub async fn erase_student(state: &AppState, admin: &Caller, id: Uuid) -> Result
 /// Erases the student's own registration (and their profile with their last one).
 pub async fn erase_own(state: &AppState, student: &StudentIdentity) -> Result<Erased> {
     let id = student.inscription_id;
+    let (erased_at, _) = erase_inscription(state, id, serde_json::json!({ "by": "student" }))
+        .await?
+        .ok_or(Error::NotFound("inscription"))?;
+    tracing::info!(inscription_id = %id, "registration erased by its student");
+    Ok(Erased { id, erased_at })
+}
+
+/// Erases registration `id` (its photos first, then the row, whose triggers do the rest), and
+/// audits it with `details` if this call did it. Returns when it was erased and whether this
+/// call did it; `None` for an unknown registration.
+async fn erase_inscription(
+    state: &AppState,
+    id: Uuid,
+    details: serde_json::Value,
+) -> Result<Option<(OffsetDateTime, bool)>> {
     let erasing = db::transact(&state.db, &Caller::System, async |tx| {
         db::privacy::to_erase(tx, None, Some(id)).await
     })
     .await?;
     delete_photos(state, &erasing).await?;
-    let erased_at = db::transact(&state.db, &Caller::System, async |tx| {
-        let (erased_at, now) = db::privacy::erase_inscription(tx, id)
-            .await?
-            .ok_or(Error::NotFound("inscription"))?;
-        if now {
-            super::audit(
-                tx,
-                "inscription.erased",
-                "inscription",
-                id,
-                serde_json::json!({ "by": "student" }),
-            )
-            .await?;
+    db::transact(&state.db, &Caller::System, async |tx| {
+        let erased = db::privacy::erase_inscription(tx, id).await?;
+        if let Some((_, true)) = erased {
+            super::audit(tx, "inscription.erased", "inscription", id, details).await?;
         }
-        Ok(erased_at)
+        Ok(erased)
     })
-    .await?;
-    tracing::info!(inscription_id = %id, "registration erased by its student");
-    Ok(Erased { id, erased_at })
+    .await
 }
 
 /// Deletes every photo object of `inscriptions` (the current one, earlier ones, uploads never
@@ -262,32 +266,13 @@ pub async fn apply_retention(state: &AppState) -> Result<usize> {
     })
     .await?;
     let mut erased = 0;
-    for id in &expired {
-        let erasing = db::transact(&state.db, &Caller::System, async |tx| {
-            db::privacy::to_erase(tx, None, Some(*id)).await
-        })
-        .await?;
-        delete_photos(state, &erasing).await?;
-        let done = db::transact(&state.db, &Caller::System, async |tx| {
-            // A copy merged into a registration met earlier in this loop went with it: no
-            // second entry for it.
-            let Some((_, now)) = db::privacy::erase_inscription(tx, *id).await? else {
-                return Ok(false);
-            };
-            if now {
-                super::audit(
-                    tx,
-                    "inscription.erased",
-                    "inscription",
-                    id,
-                    serde_json::json!({ "by": "retention", "days": days }),
-                )
-                .await?;
-            }
-            Ok(now)
-        })
-        .await?;
-        erased += usize::from(done);
+    for &id in &expired {
+        // A copy merged into a registration met earlier in this loop went with it (`false`):
+        // no second entry for it.
+        let details = serde_json::json!({ "by": "retention", "days": days });
+        if let Some((_, true)) = erase_inscription(state, id, details).await? {
+            erased += 1;
+        }
     }
     if erased > 0 {
         tracing::info!(erased, days, "registrations past retention erased");
