@@ -50,7 +50,7 @@ async fn migrations_apply_from_an_empty_database_and_then_have_nothing_left_to_d
 
 /// Each applied migration's text is recorded by its SHA-256: a database that applied a
 /// migration whose text has changed since refuses to start, naming it; one migrated before the
-/// digests were recorded (none stored) starts as before.
+/// digests were recorded (none stored) starts as before, and is stamped from then on.
 #[tokio::test]
 async fn a_migration_edited_after_it_was_applied_stops_the_start() {
     let app = TestApp::spawn().await;
@@ -79,6 +79,19 @@ async fn a_migration_edited_after_it_was_applied_stops_the_start() {
         migrate(&pool).await.unwrap(),
         0,
         "no digest recorded: nothing to compare"
+    );
+    let stamped: Option<String> = client
+        .query_one(
+            "select sha256 from schema_migrations where version = 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        stamped,
+        Some(MIGRATIONS[1].sha256()),
+        "stamped with today's text from then on"
     );
     client
         .batch_execute("update schema_migrations set sha256 = md5('older text') where version = 3")

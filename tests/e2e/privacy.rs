@@ -738,14 +738,16 @@ async fn the_retention_period_erases_registrations_of_long_ended_masterclasses()
         )
         .await
         .unwrap();
-    // A copy of the old registration that sync merged into it (kept deleted): it goes with its
-    // registration, and the erasure is audited once.
+    // A copy of the old registration that sync merged into it (kept deleted; registered first,
+    // as a copy from another instance may be): it goes with its registration, and the erasure
+    // is audited once.
     app.db()
         .await
         .execute(
             "insert into inscriptions (masterclass_id, profile_id, full_name, whatsapp_number,
-                                       consent_at, deleted_at, merged_into)
-             select masterclass_id, profile_id, full_name, whatsapp_number, consent_at, now(), id
+                                       consent_at, deleted_at, merged_into, created_at)
+             select masterclass_id, profile_id, full_name, whatsapp_number, consent_at, now(), id,
+                    created_at - interval '1 minute'
              from inscriptions where id = $1",
             &[&gone.inscription_id],
         )

@@ -7,7 +7,8 @@
 //! applied a migration whose text has changed since refuses to start ([`migrate`] fails naming
 //! it), rather than run with a schema its code does not describe.
 //!
-//! Edits made before the digests were recorded (their databases have no digest to compare):
+//! Migrations a database applied before digests were recorded are stamped with the text of the
+//! first build that records them. Edits made before that:
 //! 0002, 0003 and 0005 gained the `grant`/`revoke create` around their `alter function ...
 //! owner`, without which they failed for an owner that is not a superuser (where they had
 //! applied, nothing changes); 0015 gained `student_search_ids` the same afternoon it was written,
@@ -76,13 +77,22 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
         .context("taking the migration lock")?;
     tx.batch_execute("set local client_min_messages = warning")
         .await?;
+    // `alter table ... if not exists` would take an exclusive lock on every start, and wait
+    // behind any open reader of the table (a backup's snapshot reads it for its schema
+    // version): the column is added only where it is missing.
     tx.batch_execute(
         "create table if not exists schema_migrations (
              version integer primary key,
              name text not null,
              applied_at timestamptz not null default now()
          );
-         alter table schema_migrations add column if not exists sha256 text",
+         do $$ begin
+             if not exists (select 1 from information_schema.columns
+                            where table_schema = current_schema()
+                              and table_name = 'schema_migrations' and column_name = 'sha256') then
+                 alter table schema_migrations add column sha256 text;
+             end if;
+         end $$",
     )
     .await
     .context("creating schema_migrations")?;
@@ -105,6 +115,20 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
                 migration.name,
                 migration.sha256()
             );
+        }
+    }
+    // Migrations applied before digests were recorded: stamped with today's text, so an edit
+    // from now on is caught there too.
+    for migration in MIGRATIONS {
+        if applied
+            .iter()
+            .any(|(version, recorded)| *version == migration.version && recorded.is_none())
+        {
+            tx.exec(
+                "update schema_migrations set sha256 = $2 where version = $1 and sha256 is null",
+                &[p(&migration.version), p(&migration.sha256())],
+            )
+            .await?;
         }
     }
     let mut count = 0;

@@ -270,7 +270,9 @@ pub async fn apply_retention(state: &AppState) -> Result<usize> {
         // A copy merged into a registration met earlier in this loop went with it (`false`):
         // no second entry for it.
         let details = serde_json::json!({ "by": "retention", "days": days });
-        if let Some((_, true)) = erase_inscription(state, id, details).await? {
+        // Boxed: inline, this future nests deep enough in the backup run's to overflow the
+        // compiler's layout recursion limit in the `backup` function.
+        if let Some((_, true)) = Box::pin(erase_inscription(state, id, details)).await? {
             erased += 1;
         }
     }
