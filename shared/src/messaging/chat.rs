@@ -461,6 +461,13 @@ async fn close(
         Some(id) => format!("chat:{id}"),
         None => format!("chat:{}:{reason}", chat.id),
     };
+    tell(tx, chat, text, key).await?;
+    Ok(Outcome::Applied)
+}
+
+/// Queues a free text of the conversation.
+/// [`say`] to the student of conversation `chat`, about its registration.
+async fn tell(tx: &Transaction<'_>, chat: &ChatTest, text: String, key: String) -> Result<()> {
     say(
         tx,
         &chat.to_number,
@@ -469,11 +476,9 @@ async fn close(
         text,
         key,
     )
-    .await?;
-    Ok(Outcome::Applied)
+    .await
 }
 
-/// Queues a free text of the conversation.
 async fn say(
     tx: &Transaction<'_>,
     to: &str,
@@ -636,64 +641,43 @@ pub async fn expire_due(state: &AppState) -> Result<Expiry> {
                 end(tx, chat, "closed").await?;
                 continue;
             }
-            if due.closed {
+            let kind = kind_name(chat.kind);
+            let (text, key) = if due.closed {
                 end(tx, chat, "closed").await?;
-                let text = format!(
-                    "Le {} est fermé (la masterclass est terminée) : il ne peut plus être passé.",
-                    kind_name(chat.kind)
-                );
-                let key = format!("chat-closed:{}", chat.id);
-                say(
-                    tx,
-                    &chat.to_number,
-                    chat.profile_id,
-                    Some(chat.inscription_id),
-                    text,
-                    key,
-                )
-                .await?;
                 done.closed += 1;
+                (
+                    format!(
+                        "Le {kind} est fermé (la masterclass est terminée) : il ne peut plus être passé."
+                    ),
+                    format!("chat-closed:{}", chat.id),
+                )
             } else if due.expired {
                 end(tx, chat, "expired").await?;
-                let text = format!(
-                    "Votre {} est mis en pause faute de réponse. Vos réponses sont gardées : \
-                     répondez TEST pour le reprendre où vous en étiez.",
-                    kind_name(chat.kind)
-                );
-                let key = format!("chat-expired:{}", chat.id);
-                say(
-                    tx,
-                    &chat.to_number,
-                    chat.profile_id,
-                    Some(chat.inscription_id),
-                    text,
-                    key,
-                )
-                .await?;
                 done.expired += 1;
+                (
+                    format!(
+                        "Votre {kind} est mis en pause faute de réponse. Vos réponses sont gardées : \
+                         répondez TEST pour le reprendre où vous en étiez."
+                    ),
+                    format!("chat-expired:{}", chat.id),
+                )
             } else {
                 db::chat::reminded(tx, chat.id).await?;
-                let text = format!(
-                    "Votre {} vous attend : répondez à la dernière question reçue pour continuer \
-                     (ou TEST pour la recevoir à nouveau).",
-                    kind_name(chat.kind)
-                );
-                let key = format!(
-                    "chat-reminder:{}:{}",
-                    chat.id,
-                    due.active_at.unix_timestamp_nanos() / 1000
-                );
-                say(
-                    tx,
-                    &chat.to_number,
-                    chat.profile_id,
-                    Some(chat.inscription_id),
-                    text,
-                    key,
-                )
-                .await?;
                 done.reminded += 1;
-            }
+                (
+                    format!(
+                        "Votre {kind} vous attend : répondez à la dernière question reçue pour \
+                         continuer (ou TEST pour la recevoir à nouveau)."
+                    ),
+                    // One reminder per silence: a reply moves `active_at`.
+                    format!(
+                        "chat-reminder:{}:{}",
+                        chat.id,
+                        due.active_at.unix_timestamp_nanos() / 1000
+                    ),
+                )
+            };
+            tell(tx, chat, text, key).await?;
         }
         done.drafts_dropped = db::chat::drop_closed_drafts(tx).await?;
         Ok(done)
@@ -713,15 +697,7 @@ pub async fn reset(tx: &Transaction<'_>, profile_id: Uuid) -> Result<Option<Uuid
          TEST pour le reprendre.",
         kind_name(chat.kind)
     );
-    say(
-        tx,
-        &chat.to_number,
-        profile_id,
-        Some(chat.inscription_id),
-        text,
-        format!("chat-reset:{}", chat.id),
-    )
-    .await?;
+    tell(tx, &chat, text, format!("chat-reset:{}", chat.id)).await?;
     crate::services::audit(
         tx,
         "chat_test.reset",
