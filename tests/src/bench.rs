@@ -149,7 +149,7 @@ pub struct Load {
 }
 
 /// Loads `url` with `wrk` for `seconds` over `concurrency` keep-alive connections (2 threads,
-/// as pgbench's `-j 2`), with `headers` on every request. `wrk` is to HTTP what pgbench is to
+/// as pgbench's `-j 2`, or 1 for a single connection), with `headers` on every request. `wrk` is to HTTP what pgbench is to
 /// SQL: a C load generator in its own process, so the stack is measured against its SQL with
 /// clients of the same weight (an HTTP client in the benchmark's own process shares its
 /// runtime and cores with the server it measures). Fails if any answer was not a 2xx or 3xx.
@@ -162,7 +162,10 @@ pub fn wrk(
 ) -> anyhow::Result<Load> {
     let mut command = std::process::Command::new("wrk");
     command
-        .args(["--latency", "-t", "2", "-c"])
+        .args(["--latency", "-t"])
+        // wrk wants at least one connection per thread.
+        .arg(concurrency.clamp(1, 2).to_string())
+        .arg("-c")
         .arg(concurrency.to_string())
         .arg("-d")
         .arg(format!("{seconds}s"));
