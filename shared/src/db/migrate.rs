@@ -106,29 +106,23 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
         let Some(migration) = MIGRATIONS.iter().find(|m| m.version == *version) else {
             continue;
         };
-        if let Some(recorded) = recorded
-            && *recorded != migration.sha256()
-        {
-            anyhow::bail!(
+        let digest = migration.sha256();
+        match recorded {
+            Some(recorded) if *recorded != digest => anyhow::bail!(
                 "migration {} was edited after this database applied it (SHA-256 then {recorded}, \
-                 now {}): restore its text and put the change in a new migration",
-                migration.name,
-                migration.sha256()
-            );
-        }
-    }
-    // Migrations applied before digests were recorded: stamped with today's text, so an edit
-    // from now on is caught there too.
-    for migration in MIGRATIONS {
-        if applied
-            .iter()
-            .any(|(version, recorded)| *version == migration.version && recorded.is_none())
-        {
-            tx.exec(
-                "update schema_migrations set sha256 = $2 where version = $1 and sha256 is null",
-                &[p(&migration.version), p(&migration.sha256())],
-            )
-            .await?;
+                 now {digest}): restore its text and put the change in a new migration",
+                migration.name
+            ),
+            Some(_) => {}
+            // Applied before digests were recorded: stamped with today's text, so an edit from
+            // now on is caught here too (the transaction rolls back if another one fails).
+            None => {
+                tx.exec(
+                    "update schema_migrations set sha256 = $2 where version = $1",
+                    &[p(version), p(&digest)],
+                )
+                .await?;
+            }
         }
     }
     let mut count = 0;
