@@ -194,7 +194,22 @@ async fn a_dispatcher_killed_mid_batch_hands_back_what_it_never_started() {
             dispatch::run_until(&state, state.messenger.as_ref(), deadline).await
         })
     };
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Killed once two are sent and the third is on the wire (each send takes 400 ms), watched
+    // rather than timed: under CI load the run may start late.
+    let waiting = tokio::time::Instant::now();
+    loop {
+        let now = states(&app).await;
+        let count = |status: &str| now.iter().filter(|(s, _)| s == status).count();
+        if count("sent") == 2 && count("sending") == 1 {
+            break;
+        }
+        assert!(count("sent") <= 2, "the kill missed its moment: {now:?}");
+        assert!(
+            waiting.elapsed() < Duration::from_secs(5),
+            "the run never reached its third send: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     run.abort();
     let _ = run.await;
     let after_kill = states(&app).await;
