@@ -3,6 +3,10 @@
 //! Every variable the platform reads is named here (and in the README's configuration table).
 //! Secrets are wrapped in [`Secret`], whose `Debug` never shows the value, so a config can be
 //! logged whole.
+//!
+//! Each section is a struct of one shape, a field a variable with its name and default in the
+//! field's doc, so `duplicates` pairs the sections; that sameness is what makes this file the one
+//! list of every variable.
 
 use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 

@@ -107,6 +107,8 @@ impl Storage {
         Ok(())
     }
 
+    // One SDK call each, with the bucket and a context naming it: `duplicates` pairs the calls by
+    // shape, the operation is what differs.
     /// Checks the store answers and the bucket exists (health checks).
     pub async fn ping(&self) -> anyhow::Result<()> {
         self.client

@@ -170,6 +170,8 @@ pub struct Generation {
     pub response_ids: Vec<String>,
 }
 
+// (`duplicates` pairs the result's fields with the dashboard's record types by shape: flat
+// structs of what each names.)
 /// Why a generation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GenerateError {

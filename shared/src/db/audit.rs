@@ -1,11 +1,15 @@
 //! The append-only `audit_log`: who did what to which record (the actor comes from the
 //! transaction's caller, which row-level security checks on insert).
-
-use tokio_postgres::Row;
+//!
+//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
+//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
+//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
+//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
+//! one answer (`STYLE.md` 11).
 
 use super::{
     Db, p,
-    row::{FromRow, all, failed},
+    row::{all, failed},
 };
 use crate::{
     http::Result,
@@ -50,21 +54,6 @@ pub async fn record_many(
         entity_ids.len()
     )))?;
     Ok(())
-}
-
-impl FromRow for AuditEntry {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            at: row.try_get("at")?,
-            actor_role: row.try_get("actor_role")?,
-            actor_id: row.try_get("actor_id")?,
-            action: row.try_get("action")?,
-            entity: row.try_get("entity")?,
-            entity_id: row.try_get("entity_id")?,
-            details: row.try_get("details")?,
-        })
-    }
 }
 
 /// Up to `rows` entries matching `filter`, newest first, older than entry `before_id`.

@@ -1,7 +1,11 @@
 //! Queries for `idempotency_keys`: the saved answers of requests sent with an `Idempotency-Key`,
 //! each visible only to the caller who sent it (RLS).
-
-use tokio_postgres::Row;
+//!
+//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
+//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
+//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
+//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
+//! one answer (`STYLE.md` 11).
 
 use super::{
     Db, p,
@@ -10,21 +14,13 @@ use super::{
 use crate::http::Result;
 
 /// A saved answer, and the fingerprint of the request it answered.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, postgres_from_row::FromRow)]
 pub struct SavedAnswer {
     pub request_hash: String,
+    #[from_row(rename = "response_status")]
     pub status: i16,
+    #[from_row(rename = "response_body")]
     pub body: serde_json::Value,
-}
-
-impl FromRow for SavedAnswer {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(Self {
-            request_hash: row.try_get("request_hash")?,
-            status: row.try_get("response_status")?,
-            body: row.try_get("response_body")?,
-        })
-    }
 }
 
 /// Claims (`scope`, `key`) for a request whose body hashes to `hash`. False if it was claimed

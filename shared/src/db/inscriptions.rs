@@ -1,9 +1,14 @@
 //! Queries for students: `profiles` (one per WhatsApp number, created through a definer
 //! function and read by no request), `inscriptions` (one per person and masterclass, with what
 //! was submitted with it) and their access tokens (`inscription_tokens`, stored hashed).
+//!
+//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
+//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
+//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
+//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
+//! one answer (`STYLE.md` 11).
 
 use time::{Date, OffsetDateTime};
-use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{
@@ -12,20 +17,8 @@ use super::{
 };
 use crate::{auth::StudentIdentity, http::Result, services::students::InscriptionView};
 
-impl FromRow for InscriptionView {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            masterclass_id: row.try_get("masterclass_id")?,
-            profile_id: row.try_get("profile_id")?,
-            attended: row.try_get("attended")?,
-            attendance_validated_at: row.try_get("attendance_validated_at")?,
-        })
-    }
-}
-
 /// What a student reads of their own inscription.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, postgres_from_row::FromRow)]
 pub struct OwnInscription {
     pub id: Uuid,
     pub full_name: String,
@@ -33,19 +26,6 @@ pub struct OwnInscription {
     pub whatsapp_number: String,
     pub attended: bool,
     pub created_at: OffsetDateTime,
-}
-
-impl FromRow for OwnInscription {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            full_name: row.try_get("full_name")?,
-            date_of_birth: row.try_get("date_of_birth")?,
-            whatsapp_number: row.try_get("whatsapp_number")?,
-            attended: row.try_get("attended")?,
-            created_at: row.try_get("created_at")?,
-        })
-    }
 }
 
 /// The inscription and masterclass of the live access token whose hash is `token_hash` (a

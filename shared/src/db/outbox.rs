@@ -1,9 +1,14 @@
 //! Queries for `outbox_messages`: WhatsApp messages from queueing to delivery. The states and
 //! their transitions are described in `messaging::dispatch`; every transition of a claimed
 //! message is guarded by its claim, so a run that lost its claim changes nothing.
+//!
+//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
+//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
+//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
+//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
+//! one answer (`STYLE.md` 11).
 
 use time::OffsetDateTime;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{
@@ -13,43 +18,21 @@ use super::{
 use crate::{http::Result, messaging::admin::MessageView};
 
 /// A message claimed for sending.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, postgres_from_row::FromRow)]
 pub struct Claimed {
     pub id: Uuid,
     pub to_number: String,
     pub body: String,
 }
 
-impl FromRow for Claimed {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            to_number: row.try_get("to_number")?,
-            body: row.try_get("body")?,
-        })
-    }
-}
-
 /// A message whose send has an unknown outcome.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, postgres_from_row::FromRow)]
 pub struct Doubt {
     pub id: Uuid,
     pub to_number: String,
     pub body: String,
     pub sending_at: Option<OffsetDateTime>,
     pub resent_after_doubt: bool,
-}
-
-impl FromRow for Doubt {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            to_number: row.try_get("to_number")?,
-            body: row.try_get("body")?,
-            sending_at: row.try_get("sending_at")?,
-            resent_after_doubt: row.try_get("resent_after_doubt")?,
-        })
-    }
 }
 
 /// Suppresses the due messages to numbers that opted out; returns how many.
@@ -442,25 +425,6 @@ pub async fn insert(db: &impl Db, messages: &[NewMessage<'_>]) -> Result<Vec<Uui
 const VIEW: &str = "id, inscription_id, to_number, message_type, body, status, attempts, due_at, last_error, \
                     provider_message_id, created_at, sent_at";
 
-impl FromRow for MessageView {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            inscription_id: row.try_get("inscription_id")?,
-            to_number: row.try_get("to_number")?,
-            message_type: row.try_get("message_type")?,
-            body: row.try_get("body")?,
-            status: row.try_get("status")?,
-            attempts: row.try_get("attempts")?,
-            due_at: row.try_get("due_at")?,
-            last_error: row.try_get("last_error")?,
-            provider_message_id: row.try_get("provider_message_id")?,
-            created_at: row.try_get("created_at")?,
-            sent_at: row.try_get("sent_at")?,
-        })
-    }
-}
-
 /// Up to `rows` of the messages the caller may see, newest first, of one status and one
 /// inscription when given, after `after` (creation time and id).
 pub async fn page(
@@ -516,30 +480,18 @@ pub async fn requeue(db: &impl Db, id: Uuid) -> Result<MessageView> {
 }
 
 /// A scheduled message that is due and not queued yet.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, postgres_from_row::FromRow)]
 pub struct DueScheduled {
     /// `reminder` (before the masterclass) or `post_test_invitation` (after it).
     pub kind: String,
+    #[from_row(rename = "id")]
     pub inscription_id: Uuid,
     pub profile_id: Uuid,
     pub whatsapp_number: String,
     pub full_name: String,
+    #[from_row(rename = "title")]
     pub masterclass_title: String,
     pub starts_at: OffsetDateTime,
-}
-
-impl FromRow for DueScheduled {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(Self {
-            kind: row.try_get("kind")?,
-            inscription_id: row.try_get("id")?,
-            profile_id: row.try_get("profile_id")?,
-            whatsapp_number: row.try_get("whatsapp_number")?,
-            full_name: row.try_get("full_name")?,
-            masterclass_title: row.try_get("title")?,
-            starts_at: row.try_get("starts_at")?,
-        })
-    }
 }
 
 /// The reminders due (masterclasses starting within `reminder_before`) and the POST test

@@ -2,6 +2,12 @@
 //! (`sync_peers`); on the local side, its remote and where it stands (`sync_remotes`), the
 //! changes queued for it (`sync_queue`), and the runs (`sync_runs`); on both, records received
 //! that do not fit yet (`sync_parked`).
+//!
+//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
+//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
+//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
+//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
+//! one answer (`STYLE.md` 11).
 
 use serde_json::{Map, Value};
 use tokio_postgres::Row;
@@ -19,18 +25,6 @@ use crate::{
         peer::{PeerView, RunView},
     },
 };
-
-impl FromRow for PeerView {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            created_at: row.try_get("created_at")?,
-            revoked_at: row.try_get("revoked_at")?,
-            last_seen_at: row.try_get("last_seen_at")?,
-        })
-    }
-}
 
 const PEER: &str = "id, name, created_at, revoked_at, last_seen_at";
 
@@ -344,25 +338,6 @@ pub async fn parked(db: &impl Db, arrived: Option<&[Uuid]>) -> Result<Vec<Parked
             })
         })
         .collect()
-}
-
-impl FromRow for RunView {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            remote_url: row.try_get("remote_url")?,
-            trigger: row.try_get("trigger")?,
-            status: row.try_get("status")?,
-            started_at: row.try_get("started_at")?,
-            finished_at: row.try_get("finished_at")?,
-            pushed: row.try_get("pushed")?,
-            pulled: row.try_get("pulled")?,
-            rejected: row.try_get("rejected")?,
-            objects: row.try_get("objects")?,
-            errors: row.try_get("errors")?,
-            next_cursor: row.try_get("next_cursor")?,
-        })
-    }
 }
 
 const RUN: &str = "id, remote_url, trigger, status, started_at, finished_at, pushed, pulled, \

@@ -2,28 +2,21 @@
 //! or given again, and erasure. Erasing is one update (`erased_at`): the triggers of migration
 //! 0016 replace the personal fields, make the inscription a tombstone, and remove what copied
 //! them (on every instance, since `erased_at` replicates like any field).
+//!
+//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
+//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
+//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
+//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
+//! one answer (`STYLE.md` 11).
 
 use time::OffsetDateTime;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{
     Db, p,
-    row::{FromRow, all, failed},
+    row::{all, failed},
 };
 use crate::{http::Result, services::privacy::ConsentEvent};
-
-impl FromRow for ConsentEvent {
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(Self {
-            inscription_id: row.try_get("inscription_id")?,
-            given: row.try_get("given")?,
-            source: row.try_get("source")?,
-            version: row.try_get("version")?,
-            at: row.try_get("at")?,
-        })
-    }
-}
 
 /// The consent history of profile `profile_id` (all its registrations and its number), or of
 /// inscription `inscription_id` alone, oldest first.

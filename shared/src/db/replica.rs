@@ -6,6 +6,12 @@
 //! (a question's key, an inscription's paper, an attempt's answers). Columns that name things
 //! each instance has its own of (staff accounts, profiles) do not travel: a profile is found
 //! again by WhatsApp number.
+//!
+//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
+//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
+//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
+//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
+//! one answer (`STYLE.md` 11).
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -13,7 +19,7 @@ use uuid::Uuid;
 use super::{Db, Transaction, p, row::failed};
 use crate::{
     http::Result,
-    sync::{Collection, clocks_from_json, clocks_to_json, merge::Clocks},
+    sync::{Collection, clocks_to_json, merge::Clocks},
 };
 
 /// How a collection travels between instances.
@@ -207,14 +213,10 @@ pub async fn load(db: &impl Db, collection: Collection, id: Uuid) -> Result<Opti
             collection.name()
         )))?;
     let Some(row) = row else { return Ok(None) };
-    let fields: Value = row.try_get("fields")?;
-    let clocks: Value = row.try_get("field_clocks")?;
+    let (fields, clocks) = super::sync::fields_and_clocks(&row)?;
     Ok(Some(Stored {
-        fields: match fields {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        },
-        clocks: clocks_from_json(&clocks),
+        fields,
+        clocks,
         source: row.try_get("sync_source")?,
     }))
 }

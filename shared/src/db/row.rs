@@ -6,8 +6,19 @@ use crate::http::{Error, Result, on_constraint};
 
 /// A type read from a row by column name (never by position, so a reordered `select` cannot
 /// swap two fields of the same type).
+///
+/// A row that maps field by field (each field a column of its name, or `#[from_row(rename)]`)
+/// derives `postgres_from_row::FromRow` where the type is declared; this trait covers those, and
+/// is written by hand only where a field needs reading (an enum stored as text, a few columns
+/// that make one value).
 pub trait FromRow: Sized {
     fn from_row(row: &Row) -> Result<Self>;
+}
+
+impl<T: postgres_from_row::FromRow> FromRow for T {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(T::try_from_row(row)?)
+    }
 }
 
 /// Reads every row of `rows` as `T`.

@@ -93,6 +93,9 @@ pub async fn release(tx: &Transaction<'_>, name: &str) -> Result<()> {
     Ok(())
 }
 
+// `transact` and `transact_snapshot` take the same arguments and differ in how the transaction
+// begins (`duplicates` pairs them); the snapshot one has no stale-connection retry, since its
+// callers (exports, backups) are not requests a client waits on.
 /// [`transact`], in a read-only `REPEATABLE READ` transaction ([`begin_snapshot_as`]).
 pub async fn transact_snapshot<T>(
     pool: &deadpool_postgres::Pool,

@@ -5,6 +5,12 @@
 //! The list is of inscriptions (one row per student and masterclass), which carry the name and
 //! number each registration was made with; search and name sort use the expression indexes of
 //! migration 0015 (`student_search`, `name_key`), keyset paging the `(created_at, id)` ones.
+//!
+//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
+//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
+//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
+//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
+//! one answer (`STYLE.md` 11).
 
 use tokio_postgres::Row;
 use uuid::Uuid;

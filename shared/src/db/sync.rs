@@ -6,8 +6,15 @@
 //! aborted, and any transaction still to commit has a larger id, so once a cursor passes a
 //! position nothing can appear behind it (migration 0011 says more). Rows are read in
 //! (`sync_xid`, `row_version`) order, which each synced table indexes.
+//!
+//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
+//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
+//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
+//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
+//! one answer (`STYLE.md` 11).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{Db, Transaction, p, row::failed};
@@ -313,16 +320,23 @@ pub async fn load(db: &impl Db, collection: Collection, id: Uuid) -> Result<Opti
             collection.name()
         )))?;
     let Some(row) = row else { return Ok(None) };
-    let fields: Value = row.try_get("fields")?;
-    let clocks: Value = row.try_get("field_clocks")?;
+    let (fields, clocks) = fields_and_clocks(&row)?;
     Ok(Some(Stored {
-        fields: match fields {
-            Value::Object(map) => map.into_iter().collect(),
-            _ => Fields::new(),
-        },
-        clocks: clocks_from_json(&clocks),
+        fields: fields.into_iter().collect(),
+        clocks,
         deleted: row.try_get("deleted")?,
     }))
+}
+
+/// A synced record's `fields` (a JSON object built by the select) and `field_clocks`, as the
+/// device merge and the instance replication both load them.
+pub(crate) fn fields_and_clocks(row: &Row) -> Result<(Map<String, Value>, Clocks)> {
+    let fields = match row.try_get("fields")? {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let clocks: Value = row.try_get("field_clocks")?;
+    Ok((fields, clocks_from_json(&clocks)))
 }
 
 /// Stores the merged clocks of record `id`, and deletes (`Some(true)`) or revives

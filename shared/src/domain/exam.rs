@@ -1,6 +1,12 @@
 //! Exams and questions: the PRE/POST kinds, choices A–D, a student's answers, and questions of
 //! the bank as staff write them. Students and the routes say "test" (`/api/tests`); the code says
 //! "exam" so that "test" means only the test suite.
+//!
+//! Domain types share shapes, which `duplicates` pairs: an enum stored and sent as text has a
+//! `parse` and an `as_str` of one arm a variant, a draft is a flat struct of optional fields as
+//! sent (each with its schema attribute) and its parsed type the same fields checked, a secret's
+//! `Debug` names the type and leaves the secret out. Each is the type's own contract; what
+//! differs (the names, the values, the limits) is the content.
 
 use std::collections::BTreeMap;
 

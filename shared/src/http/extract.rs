@@ -135,7 +135,9 @@ where
     }
 }
 
-/// Query parameters; a malformed one is a 400 naming the problem.
+/// Query parameters; a malformed one is a 400 naming the problem. (Like [`Json`] and [`Path`],
+/// axum's extractor wrapped so that its rejection is the platform's problem+json; the three
+/// impls share that shape, which `duplicates` pairs.)
 #[derive(Debug)]
 pub struct Query<T>(pub T);
 

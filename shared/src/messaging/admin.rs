@@ -45,7 +45,7 @@ pub struct Queued {
 }
 
 /// A message as staff see it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow)]
 pub struct MessageView {
     pub id: Uuid,
     pub inscription_id: Option<Uuid>,
@@ -66,6 +66,9 @@ pub struct MessageView {
     pub sent_at: Option<OffsetDateTime>,
 }
 
+// `services::dashboard::RecordMessage` is this view's sibling in a student's record (it has
+// `status_at` instead of the queue's `due_at` and provider id), which `duplicates` pairs: each is
+// the contract of its route, and the record's is part of the export.
 /// A page of messages.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessagePage {

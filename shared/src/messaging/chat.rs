@@ -502,6 +502,8 @@ async fn say(
     Ok(())
 }
 
+// `ask` and `submit` take the same conversation state (`duplicates` pairs their signatures):
+// the two things a reply can lead to.
 /// Queues the question the conversation is at, after a line on what the last reply did.
 async fn ask(
     tx: &Transaction<'_>,

@@ -6,6 +6,13 @@
 //! when staff open it. Answers must cover exactly the paper, each A–D. The score is computed by
 //! the database from keys the student's transaction cannot read, and a result message is queued
 //! in the same transaction.
+//!
+//! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
+//! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
+//! the same transaction, one statement a step so that the order reads as the rule. Request and
+//! answer types are flat structs whose fields are the contract (an optional filter a field, a
+//! timestamp with its `rfc3339` attribute), so two of them read alike. What differs (the record,
+//! the rule, the audit action, the fields) is the content of each.
 
 use std::collections::BTreeMap;
 

@@ -5,6 +5,13 @@
 //! masterclass, the client uploads straight to the store, and [`confirm_pdf`] checks what
 //! arrived (present, not too large, starts with `%PDF-`) before recording it and deleting the
 //! handout it replaces.
+//!
+//! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
+//! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
+//! the same transaction, one statement a step so that the order reads as the rule. Request and
+//! answer types are flat structs whose fields are the contract (an optional filter a field, a
+//! timestamp with its `rfc3339` attribute), so two of them read alike. What differs (the record,
+//! the rule, the audit action, the fields) is the content of each.
 
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};

@@ -23,7 +23,9 @@ use crate::{
 pub const EXPORT_SCHEMA_VERSION: u32 = 1;
 
 /// One consent event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow,
+)]
 pub struct ConsentEvent {
     /// The registration it is about; none for the number's STOP / START.
     pub inscription_id: Option<Uuid>,

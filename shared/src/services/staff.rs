@@ -3,6 +3,13 @@
 //! Sign-in answers every wrong e-mail, wrong password, inactive or locked account with the same
 //! 401, after the same amount of password hashing. After `LOGIN_MAX_FAILURES` wrong passwords in
 //! a row an account is locked for `LOGIN_LOCKOUT_SECS`, even for the right password.
+//!
+//! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
+//! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
+//! the same transaction, one statement a step so that the order reads as the rule. Request and
+//! answer types are flat structs whose fields are the contract (an optional filter a field, a
+//! timestamp with its `rfc3339` attribute), so two of them read alike. What differs (the record,
+//! the rule, the audit action, the fields) is the content of each.
 
 use crate::db::Db;
 use serde::{Deserialize, Serialize};

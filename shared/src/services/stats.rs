@@ -9,6 +9,13 @@
 //! - **discrimination** D (Kelley, 1939): p of the upper 27 % of attempts by score minus p of
 //!   the lower 27 %; and the corrected **point-biserial** correlation of the item with the rest
 //!   of the test.
+//!
+//! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
+//! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
+//! the same transaction, one statement a step so that the order reads as the rule. Request and
+//! answer types are flat structs whose fields are the contract (an optional filter a field, a
+//! timestamp with its `rfc3339` attribute), so two of them read alike. What differs (the record,
+//! the rule, the audit action, the fields) is the content of each.
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -330,23 +337,12 @@ pub fn chart(stats: &MasterclassStats) -> Result<String> {
         root.fill(&WHITE).map_err(|e| failed(&e))?;
         let (left, right) = root.split_horizontally(500);
 
-        let max_score = stats
-            .distributions
-            .pre
-            .iter()
-            .chain(&stats.distributions.post)
-            .map(|s| s.score)
-            .max()
-            .unwrap_or(10);
-        let most = stats
-            .distributions
-            .pre
-            .iter()
-            .chain(&stats.distributions.post)
-            .map(|s| s.count)
-            .max()
-            .unwrap_or(0)
-            .max(1);
+        let bars = || {
+            let d = &stats.distributions;
+            d.pre.iter().chain(&d.post)
+        };
+        let max_score = bars().map(|s| s.score).max().unwrap_or(10);
+        let most = bars().map(|s| s.count).max().unwrap_or(0).max(1);
         let mut scores = ChartBuilder::on(&left)
             .caption("Scores : PRE et POST", ("sans-serif", 18))
             .margin(12)

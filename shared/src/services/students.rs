@@ -2,6 +2,13 @@
 //!
 //! A token is issued at registration (and re-issued by staff when a student loses it), shown
 //! once, and stored only as a hash. Re-issuing revokes the earlier ones.
+//!
+//! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
+//! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
+//! the same transaction, one statement a step so that the order reads as the rule. Request and
+//! answer types are flat structs whose fields are the contract (an optional filter a field, a
+//! timestamp with its `rfc3339` attribute), so two of them read alike. What differs (the record,
+//! the rule, the audit action, the fields) is the content of each.
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -54,7 +61,7 @@ pub struct Results {
 }
 
 /// An inscription as staff see it after a change.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow)]
 pub struct InscriptionView {
     pub id: Uuid,
     pub masterclass_id: Uuid,

@@ -36,6 +36,13 @@ pub struct Context<'a> {
     pub now: OffsetDateTime,
 }
 
+/// A mutation whose collection and clock were read ([`checked`]).
+struct Checked<'a> {
+    collection: Collection,
+    mutation: &'a Mutation,
+    at: super::Hlc,
+}
+
 /// Applies `mutation`; `Ok(true)` when it changed something.
 pub async fn apply(ctx: &Context<'_>, tx: &Transaction<'_>, mutation: &Mutation) -> Result<bool> {
     let (collection, at) = checked(ctx, mutation)?;
@@ -50,15 +57,18 @@ pub async fn apply(ctx: &Context<'_>, tx: &Transaction<'_>, mutation: &Mutation)
     }
     check_field_names(collection, mutation)?;
     let stored = db::sync::load(tx, collection, mutation.record_id).await?;
+    let m = Checked {
+        collection,
+        mutation,
+        at,
+    };
     match (mutation.op, stored) {
         (Op::Create, None) => {
-            create(ctx, tx, collection, mutation, &at).await?;
+            create(ctx, tx, &m).await?;
             Ok(true)
         }
-        (Op::Create | Op::Update, Some(stored)) => {
-            update(ctx, tx, collection, mutation, &at, stored).await
-        }
-        (Op::Delete, Some(stored)) => delete(tx, collection, mutation, &at, stored).await,
+        (Op::Create | Op::Update, Some(stored)) => update(ctx, tx, &m, stored).await,
+        (Op::Delete, Some(stored)) => delete(tx, &m, stored).await,
         (Op::Update | Op::Delete, None) => Err(unknown_record()),
     }
 }
@@ -156,13 +166,12 @@ fn staff_id(caller: &Caller) -> Result<uuid::Uuid> {
     }
 }
 
-async fn create(
-    ctx: &Context<'_>,
-    tx: &Transaction<'_>,
-    collection: Collection,
-    mutation: &Mutation,
-    at: &super::Hlc,
-) -> Result<()> {
+async fn create(ctx: &Context<'_>, tx: &Transaction<'_>, m: &Checked<'_>) -> Result<()> {
+    let Checked {
+        collection,
+        mutation,
+        ref at,
+    } = *m;
     let id = mutation.record_id;
     let fields = &mutation.fields;
     let (_, clocks) = merge::update(&merge::Clocks::new(), collection.sent(fields), at);
@@ -323,11 +332,14 @@ fn question_draft(fields: &Fields) -> QuestionDraft {
 async fn update(
     ctx: &Context<'_>,
     tx: &Transaction<'_>,
-    collection: Collection,
-    mutation: &Mutation,
-    at: &super::Hlc,
+    m: &Checked<'_>,
     stored: db::sync::Stored,
 ) -> Result<bool> {
+    let Checked {
+        collection,
+        mutation,
+        ref at,
+    } = *m;
     let (winners, clocks) = merge::update(&stored.clocks, collection.sent(&mutation.fields), at);
     let mut merged = stored.fields.clone();
     for field in &winners {
@@ -395,13 +407,12 @@ async fn update(
     Ok(!changed.is_empty() || revived)
 }
 
-async fn delete(
-    tx: &Transaction<'_>,
-    collection: Collection,
-    mutation: &Mutation,
-    at: &super::Hlc,
-    stored: db::sync::Stored,
-) -> Result<bool> {
+async fn delete(tx: &Transaction<'_>, m: &Checked<'_>, stored: db::sync::Stored) -> Result<bool> {
+    let Checked {
+        collection,
+        mutation,
+        ref at,
+    } = *m;
     match collection {
         Collection::Masterclasses | Collection::Inscriptions | Collection::Attempts => {
             return Err(Error::Forbidden);
@@ -416,6 +427,8 @@ async fn delete(
         }
         Collection::Questions | Collection::Documents => {}
     }
+    // As in `update`: the merged clocks are stored when they moved (`duplicates` pairs the two
+    // calls); a delete sets the tombstone where an update may lift it.
     let clocks = merge::delete(&stored.clocks, at);
     let gone = !merge::alive(&clocks) && !stored.deleted;
     if clocks != stored.clocks || gone {

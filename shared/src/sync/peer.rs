@@ -63,7 +63,7 @@ pub const MAX_PUSH_BYTES: usize = 200 * 1024;
 pub const LEASE: Duration = Duration::from_secs(15 * 60);
 
 /// A sync peer, as admins of the remote see it (never its secret).
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow)]
 pub struct PeerView {
     pub id: Uuid,
     pub name: String,
@@ -117,7 +117,7 @@ impl PeerName {
 }
 
 /// A run's report.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow)]
 pub struct RunView {
     pub id: Uuid,
     pub remote_url: String,
@@ -253,15 +253,14 @@ pub async fn receive(
         Ok(parsed) => parsed,
         Err(error) => return Ok((super::apply::rejected(mutation, error)?, false)),
     };
-    let applied = replica::apply(
-        tx,
+    let received = replica::Received {
         collection,
-        mutation.record_id,
-        &mutation.fields,
-        &clocks,
-        peer,
-    )
-    .await?;
+        id: mutation.record_id,
+        fields: &mutation.fields,
+        clocks: &clocks,
+        source: peer,
+    };
+    let applied = replica::apply(tx, received).await?;
     let did = matches!(
         applied,
         replica::Applied::Inserted | replica::Applied::Merged
@@ -398,6 +397,8 @@ async fn exchange(
                 })
                 .collect(),
         };
+        // One `call` a protocol step (push, pull), each the request and what it was doing
+        // (`duplicates` pairs them by shape).
         let answer: PushResponse = call(
             client
                 .post(format!("{}/api/sync/push", config.url))
@@ -463,15 +464,15 @@ async fn exchange(
                 else {
                     continue;
                 };
-                replica::apply(
-                    tx,
-                    change.collection,
-                    change.id,
+                let clocks = clocks_from_json(clocks);
+                let received = replica::Received {
+                    collection: change.collection,
+                    id: change.id,
                     fields,
-                    &clocks_from_json(clocks),
-                    remote.id,
-                )
-                .await?;
+                    clocks: &clocks,
+                    source: remote.id,
+                };
+                replica::apply(tx, received).await?;
                 applied += 1;
             }
             let keys: Vec<String> = page

@@ -117,31 +117,28 @@ pub fn merge_record(
     }
 }
 
-/// Applies one received record in a savepoint of its own; `source` is the instance it came
-/// from. A record that does not fit yet is parked (see the module doc).
-pub async fn apply(
-    tx: &Transaction<'_>,
-    collection: Collection,
-    id: Uuid,
-    fields: &Map<String, Value>,
-    clocks: &Clocks,
-    source: Uuid,
-) -> Result<Applied> {
-    apply_as(tx, collection, id, fields, clocks, source, false).await
+/// A record received from another instance, as [`apply`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    pub collection: Collection,
+    pub id: Uuid,
+    pub fields: &'a Map<String, Value>,
+    pub clocks: &'a Clocks,
+    /// The instance it came from.
+    pub source: Uuid,
+}
+
+/// Applies one received record in a savepoint of its own. A record that does not fit yet is
+/// parked (see the module doc).
+pub async fn apply(tx: &Transaction<'_>, record: Received<'_>) -> Result<Applied> {
+    apply_as(tx, record, false).await
 }
 
 /// [`apply`], for a record that was parked (`parked`: taken out of `sync_parked` if it fits).
-async fn apply_as(
-    tx: &Transaction<'_>,
-    collection: Collection,
-    id: Uuid,
-    fields: &Map<String, Value>,
-    clocks: &Clocks,
-    source: Uuid,
-    parked: bool,
-) -> Result<Applied> {
+async fn apply_as(tx: &Transaction<'_>, record: Received<'_>, parked: bool) -> Result<Applied> {
+    let Received { collection, id, .. } = record;
     db::sync::savepoint(tx).await?;
-    match write(tx, collection, id, fields, clocks, source).await {
+    match write(tx, record).await {
         Ok(applied) => {
             db::sync::release(tx).await?;
             if parked {
@@ -155,17 +152,12 @@ async fn apply_as(
             let parked = db::peers::Parked {
                 collection,
                 id,
-                fields: fields.clone(),
-                clocks: clocks.clone(),
-                source,
+                fields: record.fields.clone(),
+                clocks: record.clocks.clone(),
+                source: record.source,
             };
-            db::peers::park(
-                tx,
-                &parked,
-                &references(collection, fields),
-                &error.to_string(),
-            )
-            .await?;
+            let waits_for = references(collection, record.fields);
+            db::peers::park(tx, &parked, &waits_for, &error.to_string()).await?;
             Ok(Applied::Parked)
         }
         Err(error) => Err(error),
@@ -203,16 +195,14 @@ pub async fn retry_parked(tx: &Transaction<'_>, arrived: Option<&[Uuid]>) -> Res
         let parked = db::peers::parked(tx, arrived.as_deref()).await?;
         let mut now = Vec::new();
         for record in &parked {
-            let applied = apply_as(
-                tx,
-                record.collection,
-                record.id,
-                &record.fields,
-                &record.clocks,
-                record.source,
-                true,
-            )
-            .await?;
+            let received = Received {
+                collection: record.collection,
+                id: record.id,
+                fields: &record.fields,
+                clocks: &record.clocks,
+                source: record.source,
+            };
+            let applied = apply_as(tx, received, true).await?;
             if applied != Applied::Parked {
                 fitted += 1;
                 now.push(record.id);
@@ -225,21 +215,24 @@ pub async fn retry_parked(tx: &Transaction<'_>, arrived: Option<&[Uuid]>) -> Res
     }
 }
 
-async fn write(
-    tx: &Transaction<'_>,
-    collection: Collection,
-    id: Uuid,
-    fields: &Map<String, Value>,
-    clocks: &Clocks,
-    source: Uuid,
-) -> Result<Applied> {
+async fn write(tx: &Transaction<'_>, record: Received<'_>) -> Result<Applied> {
+    let Received {
+        collection,
+        id,
+        fields,
+        clocks,
+        source,
+    } = record;
     let s = shape(collection);
-    let columns: Vec<&str> = s
-        .columns
-        .iter()
-        .copied()
-        .filter(|c| fields.contains_key(*c))
-        .collect();
+    // The shape's columns that `fields` carries.
+    let present = |fields: &Map<String, Value>| -> Vec<&str> {
+        s.columns
+            .iter()
+            .copied()
+            .filter(|c| fields.contains_key(*c))
+            .collect()
+    };
+    let columns = present(fields);
     let applied = match db::replica::load(tx, collection, id).await? {
         None => {
             let profile = match collection {
@@ -260,14 +253,8 @@ async fn write(
                 }
                 _ => {}
             }
-            let columns: Vec<&str> = s
-                .columns
-                .iter()
-                .copied()
-                .filter(|c| fields.contains_key(*c))
-                .collect();
             let write = db::replica::Write {
-                columns: &columns,
+                columns: &present(&fields),
                 fields: &fields,
                 clocks,
                 source: Some(source),
