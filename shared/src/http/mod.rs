@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod layers;
 pub mod openapi;
+pub mod rfc3339;
 
 pub use auth::{Admin, Member, Peer, Staff, Student, StudentOrErased};
 pub use error::{Error, FieldError, Result, on_constraint};

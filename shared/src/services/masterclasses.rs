@@ -33,15 +33,15 @@ pub struct MasterclassView {
     pub id: Uuid,
     pub title: String,
     pub description: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::http::rfc3339")]
     pub starts_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::http::rfc3339")]
     pub ends_at: OffsetDateTime,
     pub published: bool,
     pub pdf: Option<PdfView>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::http::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::http::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -49,10 +49,11 @@ pub struct MasterclassView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PdfView {
     pub size: i64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::http::rfc3339")]
     pub uploaded_at: OffsetDateTime,
-    pub download_url: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String)]
+    pub download_url: crate::storage::SignedUrl,
+    #[serde(with = "crate::http::rfc3339")]
     pub download_expires_at: OffsetDateTime,
 }
 
@@ -75,7 +76,7 @@ pub struct UploadTicket {
     /// Headers to send with the upload, as they are.
     pub headers: std::collections::BTreeMap<String, String>,
     pub max_bytes: u64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::http::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
 

@@ -56,7 +56,7 @@ pub struct PhotoView {
     pub size: i64,
     pub content_type: String,
     pub download_url: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::http::rfc3339")]
     pub download_expires_at: OffsetDateTime,
 }
 
@@ -201,7 +201,7 @@ async fn view(state: &AppState, photo: Option<(String, i64, String)>) -> Result<
     Ok(Some(PhotoView {
         size,
         content_type,
-        download_url: link.url,
+        download_url: link.url.to_string(),
         download_expires_at: link.expires_at,
     }))
 }

@@ -67,11 +67,11 @@ pub const LEASE: Duration = Duration::from_secs(15 * 60);
 pub struct PeerView {
     pub id: Uuid,
     pub name: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::http::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::http::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::http::rfc3339::option")]
     pub last_seen_at: Option<OffsetDateTime>,
 }
 
@@ -126,9 +126,9 @@ pub struct RunView {
     /// `running`, `succeeded`, `failed` (see `errors`; the next run resumes) or `skipped`
     /// (another run held the remote).
     pub status: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::http::rfc3339")]
     pub started_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::http::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
     /// Mutations the remote acknowledged in this run.
     pub pushed: i32,
@@ -725,7 +725,7 @@ pub async fn object_links(state: &AppState, request: &ObjectsRequest) -> Result<
     let mut response = ObjectsResponse::default();
     for key in &request.download {
         let url = match state.storage.size(key).await? {
-            Some(_) => Some(state.storage.download_link(key, ttl).await?.url),
+            Some(_) => Some(state.storage.download_link(key, ttl).await?.url.to_string()),
             None => None,
         };
         response.download.push(ObjectLink {
