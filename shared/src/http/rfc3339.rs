@@ -27,52 +27,60 @@ fn format(at: &OffsetDateTime, buf: &mut [u8; MAX_LEN]) -> Result<usize, &'stati
     if offset_seconds != 0 || offset_hours.unsigned_abs() > 23 {
         return Err("the UTC offset cannot be written in RFC 3339");
     }
-    let mut len = 0;
-    let mut put = |bytes: &[u8]| {
-        buf[len..len + bytes.len()].copy_from_slice(bytes);
-        len += bytes.len();
-    };
-    let two = |n: u8| [b'0' + n / 10, b'0' + n % 10];
-    let year = year as u16;
-    put(&[
-        b'0' + (year / 1000) as u8,
-        b'0' + (year / 100 % 10) as u8,
-        b'0' + (year / 10 % 10) as u8,
-        b'0' + (year % 10) as u8,
-        b'-',
-    ]);
-    put(&two(u8::from(at.month())));
-    put(b"-");
-    put(&two(at.day()));
-    put(b"T");
-    put(&two(at.hour()));
-    put(b":");
-    put(&two(at.minute()));
-    put(b":");
-    put(&two(at.second()));
+    // Fixed positions up to the seconds (no bounds checks, no calls), then what varies.
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    let year = year as u32;
+    let fields = [
+        (0, year / 1000),
+        (1, year / 100),
+        (2, year / 10),
+        (3, year),
+        (5, u32::from(u8::from(at.month())) / 10),
+        (6, u32::from(u8::from(at.month()))),
+        (8, u32::from(at.day()) / 10),
+        (9, u32::from(at.day())),
+        (11, u32::from(at.hour()) / 10),
+        (12, u32::from(at.hour())),
+        (14, u32::from(at.minute()) / 10),
+        (15, u32::from(at.minute())),
+        (17, u32::from(at.second()) / 10),
+        (18, u32::from(at.second())),
+    ];
+    for (i, n) in fields {
+        buf[i] = digit(n);
+    }
+    buf[4] = b'-';
+    buf[7] = b'-';
+    buf[10] = b'T';
+    buf[13] = b':';
+    buf[16] = b':';
+    let mut len = 19;
     let nanos = at.nanosecond();
     if nanos != 0 {
-        let mut digits = [0u8; 9];
+        buf[19] = b'.';
         let mut rest = nanos;
-        for digit in digits.iter_mut().rev() {
-            *digit = b'0' + (rest % 10) as u8;
+        for i in (20..29).rev() {
+            buf[i] = digit(rest);
             rest /= 10;
         }
-        let kept = 9 - trailing_zeros(nanos);
-        put(b".");
-        put(&digits[..kept]);
+        len = 29 - trailing_zeros(nanos);
     }
     if at.offset().is_utc() {
-        put(b"Z");
+        buf[len] = b'Z';
+        len += 1;
     } else {
-        put(if at.offset().is_negative() {
-            b"-"
+        let (hours, minutes) = (offset_hours.unsigned_abs(), offset_minutes.unsigned_abs());
+        buf[len] = if at.offset().is_negative() {
+            b'-'
         } else {
-            b"+"
-        });
-        put(&two(offset_hours.unsigned_abs()));
-        put(b":");
-        put(&two(offset_minutes.unsigned_abs()));
+            b'+'
+        };
+        buf[len + 1] = b'0' + hours / 10;
+        buf[len + 2] = b'0' + hours % 10;
+        buf[len + 3] = b':';
+        buf[len + 4] = b'0' + minutes / 10;
+        buf[len + 5] = b'0' + minutes % 10;
+        len += 6;
     }
     Ok(len)
 }

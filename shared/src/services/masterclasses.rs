@@ -101,22 +101,27 @@ pub struct PdfConfirmRequest {
 const PDF_MAGIC: &[u8] = b"%PDF-";
 
 pub async fn view(state: &AppState, m: Masterclass) -> Result<MasterclassView> {
-    let pdf = match m.pdf {
+    let link = match &m.pdf {
         None => None,
-        Some(pdf) => {
-            let link = state
+        Some(pdf) => Some(
+            state
                 .storage
                 .download_link(&pdf.key, state.config.uploads.presign_ttl)
-                .await?;
-            Some(PdfView {
-                size: pdf.size,
-                uploaded_at: pdf.uploaded_at,
-                download_url: link.url,
-                download_expires_at: link.expires_at,
-            })
-        }
+                .await?,
+        ),
     };
-    Ok(MasterclassView {
+    Ok(view_with(m, link))
+}
+
+/// `m` as answered, with its handout's `link` (`None` when it has no handout).
+fn view_with(m: Masterclass, link: Option<crate::storage::DownloadLink>) -> MasterclassView {
+    let pdf = m.pdf.zip(link).map(|(pdf, link)| PdfView {
+        size: pdf.size,
+        uploaded_at: pdf.uploaded_at,
+        download_url: link.url,
+        download_expires_at: link.expires_at,
+    });
+    MasterclassView {
         id: m.id,
         title: m.title,
         description: m.description,
@@ -126,7 +131,7 @@ pub async fn view(state: &AppState, m: Masterclass) -> Result<MasterclassView> {
         pdf,
         created_at: m.created_at,
         updated_at: m.updated_at,
-    })
+    }
 }
 
 pub async fn create(
@@ -170,8 +175,23 @@ pub async fn list(
 ) -> Result<MasterclassPage> {
     let (rows, total) =
         db::masterclasses::list(tx, published_only, paging.limit, paging.offset).await?;
-    // Links are signed together, not one await per row (and cost nothing once warm).
-    let items = futures::future::try_join_all(rows.into_iter().map(|row| view(state, row))).await?;
+    // Links are looked up together, and only the missing ones signed (together).
+    let keys: Vec<&str> = rows
+        .iter()
+        .filter_map(|m| Some(m.pdf.as_ref()?.key.as_str()))
+        .collect();
+    let mut links = state
+        .storage
+        .download_links(&keys, state.config.uploads.presign_ttl)
+        .await?
+        .into_iter();
+    let items = rows
+        .into_iter()
+        .map(|m| {
+            let link = m.pdf.as_ref().and_then(|_| links.next());
+            view_with(m, link)
+        })
+        .collect();
     Ok(MasterclassPage {
         items,
         total,
