@@ -9,8 +9,10 @@
 //! end-to-end suite feeds every sample, rewritten the same way, to its function binary and checks
 //! the status `events/README.md` documents for it.
 //!
-//! Every row is made through the API as a client would, one `api.expect` a call (status, method,
-//! path, caller, body): `duplicates` pairs those calls by shape, the route is what differs.
+//! Rows are made through the API as a client would where a route exists (the first admin, a
+//! dead message and the handouts' bytes are put in place directly), one `api.expect` a call
+//! (status, method, path, caller, body): `duplicates` pairs those calls by shape, the route is
+//! what differs.
 
 use anyhow::{Context, bail};
 use axum::{Router, body::Body};

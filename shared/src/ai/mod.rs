@@ -157,6 +157,8 @@ pub struct Request<'a> {
     pub existing: &'a [String],
 }
 
+// (`duplicates` pairs these fields with the dashboard's record types by shape: flat structs of
+// what each names.)
 /// The outcome of a successful generation.
 #[derive(Debug)]
 pub struct Generation {
@@ -170,8 +172,6 @@ pub struct Generation {
     pub response_ids: Vec<String>,
 }
 
-// (`duplicates` pairs the result's fields with the dashboard's record types by shape: flat
-// structs of what each names.)
 /// Why a generation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GenerateError {

@@ -93,18 +93,13 @@ pub async fn release(tx: &Transaction<'_>, name: &str) -> Result<()> {
     Ok(())
 }
 
-// `transact` and `transact_snapshot` take the same arguments and differ in how the transaction
-// begins (`duplicates` pairs them); the snapshot one has no stale-connection retry, since its
-// callers (exports, backups) are not requests a client waits on.
 /// [`transact`], in a read-only `REPEATABLE READ` transaction ([`begin_snapshot_as`]).
 pub async fn transact_snapshot<T>(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
     work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T>,
 ) -> Result<T> {
-    let mut client = pool.get().await?;
-    let tx = begin_snapshot_as(&mut client, caller).await?;
-    run(tx, work).await
+    transact_with(pool, caller, true, work).await
 }
 
 /// Runs `work` in one transaction as `caller` on a connection from `pool`, and commits it; an
@@ -118,8 +113,19 @@ pub async fn transact<T>(
     caller: &Caller,
     work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T>,
 ) -> Result<T> {
+    transact_with(pool, caller, false, work).await
+}
+
+/// [`transact`], or [`transact_snapshot`] when `snapshot`: both begin again once on a fresh
+/// connection when the pooled one was closed.
+async fn transact_with<T>(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    snapshot: bool,
+    work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T>,
+) -> Result<T> {
     let mut client = pool.get().await?;
-    let stale = match begin_as(&mut client, caller).await {
+    let stale = match begin(&mut client, caller, snapshot).await {
         Ok(tx) => return run(tx, work).await,
         Err(e) if e.is_unavailable() => e,
         Err(e) => return Err(e),
@@ -127,8 +133,20 @@ pub async fn transact<T>(
     tracing::warn!(error = %format!("{stale:#}"), "a pooled connection was closed; beginning again on a fresh one");
     drop(deadpool_postgres::Object::take(client));
     let mut client = pool.get().await?;
-    let tx = begin_as(&mut client, caller).await?;
+    let tx = begin(&mut client, caller, snapshot).await?;
     run(tx, work).await
+}
+
+async fn begin<'a>(
+    client: &'a mut Client,
+    caller: &Caller,
+    snapshot: bool,
+) -> Result<Transaction<'a>> {
+    if snapshot {
+        begin_snapshot_as(client, caller).await
+    } else {
+        begin_as(client, caller).await
+    }
 }
 
 async fn run<T>(

@@ -502,8 +502,9 @@ async fn say(
     Ok(())
 }
 
-// `ask` and `submit` take the same conversation state (`duplicates` pairs their signatures):
-// the two things a reply can lead to.
+// `ask` and `submit` take much the same arguments (the transaction, the conversation, the
+// paper, the latest reply: `duplicates` pairs their signatures): the two things a reply can
+// lead to, one more question or the test handed in.
 /// Queues the question the conversation is at, after a line on what the last reply did.
 async fn ask(
     tx: &Transaction<'_>,

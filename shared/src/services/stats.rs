@@ -10,12 +10,9 @@
 //!   the lower 27 %; and the corrected **point-biserial** correlation of the item with the rest
 //!   of the test.
 //!
-//! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
-//! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
-//! the same transaction, one statement a step so that the order reads as the rule. Request and
-//! answer types are flat structs whose fields are the contract (an optional filter a field, a
-//! timestamp with its `rfc3339` attribute), so two of them read alike. What differs (the record,
-//! the rule, the audit action, the fields) is the content of each.
+//! The answer types are flat structs whose fields are the contract (a figure a field, a
+//! timestamp with its `rfc3339` attribute), so `duplicates` pairs some of them with other
+//! services' types by shape; what each names is the difference.
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
