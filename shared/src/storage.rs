@@ -29,6 +29,11 @@ use crate::config::S3Config;
 /// Download links kept before expired ones are swept out.
 const LINKS_KEPT: usize = 4096;
 
+/// A kept link is handed out again while more than half of `ttl` remains on it.
+fn fresh(link: &DownloadLink, now: OffsetDateTime, ttl: Duration) -> bool {
+    link.expires_at - now >= ttl / 2
+}
+
 /// A presigned download link and when it stops working.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadLink {
@@ -55,10 +60,6 @@ impl SignedUrl {
             url: url.into(),
             json: json.into(),
         }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.url
     }
 }
 
@@ -217,9 +218,7 @@ impl Storage {
     /// fresh one otherwise.
     pub async fn download_link(&self, key: &str, ttl: Duration) -> anyhow::Result<DownloadLink> {
         let now = OffsetDateTime::now_utc();
-        if let Some(link) = self.cached_link(key)
-            && link.expires_at - now >= ttl / 2
-        {
+        if let Some(link) = self.kept(&[key], now, ttl).pop().flatten() {
             return Ok(link);
         }
         let presigned = self
@@ -245,7 +244,7 @@ impl Storage {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if links.len() >= LINKS_KEPT {
-            links.retain(|_, kept| kept.expires_at - now >= ttl / 2);
+            links.retain(|_, kept| fresh(kept, now, ttl));
             if links.len() >= LINKS_KEPT {
                 // All still fresh: start over rather than grow (they are only re-signed).
                 links.clear();
@@ -255,12 +254,20 @@ impl Storage {
         Ok(link)
     }
 
-    fn cached_link(&self, key: &str) -> Option<DownloadLink> {
+    /// The kept link of each of `keys` that is still fresh at `now`, under one lock.
+    fn kept(&self, keys: &[&str], now: OffsetDateTime, ttl: Duration) -> Vec<Option<DownloadLink>> {
         let links = self
             .links
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        links.get(key).cloned()
+        keys.iter()
+            .map(|key| {
+                links
+                    .get(*key)
+                    .filter(|link| fresh(link, now, ttl))
+                    .cloned()
+            })
+            .collect()
     }
 
     /// [`download_link`](Self::download_link) for each of `keys`, in order: the kept ones read
@@ -271,21 +278,7 @@ impl Storage {
         keys: &[&str],
         ttl: Duration,
     ) -> anyhow::Result<Vec<DownloadLink>> {
-        let now = OffsetDateTime::now_utc();
-        let mut found: Vec<Option<DownloadLink>> = {
-            let links = self
-                .links
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            keys.iter()
-                .map(|key| {
-                    links
-                        .get(*key)
-                        .filter(|link| link.expires_at - now >= ttl / 2)
-                        .cloned()
-                })
-                .collect()
-        };
+        let mut found = self.kept(keys, OffsetDateTime::now_utc(), ttl);
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| found[i].is_none()).collect();
         let signed = futures::future::try_join_all(
             missing.iter().map(|&i| self.download_link(keys[i], ttl)),
