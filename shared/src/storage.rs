@@ -2,8 +2,8 @@
 //! override with path-style addressing (the local stack's embedded store, MinIO, ...).
 //!
 //! PDFs never pass through a function: clients upload and download them with presigned URLs.
-//! Download links are kept per object while more than half their life remains, so a page of
-//! masterclasses costs no signing once warm, and a browser that saw a link before gets the same
+//! Download links are kept per object while more than half their life remains, so a handout
+//! downloaded again costs no signing, and a browser that followed a link before gets the same
 //! URL again (and its cached PDF).
 
 use std::{
@@ -37,64 +37,8 @@ fn fresh(link: &DownloadLink, now: OffsetDateTime, ttl: Duration) -> bool {
 /// A presigned download link and when it stops working.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadLink {
-    pub url: SignedUrl,
+    pub url: String,
     pub expires_at: OffsetDateTime,
-}
-
-/// A signed URL, with its JSON text made once, when it is signed.
-///
-/// A link is kept and handed out many times (a page of 50 masterclasses carries 50 of them, some
-/// 600 characters each), and serde_json would scan every character for escaping on every
-/// response: at the size-optimised release profile that was a tenth of the page's time. Cloning
-/// is two reference counts.
-#[derive(Clone)]
-pub struct SignedUrl {
-    url: Arc<str>,
-    json: Arc<serde_json::value::RawValue>,
-}
-
-impl SignedUrl {
-    pub fn new(url: &str) -> Self {
-        let json = serde_json::value::to_raw_value(url).expect("a string is always JSON");
-        Self {
-            url: url.into(),
-            json: json.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for SignedUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.url)
-    }
-}
-
-impl std::fmt::Debug for SignedUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&*self.url, f)
-    }
-}
-
-impl PartialEq for SignedUrl {
-    fn eq(&self, other: &Self) -> bool {
-        self.url == other.url
-    }
-}
-
-impl Eq for SignedUrl {}
-
-impl serde::Serialize for SignedUrl {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // serde_json (to text, or to a `Value`) takes the kept text as it is.
-        self.json.serialize(serializer)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for SignedUrl {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let url = String::deserialize(deserializer)?;
-        Ok(Self::new(&url))
-    }
 }
 
 /// A presigned request a client performs itself.
@@ -218,7 +162,14 @@ impl Storage {
     /// fresh one otherwise.
     pub async fn download_link(&self, key: &str, ttl: Duration) -> anyhow::Result<DownloadLink> {
         let now = OffsetDateTime::now_utc();
-        if let Some(link) = self.kept(&[key], now, ttl).pop().flatten() {
+        let kept = self
+            .links
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(key)
+            .filter(|link| fresh(link, now, ttl))
+            .cloned();
+        if let Some(link) = kept {
             return Ok(link);
         }
         let presigned = self
@@ -236,7 +187,7 @@ impl Storage {
             .await
             .with_context(|| format!("presigning download of {key}"))?;
         let link = DownloadLink {
-            url: SignedUrl::new(presigned.uri()),
+            url: presigned.uri().to_owned(),
             expires_at: now + ttl,
         };
         let mut links = self
@@ -252,45 +203,6 @@ impl Storage {
         }
         links.insert(key.to_owned(), link.clone());
         Ok(link)
-    }
-
-    /// The kept link of each of `keys` that is still fresh at `now`, under one lock.
-    fn kept(&self, keys: &[&str], now: OffsetDateTime, ttl: Duration) -> Vec<Option<DownloadLink>> {
-        let links = self
-            .links
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        keys.iter()
-            .map(|key| {
-                links
-                    .get(*key)
-                    .filter(|link| fresh(link, now, ttl))
-                    .cloned()
-            })
-            .collect()
-    }
-
-    /// [`download_link`](Self::download_link) for each of `keys`, in order: the kept ones read
-    /// at once under one lock, the others signed together. A warm page makes no future per
-    /// link (50 of them, each holding a presigning's state, were a tenth of a page's time).
-    pub async fn download_links(
-        &self,
-        keys: &[&str],
-        ttl: Duration,
-    ) -> anyhow::Result<Vec<DownloadLink>> {
-        let mut found = self.kept(keys, OffsetDateTime::now_utc(), ttl);
-        let missing: Vec<usize> = (0..keys.len()).filter(|&i| found[i].is_none()).collect();
-        let signed = futures::future::try_join_all(
-            missing.iter().map(|&i| self.download_link(keys[i], ttl)),
-        )
-        .await?;
-        for (i, link) in missing.into_iter().zip(signed) {
-            found[i] = Some(link);
-        }
-        found
-            .into_iter()
-            .collect::<Option<Vec<_>>>()
-            .context("a download link went missing")
     }
 
     /// The size of the object at `key`, or `None` if there is none.

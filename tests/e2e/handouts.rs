@@ -1,4 +1,4 @@
-use e2e_tests::{StaffSession, TestApp, testdata};
+use e2e_tests::{InProcess, StaffSession, TestApp, TestResponse, testdata};
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -54,6 +54,24 @@ async fn confirm(admin: &StaffSession, id: &str, key: &str) -> e2e_tests::TestRe
         .await
 }
 
+/// The signed link a handout's `download_url` redirects `client` to. In-process requests name
+/// no host, so the URL is a path here.
+async fn follow(client: &InProcess, download_url: &str) -> String {
+    let redirect = client.get(download_url).await;
+    assert_eq!(
+        redirect.status,
+        StatusCode::FOUND,
+        "{download_url}: {}",
+        String::from_utf8_lossy(&redirect.body)
+    );
+    assert_eq!(redirect.headers["cache-control"], "no-store");
+    location(&redirect)
+}
+
+fn location(response: &TestResponse) -> String {
+    response.headers["location"].to_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn a_real_pdf_goes_up_by_presigned_url_and_comes_back_by_download_link() {
     let app = TestApp::spawn().await;
@@ -76,9 +94,93 @@ async fn a_real_pdf_goes_up_by_presigned_url_and_comes_back_by_download_link() {
     let url = shown["pdf"]["download_url"]
         .as_str()
         .expect("a download link");
-    let downloaded = reqwest::get(url).await.unwrap();
+    assert_eq!(url, format!("/api/masterclasses/{id}/pdf"));
+    let downloaded = reqwest::get(follow(&app, url).await).await.unwrap();
     assert!(downloaded.status().is_success());
     assert_eq!(downloaded.bytes().await.unwrap().as_ref(), pdf.as_slice());
+}
+
+#[tokio::test]
+async fn a_handout_link_is_on_the_host_the_client_called_and_never_changes() {
+    let app = TestApp::spawn_with(|config| {
+        config.uploads.presign_ttl = std::time::Duration::from_secs(2)
+    })
+    .await;
+    let admin = app.admin().await;
+    let id = masterclass(&admin).await;
+    app.handout(&admin, &id, testdata(PDF).unwrap()).await;
+    let page = async |headers: &[(&str, &str)]| {
+        app.request(http::Method::GET, "/api/masterclasses", headers, None)
+            .await
+            .value()["items"][0]["pdf"]["download_url"]
+            .clone()
+    };
+
+    let behind_gateway = page(&[("host", "api.example.ga"), ("x-forwarded-proto", "https")]).await;
+    let venue = page(&[("host", "192.168.1.20:3000")]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let later = page(&[("host", "api.example.ga"), ("x-forwarded-proto", "https")]).await;
+
+    let path = format!("/api/masterclasses/{id}/pdf");
+    assert_eq!(behind_gateway, format!("https://api.example.ga{path}"));
+    assert_eq!(venue, format!("http://192.168.1.20:3000{path}"));
+    assert_eq!(
+        later, behind_gateway,
+        "past the signed links' life, the same URL"
+    );
+    // And it still downloads: the redirect signs a new link.
+    let downloaded = reqwest::get(follow(&app, &path).await).await.unwrap();
+    assert!(downloaded.status().is_success(), "{}", downloaded.status());
+}
+
+#[tokio::test]
+async fn a_draft_handout_is_for_staff_and_a_missing_one_is_a_404() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let draft = masterclass(&admin).await;
+    let unpublished = admin
+        .patch_json(
+            &format!("/api/masterclasses/{draft}"),
+            &json!({ "published": false }),
+        )
+        .await;
+    assert_eq!(unpublished.status, StatusCode::OK);
+    app.handout(&admin, &draft, testdata(PDF).unwrap()).await;
+    let without = masterclass(&admin).await;
+    let other = app.open_masterclass(&admin, "Ailleurs").await;
+    let outsider = app.tutor(&admin, &[&other]).await;
+    let published = app.open_masterclass(&admin, "Publiée").await;
+    app.handout(&admin, &published, testdata(PDF).unwrap())
+        .await;
+    let student = app.student(&published, "Awa Ndong").await;
+
+    let anonymous = app.get(&format!("/api/masterclasses/{draft}/pdf")).await;
+    let unassigned = outsider
+        .get(&format!("/api/masterclasses/{draft}/pdf"))
+        .await;
+    let staffed = follow(&admin, &format!("/api/masterclasses/{draft}/pdf")).await;
+    let none = admin
+        .get(&format!("/api/masterclasses/{without}/pdf"))
+        .await;
+    let unknown = app
+        .get(&format!("/api/masterclasses/{}/pdf", uuid::Uuid::new_v4()))
+        .await;
+    let malformed = app.get("/api/masterclasses/not-an-id/pdf").await;
+    let as_student = follow(&student, &format!("/api/masterclasses/{published}/pdf")).await;
+
+    anonymous.assert_problem(StatusCode::NOT_FOUND, "not_found");
+    unassigned.assert_problem(StatusCode::NOT_FOUND, "not_found");
+    none.assert_problem(StatusCode::NOT_FOUND, "not_found");
+    unknown.assert_problem(StatusCode::NOT_FOUND, "not_found");
+    malformed.assert_problem(StatusCode::NOT_FOUND, "not_found");
+    for link in [staffed, as_student] {
+        let downloaded = reqwest::get(&link).await.unwrap();
+        assert!(
+            downloaded.status().is_success(),
+            "{link}: {}",
+            downloaded.status()
+        );
+    }
 }
 
 #[tokio::test]
@@ -264,28 +366,16 @@ async fn a_download_link_is_handed_out_again_while_more_than_half_its_life_remai
     let admin = app.admin().await;
     let id = masterclass(&admin).await;
     app.handout(&admin, &id, testdata(PDF).unwrap()).await;
-    let link = async || {
-        let shown = app.get(&format!("/api/masterclasses/{id}")).await.value();
-        (
-            shown["pdf"]["download_url"].as_str().unwrap().to_owned(),
-            shown["pdf"]["download_expires_at"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        )
-    };
+    let path = format!("/api/masterclasses/{id}/pdf");
 
-    let first = link().await;
-    let listed = app.get("/api/masterclasses").await.value();
-    let again = link().await;
+    let first = follow(&app, &path).await;
+    let again = follow(&admin, &path).await;
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
-    let later = link().await;
+    let later = follow(&app, &path).await;
 
     assert_eq!(first, again, "a fresh link is handed out as it is");
-    assert_eq!(listed["items"][0]["pdf"]["download_url"], first.0.as_str());
-    assert_ne!(later.0, first.0, "past half its life, a new link");
-    assert!(later.1 > first.1, "{} then {}", first.1, later.1);
-    for (url, _) in [first, later] {
+    assert_ne!(later, first, "past half its life, a new link");
+    for url in [first, later] {
         let downloaded = reqwest::get(&url).await.unwrap();
         assert!(
             downloaded.status().is_success(),

@@ -75,6 +75,16 @@ async fn the_masterclasses_binary_answers_api_gateway_events() {
         .await
         .unwrap()
         .expect("no function error");
+    let shown = function
+        .invoke(fixture.apply(&event("masterclasses/get.json")))
+        .await
+        .unwrap()
+        .expect("no function error");
+    let download = function
+        .invoke(fixture.apply(&event("masterclasses/pdf-download.json")))
+        .await
+        .unwrap()
+        .expect("no function error");
 
     assert_eq!(created["statusCode"], 201, "{created}");
     let created = body(&created);
@@ -93,6 +103,22 @@ async fn the_masterclasses_binary_answers_api_gateway_events() {
         .map(|m| &m["id"])
         .collect();
     assert!(ids.contains(&&created["id"]), "{page}");
+    // The handout is linked on the host API Gateway was called at, over https, and the link
+    // redirects to the file in the store.
+    let shown = body(&shown);
+    assert_eq!(
+        shown["pdf"]["download_url"],
+        format!(
+            "https://abc123def4.execute-api.eu-west-3.amazonaws.com/api/masterclasses/{}/pdf",
+            shown["id"].as_str().unwrap()
+        ),
+        "{shown}"
+    );
+    assert_eq!(download["statusCode"], 302, "{download}");
+    let signed = download["headers"]["location"].as_str().unwrap();
+    let file = reqwest::get(signed).await.unwrap();
+    assert!(file.status().is_success(), "{signed}: {}", file.status());
+    assert!(file.bytes().await.unwrap().starts_with(b"%PDF-"));
 }
 
 /// The status `events/README.md` documents for each sample: its table's rows

@@ -741,7 +741,10 @@ async fn handouts_are_copied_once_each_way_and_a_failed_copy_resumes() {
     let link = shown["pdf"]["download_url"]
         .as_str()
         .expect("a handout link");
-    let fetched = reqwest::get(link).await.unwrap().bytes().await.unwrap();
+    let redirect = pair.venue.get(link).await;
+    assert_eq!(redirect.status, StatusCode::FOUND, "{link}");
+    let signed = redirect.headers["location"].to_str().unwrap();
+    let fetched = reqwest::get(signed).await.unwrap().bytes().await.unwrap();
     assert_eq!(fetched.to_vec(), cloud_pdf);
 
     // A handout uploaded at the venue reaches the cloud.

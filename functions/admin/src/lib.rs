@@ -172,7 +172,7 @@ async fn export_to_storage(
     );
     Ok((
         axum::http::StatusCode::SEE_OTHER,
-        [(header::LOCATION, link.url.to_string())],
+        [(header::LOCATION, link.url)],
     )
         .into_response())
 }

@@ -31,7 +31,7 @@ use axum::{
 use shared::{
     AppState, Result, db,
     domain::student::{Registration, RegistrationDraft},
-    http::{Json, Path, Staff, Student, StudentOrErased},
+    http::{Json, Origin, Path, Staff, Student, StudentOrErased},
     idempotency::MaybeIdempotencyKey,
     services::{
         masterclasses::UploadTicket,
@@ -77,9 +77,9 @@ get, operation_id = "inscriptions_me", path = "/api/me", tag = "inscriptions",
     security(("student_token" = [])),
     responses((status = 200, description = "The record", body = Me))
 )]
-async fn me(State(state): State<AppState>, student: Student) -> Result<Json<Me>> {
+async fn me(State(state): State<AppState>, origin: Origin, student: Student) -> Result<Json<Me>> {
     db::transact(&state.db, &student.caller(), async |tx| {
-        let me = service::me(&state, tx, &student.0).await?;
+        let me = service::me(&origin, tx, &student.0).await?;
         Ok(Json(me))
     })
     .await

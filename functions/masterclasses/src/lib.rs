@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `GET /api/masterclasses`, `GET /api/masterclasses/{id}` | anyone: published ones; staff also the drafts they staff |
 //! | `POST /api/masterclasses`, `PATCH`/`DELETE /api/masterclasses/{id}` | admin |
+//! | `GET /api/masterclasses/{id}/pdf` (a redirect to the handout) | as `GET /api/masterclasses/{id}` |
 //! | `POST /api/masterclasses/{id}/pdf`, `POST /api/masterclasses/{id}/pdf/confirm` | admin |
 //!
 //! Handlers parse the request into domain types, open one transaction as the caller (so
@@ -20,7 +21,7 @@
 use axum::{
     Router,
     extract::State,
-    http::StatusCode,
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
 use shared::{
@@ -28,7 +29,7 @@ use shared::{
     auth::Caller,
     db,
     domain::{MasterclassDraft, MasterclassPatch, NewMasterclass, Paging, paging::PagingQuery},
-    http::{Admin, Json, Path, Query},
+    http::{Admin, Json, Origin, Path, Query},
     idempotency::{self, MaybeIdempotencyKey},
     services::masterclasses::{
         self as service, MasterclassPage, MasterclassView, PdfConfirmRequest, PdfUploadRequest,
@@ -47,12 +48,13 @@ get, operation_id = "masterclasses_list", path = "/api/masterclasses", tag = "ma
 )]
 async fn list(
     State(state): State<AppState>,
+    origin: Origin,
     caller: Caller,
     Query(query): Query<PagingQuery>,
 ) -> Result<Json<MasterclassPage>> {
     let paging = Paging::parse(&query)?;
     db::transact(&state.db, &caller, async |tx| {
-        let page = service::list(&state, tx, !caller.is_staff(), paging).await?;
+        let page = service::list(&origin, tx, !caller.is_staff(), paging).await?;
         Ok(Json(page))
     })
     .await
@@ -60,21 +62,52 @@ async fn list(
 
 #[utoipa::path(
 get, operation_id = "masterclasses_get_one", path = "/api/masterclasses/{id}", tag = "masterclasses",
-    summary = "One masterclass, with its handout's download link",
+    summary = "One masterclass, with its handout's link",
     security((), ("staff_jwt" = []), ("student_token" = [])),
     params(("id" = Uuid, Path, description = "The masterclass")),
     responses((status = 200, description = "The masterclass", body = MasterclassView))
 )]
 async fn get_one(
     State(state): State<AppState>,
+    origin: Origin,
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<MasterclassView>> {
     db::transact(&state.db, &caller, async |tx| {
-        let found = service::get(&state, tx, id, !caller.is_staff()).await?;
+        let found = service::get(&origin, tx, id, !caller.is_staff()).await?;
         Ok(Json(found))
     })
     .await
+}
+
+#[utoipa::path(
+get, operation_id = "masterclasses_download_pdf", path = "/api/masterclasses/{id}/pdf", tag = "masterclasses",
+    summary = "The handout: a redirect to a short-lived signed link to the file",
+    description = "The `pdf.download_url` of a masterclass. Follow the redirect at once: the \
+        signed link lives `PRESIGN_TTL_SECS`, while this URL never expires.",
+    security((), ("staff_jwt" = []), ("student_token" = [])),
+    params(("id" = Uuid, Path, description = "The masterclass")),
+    responses(
+        (status = 302, description = "The signed link, in `Location`",
+            headers(("Location" = String, description = "The file, signed for a short while"))),
+        (status = 404, description = "No such masterclass visible to the caller, or no handout",
+            body = shared::http::openapi::Problem, content_type = "application/problem+json")
+    )
+)]
+async fn download_pdf(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Response> {
+    let link = service::handout_link(&state, &caller, id).await?;
+    Ok((
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, link.url),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+    )
+        .into_response())
 }
 
 #[utoipa::path(
@@ -87,6 +120,7 @@ post, operation_id = "masterclasses_create", path = "/api/masterclasses", tag = 
 )]
 async fn create(
     State(state): State<AppState>,
+    origin: Origin,
     admin: Admin,
     key: MaybeIdempotencyKey,
     Json(draft): Json<MasterclassDraft>,
@@ -99,7 +133,7 @@ async fn create(
             "masterclasses.create",
             &draft,
             StatusCode::CREATED,
-            async || service::create(&state, tx, &new).await,
+            async || service::create(&origin, tx, &new).await,
         )
         .await?;
         Ok(response)
@@ -117,13 +151,14 @@ patch, operation_id = "masterclasses_update", path = "/api/masterclasses/{id}", 
 )]
 async fn update(
     State(state): State<AppState>,
+    origin: Origin,
     admin: Admin,
     Path(id): Path<Uuid>,
     Json(draft): Json<MasterclassDraft>,
 ) -> Result<Json<MasterclassView>> {
     let patch = MasterclassPatch::parse(&draft)?;
     db::transact(&state.db, &admin.caller(), async |tx| {
-        let updated = service::update(&state, tx, id, &patch).await?;
+        let updated = service::update(&origin, tx, id, &patch).await?;
         Ok(Json(updated))
     })
     .await
@@ -180,11 +215,12 @@ post, operation_id = "masterclasses_confirm_pdf", path = "/api/masterclasses/{id
 )]
 async fn confirm_pdf(
     State(state): State<AppState>,
+    origin: Origin,
     admin: Admin,
     Path(id): Path<Uuid>,
     Json(request): Json<PdfConfirmRequest>,
 ) -> Result<Response> {
-    let view = service::confirm_pdf_as(&state, &admin.caller(), id, &request).await?;
+    let view = service::confirm_pdf_as(&state, &origin, &admin.caller(), id, &request).await?;
     Ok(Json(view).into_response())
 }
 
@@ -193,7 +229,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(get_one, update, delete))
-        .routes(routes!(start_pdf_upload))
+        .routes(routes!(download_pdf, start_pdf_upload))
         .routes(routes!(confirm_pdf))
 }
 

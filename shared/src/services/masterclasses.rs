@@ -4,7 +4,9 @@
 //! are small): [`start_pdf_upload`] hands out a presigned PUT for a fresh key under the
 //! masterclass, the client uploads straight to the store, and [`confirm_pdf`] checks what
 //! arrived (present, not too large, starts with `%PDF-`) before recording it and deleting the
-//! handout it replaces.
+//! handout it replaces. A download starts at this API and the bytes come from the store: a
+//! masterclass shows its handout as `GET /api/masterclasses/{id}/pdf` on the host the client
+//! called ([`view`]), which [`handout_link`] answers with a redirect to a short-lived signed link.
 //!
 //! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
 //! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
@@ -24,7 +26,7 @@ use crate::{
         Paging, Schedule,
         masterclass::{Masterclass, MasterclassPatch, NewMasterclass},
     },
-    http::{Error, FieldError, Result},
+    http::{Error, FieldError, Origin, Result},
 };
 
 /// The masterclass as the API shows it.
@@ -45,16 +47,19 @@ pub struct MasterclassView {
     pub updated_at: OffsetDateTime,
 }
 
-/// The handout: its size, and a short-lived download URL.
+/// The handout: its size, and where to download it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PdfView {
     pub size: i64,
     #[serde(with = "crate::http::rfc3339")]
     pub uploaded_at: OffsetDateTime,
-    #[schema(value_type = String)]
-    pub download_url: crate::storage::SignedUrl,
-    #[serde(with = "crate::http::rfc3339")]
-    pub download_expires_at: OffsetDateTime,
+    /// `GET /api/masterclasses/{id}/pdf` on this API, which redirects to a short-lived signed
+    /// link to the file: the URL itself never expires, so a page kept offline keeps working
+    /// links.
+    #[schema(
+        example = "https://api.example.ga/api/masterclasses/0b9f3c9e-4a52-4d8a-9a59-3f1c2e1d7b10/pdf"
+    )]
+    pub download_url: String,
 }
 
 /// A page of masterclasses.
@@ -100,26 +105,15 @@ pub struct PdfConfirmRequest {
 /// Every PDF file starts with these bytes.
 const PDF_MAGIC: &[u8] = b"%PDF-";
 
-pub async fn view(state: &AppState, m: Masterclass) -> Result<MasterclassView> {
-    let link = match &m.pdf {
-        None => None,
-        Some(pdf) => Some(
-            state
-                .storage
-                .download_link(&pdf.key, state.config.uploads.presign_ttl)
-                .await?,
-        ),
-    };
-    Ok(view_with(m, link))
-}
-
-/// `m` as answered, with its handout's `link` (`None` when it has no handout).
-fn view_with(m: Masterclass, link: Option<crate::storage::DownloadLink>) -> MasterclassView {
-    let pdf = m.pdf.zip(link).map(|(pdf, link)| PdfView {
+/// `m` as answered to a client that reached this API at `origin`. The handout is linked through
+/// this API's own route ([`handout_link`] answers it), not by a signed link: a page costs no
+/// signing and carries no signatures, and its links never expire, so a catalogue kept offline
+/// (or saved as a page) still downloads the handout hours later.
+pub fn view(origin: &Origin, m: Masterclass) -> MasterclassView {
+    let pdf = m.pdf.map(|pdf| PdfView {
         size: pdf.size,
         uploaded_at: pdf.uploaded_at,
-        download_url: link.url,
-        download_expires_at: link.expires_at,
+        download_url: origin.url(&format!("/api/masterclasses/{}/pdf", m.id)),
     });
     MasterclassView {
         id: m.id,
@@ -135,7 +129,7 @@ fn view_with(m: Masterclass, link: Option<crate::storage::DownloadLink>) -> Mast
 }
 
 pub async fn create(
-    state: &AppState,
+    origin: &Origin,
     tx: &Transaction<'_>,
     new: &NewMasterclass,
 ) -> Result<MasterclassView> {
@@ -149,13 +143,13 @@ pub async fn create(
         serde_json::json!({ "title": created.title }),
     )
     .await?;
-    view(state, created).await
+    Ok(view(origin, created))
 }
 
 /// One masterclass; `published_only` hides drafts (anonymous callers and students). Row-level
 /// security hides what the caller may not see either way.
 pub async fn get(
-    state: &AppState,
+    origin: &Origin,
     tx: &Transaction<'_>,
     id: Uuid,
     published_only: bool,
@@ -163,35 +157,40 @@ pub async fn get(
     let found = db::masterclasses::find(tx, id, published_only)
         .await?
         .ok_or(Error::NotFound("masterclass"))?;
-    view(state, found).await
+    Ok(view(origin, found))
+}
+
+/// `GET /api/masterclasses/{id}/pdf` as `caller`: a signed link to the handout of masterclass
+/// `id`, valid for `PRESIGN_TTL_SECS` (the one handed out before while more than half its life
+/// remains, so a browser's cached copy still serves). A 404 when the caller may not see the
+/// masterclass (drafts are for staff) or it has no handout.
+pub async fn handout_link(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    id: Uuid,
+) -> Result<crate::storage::DownloadLink> {
+    let found = db::transact(&state.db, caller, async |tx| {
+        db::masterclasses::find(tx, id, !caller.is_staff()).await
+    })
+    .await?
+    .ok_or(Error::NotFound("masterclass"))?;
+    let pdf = found.pdf.ok_or(Error::NotFound("handout"))?;
+    Ok(state
+        .storage
+        .download_link(&pdf.key, state.config.uploads.presign_ttl)
+        .await?)
 }
 
 /// A page of masterclasses; `published_only` as in [`get`].
 pub async fn list(
-    state: &AppState,
+    origin: &Origin,
     tx: &Transaction<'_>,
     published_only: bool,
     paging: Paging,
 ) -> Result<MasterclassPage> {
     let (rows, total) =
         db::masterclasses::list(tx, published_only, paging.limit, paging.offset).await?;
-    // Links are looked up together, and only the missing ones signed (together).
-    let keys: Vec<&str> = rows
-        .iter()
-        .filter_map(|m| Some(m.pdf.as_ref()?.key.as_str()))
-        .collect();
-    let mut links = state
-        .storage
-        .download_links(&keys, state.config.uploads.presign_ttl)
-        .await?
-        .into_iter();
-    let items = rows
-        .into_iter()
-        .map(|m| {
-            let link = m.pdf.as_ref().and_then(|_| links.next());
-            view_with(m, link)
-        })
-        .collect();
+    let items = rows.into_iter().map(|m| view(origin, m)).collect();
     Ok(MasterclassPage {
         items,
         total,
@@ -202,7 +201,7 @@ pub async fn list(
 
 /// Applies a patch; the merged schedule must still hold.
 pub async fn update(
-    state: &AppState,
+    origin: &Origin,
     tx: &Transaction<'_>,
     id: Uuid,
     patch: &MasterclassPatch,
@@ -233,7 +232,7 @@ pub async fn update(
     .collect();
     let details = serde_json::json!({ "fields": fields, "published": patch.published });
     super::audit(tx, "masterclass.updated", "masterclass", id, details).await?;
-    view(state, updated).await
+    Ok(view(origin, updated))
 }
 
 pub async fn delete(tx: &Transaction<'_>, id: Uuid) -> Result<()> {
@@ -302,12 +301,13 @@ pub async fn start_pdf_upload(
 /// delete it only leaves garbage behind, so that is logged, not answered).
 pub async fn confirm_pdf_as(
     state: &AppState,
+    origin: &Origin,
     caller: &crate::auth::Caller,
     id: Uuid,
     request: &PdfConfirmRequest,
 ) -> Result<MasterclassView> {
     let (view, replaced) = db::transact(&state.db, caller, async |tx| {
-        confirm_pdf(state, tx, id, request).await
+        confirm_pdf(state, origin, tx, id, request).await
     })
     .await?;
     if let Some(old) = replaced
@@ -324,6 +324,7 @@ pub async fn confirm_pdf_as(
 /// commit.
 pub async fn confirm_pdf(
     state: &AppState,
+    origin: &Origin,
     tx: &Transaction<'_>,
     id: Uuid,
     request: &PdfConfirmRequest,
@@ -344,7 +345,7 @@ pub async fn confirm_pdf(
         .ok_or(Error::NotFound("masterclass"))?;
     if current.pdf.as_ref().is_some_and(|pdf| pdf.key == key) {
         // Confirming the same upload twice is a no-op.
-        return Ok((view(state, current).await?, None));
+        return Ok((view(origin, current), None));
     }
     let size = super::uploaded_size(
         state,
@@ -377,5 +378,5 @@ pub async fn confirm_pdf(
         serde_json::json!({ "key": key, "size": size }),
     )
     .await?;
-    Ok((view(state, updated).await?, replaced))
+    Ok((view(origin, updated), replaced))
 }

@@ -201,7 +201,7 @@ async fn view(state: &AppState, photo: Option<(String, i64, String)>) -> Result<
     Ok(Some(PhotoView {
         size,
         content_type,
-        download_url: link.url.to_string(),
+        download_url: link.url,
         download_expires_at: link.expires_at,
     }))
 }

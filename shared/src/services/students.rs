@@ -15,10 +15,9 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
     auth::{StudentIdentity, student_token::StudentToken},
     db::{self, Transaction},
-    http::{Error, Result},
+    http::{Error, Origin, Result},
     services::{
         exams::{self, Attempt},
         masterclasses::{self, MasterclassView},
@@ -131,11 +130,11 @@ pub async fn revoke_tokens(tx: &Transaction<'_>, inscription_id: Uuid) -> Result
 
 /// The student's inscription (with the name, date of birth and number it was registered with)
 /// and masterclass. Nothing comes from the profile, which other registrations may share.
-pub async fn me(state: &AppState, tx: &Transaction<'_>, student: &StudentIdentity) -> Result<Me> {
+pub async fn me(origin: &Origin, tx: &Transaction<'_>, student: &StudentIdentity) -> Result<Me> {
     let own = db::inscriptions::own(tx, student.inscription_id)
         .await?
         .ok_or(Error::NotFound("inscription"))?;
-    let masterclass = masterclasses::get(state, tx, student.masterclass_id, false).await?;
+    let masterclass = masterclasses::get(origin, tx, student.masterclass_id, false).await?;
     let (pre, post) = exams::results(tx, student.inscription_id).await?;
     Ok(Me {
         tests: Results { pre, post },

@@ -725,7 +725,7 @@ pub async fn object_links(state: &AppState, request: &ObjectsRequest) -> Result<
     let mut response = ObjectsResponse::default();
     for key in &request.download {
         let url = match state.storage.size(key).await? {
-            Some(_) => Some(state.storage.download_link(key, ttl).await?.url.to_string()),
+            Some(_) => Some(state.storage.download_link(key, ttl).await?.url),
             None => None,
         };
         response.download.push(ObjectLink {
