@@ -73,12 +73,8 @@ async fn main() -> anyhow::Result<()> {
     let router = local_gateway::gateway::router(app.state.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
     let client = reqwest::Client::new();
-    let first = client
-        .get(&url)
-        .send()
-        .await?
-        .json::<serde_json::Value>()
-        .await?;
+    let body = client.get(&url).send().await?.bytes().await?;
+    let first: serde_json::Value = serde_json::from_slice(&body)?;
     let items = first["items"].as_array().map_or(0, Vec::len);
     let linked = first["items"]
         .as_array()
@@ -127,7 +123,9 @@ async fn main() -> anyhow::Result<()> {
 
     println!(
         "listings: pages {seconds} s and {heavy} question listings per round, {rounds} rounds, \
-         concurrency {concurrency}; {MASTERCLASSES} masterclasses with handouts, {QUESTIONS} questions"
+         concurrency {concurrency}; {MASTERCLASSES} masterclasses with handouts, {QUESTIONS} questions; \
+         the page is {} bytes",
+        body.len()
     );
     println!(
         "round   page stack/s   page SQL/s   stack÷SQL   questions RLS/s   questions owner/s   RLS÷owner"
