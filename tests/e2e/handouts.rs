@@ -384,3 +384,34 @@ async fn a_download_link_is_handed_out_again_while_more_than_half_its_life_remai
         );
     }
 }
+
+#[tokio::test]
+async fn a_student_still_downloads_the_handout_of_their_masterclass_once_it_is_unpublished() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let id = app.open_masterclass(&admin, "Créer son entreprise").await;
+    app.handout(&admin, &id, testdata(PDF).unwrap()).await;
+    let student = app.student(&id, "Awa Ndong").await;
+    let unpublished = admin
+        .patch_json(
+            &format!("/api/masterclasses/{id}"),
+            &json!({ "published": false }),
+        )
+        .await;
+    assert_eq!(unpublished.status, StatusCode::OK);
+
+    let me = student.get("/api/me").await.value();
+    let url = me["masterclass"]["pdf"]["download_url"]
+        .as_str()
+        .expect("the student's masterclass shows its handout");
+    let signed = follow(&student, url).await;
+    let anonymous = app.get(url).await;
+
+    let downloaded = reqwest::get(&signed).await.unwrap();
+    assert!(
+        downloaded.status().is_success(),
+        "{signed}: {}",
+        downloaded.status()
+    );
+    anonymous.assert_problem(StatusCode::NOT_FOUND, "not_found");
+}

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /api/masterclasses`, `GET /api/masterclasses/{id}` | anyone: published ones; staff also the drafts they staff |
 //! | `POST /api/masterclasses`, `PATCH`/`DELETE /api/masterclasses/{id}` | admin |
-//! | `GET /api/masterclasses/{id}/pdf` (a redirect to the handout) | as `GET /api/masterclasses/{id}` |
+//! | `GET /api/masterclasses/{id}/pdf` (a redirect to the handout) | as `GET /api/masterclasses/{id}`; a student also their own masterclass's once unpublished |
 //! | `POST /api/masterclasses/{id}/pdf`, `POST /api/masterclasses/{id}/pdf/confirm` | admin |
 //!
 //! Handlers parse the request into domain types, open one transaction as the caller (so
@@ -84,12 +84,17 @@ async fn get_one(
 get, operation_id = "masterclasses_download_pdf", path = "/api/masterclasses/{id}/pdf", tag = "masterclasses",
     summary = "The handout: a redirect to a short-lived signed link to the file",
     description = "The `pdf.download_url` of a masterclass. Follow the redirect at once: the \
-        signed link lives `PRESIGN_TTL_SECS`, while this URL never expires.",
+        signed link lives at least half of `PRESIGN_TTL_SECS` (a link is handed out again while \
+        that much remains), while this URL never expires. A student may follow it for their own \
+        masterclass even once it is unpublished.",
     security((), ("staff_jwt" = []), ("student_token" = [])),
     params(("id" = Uuid, Path, description = "The masterclass")),
     responses(
         (status = 302, description = "The signed link, in `Location`",
-            headers(("Location" = String, description = "The file, signed for a short while"))),
+            headers(
+                ("Location" = String, description = "The file, signed for a short while"),
+                ("Cache-Control" = String, description = "`no-store`: ask again next time")
+            )),
         (status = 404, description = "No such masterclass visible to the caller, or no handout",
             body = shared::http::openapi::Problem, content_type = "application/problem+json")
     )

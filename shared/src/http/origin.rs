@@ -9,6 +9,11 @@
 //! a cycle in the template. A client that sends a false `Host` only gets false links back
 //! itself: API Gateway routes on the host, and nothing caches answers between clients. A
 //! request with no host at all (an in-process test) gets links as paths.
+//!
+//! The origin has no path: the API is served at the root of its host (the template's HTTP API
+//! uses the `$default` stage). Behind a named stage or a custom domain's base path, links would
+//! need that prefix too. A venue server behind a reverse proxy must pass the client's `Host`
+//! through (nginx: `proxy_set_header Host $host;`), or its links name the upstream.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use http::{HeaderMap, Uri, header, uri::Authority};
@@ -27,9 +32,12 @@ impl Origin {
             .or_else(|| uri.authority().cloned())
             // A host, never credentials (`user@host` parses as an authority too).
             .filter(|authority| !authority.as_str().contains('@'));
+        // A chain of proxies may list one scheme each: the first is the client's.
         let scheme = match headers
             .get("x-forwarded-proto")
             .and_then(|value| value.to_str().ok())
+            .and_then(|protos| protos.split(',').next())
+            .map(str::trim)
         {
             Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
             Some(proto) if proto.eq_ignore_ascii_case("http") => "http",
@@ -103,5 +111,15 @@ mod tests {
         }
         let odd_scheme = origin(&[("host", "h"), ("x-forwarded-proto", "gopher")], "/");
         assert_eq!(odd_scheme.url("/x"), "http://h/x");
+    }
+
+    #[test]
+    fn the_first_of_a_chain_of_schemes_and_bracketed_ipv6_hosts_are_kept() {
+        for chain in ["https,http", "https, http", "HTTPS"] {
+            let behind_proxies = origin(&[("host", "h"), ("x-forwarded-proto", chain)], "/");
+            assert_eq!(behind_proxies.url("/x"), "https://h/x", "{chain:?}");
+        }
+        let ipv6 = origin(&[("host", "[::1]:3000")], "/");
+        assert_eq!(ipv6.url("/x"), "http://[::1]:3000/x");
     }
 }

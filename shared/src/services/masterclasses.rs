@@ -163,14 +163,17 @@ pub async fn get(
 /// `GET /api/masterclasses/{id}/pdf` as `caller`: a signed link to the handout of masterclass
 /// `id`, valid for `PRESIGN_TTL_SECS` (the one handed out before while more than half its life
 /// remains, so a browser's cached copy still serves). A 404 when the caller may not see the
-/// masterclass (drafts are for staff) or it has no handout.
+/// masterclass or it has no handout. Row-level security decides who sees what: drafts are for
+/// the staff who staff them, and a student also sees their own masterclass once it is
+/// unpublished, as `/api/me` shows it with this link; anonymous callers see published ones.
 pub async fn handout_link(
     state: &AppState,
     caller: &crate::auth::Caller,
     id: Uuid,
 ) -> Result<crate::storage::DownloadLink> {
+    let published_only = matches!(caller, crate::auth::Caller::Anonymous);
     let found = db::transact(&state.db, caller, async |tx| {
-        db::masterclasses::find(tx, id, !caller.is_staff()).await
+        db::masterclasses::find(tx, id, published_only).await
     })
     .await?
     .ok_or(Error::NotFound("masterclass"))?;
