@@ -68,6 +68,35 @@ async fn follow(client: &InProcess, download_url: &str) -> String {
     location(&redirect)
 }
 
+async fn unpublish(admin: &StaffSession, id: &str) {
+    let unpublished = admin
+        .patch_json(
+            &format!("/api/masterclasses/{id}"),
+            &json!({ "published": false }),
+        )
+        .await;
+    assert_eq!(unpublished.status, StatusCode::OK);
+}
+
+/// A platform whose signed links live `link_life`, an admin, and a published masterclass with
+/// a handout.
+async fn with_handout(link_life: std::time::Duration) -> (TestApp, StaffSession, String) {
+    let app = TestApp::spawn_with(|config| config.uploads.presign_ttl = link_life).await;
+    let admin = app.admin().await;
+    let id = masterclass(&admin).await;
+    app.handout(&admin, &id, testdata(PDF).unwrap()).await;
+    (app, admin, id)
+}
+
+/// The file at a signed `link`, which must be a PDF.
+async fn download(link: &str) -> Vec<u8> {
+    let answer = reqwest::get(link).await.unwrap();
+    assert!(answer.status().is_success(), "{link}: {}", answer.status());
+    let bytes = answer.bytes().await.unwrap().to_vec();
+    assert!(bytes.starts_with(b"%PDF-"), "{link}: not a PDF");
+    bytes
+}
+
 fn location(response: &TestResponse) -> String {
     response.headers["location"].to_str().unwrap().to_owned()
 }
@@ -95,20 +124,12 @@ async fn a_real_pdf_goes_up_by_presigned_url_and_comes_back_by_download_link() {
         .as_str()
         .expect("a download link");
     assert_eq!(url, format!("/api/masterclasses/{id}/pdf"));
-    let downloaded = reqwest::get(follow(&app, url).await).await.unwrap();
-    assert!(downloaded.status().is_success());
-    assert_eq!(downloaded.bytes().await.unwrap().as_ref(), pdf.as_slice());
+    assert_eq!(download(&follow(&app, url).await).await, pdf);
 }
 
 #[tokio::test]
 async fn a_handout_link_is_on_the_host_the_client_called_and_never_changes() {
-    let app = TestApp::spawn_with(|config| {
-        config.uploads.presign_ttl = std::time::Duration::from_secs(2)
-    })
-    .await;
-    let admin = app.admin().await;
-    let id = masterclass(&admin).await;
-    app.handout(&admin, &id, testdata(PDF).unwrap()).await;
+    let (app, _, id) = with_handout(std::time::Duration::from_secs(2)).await;
     let page = async |headers: &[(&str, &str)]| {
         app.request(http::Method::GET, "/api/masterclasses", headers, None)
             .await
@@ -129,8 +150,7 @@ async fn a_handout_link_is_on_the_host_the_client_called_and_never_changes() {
         "past the signed links' life, the same URL"
     );
     // And it still downloads: the redirect signs a new link.
-    let downloaded = reqwest::get(follow(&app, &path).await).await.unwrap();
-    assert!(downloaded.status().is_success(), "{}", downloaded.status());
+    download(&follow(&app, &path).await).await;
 }
 
 #[tokio::test]
@@ -138,13 +158,7 @@ async fn a_draft_handout_is_for_staff_and_a_missing_one_is_a_404() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let draft = masterclass(&admin).await;
-    let unpublished = admin
-        .patch_json(
-            &format!("/api/masterclasses/{draft}"),
-            &json!({ "published": false }),
-        )
-        .await;
-    assert_eq!(unpublished.status, StatusCode::OK);
+    unpublish(&admin, &draft).await;
     app.handout(&admin, &draft, testdata(PDF).unwrap()).await;
     let without = masterclass(&admin).await;
     let other = app.open_masterclass(&admin, "Ailleurs").await;
@@ -174,12 +188,7 @@ async fn a_draft_handout_is_for_staff_and_a_missing_one_is_a_404() {
     unknown.assert_problem(StatusCode::NOT_FOUND, "not_found");
     malformed.assert_problem(StatusCode::NOT_FOUND, "not_found");
     for link in [staffed, as_student] {
-        let downloaded = reqwest::get(&link).await.unwrap();
-        assert!(
-            downloaded.status().is_success(),
-            "{link}: {}",
-            downloaded.status()
-        );
+        download(&link).await;
     }
 }
 
@@ -359,13 +368,7 @@ async fn a_declared_size_outside_a_positive_int64_is_refused() {
 
 #[tokio::test]
 async fn a_download_link_is_handed_out_again_while_more_than_half_its_life_remains() {
-    let app = TestApp::spawn_with(|config| {
-        config.uploads.presign_ttl = std::time::Duration::from_secs(4)
-    })
-    .await;
-    let admin = app.admin().await;
-    let id = masterclass(&admin).await;
-    app.handout(&admin, &id, testdata(PDF).unwrap()).await;
+    let (app, admin, id) = with_handout(std::time::Duration::from_secs(4)).await;
     let path = format!("/api/masterclasses/{id}/pdf");
 
     let first = follow(&app, &path).await;
@@ -376,12 +379,7 @@ async fn a_download_link_is_handed_out_again_while_more_than_half_its_life_remai
     assert_eq!(first, again, "a fresh link is handed out as it is");
     assert_ne!(later, first, "past half its life, a new link");
     for url in [first, later] {
-        let downloaded = reqwest::get(&url).await.unwrap();
-        assert!(
-            downloaded.status().is_success(),
-            "{url}: {}",
-            downloaded.status()
-        );
+        download(&url).await;
     }
 }
 
@@ -392,13 +390,7 @@ async fn a_student_still_downloads_the_handout_of_their_masterclass_once_it_is_u
     let id = app.open_masterclass(&admin, "Créer son entreprise").await;
     app.handout(&admin, &id, testdata(PDF).unwrap()).await;
     let student = app.student(&id, "Awa Ndong").await;
-    let unpublished = admin
-        .patch_json(
-            &format!("/api/masterclasses/{id}"),
-            &json!({ "published": false }),
-        )
-        .await;
-    assert_eq!(unpublished.status, StatusCode::OK);
+    unpublish(&admin, &id).await;
 
     let me = student.get("/api/me").await.value();
     let url = me["masterclass"]["pdf"]["download_url"]
@@ -407,11 +399,6 @@ async fn a_student_still_downloads_the_handout_of_their_masterclass_once_it_is_u
     let signed = follow(&student, url).await;
     let anonymous = app.get(url).await;
 
-    let downloaded = reqwest::get(&signed).await.unwrap();
-    assert!(
-        downloaded.status().is_success(),
-        "{signed}: {}",
-        downloaded.status()
-    );
+    download(&signed).await;
     anonymous.assert_problem(StatusCode::NOT_FOUND, "not_found");
 }

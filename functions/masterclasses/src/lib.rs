@@ -108,8 +108,8 @@ async fn download_pdf(
     Ok((
         StatusCode::FOUND,
         [
-            (header::LOCATION, link.url),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (header::LOCATION, link.url.as_str()),
+            (header::CACHE_CONTROL, "no-store"),
         ],
     )
         .into_response())

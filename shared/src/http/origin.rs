@@ -19,7 +19,7 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use http::{HeaderMap, Uri, header, uri::Authority};
 
 /// `scheme://host` of the request, or nothing when it named no host.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Origin(Option<String>);
 
 impl Origin {
