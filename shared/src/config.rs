@@ -40,6 +40,11 @@ pub struct SyncConfig {
     /// `SYNC_REMOTE_URL` and `SYNC_REMOTE_SECRET` (both or neither): the deployment this one
     /// syncs with (a venue server's cloud), and the peer secret an admin created there.
     pub remote: Option<RemoteConfig>,
+    /// `SYNC_DESK_OFFLINE_HOURS` (12 by default): how long before its arrival a desk's offline
+    /// registration may say it was made. A registration is judged at its clock within this
+    /// window, and at its arrival when its clock claims more, so a wrong or forged clock cannot
+    /// register into a masterclass that closed long ago.
+    pub desk_offline_window: Duration,
 }
 
 /// The remote of a venue server (see `sync::peer`).
@@ -346,6 +351,13 @@ impl Config {
                     poke_urls,
                     poke_secret,
                     remote,
+                    desk_offline_window: Duration::from_secs(
+                        3600 * parse_or::<u64>(
+                            "SYNC_DESK_OFFLINE_HOURS",
+                            get("SYNC_DESK_OFFLINE_HOURS"),
+                            12,
+                        )?,
+                    ),
                 }
             },
             journey: JourneyConfig {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use e2e_tests::{
     TestApp,
-    device::{Applied, Device, applied_by, now_ms},
+    device::{Applied, Device, Model, applied_by, now_ms},
 };
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -209,13 +209,17 @@ async fn fields_merge_one_by_one_and_the_newer_clock_wins_whoever_arrives_last()
     assert_eq!(q["status"], "approved");
 }
 
+/// A write that moves a clock and nothing else is a change: devices that merge by clock need
+/// the newer clock (or they later accept an older offline write as the winner); a write that
+/// loses every field moves nothing and gives nothing to pull.
 #[tokio::test]
-async fn an_update_that_changes_nothing_gives_others_nothing_to_pull() {
+async fn a_write_that_only_moves_a_clock_is_pulled_and_one_that_loses_is_not() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let masterclass = app.open_masterclass(&admin, "Rien").await;
     let id = question(&app, &admin, &masterclass).await;
     let mut device = Device::new(admin.http.clone(), 0);
+    let mut behind = Device::new(admin.http.clone(), -600_000);
     let mut watcher = Device::new(admin.http.clone(), 0);
     watcher.collections = Some("questions".into());
     let db = app.db().await;
@@ -223,11 +227,388 @@ async fn an_update_that_changes_nothing_gives_others_nothing_to_pull() {
     let text = watcher.records("questions")[&id]["text"].clone();
 
     device.mutate("questions", id, "update", json!({"text": text}));
-    let answer = device.push(10).await.unwrap().0;
-    let received = watcher.catch_up(&db, 100).await;
+    let same = device.push(10).await.unwrap().0;
+    let moved = watcher.catch_up(&db, 100).await;
+    let clock_seen = watcher.pulled_clocks("questions", id)["text"].clone();
+    behind.mutate("questions", id, "update", json!({"text": "Trop tard ?"}));
+    let lost = behind.push(10).await.unwrap().0;
+    let after_loss = watcher.catch_up(&db, 100).await;
+    // Deleted twice: the second, newer delete's clock reaches a device holding the first.
+    device.mutate("questions", id, "delete", json!({}));
+    device.push(10).await.unwrap();
+    watcher.catch_up(&db, 100).await;
+    let first_delete = watcher.pulled_clocks("questions", id)["_deleted"].clone();
+    let mut later = Device::new(admin.http.clone(), 60_000);
+    later.mutate("questions", id, "delete", json!({}));
+    later.push(10).await.unwrap();
+    let second = watcher.catch_up(&db, 100).await;
 
-    assert_eq!(statuses(&answer), [("applied".to_owned(), None)]);
-    assert_eq!(received, 0, "the same value is no change");
+    assert_eq!(statuses(&same), [("applied".to_owned(), None)]);
+    assert_eq!(moved, 1, "the same value at a newer clock is pulled");
+    assert_eq!(clock_seen, device.sent_hlc(0));
+    assert_eq!(statuses(&lost), [("applied".to_owned(), None)]);
+    assert_eq!(
+        after_loss, 0,
+        "a write that lost every field changed nothing"
+    );
+    assert_eq!(second, 1, "the newer delete is pulled");
+    assert_eq!(
+        watcher.pulled_clocks("questions", id)["_deleted"],
+        later.sent_hlc(0)
+    );
+    assert_ne!(first_delete, later.sent_hlc(0));
+}
+
+/// A REST write never lowers a field's clock: a device running ahead (as far as allowed)
+/// creates a question, staff edit it online, and a later device's update, whose clock is older
+/// than the create's, loses to the online edit; a REST delete beats every field clock.
+#[tokio::test]
+async fn a_rest_write_orders_after_every_clock_the_record_holds() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Avance").await;
+    let mut ahead = Device::new(admin.http.clone(), 180_000);
+    let mut on_time = Device::new(admin.http.clone(), 0);
+    let id = Uuid::new_v4();
+    ahead.mutate("questions", id, "create", json!({
+        "masterclass_id": masterclass, "text": "Question venue d'un appareil en avance ?",
+        "choice_a": "Un", "choice_b": "Deux", "choice_c": "Trois", "choice_d": "Quatre", "correct": "A"}));
+    ahead.push(10).await.unwrap();
+
+    let online = admin
+        .send_json(
+            Method::PUT,
+            &format!("/api/admin/questions/{id}"),
+            &json!({"masterclass_id": masterclass, "text": "Texte corrigé en ligne ?",
+                    "choices": ["Un", "Deux", "Trois", "Quatre"], "correct": "B", "status": "draft"}),
+            &[],
+        )
+        .await;
+    on_time.mutate(
+        "questions",
+        id,
+        "update",
+        json!({"text": "Texte d'un appareil à l'heure ?", "correct": "C"}),
+    );
+    let late = on_time.push(10).await.unwrap().0;
+    let db = app.db().await;
+    let row = db
+        .query_one(
+            "select t.text, k.correct, t.field_clocks from questions t
+             join question_keys k on k.question_id = t.id where t.id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let clocks: BTreeMap<String, String> = serde_json::from_value(row.get(2)).unwrap();
+
+    ahead.mutate("questions", id, "update", json!({"status": "approved"}));
+    ahead.push(10).await.unwrap();
+    let deleted = admin
+        .request(
+            Method::DELETE,
+            &format!("/api/admin/questions/{id}"),
+            &[],
+            None,
+        )
+        .await;
+    let mut fresh = Device::new(admin.http.clone(), 0);
+    fresh.collections = Some("questions".into());
+    fresh.catch_up(&db, 100).await;
+    let after_delete = fresh.pulled_clocks("questions", id);
+
+    assert_eq!(online.status, StatusCode::OK);
+    assert_eq!(statuses(&late), [("applied".to_owned(), None)]);
+    assert_eq!(row.get::<_, String>(0), "Texte corrigé en ligne ?");
+    assert_eq!(row.get::<_, String>(1), "B");
+    let created = ahead.sent_hlc(0);
+    assert!(
+        clocks["text"] > created && clocks["correct"] > created,
+        "{clocks:?}"
+    );
+    assert!(deleted.status.is_success(), "{}", deleted.status);
+    assert!(fresh.records("questions").is_empty(), "the delete wins");
+    let delete_clock = &after_delete["_deleted"];
+    assert!(
+        after_delete
+            .iter()
+            .all(|(f, c)| f == "_deleted" || c < delete_clock),
+        "{after_delete:?}"
+    );
+}
+
+/// Taken off a published masterclass, a tutor's device drops its inscriptions and questions
+/// and gets the masterclass itself again in the same page, as a fresh pull has it.
+#[tokio::test]
+async fn an_unassigned_tutor_keeps_the_published_masterclass_it_still_sees() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let published = app.open_masterclass(&admin, "Publiée").await;
+    let tutor = app.tutor(&admin, &[&published]).await;
+    question(&app, &admin, &published).await;
+    let mut tablet = Device::new(tutor.http.clone(), 0);
+    let db = app.db().await;
+    tablet.catch_up(&db, 100).await;
+    let had = tablet.records("questions").len();
+
+    admin
+        .request(
+            Method::DELETE,
+            &format!("/api/admin/users/{}/masterclasses/{published}", tutor.id),
+            &[],
+            None,
+        )
+        .await;
+    let page = tablet.pull_page(100).await;
+    tablet.catch_up(&db, 100).await;
+    let mut fresh = Device::new(tutor.http.clone(), 0);
+    fresh.catch_up(&db, 100).await;
+
+    let id: Uuid = published.parse().unwrap();
+    assert_eq!(had, 1);
+    assert_eq!(page.drops, [id]);
+    assert!(
+        page.changes
+            .iter()
+            .any(|c| c.id == id && c.op == shared::sync::ChangeOp::Upsert),
+        "{page:?}"
+    );
+    assert!(tablet.records("questions").is_empty());
+    assert_eq!(tablet.state, fresh.state);
+    assert!(tablet.records("masterclasses").contains_key(&id));
+}
+
+/// A rejected mutation resent after a lost answer is answered as the first time (rejected,
+/// with its reason), so the device knows which optimistic write to undo; an applied one is a
+/// duplicate.
+#[tokio::test]
+async fn a_resent_mutation_repeats_its_first_fate() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let device = Device::new(admin.http.clone(), 0);
+    let mut queue = device;
+    queue.mutate(
+        "documents",
+        Uuid::new_v4(),
+        "create",
+        json!({"key": "brouillon", "value": 1}),
+    );
+    queue.mutate(
+        "documents",
+        Uuid::new_v4(),
+        "create",
+        json!({"key": "brouillon", "value": 2}),
+    );
+    let batch = queue.queue.clone();
+
+    let first: PushResponse = queue.send(&batch).await.json();
+    let again: PushResponse = queue.send(&batch).await.json();
+    let twice_in_one: PushResponse = queue
+        .send(&[batch[1].clone(), batch[1].clone()])
+        .await
+        .json();
+
+    assert_eq!(
+        statuses(&first),
+        [
+            ("applied".to_owned(), None),
+            ("rejected".to_owned(), Some("conflict".to_owned()))
+        ]
+    );
+    assert_eq!(
+        statuses(&again),
+        [
+            ("duplicate".to_owned(), None),
+            ("rejected".to_owned(), Some("conflict".to_owned()))
+        ]
+    );
+    assert_eq!(again.results[1], first.results[1]);
+    assert_eq!(
+        twice_in_one.results,
+        [first.results[1].clone(), first.results[1].clone()]
+    );
+    assert_eq!(again.last_mutation_id, 2);
+}
+
+/// Only staff of a masterclass register at its desk, and a registration's clock is believed
+/// only within the offline window: a clock a day old cannot register into a masterclass whose
+/// registration closed an hour ago, while one an hour and a half old, from before the close,
+/// can. The audit keeps the clock, the arrival and the time it was judged at.
+#[tokio::test]
+async fn only_its_staff_register_at_a_desk_and_an_old_clock_is_not_believed() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let open = app.open_masterclass(&admin, "Ouverte").await;
+    let started = started_masterclass(&admin, "Commencée").await;
+    let stranger = app.tutor(&admin, &[]).await;
+    let staff = app.tutor(&admin, &[&started]).await;
+    let person = |masterclass: &str, number: &str| {
+        json!({"masterclass_id": masterclass, "full_name": "Jeanne Ndong",
+               "date_of_birth": "2001-05-06", "whatsapp_number": number, "consent": true})
+    };
+    let mut outsider = Device::new(stranger.http.clone(), 0);
+    outsider.mutate(
+        "inscriptions",
+        Uuid::new_v4(),
+        "create",
+        person(&open, "+241 06 71 00 01"),
+    );
+    let refused = outsider.push(10).await.unwrap().0;
+    let mut day_old = Device::new(staff.http.clone(), -86_400_000);
+    day_old.mutate(
+        "inscriptions",
+        Uuid::new_v4(),
+        "create",
+        person(&started, "+241 06 71 00 02"),
+    );
+    let stale = day_old.push(10).await.unwrap().0;
+    let mut earlier = Device::new(staff.http.clone(), -90 * 60_000);
+    let on_time = Uuid::new_v4();
+    earlier.mutate(
+        "inscriptions",
+        on_time,
+        "create",
+        person(&started, "+241 06 71 00 03"),
+    );
+    let kept = earlier.push(10).await.unwrap().0;
+    let db = app.db().await;
+    let audit: Value = db
+        .query_one(
+            "select details from audit_log where action = 'inscription.registered_at_desk'
+             and entity_id = $1",
+            &[&on_time.to_string()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    assert_eq!(
+        statuses(&refused),
+        [("rejected".to_owned(), Some("forbidden".to_owned()))]
+    );
+    assert_eq!(
+        statuses(&stale),
+        [("rejected".to_owned(), Some("conflict".to_owned()))]
+    );
+    assert!(
+        stale.results[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("registration_closed")
+    );
+    assert_eq!(statuses(&kept), [("applied".to_owned(), None)], "{kept:?}");
+    assert_eq!(audit["hlc"], earlier.sent_hlc(0));
+    assert!(
+        audit["arrived_at"].as_str().unwrap() > audit["judged_at"].as_str().unwrap(),
+        "{audit}"
+    );
+    let registered: i64 = db
+        .query_one(
+            "select count(*) from inscriptions where full_name = 'Jeanne Ndong'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(registered, 1);
+}
+
+/// A published masterclass that started an hour ago (registration closes at its start).
+async fn started_masterclass(admin: &e2e_tests::StaffSession, title: &str) -> String {
+    let starts = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let response = admin
+        .post_json(
+            "/api/masterclasses",
+            &json!({"title": title, "starts_at": fmt(starts),
+                    "ends_at": fmt(starts + time::Duration::hours(3)), "published": true}),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED);
+    response.value()["id"].as_str().unwrap().to_owned()
+}
+
+/// A tutor taken off a masterclass who still pushes to it meets `forbidden`, for the records it
+/// held and for new ones alike; a record that never was is `unknown_record`; `attempts` is for
+/// instances only.
+#[tokio::test]
+async fn a_removed_tutor_s_writes_are_forbidden_and_unknown_records_unknown() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Retirée").await;
+    let tutor = app.tutor(&admin, &[&masterclass]).await;
+    let held = question(&app, &admin, &masterclass).await;
+    let mut desk = Device::new(tutor.http.clone(), 0);
+    let student = Uuid::new_v4();
+    desk.mutate(
+        "inscriptions",
+        student,
+        "create",
+        json!({"masterclass_id": masterclass,
+        "full_name": "Paul Obame", "date_of_birth": "2000-01-02",
+        "whatsapp_number": "+241 06 72 00 01", "consent": true}),
+    );
+    desk.push(10).await.unwrap();
+    admin
+        .request(
+            Method::DELETE,
+            &format!("/api/admin/users/{}/masterclasses/{masterclass}", tutor.id),
+            &[],
+            None,
+        )
+        .await;
+
+    desk.mutate(
+        "questions",
+        held,
+        "update",
+        json!({"text": "Encore à moi ?"}),
+    );
+    desk.mutate("questions", held, "delete", json!({}));
+    desk.mutate("inscriptions", student, "update", json!({"attended": true}));
+    desk.mutate(
+        "questions",
+        Uuid::new_v4(),
+        "create",
+        json!({"masterclass_id": masterclass,
+        "text": "Une nouvelle question ?", "choice_a": "a", "choice_b": "b", "choice_c": "c",
+        "choice_d": "d", "correct": "A"}),
+    );
+    desk.mutate(
+        "questions",
+        Uuid::new_v4(),
+        "update",
+        json!({"text": "Personne ?"}),
+    );
+    desk.mutate("attempts", Uuid::new_v4(), "create", json!({}));
+    let answer = desk.push(10).await.unwrap().0;
+    let pull = tutor.get("/api/sync/pull?collections=attempts").await;
+
+    let forbidden = ("rejected".to_owned(), Some("forbidden".to_owned()));
+    assert_eq!(
+        statuses(&answer),
+        [
+            forbidden.clone(),
+            forbidden.clone(),
+            forbidden.clone(),
+            forbidden.clone(),
+            ("rejected".to_owned(), Some("conflict".to_owned())),
+            forbidden,
+        ],
+        "{answer:?}"
+    );
+    assert!(
+        answer.results[4]
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("unknown_record")
+    );
+    pull.assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }
 
 #[tokio::test]
@@ -729,8 +1110,12 @@ async fn the_cursor_never_skips_a_transaction_that_commits_late() {
 }
 
 /// The randomized convergence proof: devices of three tutors edit the same questions offline
-/// and sync in every bad way a network allows; in the end every device holds what the server
-/// holds, and every acknowledged write is there or lost to a newer clock.
+/// and sync in every bad way a network allows, while staff edit and delete through the REST
+/// routes and tutors are taken off the masterclass and put back; device clocks run up to two
+/// minutes behind and nearly five ahead. Half the devices replace their copy with each change
+/// they pull, half keep it and merge by clock. In the end every device holds what a fresh pull
+/// holds, field by field and clock by clock, and every acknowledged write is there or lost to a
+/// newer clock.
 #[tokio::test]
 async fn devices_converge_whatever_the_order_retries_and_losses() {
     let app = TestApp::spawn().await;
@@ -738,7 +1123,7 @@ async fn devices_converge_whatever_the_order_retries_and_losses() {
     let seeds: u64 = std::env::var("SYNC_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(60);
     let first: u64 = std::env::var("SYNC_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -759,20 +1144,26 @@ async fn devices_converge_whatever_the_order_retries_and_losses() {
             .masterclass(&admin, &format!("Convergence {seed}"), false)
             .await;
         for tutor in &tutors {
-            let path = format!("/api/admin/users/{}/masterclasses", tutor.id);
-            admin
-                .request(Method::PUT, &format!("{path}/{masterclass}"), &[], None)
-                .await;
+            assign(&admin, tutor, &masterclass, true).await;
             if let Some(previous) = &previous {
-                admin
-                    .request(Method::DELETE, &format!("{path}/{previous}"), &[], None)
-                    .await;
+                assign(&admin, tutor, previous, false).await;
             }
         }
         previous = Some(masterclass.clone());
-        let sessions: Vec<_> = tutors.iter().map(|t| t.http.clone()).collect();
-        converge_once(&app, seed, sessions, &masterclass).await;
+        converge_once(&app, seed, &admin, &tutors, &masterclass).await;
     }
+}
+
+async fn assign(
+    admin: &e2e_tests::StaffSession,
+    tutor: &e2e_tests::StaffSession,
+    masterclass: &str,
+    on: bool,
+) {
+    let path = format!("/api/admin/users/{}/masterclasses/{masterclass}", tutor.id);
+    let method = if on { Method::PUT } else { Method::DELETE };
+    let answer = admin.request(method, &path, &[], None).await;
+    assert!(answer.status.is_success(), "{path}: {}", answer.status);
 }
 
 const COMPARED: [&str; 5] = ["text", "choice_a", "choice_b", "status", "correct"];
@@ -780,23 +1171,52 @@ const COMPARED: [&str; 5] = ["text", "choice_a", "choice_b", "status", "correct"
 async fn converge_once(
     app: &TestApp,
     seed: u64,
-    sessions: Vec<e2e_tests::InProcess>,
+    admin: &e2e_tests::StaffSession,
+    tutors: &[e2e_tests::StaffSession],
     masterclass: &str,
 ) {
     use rand::{Rng, SeedableRng, seq::IndexedRandom};
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut devices: Vec<Device> = sessions
-        .into_iter()
-        .map(|http| {
-            let mut d = Device::new(http, rng.random_range(-120_000..120_000));
+    // Two devices for the first tutor, one for each other; every other device merges.
+    let owners: Vec<usize> = (0..tutors.len()).chain([0]).collect();
+    let mut devices: Vec<Device> = owners
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            let mut d = Device::new(tutors[t].http.clone(), rng.random_range(-120_000..290_000));
             d.collections = Some("questions".into());
+            d.model = if i % 2 == 0 {
+                Model::Merge
+            } else {
+                Model::Replace
+            };
             d
         })
         .collect();
+    let mut assigned = vec![true; tutors.len()];
+    let db = app.db().await;
     let mut mine: Vec<Vec<Uuid>> = vec![Vec::new(); devices.len()];
     let mut applied: Vec<Applied> = Vec::new();
-    for n in 0..rng.random_range(8..24) {
+    for n in 0..rng.random_range(8..28) {
         let d = rng.random_range(0..devices.len());
+        if rng.random_range(0..14) == 0 {
+            // A tutor taken off the masterclass, or put back.
+            let t = owners[d];
+            assigned[t] = !assigned[t];
+            assign(admin, &tutors[t], masterclass, assigned[t]).await;
+            continue;
+        }
+        if rng.random_range(0..8) == 0 {
+            rest_write(
+                admin,
+                &db,
+                &mut rng,
+                masterclass,
+                &format!("{seed}-rest-{n}"),
+            )
+            .await;
+            continue;
+        }
         let unique = format!("{seed}-{d}-{n}");
         let known: Vec<Uuid> = devices[d]
             .records("questions")
@@ -877,12 +1297,35 @@ async fn converge_once(
             }
         }
     }
+    for (t, on) in assigned.iter().enumerate() {
+        if !on {
+            assign(admin, &tutors[t], masterclass, true).await;
+        }
+    }
     for device in &mut devices {
         applied.extend(device.push_all(rng.random_range(1..6)).await);
     }
-    let db = app.db().await;
     for device in &mut devices {
         device.catch_up(&db, rng.random_range(1..8)).await;
+    }
+    for (i, device) in devices.iter().enumerate() {
+        let mut fresh = Device::new(tutors[owners[i]].http.clone(), 0);
+        fresh.collections = Some("questions".into());
+        fresh.catch_up(&db, 500).await;
+        assert_eq!(
+            device.records("questions"),
+            fresh.records("questions"),
+            "seed {seed}: device {i} ({:?}) differs from a fresh pull",
+            device.model
+        );
+        for id in fresh.records("questions").keys() {
+            assert_eq!(
+                device.pulled_clocks("questions", *id),
+                fresh.pulled_clocks("questions", *id),
+                "seed {seed}: device {i} ({:?}) holds other clocks for {id}",
+                device.model
+            );
+        }
     }
 
     let rows = db
@@ -957,6 +1400,58 @@ async fn converge_once(
             }
         }
     }
+}
+
+/// A staff member's edit or delete of one of the masterclass's questions through the REST
+/// routes, between the devices' pushes.
+async fn rest_write(
+    admin: &e2e_tests::StaffSession,
+    db: &tokio_postgres::Client,
+    rng: &mut rand::rngs::StdRng,
+    masterclass: &str,
+    unique: &str,
+) {
+    use rand::{Rng, seq::IndexedRandom};
+    let rows = db
+        .query(
+            "select t.id, t.text, t.choice_a, t.choice_b, t.choice_c, t.choice_d, t.status, k.correct
+             from questions t join question_keys k on k.question_id = t.id
+             where t.masterclass_id = $1::text::uuid and t.deleted_at is null",
+            &[&masterclass],
+        )
+        .await
+        .unwrap();
+    let Some(row) = rows.choose(rng) else { return };
+    let id: Uuid = row.get("id");
+    let path = format!("/api/admin/questions/{id}");
+    let answer = if rng.random_bool(0.25) {
+        admin.request(Method::DELETE, &path, &[], None).await
+    } else {
+        let get = |f: &str| row.get::<_, String>(f);
+        let text = if rng.random_bool(0.5) {
+            format!("En ligne {unique} ?")
+        } else {
+            get("text")
+        };
+        let status = ["draft", "approved", "archived"].choose(rng).unwrap();
+        let correct = ["A", "B", "C", "D"].choose(rng).unwrap();
+        admin
+            .send_json(
+                Method::PUT,
+                &path,
+                &json!({"masterclass_id": masterclass, "text": text,
+                        "choices": [get("choice_a"), format!("b {unique}"), get("choice_c"), get("choice_d")],
+                        "correct": correct, "status": status}),
+                &[],
+            )
+            .await
+    };
+    assert!(
+        answer.status.is_success() || answer.status.is_client_error(),
+        "{path}: {} {}",
+        answer.status,
+        String::from_utf8_lossy(&answer.body)
+    );
 }
 
 /// A push that changed data pokes each configured URL, signed, from the scheduled run (never

@@ -1,6 +1,10 @@
 //! A simulated offline device, as a frontend would be written against `/api/sync`: a queue of
 //! mutations numbered per client, a hybrid logical clock (on a wall clock that may be wrong),
 //! and the state it pulled. Used by the sync tests and the sync benchmark.
+//!
+//! It holds its copy in one of two ways ([`Model`]): replaced by each change it pulls (the
+//! simplest client), or kept and merged field by field by clock with what it pulls and with the
+//! writes the server acknowledged (a client that never throws away a newer value it holds).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +17,19 @@ use crate::{InProcess, TestResponse};
 
 /// One record as a device holds it.
 pub type Record = Map<String, Value>;
+
+/// A record's clocks as a device holds them: field (or `_deleted`) to clock, in wire form.
+pub type Clocks = BTreeMap<String, String>;
+
+/// How a device keeps its copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// Each pulled change replaces the record (or removes it).
+    Replace,
+    /// Each pulled change, and each write the server acknowledged as applied, merges into the
+    /// record field by field: the newer clock wins, as on the server.
+    Merge,
+}
 
 pub struct Device {
     pub client_id: Uuid,
@@ -28,6 +45,12 @@ pub struct Device {
     pub cursor: Option<String>,
     /// The collections it pulls (all it may read when `None`).
     pub collections: Option<String>,
+    pub model: Model,
+    /// The clocks of the records it holds, tombstones included (a record deleted or archived
+    /// keeps its clocks here and leaves `state`).
+    pub clocks: BTreeMap<(String, Uuid), Clocks>,
+    /// The clock of every mutation it made, in order.
+    made: Vec<String>,
 }
 
 /// One mutation the server acknowledged as applied: the fields it wrote, at which clock.
@@ -85,7 +108,23 @@ impl Device {
             state: BTreeMap::new(),
             cursor: None,
             collections: None,
+            model: Model::Replace,
+            clocks: BTreeMap::new(),
+            made: Vec::new(),
         }
+    }
+
+    /// The clock of the `n`-th mutation this device made (from 0).
+    pub fn sent_hlc(&self, n: usize) -> String {
+        self.made[n].clone()
+    }
+
+    /// The clocks the device holds for record `id` of `collection` (none when it holds none).
+    pub fn pulled_clocks(&self, collection: &str, id: Uuid) -> Clocks {
+        self.clocks
+            .get(&(collection.to_owned(), id))
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn wall(&self) -> u64 {
@@ -104,6 +143,7 @@ impl Device {
             "hlc": hlc.to_string(),
         });
         self.next_mutation_id += 1;
+        self.made.push(hlc.to_string());
         self.queue.push(mutation.clone());
         mutation
     }
@@ -123,6 +163,11 @@ impl Device {
     pub fn acknowledge(&mut self, sent: &[Value], answer: &PushResponse) -> Vec<Applied> {
         self.clock.observe(&answer.server_hlc, self.wall());
         let applied = applied_by(sent, answer);
+        if self.model == Model::Merge {
+            for write in &applied {
+                self.fold(write);
+            }
+        }
         self.queue
             .retain(|m| m["mutation_id"].as_i64().unwrap() > answer.last_mutation_id);
         applied
@@ -170,23 +215,113 @@ impl Device {
         self.clock.observe(&page.server_hlc, self.wall());
         for dropped in &page.drops {
             let dropped = json!(dropped);
-            self.state.retain(|(collection, id), record| {
-                !(record.get("masterclass_id") == Some(&dropped)
-                    || (collection == "masterclasses" && json!(id) == dropped))
-            });
+            let gone: Vec<(String, Uuid)> = self
+                .state
+                .iter()
+                .filter(|((collection, id), record)| {
+                    record.get("masterclass_id") == Some(&dropped)
+                        || (collection == "masterclasses" && json!(id) == dropped)
+                })
+                .map(|(key, _)| key.clone())
+                .collect();
+            for key in gone {
+                self.state.remove(&key);
+                self.clocks.remove(&key);
+            }
         }
         for change in &page.changes {
             let key = (change.collection.name().to_owned(), change.id);
-            match (&change.op, &change.fields) {
-                (shared::sync::ChangeOp::Upsert, Some(Value::Object(fields))) => {
-                    self.state.insert(key, fields.clone());
+            let clocks: Option<Clocks> = change
+                .clocks
+                .clone()
+                .map(|c| serde_json::from_value(c).expect("clocks are field to text"));
+            match (&change.op, &change.fields, self.model) {
+                (shared::sync::ChangeOp::Upsert, Some(Value::Object(fields)), Model::Replace) => {
+                    self.state.insert(key.clone(), fields.clone());
+                    self.clocks.insert(key, clocks.unwrap_or_default());
+                }
+                (shared::sync::ChangeOp::Upsert, Some(Value::Object(fields)), Model::Merge) => {
+                    self.merge(key, fields, &clocks.unwrap_or_default());
                 }
                 _ => {
                     self.state.remove(&key);
+                    match clocks {
+                        Some(clocks) if self.model == Model::Merge => {
+                            let held = self.clocks.entry(key).or_default();
+                            for (field, clock) in clocks {
+                                let newer = held.get(&field).is_none_or(|c| *c < clock);
+                                if newer {
+                                    held.insert(field, clock);
+                                }
+                            }
+                        }
+                        Some(clocks) => {
+                            self.clocks.insert(key, clocks);
+                        }
+                        None => {
+                            self.clocks.remove(&key);
+                        }
+                    }
                 }
             }
         }
         self.cursor = Some(page.next_cursor.clone());
+    }
+
+    /// Merges a record as pulled into the one held: per field, the newer clock wins; a field
+    /// with no clock (set once, or computed by the server) is the server's.
+    fn merge(&mut self, key: (String, Uuid), fields: &Record, clocks: &Clocks) {
+        let mut record = self.state.get(&key).cloned().unwrap_or_default();
+        let held = self.clocks.entry(key.clone()).or_default();
+        for (field, value) in fields {
+            let take = match (clocks.get(field), held.get(field)) {
+                (_, None) => true,
+                // The same clock is the same write, as the server stored it.
+                (Some(theirs), Some(mine)) => theirs >= mine,
+                (None, Some(_)) => false,
+            };
+            if take {
+                record.insert(field.clone(), value.clone());
+            }
+        }
+        for (field, clock) in clocks {
+            if held.get(field).is_none_or(|c| c < clock) {
+                held.insert(field.clone(), clock.clone());
+            }
+        }
+        self.state.insert(key, record);
+    }
+
+    /// Folds a write the server applied into the record held (merge model): each of its fields
+    /// wins if its clock is newer than the one held. A create not yet pulled starts the record;
+    /// a delete moves the tombstone's clock, and the record leaves the view unless a field was
+    /// written after it.
+    fn fold(&mut self, write: &Applied) {
+        let key = (write.collection.clone(), write.record_id);
+        let hlc = write.hlc.to_string();
+        // A record not held yet (never pulled) comes whole with the next pull.
+        let Some(held) = self.clocks.get_mut(&key) else {
+            return;
+        };
+        if write.op == "delete" {
+            if held.get("_deleted").is_none_or(|c| *c < hlc) {
+                held.insert("_deleted".into(), hlc.clone());
+            }
+            if !held.iter().any(|(f, c)| f != "_deleted" && *c > hlc) {
+                self.state.remove(&key);
+            }
+            return;
+        }
+        let Some(record) = self.state.get_mut(&key) else {
+            // Gone here: whether the write brought it back, the pull says with its clocks.
+            return;
+        };
+        for (field, value) in &write.fields {
+            if held.get(field).is_none_or(|c| *c < hlc) {
+                held.insert(field.clone(), hlc.clone());
+                record.insert(field.clone(), value.clone());
+            }
+        }
     }
 
     /// Pulls until the server has nothing more; returns the number of changes received.

@@ -193,3 +193,17 @@ pub async fn set_pdf(
         .map_err(failed(format!("recording the handout of masterclass {id}")))?;
     Masterclass::from_row(&row)
 }
+
+/// Is the caller staff of masterclass `masterclass_id` (and does it exist)?
+pub async fn staffs(db: &impl Db, masterclass_id: Uuid) -> Result<bool> {
+    let row = db
+        .opt(
+            "select 1 from masterclasses where id = $1 and deleted_at is null and auth_staffs(id)",
+            &[p(&masterclass_id)],
+        )
+        .await
+        .map_err(failed(format!(
+            "checking who staffs masterclass {masterclass_id}"
+        )))?;
+    Ok(row.is_some())
+}

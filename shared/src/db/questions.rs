@@ -127,20 +127,6 @@ pub async fn list(
     all(&rows)
 }
 
-/// Is the caller staff of masterclass `masterclass_id` (and does it exist)?
-pub async fn staffs(db: &impl Db, masterclass_id: Uuid) -> Result<bool> {
-    let row = db
-        .opt(
-            "select 1 from masterclasses where id = $1 and deleted_at is null and auth_staffs(id)",
-            &[p(&masterclass_id)],
-        )
-        .await
-        .map_err(failed(format!(
-            "checking who staffs masterclass {masterclass_id}"
-        )))?;
-    Ok(row.is_some())
-}
-
 /// Adds a question and its key, under `id` when a device made one; returns its id.
 pub async fn insert(
     db: &impl Db,

@@ -85,6 +85,110 @@ pub async fn record_client(db: &impl Db, client_id: Uuid, last: i64) -> Result<(
     Ok(())
 }
 
+/// A rejection kept for a client's mutation, answered again when the mutation is resent.
+pub struct Rejection {
+    pub mutation_id: i64,
+    pub reason: String,
+    pub detail: Option<String>,
+    pub errors: Value,
+}
+
+/// The rejections recorded for `client_id`'s mutations `ids` (those not rejected are absent).
+pub async fn rejections(db: &impl Db, client_id: Uuid, ids: &[i64]) -> Result<Vec<Rejection>> {
+    let rows = db
+        .all(
+            "select mutation_id, reason, detail, errors from sync_rejections
+             where client_id = $1 and mutation_id = any($2)",
+            &[p(&client_id), p(&ids)],
+        )
+        .await
+        .map_err(failed(format!(
+            "reading the rejected mutations of sync client {client_id}"
+        )))?;
+    rows.iter()
+        .map(|r| {
+            Ok(Rejection {
+                mutation_id: r.try_get("mutation_id")?,
+                reason: r.try_get("reason")?,
+                detail: r.try_get("detail")?,
+                errors: r.try_get("errors")?,
+            })
+        })
+        .collect()
+}
+
+/// Keeps `rejections` of `client_id`'s mutations (each mutation is rejected once).
+pub async fn record_rejections(
+    db: &impl Db,
+    client_id: Uuid,
+    rejections: &[Rejection],
+) -> Result<()> {
+    if rejections.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = rejections.iter().map(|r| r.mutation_id).collect();
+    let reasons: Vec<&str> = rejections.iter().map(|r| r.reason.as_str()).collect();
+    let details: Vec<Option<&str>> = rejections.iter().map(|r| r.detail.as_deref()).collect();
+    let errors: Vec<&Value> = rejections.iter().map(|r| &r.errors).collect();
+    db.exec(
+        "insert into sync_rejections (client_id, mutation_id, reason, detail, errors)
+         select $1, * from unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[])
+         on conflict do nothing",
+        &[p(&client_id), p(&ids), p(&reasons), p(&details), p(&errors)],
+    )
+    .await
+    .map_err(failed(format!(
+        "keeping the rejected mutations of sync client {client_id}"
+    )))?;
+    Ok(())
+}
+
+/// Does record `id` of `collection` exist, whether or not the caller may see it? (Staff's
+/// collections only: a document's existence is its owner's business, and answers `false`.)
+pub async fn exists(db: &impl Db, collection: Collection, id: Uuid) -> Result<bool> {
+    let row = db
+        .all(
+            "select sync_record_exists($1, $2) as found",
+            &[p(&collection.name()), p(&id)],
+        )
+        .await
+        .map_err(failed(format!(
+            "checking whether {} {id} exists",
+            collection.name()
+        )))?;
+    Ok(row[0].try_get("found")?)
+}
+
+/// The masterclasses of `ids` the caller sees, as upserts (row-level security decides): those
+/// a pull drops and must send again.
+pub async fn visible_masterclasses(db: &impl Db, ids: &[Uuid]) -> Result<Vec<Change>> {
+    let s = source(Collection::Masterclasses);
+    let rows = db
+        .all(
+            &format!(
+                "select t.id, {fields} as fields, t.field_clocks from {from}
+                 where t.id = any($1) and not ({gone}) order by t.id",
+                fields = s.fields,
+                from = s.from,
+                gone = s.gone,
+            ),
+            &[p(&ids)],
+        )
+        .await
+        .map_err(failed("reading the dropped masterclasses still visible"))?;
+    rows.iter()
+        .map(|row| {
+            Ok(Change {
+                collection: Collection::Masterclasses,
+                id: row.try_get("id")?,
+                op: ChangeOp::Upsert,
+                fields: row.try_get("fields")?,
+                clocks: row.try_get("field_clocks")?,
+            })
+        })
+        .collect()
+}
+
 /// Transactions below this id have all finished (see the module doc).
 pub async fn horizon(db: &Transaction<'_>) -> Result<u64> {
     let row = db

@@ -73,7 +73,7 @@ pub async fn list(tx: &Transaction<'_>, filter: &QuestionFilter) -> Result<Quest
 }
 
 pub(crate) async fn visible_masterclass(tx: &Transaction<'_>, masterclass_id: Uuid) -> Result<()> {
-    if db::questions::staffs(tx, masterclass_id).await? {
+    if db::masterclasses::staffs(tx, masterclass_id).await? {
         Ok(())
     } else {
         Err(Error::field(

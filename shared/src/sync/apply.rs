@@ -63,13 +63,46 @@ pub async fn apply(ctx: &Context<'_>, tx: &Transaction<'_>, mutation: &Mutation)
         at,
     };
     match (mutation.op, stored) {
+        (Op::Create | Op::Update, Some(stored)) => update(ctx, tx, &m, stored).await,
+        (Op::Delete, Some(stored)) => delete(tx, &m, stored).await,
+        (Op::Create, None) if db::sync::exists(tx, collection, mutation.record_id).await? => {
+            Err(Error::Forbidden)
+        }
         (Op::Create, None) => {
             create(ctx, tx, &m).await?;
             Ok(true)
         }
-        (Op::Create | Op::Update, Some(stored)) => update(ctx, tx, &m, stored).await,
-        (Op::Delete, Some(stored)) => delete(tx, &m, stored).await,
-        (Op::Update | Op::Delete, None) => Err(unknown_record()),
+        (Op::Update | Op::Delete, None) => Err(not_found(tx, collection, mutation).await?),
+    }
+}
+
+/// What a mutation of a record the caller cannot load meets: `forbidden` when the record exists
+/// but is no longer the caller's to see (a tutor taken off its masterclass), `unknown_record`
+/// when it never was (or is someone else's document, whose existence is not told).
+async fn not_found(
+    tx: &Transaction<'_>,
+    collection: Collection,
+    mutation: &Mutation,
+) -> Result<Error> {
+    Ok(
+        if db::sync::exists(tx, collection, mutation.record_id).await? {
+            Error::Forbidden
+        } else {
+            unknown_record()
+        },
+    )
+}
+
+/// Writing into masterclass `id` at a desk or in the bank needs its staff: `forbidden` for a
+/// caller who does not staff a masterclass that exists (one that does not is left to the
+/// collection's own rules, which name the field).
+async fn ensure_staffs(tx: &Transaction<'_>, id: uuid::Uuid) -> Result<()> {
+    if db::masterclasses::staffs(tx, id).await?
+        || !db::sync::exists(tx, Collection::Masterclasses, id).await?
+    {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
     }
 }
 
@@ -180,6 +213,7 @@ async fn create(ctx: &Context<'_>, tx: &Transaction<'_>, m: &Checked<'_>) -> Res
         Collection::Questions => {
             let staff = staff_id(ctx.caller)?;
             let new = NewQuestion::parse(&question_draft(&question_fields(fields)?))?;
+            ensure_staffs(tx, new.masterclass_id).await?;
             services::questions::create_synced(tx, staff, id, &new).await?;
             db::sync::write_clocks(tx, collection, id, &clocks, None).await
         }
@@ -199,12 +233,8 @@ async fn create(ctx: &Context<'_>, tx: &Transaction<'_>, m: &Checked<'_>) -> Res
             };
             let registration =
                 Registration::parse(&draft, ctx.now).map_err(|e| prefixed("fields", e))?;
-            // A desk that registered offline before the masterclass began is on time, whenever
-            // its push arrives: the rule is judged at the mutation's clock (never later than now).
-            let registered_at = OffsetDateTime::from_unix_timestamp_nanos(
-                i128::from(at.wall_ms().min(millis(ctx.now))) * 1_000_000,
-            )
-            .unwrap_or(ctx.now);
+            ensure_staffs(tx, registration.masterclass_id).await?;
+            let registered_at = desk_time(ctx, at);
             services::registration::register_at_desk(
                 ctx.state,
                 tx,
@@ -212,6 +242,19 @@ async fn create(ctx: &Context<'_>, tx: &Transaction<'_>, m: &Checked<'_>) -> Res
                 id,
                 &registration,
                 registered_at,
+            )
+            .await?;
+            crate::services::audit(
+                tx,
+                "inscription.registered_at_desk",
+                "inscription",
+                id,
+                serde_json::json!({
+                    "hlc": at.to_string(),
+                    "arrived_at": rfc3339(ctx.now),
+                    "judged_at": rfc3339(registered_at),
+                    "via": "sync",
+                }),
             )
             .await?;
             if fields.contains_key("attended") {
@@ -238,6 +281,27 @@ async fn create(ctx: &Context<'_>, tx: &Transaction<'_>, m: &Checked<'_>) -> Res
             Ok(())
         }
     }
+}
+
+/// When a desk's registration is judged: at its clock, since a desk that registered offline
+/// before the masterclass began is on time whenever its push arrives (never later than its
+/// arrival). A clock that claims more than the offline window before its arrival
+/// (`SYNC_DESK_OFFLINE_HOURS`) is not believed and the registration is judged at its arrival, so
+/// a wrong or forged clock cannot register into a masterclass that closed long ago.
+fn desk_time(ctx: &Context<'_>, at: &super::Hlc) -> OffsetDateTime {
+    let window = ctx.state.config.sync.desk_offline_window;
+    let arrived = millis(ctx.now);
+    let earliest = arrived.saturating_sub(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
+    if at.wall_ms() < earliest || at.wall_ms() >= arrived {
+        return ctx.now;
+    }
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.wall_ms()) * 1_000_000)
+        .unwrap_or(ctx.now)
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn prefixed(prefix: &str, error: Error) -> Error {

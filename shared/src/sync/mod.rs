@@ -270,7 +270,8 @@ pub struct MutationResult {
 pub enum MutationStatus {
     /// Applied now, and durable.
     Applied,
-    /// Applied before (at or below `last_mutation_id`): nothing done.
+    /// Applied before (at or below `last_mutation_id`): nothing done. (A mutation that was
+    /// rejected is answered `rejected` again when resent, with the same reason.)
     Duplicate,
     /// Not applied, and never will be: drop it from the queue and show the reason.
     Rejected,
@@ -334,8 +335,10 @@ pub enum ChangeOp {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PullResponse {
     pub changes: Vec<Change>,
-    /// Masterclasses the caller no longer staffs: drop every inscription and question of
-    /// these, and the masterclass itself unless this pull sends it again.
+    /// Masterclasses the caller no longer staffs. Apply them before `changes`: drop each of
+    /// these masterclasses with every inscription and question of it. A dropped masterclass
+    /// the caller still sees (a published one) is among this page's `changes` again, as an
+    /// upsert.
     pub drops: Vec<Uuid>,
     pub next_cursor: String,
     /// Pull again at once with `next_cursor`.
@@ -385,12 +388,32 @@ pub async fn push(
             .await?
             .ok_or(Error::Forbidden)?;
         let mut next = last + 1;
+        let resent: Vec<i64> = request
+            .mutations
+            .iter()
+            .map(|m| m.mutation_id)
+            .filter(|id| *id <= last)
+            .collect();
+        let rejected_before: BTreeMap<i64, MutationResult> = if resent.is_empty() {
+            BTreeMap::new()
+        } else {
+            db::sync::rejections(tx, request.client_id, &resent)
+                .await?
+                .into_iter()
+                .map(|r| (r.mutation_id, MutationResult::from(r)))
+                .collect()
+        };
         let mut results = Vec::with_capacity(request.mutations.len());
         let mut changed: Vec<&str> = Vec::new();
         let mut run = Run::default();
         for mutation in &request.mutations {
             if mutation.mutation_id < next {
-                results.push(MutationResult::of(mutation, MutationStatus::Duplicate));
+                results.push(
+                    rejected_before
+                        .get(&mutation.mutation_id)
+                        .cloned()
+                        .unwrap_or_else(|| MutationResult::of(mutation, MutationStatus::Duplicate)),
+                );
                 continue;
             }
             if mutation.mutation_id > next {
@@ -429,6 +452,13 @@ pub async fn push(
             results.push(result);
         }
         run.flush(&ctx, tx, &mut results, &mut changed).await?;
+        repeat_fates_within(&mut results, last);
+        let rejected_now: Vec<db::sync::Rejection> = results
+            .iter()
+            .filter(|r| r.mutation_id > last && r.status == MutationStatus::Rejected)
+            .map(db::sync::Rejection::from)
+            .collect();
+        db::sync::record_rejections(tx, request.client_id, &rejected_now).await?;
         if peer.is_some() {
             let arrived: Vec<Uuid> = request.mutations.iter().map(|m| m.record_id).collect();
             replica::retry_parked(tx, Some(&arrived)).await?;
@@ -458,6 +488,23 @@ pub async fn push(
     tracing::info!(client_id = %request.client_id, applied = response.synced_count,
                    rejected = response.error_count, last = response.last_mutation_id, "sync push");
     Ok(response)
+}
+
+/// A mutation sent twice in one batch is answered the second time as it was the first
+/// (applied, or rejected with its reason), like a mutation resent in a later push.
+fn repeat_fates_within(results: &mut [MutationResult], last: i64) {
+    for i in 0..results.len() {
+        if results[i].mutation_id > last && results[i].status == MutationStatus::Duplicate {
+            if let Some(first) = results[..i]
+                .iter()
+                .find(|r| r.mutation_id == results[i].mutation_id)
+                .filter(|r| r.status == MutationStatus::Rejected)
+                .cloned()
+            {
+                results[i] = first;
+            }
+        }
+    }
 }
 
 /// Adds `collection` to those a push changed (named once each in its pokes).
@@ -532,6 +579,29 @@ impl<'m> Run<'m> {
             results[index] = result;
         }
         Ok(())
+    }
+}
+
+impl From<db::sync::Rejection> for MutationResult {
+    fn from(kept: db::sync::Rejection) -> Self {
+        Self {
+            mutation_id: kept.mutation_id,
+            status: MutationStatus::Rejected,
+            reason: Some(kept.reason),
+            detail: kept.detail,
+            errors: serde_json::from_value(kept.errors).unwrap_or_default(),
+        }
+    }
+}
+
+impl From<&MutationResult> for db::sync::Rejection {
+    fn from(result: &MutationResult) -> Self {
+        Self {
+            mutation_id: result.mutation_id,
+            reason: result.reason.clone().unwrap_or_else(|| "validation".into()),
+            detail: result.detail.clone(),
+            errors: serde_json::to_value(&result.errors).unwrap_or_else(|_| json!([])),
+        }
     }
 }
 
@@ -634,8 +704,18 @@ pub async fn pull(state: &AppState, caller: &Caller, query: &PullQuery) -> Resul
             },
             _ => from,
         };
+        // A dropped masterclass the caller still sees (a published one) comes again at once:
+        // the device dropped it with its inscriptions and questions, and it is still theirs.
+        let again = if !drops.is_empty() && wanted.contains(&Collection::Masterclasses) {
+            db::sync::visible_masterclasses(tx, &drops).await?
+        } else {
+            Vec::new()
+        };
         Ok(PullResponse {
-            changes: rows.into_iter().map(|row| row.change).collect(),
+            changes: again
+                .into_iter()
+                .chain(rows.into_iter().map(|row| row.change))
+                .collect(),
             drops,
             next_cursor: next.encode(),
             has_more,
