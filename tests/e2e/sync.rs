@@ -430,6 +430,42 @@ async fn a_resent_mutation_repeats_its_first_fate() {
     assert_eq!(again.last_mutation_id, 2);
 }
 
+/// A document's 64 KiB are measured on its value as compact JSON: a value just under that is
+/// kept however Postgres prints it (with a space after each comma), one byte over is refused.
+#[tokio::test]
+async fn the_document_limit_is_the_value_s_compact_json() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let mut device = Device::new(admin.http.clone(), 0);
+    let under = json!(vec![1; 32_000]);
+    let compact = serde_json::to_vec(&under).unwrap().len();
+    let over = json!("x".repeat(shared::sync::MAX_DOCUMENT_BYTES - 1));
+    device.mutate(
+        "documents",
+        Uuid::new_v4(),
+        "create",
+        json!({"key": "liste", "value": under}),
+    );
+    device.mutate(
+        "documents",
+        Uuid::new_v4(),
+        "create",
+        json!({"key": "texte", "value": over}),
+    );
+    let answer = device.push(10).await.unwrap().0;
+
+    assert!(compact <= shared::sync::MAX_DOCUMENT_BYTES && compact * 3 / 2 > 65_536);
+    assert_eq!(
+        statuses(&answer),
+        [
+            ("applied".to_owned(), None),
+            ("rejected".to_owned(), Some("validation".to_owned()))
+        ],
+        "{answer:?}"
+    );
+    assert_eq!(answer.results[1].errors[0].field, "fields.value");
+}
+
 /// Only staff of a masterclass register at its desk, and a registration's clock is believed
 /// only within the offline window: a clock a day old cannot register into a masterclass whose
 /// registration closed an hour ago, while one an hour and a half old, from before the close,

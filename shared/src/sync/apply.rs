@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    Collection, Fields, MAX_DOCUMENT_BYTES, Mutation, MutationResult, MutationStatus, Op, merge,
-    millis,
+    Collection, Fields, Hlc, MAX_DOCUMENT_BYTES, Mutation, MutationResult, MutationStatus, Op,
+    merge, millis,
 };
 use crate::{
     AppState,
@@ -117,11 +117,18 @@ fn checked(ctx: &Context<'_>, mutation: &Mutation) -> Result<(Collection, super:
         .hlc
         .parse()
         .map_err(|e: String| Error::field("hlc", e))?;
+    if at.node() == Hlc::server(0).node() {
+        return Err(Error::field(
+            "hlc",
+            "names the node `server`, which is the server's own: a device's node is its own id",
+        ));
+    }
     if !at.within_drift(millis(ctx.now)) {
         return Err(Error::field(
             "hlc",
-            "is more than 5 minutes ahead of the server's clock: move the device's clock to the \
-             server_hlc of any sync answer",
+            "is more than 5 minutes ahead of the server's clock: set the device's wall clock by \
+             server_hlc, wait until the server's clock is within 5 minutes of this one, and queue \
+             the change again as a new mutation",
         ));
     }
     Ok((collection, at))

@@ -62,6 +62,10 @@ impl Hlc {
         self.wall_ms
     }
 
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
     /// Is this timestamp acceptable from a client when the server's wall clock reads `now_ms`?
     pub fn within_drift(&self, now_ms: u64) -> bool {
         self.wall_ms <= now_ms.saturating_add(MAX_AHEAD_MS)
