@@ -98,6 +98,52 @@ begin
     return new;
 end $$;
 
+-- 5. A record created outside a sync carries its clocks. 0011 stamped updates only, so a row
+--    created through REST pulled with empty `clocks`, and a device could not merge it by the
+--    server's rule (any device write won over it, however old). Now every column a create sets is
+--    stamped with the server's clock, and a question's key (`correct`, in its own table) too.
+create function sync_stamp_insert() returns trigger language plpgsql as $$
+declare
+    v_now text;
+    v_field text;
+begin
+    -- (A push or a replication writes its own clocks; a restore brings the rows' own.)
+    if coalesce(current_setting('sync.applying', true), '') <> 'on'
+       and coalesce(current_setting('masterclass.restoring', true), '') <> 'on' then
+        v_now := sync_stamp_after(new.field_clocks);
+        for v_field in select jsonb_object_keys(to_jsonb(new) - array['id', 'field_clocks',
+                           'created_at', 'updated_at', 'row_version', 'sync_xid', 'sync_source',
+                           'deleted_at']) loop
+            if new.field_clocks -> v_field is null then
+                new.field_clocks := jsonb_set(new.field_clocks, array[v_field], to_jsonb(v_now));
+            end if;
+        end loop;
+    end if;
+    return new;
+end $$;
+
+create trigger masterclasses_stamp before insert on masterclasses for each row
+    execute function sync_stamp_insert();
+create trigger inscriptions_stamp before insert on inscriptions for each row
+    execute function sync_stamp_insert();
+create trigger questions_stamp before insert on questions for each row
+    execute function sync_stamp_insert();
+create trigger documents_stamp before insert on documents for each row
+    execute function sync_stamp_insert();
+
+create function sync_stamp_key() returns trigger language plpgsql as $$
+begin
+    if coalesce(current_setting('sync.applying', true), '') <> 'on'
+       and coalesce(current_setting('masterclass.restoring', true), '') <> 'on' then
+        update questions set field_clocks = jsonb_set(field_clocks, '{correct}',
+                                                      to_jsonb(sync_stamp_after(field_clocks)))
+        where id = new.question_id and field_clocks -> 'correct' is null;
+    end if;
+    return new;
+end $$;
+create trigger question_keys_stamp after insert on question_keys for each row
+    execute function sync_stamp_key();
+
 -- The rejected mutations of each client, answered again as they were when resent.
 create table sync_rejections (
     client_id   uuid not null references sync_clients (client_id) on delete cascade,
@@ -114,6 +160,8 @@ alter table sync_rejections force row level security;
 grant select, insert on sync_rejections to masterclass_app;
 create policy sync_rejections_own on sync_rejections for all to masterclass_app
     using (owner_id = (select auth_uid())) with check (owner_id = (select auth_uid()));
+create policy sync_rejections_backup on sync_rejections for select to masterclass_app
+    using ((select auth_role()) = 'backup');
 
 -- Does record `p_id` of a collection staff write exist (deleted or not), whoever may see it?
 -- Only a yes or no, for telling a write the caller may no longer make (`forbidden`) from one to

@@ -26,6 +26,10 @@ pub struct Config {
     pub ai: AiConfig,
     pub sync: SyncConfig,
     pub backup: BackupConfig,
+    /// `ALLOWED_ORIGINS` (comma-separated, `*` by default): the web origins whose browsers may
+    /// call the API. In AWS the HTTP API answers CORS from the template's parameter of the same
+    /// name; the local gateway answers it from this.
+    pub allowed_origins: Vec<String>,
 }
 
 /// Offline sync.
@@ -224,6 +228,13 @@ impl Config {
             bail!("QUESTIONS_PROVIDER=openai needs OPENAI_API_KEY");
         }
         Ok(Self {
+            allowed_origins: get("ALLOWED_ORIGINS")
+                .unwrap_or_else(|| "*".into())
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect(),
             ai: AiConfig {
                 openai_api_key,
                 openai_base_url: get("OPENAI_BASE_URL")

@@ -51,3 +51,83 @@ async fn a_database_outage_is_a_503_problem_not_a_500() {
         "no infrastructure detail leaks: {body}"
     );
 }
+
+/// The local gateway answers CORS as the deployed HTTP API does (the template's
+/// `CorsConfiguration`), so a web app served from another origin works against `cargo run`: a
+/// preflight is answered (not a 405), and answers expose the request id and `Retry-After`.
+#[tokio::test]
+async fn a_browser_on_another_origin_is_answered_as_the_deployed_api_answers_it() {
+    let app = TestApp::spawn().await;
+    let only =
+        TestApp::spawn_with(|c| c.allowed_origins = vec!["https://desk.example.ga".into()]).await;
+    let preflight = [
+        ("origin", "http://localhost:5173"),
+        ("access-control-request-method", "POST"),
+        (
+            "access-control-request-headers",
+            "authorization,content-type,idempotency-key",
+        ),
+    ];
+
+    let asked = app
+        .request(http::Method::OPTIONS, "/api/sync/push", &preflight, None)
+        .await;
+    let read = app
+        .request(
+            http::Method::GET,
+            "/api/masterclasses",
+            &[("origin", "http://localhost:5173")],
+            None,
+        )
+        .await;
+    let elsewhere = only
+        .request(
+            http::Method::GET,
+            "/api/masterclasses",
+            &[("origin", "http://localhost:5173")],
+            None,
+        )
+        .await;
+    let listed = only
+        .request(
+            http::Method::GET,
+            "/api/masterclasses",
+            &[("origin", "https://desk.example.ga")],
+            None,
+        )
+        .await;
+
+    let header = |r: &e2e_tests::TestResponse, name: &str| {
+        r.headers.get(name).map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert!(asked.status.is_success(), "{}", asked.status);
+    assert_eq!(
+        header(&asked, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    let methods = header(&asked, "access-control-allow-methods").unwrap();
+    assert!(
+        methods.contains("POST") && methods.contains("DELETE"),
+        "{methods}"
+    );
+    let allowed = header(&asked, "access-control-allow-headers").unwrap();
+    assert!(
+        allowed.contains("idempotency-key") && allowed.contains("authorization"),
+        "{allowed}"
+    );
+    assert_eq!(
+        header(&asked, "access-control-max-age").as_deref(),
+        Some("600")
+    );
+    assert_eq!(read.status, StatusCode::OK);
+    let exposed = header(&read, "access-control-expose-headers").unwrap();
+    assert!(
+        exposed.contains("x-request-id") && exposed.contains("retry-after"),
+        "{exposed}"
+    );
+    assert_eq!(header(&elsewhere, "access-control-allow-origin"), None);
+    assert_eq!(
+        header(&listed, "access-control-allow-origin").as_deref(),
+        Some("https://desk.example.ga")
+    );
+}

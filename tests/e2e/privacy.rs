@@ -1055,14 +1055,16 @@ async fn a_backup_restores_every_table_row_by_row_and_refuses_what_does_not_matc
 /// Rows for the tables the scene leaves empty (sync with a remote, pokes, documents, ...).
 async fn fill_every_table(s: &Scene) {
     let app = &s.app;
-    // A device's document through sync, and a sync peer.
+    // A device's document through sync (and a mutation it had rejected), and a sync peer.
     let pushed = s
         .admin
         .post_json(
             "/api/sync/push",
             &json!({ "client_id": Uuid::new_v4(), "mutations": [{ "mutation_id": 1, "collection": "documents",
                      "record_id": Uuid::new_v4(), "op": "create", "fields": { "key": "notes", "value": { "n": 1 } },
-                     "hlc": "1795430400000-00000-3f0c8a4e9b1d4c2a" }] }),
+                     "hlc": "1795430400000-00000-3f0c8a4e9b1d4c2a" },
+                     { "mutation_id": 2, "collection": "documents", "record_id": Uuid::new_v4(),
+                       "op": "update", "fields": { "value": 2 }, "hlc": "1795430400001-00000-3f0c8a4e9b1d4c2a" }] }),
         )
         .await;
     assert_eq!(

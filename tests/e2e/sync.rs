@@ -337,6 +337,45 @@ async fn a_rest_write_orders_after_every_clock_the_record_holds() {
     );
 }
 
+/// One tick past a clock whose counter is full is the next millisecond's first: a REST write
+/// after it still orders after it.
+#[tokio::test]
+async fn a_rest_write_after_a_full_counter_takes_the_next_millisecond() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Compteur").await;
+    let id = question(&app, &admin, &masterclass).await;
+    let db = app.db().await;
+    let wall = now_ms() + 200_000;
+    let full = format!("{wall:013}-99999-zzzz");
+    db.execute(
+        "update questions set field_clocks = jsonb_build_object('text', $2::text) where id = $1",
+        &[&id, &full],
+    )
+    .await
+    .unwrap();
+
+    let answer = admin
+        .send_json(
+            Method::PUT,
+            &format!("/api/admin/questions/{id}"),
+            &json!({"masterclass_id": masterclass, "text": "Après le compteur plein ?",
+                    "choices": ["Choix A0", "Choix B0", "Choix C0", "Choix D0"], "correct": "A",
+                    "status": "draft"}),
+            &[],
+        )
+        .await;
+    let clocks: Value = db
+        .query_one("select field_clocks from questions where id = $1", &[&id])
+        .await
+        .unwrap()
+        .get(0);
+
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(clocks["text"], format!("{:013}-00000-server", wall + 1));
+    assert!(clocks["text"].as_str().unwrap() > full.as_str());
+}
+
 /// Taken off a published masterclass, a tutor's device drops its inscriptions and questions
 /// and gets the masterclass itself again in the same page, as a fresh pull has it.
 #[tokio::test]
@@ -428,6 +467,87 @@ async fn a_resent_mutation_repeats_its_first_fate() {
         [first.results[1].clone(), first.results[1].clone()]
     );
     assert_eq!(again.last_mutation_id, 2);
+}
+
+/// Every push answer carries the record as the server now holds it, fields and clocks, whatever
+/// the mutation's fate, so a device whose write lost (or was refused) learns the winner without
+/// waiting for a pull; and a record created through REST pulls with a clock for every field a
+/// device writes.
+#[tokio::test]
+async fn a_push_answer_carries_each_record_as_the_server_holds_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Réponses").await;
+    let id = question(&app, &admin, &masterclass).await;
+    let mut watcher = Device::new(admin.http.clone(), 0);
+    watcher.collections = Some("questions".into());
+    let db = app.db().await;
+    watcher.catch_up(&db, 100).await;
+    let rest_clocks = watcher.pulled_clocks("questions", id);
+
+    let mut behind = Device::new(admin.http.clone(), -60_000);
+    let mut ahead = Device::new(admin.http.clone(), 0);
+    behind.mutate(
+        "questions",
+        id,
+        "update",
+        json!({"text": "Écrit hors ligne, plus tôt ?"}),
+    );
+    ahead.mutate(
+        "questions",
+        id,
+        "update",
+        json!({"text": "Écrit plus tard, gagnant ?"}),
+    );
+    ahead.push(10).await.unwrap();
+    behind.mutate(
+        "documents",
+        Uuid::new_v4(),
+        "create",
+        json!({"key": "k", "value": 1}),
+    );
+    behind.mutate(
+        "documents",
+        Uuid::new_v4(),
+        "create",
+        json!({"key": "k", "value": 2}),
+    );
+    let answer = behind.push(10).await.unwrap().0;
+    ahead.mutate("questions", id, "delete", json!({}));
+    let deleted = ahead.push(10).await.unwrap().0;
+
+    for field in [
+        "masterclass_id",
+        "text",
+        "choice_a",
+        "choice_b",
+        "choice_c",
+        "choice_d",
+        "correct",
+        "status",
+    ] {
+        assert!(rest_clocks.contains_key(field), "{field}: {rest_clocks:?}");
+    }
+    let lost = answer.results[0].record.as_ref().unwrap();
+    assert_eq!(statuses(&answer)[0], ("applied".to_owned(), None));
+    assert_eq!(lost.op, shared::sync::ChangeOp::Upsert);
+    assert_eq!(
+        lost.fields.as_ref().unwrap()["text"],
+        "Écrit plus tard, gagnant ?"
+    );
+    assert_eq!(lost.clocks.as_ref().unwrap()["text"], ahead.sent_hlc(0));
+    let kept = answer.results[1].record.as_ref().unwrap();
+    assert_eq!(kept.op, shared::sync::ChangeOp::Upsert);
+    assert_eq!(kept.fields.as_ref().unwrap()["value"], 1);
+    let refused = answer.results[2].record.as_ref().unwrap();
+    assert_eq!(statuses(&answer)[2].0, "rejected");
+    assert_eq!(
+        (refused.op, refused.clocks.is_none()),
+        (shared::sync::ChangeOp::Delete, true)
+    );
+    let gone = deleted.results[0].record.as_ref().unwrap();
+    assert_eq!(gone.op, shared::sync::ChangeOp::Delete);
+    assert_eq!(gone.clocks.as_ref().unwrap()["_deleted"], ahead.sent_hlc(1));
 }
 
 /// A document's 64 KiB are measured on its value as compact JSON: a value just under that is

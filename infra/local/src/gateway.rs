@@ -29,9 +29,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Every function's routes, merged, plus the document and its viewer, with the common layers
-/// once on the outside.
+/// once on the outside, and CORS answered as the deployed API answers it.
 pub fn router(state: AppState) -> Router {
+    let cors = shared::http::cors(&state.config.allowed_origins);
     let (routes, document) = api().split_for_parts();
     let routes = routes.merge(docs::routes(&shared::http::openapi::complete(document)));
-    shared::http::with_common_layers(routes.with_state(state))
+    shared::http::with_common_layers(routes.with_state(state)).layer(cors)
 }

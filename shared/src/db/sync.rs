@@ -270,6 +270,46 @@ fn source(collection: Collection) -> Source {
     }
 }
 
+/// Records `ids` of `collection` as the caller now sees them: an upsert with fields and clocks,
+/// or a delete (with its clocks) for a record deleted or archived. Ids the caller cannot see, or
+/// that do not exist, are absent.
+pub async fn current(db: &impl Db, collection: Collection, ids: &[Uuid]) -> Result<Vec<Change>> {
+    let s = source(collection);
+    let rows = db
+        .all(
+            &format!(
+                "select t.id, ({gone}) as gone, case when ({gone}) then null else {fields} end as fields,
+                        t.field_clocks as clocks
+                 from {from} where t.id = any($1)",
+                gone = s.gone,
+                fields = s.fields,
+                from = s.from,
+            ),
+            &[p(&ids)],
+        )
+        .await
+        .map_err(failed(format!(
+            "reading the pushed {} as they now are",
+            collection.name()
+        )))?;
+    rows.iter()
+        .map(|row| {
+            let gone: bool = row.try_get("gone")?;
+            Ok(Change {
+                collection,
+                id: row.try_get("id")?,
+                op: if gone {
+                    ChangeOp::Delete
+                } else {
+                    ChangeOp::Upsert
+                },
+                fields: row.try_get("fields")?,
+                clocks: row.try_get("clocks")?,
+            })
+        })
+        .collect()
+}
+
 /// A change with its position in the stream.
 pub struct Positioned {
     pub xid: u64,

@@ -1,9 +1,11 @@
 //! The layers every router is wrapped in: a request id on every request and response, a trace
-//! span per request, a body size limit, and problem+json answers for unknown paths and methods.
+//! span per request, a body size limit, and problem+json answers for unknown paths and methods;
+//! and the CORS answers of the local gateway ([`cors`]).
 
 use axum::{Router, extract::DefaultBodyLimit, middleware::Next, response::Response};
 use http::{HeaderName, Request};
 use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -74,4 +76,42 @@ pub fn with_common_layers(router: Router) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(header.clone()))
         .layer(SetRequestIdLayer::new(header, MakeRequestUuid))
+}
+
+/// CORS as the deployed HTTP API answers it (`CorsConfiguration` in `infra/template.yaml`): the
+/// same methods, request and exposed headers and preflight lifetime, for `origins` (`*` for any).
+/// API Gateway answers CORS before a function runs, so only the local gateway wears this layer.
+pub fn cors(origins: &[String]) -> CorsLayer {
+    use http::{HeaderValue, Method, header};
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(REQUEST_ID_HEADER),
+        ])
+        .expose_headers([
+            HeaderName::from_static(REQUEST_ID_HEADER),
+            header::RETRY_AFTER,
+        ])
+        .max_age(std::time::Duration::from_secs(600))
 }

@@ -12,7 +12,7 @@ pub mod rfc3339;
 pub use auth::{Admin, Member, Peer, Staff, Student, StudentOrErased};
 pub use error::{Error, FieldError, Result, on_constraint};
 pub use extract::{Json, Path, Query};
-pub use layers::{REQUEST_ID_HEADER, current_request_id, deployed, with_common_layers};
+pub use layers::{REQUEST_ID_HEADER, cors, current_request_id, deployed, with_common_layers};
 pub use origin::Origin;
 
 /// The problem+json media type (RFC 9457).

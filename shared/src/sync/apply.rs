@@ -561,6 +561,7 @@ pub fn rejected(mutation: &Mutation, error: Error) -> Result<MutationResult> {
         reason: Some(reason.into()),
         detail,
         errors,
+        record: None,
     })
 }
 

@@ -77,7 +77,8 @@ pub enum Collection {
     Questions,
     /// Per-user JSON documents: what used to live in a browser's local storage. Private.
     Documents,
-    /// Test results, with their answers: between instances only (`sync::peer`).
+    /// Test results, with their answers: between instances only (`sync::peer`); a device's
+    /// push or pull of it is `forbidden`.
     Attempts,
 }
 
@@ -194,8 +195,8 @@ pub struct Mutation {
     /// Per client, 1, 2, 3... with no gap.
     #[schema(minimum = 1, example = 1)]
     pub mutation_id: i64,
-    /// `masterclasses`, `inscriptions`, `questions` or `documents` (anything else is rejected
-    /// as `unknown_collection`).
+    /// `inscriptions`, `questions` or `documents` (`masterclasses` and `attempts` are read-only
+    /// for devices: `forbidden`; a name that is no collection is `unknown_collection`).
     #[schema(example = "documents")]
     pub collection: String,
     /// The record, with an id the device made (a UUID).
@@ -249,7 +250,7 @@ pub struct PushRequest {
 }
 
 /// What became of one mutation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MutationResult {
     pub mutation_id: i64,
     pub status: MutationStatus,
@@ -263,6 +264,13 @@ pub struct MutationResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<crate::http::openapi::ProblemField>)]
     pub errors: Vec<FieldError>,
+    /// The record as the server holds it once this push is applied, whatever the mutation's
+    /// fate: an `upsert` with every field and its clock, or a `delete` (with its clocks when the
+    /// record was deleted or archived, without when it does not exist or is not the caller's to
+    /// see). A device sets its copy to it when nothing newer is queued for the record. Absent
+    /// for a collection that does not exist, and in a sync peer's answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Change>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -459,6 +467,9 @@ pub async fn push(
             .map(db::sync::Rejection::from)
             .collect();
         db::sync::record_rejections(tx, request.client_id, &rejected_now).await?;
+        if peer.is_none() {
+            attach_records(tx, &request.mutations, &mut results).await?;
+        }
         if peer.is_some() {
             let arrived: Vec<Uuid> = request.mutations.iter().map(|m| m.record_id).collect();
             replica::retry_parked(tx, Some(&arrived)).await?;
@@ -490,19 +501,62 @@ pub async fn push(
     Ok(response)
 }
 
+/// Gives each result the record its mutation names as it now is (see
+/// [`MutationResult::record`]): one query per collection the push names.
+async fn attach_records(
+    tx: &db::Transaction<'_>,
+    mutations: &[Mutation],
+    results: &mut [MutationResult],
+) -> Result<()> {
+    let mut wanted: BTreeMap<Collection, Vec<Uuid>> = BTreeMap::new();
+    for mutation in mutations {
+        if let Some(collection) = Collection::parse(&mutation.collection) {
+            wanted
+                .entry(collection)
+                .or_default()
+                .push(mutation.record_id);
+        }
+    }
+    let mut now: BTreeMap<(Collection, Uuid), Change> = BTreeMap::new();
+    for (collection, mut ids) in wanted {
+        ids.sort();
+        ids.dedup();
+        for change in db::sync::current(tx, collection, &ids).await? {
+            now.insert((collection, change.id), change);
+        }
+    }
+    for (mutation, result) in mutations.iter().zip(results.iter_mut()) {
+        let Some(collection) = Collection::parse(&mutation.collection) else {
+            continue;
+        };
+        result.record = Some(
+            now.get(&(collection, mutation.record_id))
+                .cloned()
+                .unwrap_or(Change {
+                    collection,
+                    id: mutation.record_id,
+                    op: ChangeOp::Delete,
+                    fields: None,
+                    clocks: None,
+                }),
+        );
+    }
+    Ok(())
+}
+
 /// A mutation sent twice in one batch is answered the second time as it was the first
 /// (applied, or rejected with its reason), like a mutation resent in a later push.
 fn repeat_fates_within(results: &mut [MutationResult], last: i64) {
     for i in 0..results.len() {
-        if results[i].mutation_id > last && results[i].status == MutationStatus::Duplicate {
-            if let Some(first) = results[..i]
+        if results[i].mutation_id > last
+            && results[i].status == MutationStatus::Duplicate
+            && let Some(first) = results[..i]
                 .iter()
                 .find(|r| r.mutation_id == results[i].mutation_id)
                 .filter(|r| r.status == MutationStatus::Rejected)
                 .cloned()
-            {
-                results[i] = first;
-            }
+        {
+            results[i] = first;
         }
     }
 }
@@ -590,6 +644,7 @@ impl From<db::sync::Rejection> for MutationResult {
             reason: Some(kept.reason),
             detail: kept.detail,
             errors: serde_json::from_value(kept.errors).unwrap_or_default(),
+            record: None,
         }
     }
 }
@@ -613,6 +668,7 @@ impl MutationResult {
             reason: None,
             detail: None,
             errors: Vec::new(),
+            record: None,
         }
     }
 }
@@ -630,7 +686,10 @@ fn collections(caller: &Caller, raw: Option<&str>) -> Result<Vec<Collection>> {
         let collection = Collection::parse(name).ok_or_else(|| {
             Error::field(
                 "collections",
-                format!("{name:?} is not one of masterclasses, inscriptions, questions, documents"),
+                format!(
+                    "{name:?} is not one of masterclasses, inscriptions, questions, documents \
+                     (attempts: sync peers only)"
+                ),
             )
         })?;
         if !collection.readable_by(caller) {

@@ -272,6 +272,7 @@ pub async fn receive(
             reason: None,
             detail: None,
             errors: Vec::new(),
+            record: None,
         },
         did,
     ))
