@@ -37,7 +37,7 @@ create function sync_stamp_after(p_clocks jsonb) returns text language sql volat
     select case when newest is null or newest < now_clock collate "C" then now_clock
                 else sync_tick_after(newest) end
     from (select sync_server_hlc() as now_clock,
-                 (select max(c.value #>> '{}' collate "C") from jsonb_each(coalesce(p_clocks, '{}')) c
+                 (select max((c.value #>> '{}') collate "C") from jsonb_each(coalesce(p_clocks, '{}')) c
                   where jsonb_typeof(c.value) = 'string'
                     and c.value #>> '{}' ~ '^[0-9]{13}-[0-9]{5}-[A-Za-z0-9_-]{1,64}$') as newest) s
 $$;
@@ -176,11 +176,21 @@ language sql stable security definer set search_path = public, pg_temp as $$
     end
 $$;
 
+-- Every masterclass's id, for the pull of a caller whose cursor saw them all (an admin since made
+-- a tutor): its `drops` are all but the new scope. Ids only.
+create function sync_masterclass_ids() returns setof uuid
+language sql stable security definer set search_path = public, pg_temp as $$
+    select id from masterclasses
+$$;
+
 grant create on schema public to masterclass_definer;
 alter function sync_record_exists(text, uuid) owner to masterclass_definer;
+alter function sync_masterclass_ids() owner to masterclass_definer;
 revoke create on schema public from masterclass_definer;
 revoke all on function sync_record_exists(text, uuid) from public;
+revoke all on function sync_masterclass_ids() from public;
 grant execute on function sync_record_exists(text, uuid) to masterclass_app;
+grant execute on function sync_masterclass_ids() to masterclass_app;
 
 -- A document's value is limited to 64 KiB of compact JSON, which the push checks
 -- (`sync::MAX_DOCUMENT_BYTES`). 0011's check measured `value::text`, jsonb's own printing with a
@@ -188,3 +198,46 @@ grant execute on function sync_record_exists(text, uuid) to masterclass_app;
 -- stays as a backstop, at twice the limit.
 alter table documents drop constraint documents_value_size,
     add constraint documents_value_size check (octet_length(value::text) <= 2 * 65536);
+
+-- Records created outside a sync before this migration have no clock for what their create set:
+-- each such column gets its record's creation time, on the server's node, so they merge as the
+-- records created from now on do. The rows' versions move (clocks changed), so devices pull
+-- them once more; `sync.applying` keeps the triggers from stamping, `sync.replicating` keeps each
+-- row's source, and both are reset for the migrations that follow in this transaction. (The
+-- tables' owner runs migrations, and forced row-level security has no policy for it: forcing is
+-- lifted for the backfill, as in 0014.)
+select set_config('sync.applying', 'on', true), set_config('sync.replicating', 'on', true);
+alter table masterclasses no force row level security;
+alter table inscriptions no force row level security;
+alter table questions no force row level security;
+alter table documents no force row level security;
+alter table question_keys no force row level security;
+do $$
+declare
+    v_table text;
+begin
+    foreach v_table in array array['masterclasses', 'inscriptions', 'questions', 'documents'] loop
+        execute format($f$
+            update %1$I t set field_clocks = s.stamps || t.field_clocks
+            from (select t2.id,
+                         jsonb_object_agg(k, lpad(floor(extract(epoch from t2.created_at) * 1000)::bigint::text,
+                                                  13, '0') || '-00000-server') as stamps
+                  from %1$I t2,
+                       jsonb_object_keys(to_jsonb(t2) - array['id', 'field_clocks', 'created_at',
+                           'updated_at', 'row_version', 'sync_xid', 'sync_source', 'deleted_at']) k
+                  where not t2.field_clocks ? k
+                  group by t2.id) s
+            where s.id = t.id$f$, v_table);
+    end loop;
+end $$;
+update questions t
+set field_clocks = t.field_clocks || jsonb_build_object('correct',
+        lpad(floor(extract(epoch from t.created_at) * 1000)::bigint::text, 13, '0') || '-00000-server')
+from question_keys k
+where k.question_id = t.id and not t.field_clocks ? 'correct';
+alter table masterclasses force row level security;
+alter table inscriptions force row level security;
+alter table questions force row level security;
+alter table documents force row level security;
+alter table question_keys force row level security;
+select set_config('sync.applying', '', true), set_config('sync.replicating', '', true);

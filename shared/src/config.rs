@@ -363,11 +363,13 @@ impl Config {
                     poke_secret,
                     remote,
                     desk_offline_window: Duration::from_secs(
-                        3600 * parse_or::<u64>(
+                        parse_or::<u64>(
                             "SYNC_DESK_OFFLINE_HOURS",
                             get("SYNC_DESK_OFFLINE_HOURS"),
                             12,
-                        )?,
+                        )?
+                        .checked_mul(3600)
+                        .context("SYNC_DESK_OFFLINE_HOURS is too large")?,
                     ),
                 }
             },

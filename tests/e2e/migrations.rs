@@ -161,3 +161,92 @@ async fn migrations_apply_as_an_owner_that_is_not_a_superuser() {
     assert!(definer_functions >= 10, "{definer_functions}");
     assert!(!definer_creates);
 }
+
+/// A database migrated before records created outside a sync carried clocks: migrating it gives
+/// each such record's columns its creation time as their clock, and leaves the clocks a device
+/// set alone.
+#[tokio::test]
+async fn records_created_before_create_clocks_get_their_creation_time_as_clock() {
+    let app = TestApp::spawn().await;
+    let url = empty_database(&app).await;
+    let config = config_for(&url, "http://unused").database;
+    let pool = shared::db::connect(&config.url, &config).unwrap();
+    let before_clocks = MIGRATIONS
+        .iter()
+        .position(|m| m.name == "0018_sync_clocks_and_fates")
+        .unwrap();
+    let client = pool.get().await.unwrap();
+    client
+        .batch_execute(
+            "create table schema_migrations (version integer primary key, name text not null,
+                 applied_at timestamptz not null default now(), sha256 text)",
+        )
+        .await
+        .unwrap();
+    for m in &MIGRATIONS[..before_clocks] {
+        client.batch_execute(m.sql).await.unwrap();
+        client
+            .execute(
+                "insert into schema_migrations (version, name, sha256) values ($1, $2, $3)",
+                &[&m.version, &m.name, &m.sha256()],
+            )
+            .await
+            .unwrap();
+    }
+    let rest: uuid::Uuid = client
+        .query_one(
+            "insert into masterclasses (title, starts_at, ends_at, created_at)
+             values ('Créée en ligne', now(), now() + interval '1 hour', '2026-01-02T03:04:05.678Z')
+             returning id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let synced: uuid::Uuid = client
+        .query_one(
+            "insert into masterclasses (title, starts_at, ends_at, field_clocks)
+             values ('Déjà horodatée', now(), now() + interval '1 hour',
+                     '{\"title\": \"1795430400000-00007-device\"}') returning id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    migrate(&pool).await.unwrap();
+    let clocks = |id: uuid::Uuid| {
+        let client = &client;
+        async move {
+            let value: serde_json::Value = client
+                .query_one(
+                    "select field_clocks from masterclasses where id = $1",
+                    &[&id],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            value
+        }
+    };
+    let rest_clocks = clocks(rest).await;
+    let synced_clocks = clocks(synced).await;
+    let leftover: Option<String> = client
+        .query_one(
+            "select nullif(current_setting('sync.applying', true), '')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    for field in ["title", "description", "starts_at", "ends_at", "published"] {
+        assert_eq!(
+            rest_clocks[field], "1767323045678-00000-server",
+            "{field}: {rest_clocks}"
+        );
+    }
+    assert_eq!(synced_clocks["title"], "1795430400000-00007-device");
+    assert!(synced_clocks.get("starts_at").is_some(), "{synced_clocks}");
+    assert_eq!(leftover, None);
+}

@@ -159,6 +159,18 @@ pub async fn exists(db: &impl Db, collection: Collection, id: Uuid) -> Result<bo
     Ok(row[0].try_get("found")?)
 }
 
+/// Every masterclass's id, deleted ones included, whoever may see them (ids only).
+pub async fn masterclass_ids(db: &impl Db) -> Result<Vec<Uuid>> {
+    let rows = db
+        .all("select id from sync_masterclass_ids() as id", &[])
+        .await
+        .map_err(failed("listing every masterclass"))?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<std::result::Result<_, _>>()?)
+}
+
 /// The masterclasses of `ids` the caller sees, as upserts (row-level security decides): those
 /// a pull drops and must send again.
 pub async fn visible_masterclasses(db: &impl Db, ids: &[Uuid]) -> Result<Vec<Change>> {

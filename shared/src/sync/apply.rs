@@ -65,7 +65,10 @@ pub async fn apply(ctx: &Context<'_>, tx: &Transaction<'_>, mutation: &Mutation)
     match (mutation.op, stored) {
         (Op::Create | Op::Update, Some(stored)) => update(ctx, tx, &m, stored).await,
         (Op::Delete, Some(stored)) => delete(tx, &m, stored).await,
-        (Op::Create, None) if db::sync::exists(tx, collection, mutation.record_id).await? => {
+        (Op::Create, None)
+            if collection != Collection::Documents
+                && db::sync::exists(tx, collection, mutation.record_id).await? =>
+        {
             Err(Error::Forbidden)
         }
         (Op::Create, None) => {
@@ -422,7 +425,7 @@ async fn update(
         .filter(|f| stored.fields.get(*f) != merged.get(*f))
         .collect();
     let alive = if clocks.contains_key(merge::DELETED) {
-        merge::alive(&clocks)
+        merge::alive_among(&clocks, collection.writable())
     } else {
         !stored.deleted
     };
@@ -498,10 +501,10 @@ async fn delete(tx: &Transaction<'_>, m: &Checked<'_>, stored: db::sync::Stored)
         }
         Collection::Questions | Collection::Documents => {}
     }
-    // As in `update`: the merged clocks are stored when they moved (`duplicates` pairs the two
-    // calls); a delete sets the tombstone where an update may lift it.
+    // As in `update`, the merged clocks are stored when they moved; a delete sets the tombstone
+    // where an update may lift it.
     let clocks = merge::delete(&stored.clocks, at);
-    let gone = !merge::alive(&clocks) && !stored.deleted;
+    let gone = !merge::alive_among(&clocks, collection.writable()) && !stored.deleted;
     if clocks != stored.clocks || gone {
         db::sync::write_clocks(
             tx,

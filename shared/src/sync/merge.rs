@@ -57,6 +57,18 @@ pub fn alive(clocks: &Clocks) -> bool {
     }
 }
 
+/// [`alive`], judged on `fields` (the ones devices write) and the delete only: a column the
+/// server alone writes (an erasure's, a photo's) may be stamped after a delete without bringing
+/// the record back.
+pub fn alive_among(clocks: &Clocks, fields: &[&str]) -> bool {
+    match clocks.get(DELETED) {
+        None => true,
+        Some(deleted) => fields
+            .iter()
+            .any(|field| clocks.get(*field).is_some_and(|clock| clock > deleted)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -468,7 +468,7 @@ pub async fn push(
             .collect();
         db::sync::record_rejections(tx, request.client_id, &rejected_now).await?;
         if peer.is_none() {
-            attach_records(tx, &request.mutations, &mut results).await?;
+            attach_records(tx, caller, &request.mutations, &mut results).await?;
         }
         if peer.is_some() {
             let arrived: Vec<Uuid> = request.mutations.iter().map(|m| m.record_id).collect();
@@ -505,12 +505,17 @@ pub async fn push(
 /// [`MutationResult::record`]): one query per collection the push names.
 async fn attach_records(
     tx: &db::Transaction<'_>,
+    caller: &Caller,
     mutations: &[Mutation],
     results: &mut [MutationResult],
 ) -> Result<()> {
     let mut wanted: BTreeMap<Collection, Vec<Uuid>> = BTreeMap::new();
     for mutation in mutations {
-        if let Some(collection) = Collection::parse(&mutation.collection) {
+        // A collection the caller may not pull is not read back either: its records are
+        // answered as not the caller's to see.
+        if let Some(collection) =
+            Collection::parse(&mutation.collection).filter(|c| c.readable_by(caller))
+        {
             wanted
                 .entry(collection)
                 .or_default()
@@ -724,7 +729,16 @@ pub async fn pull(state: &AppState, caller: &Caller, query: &PullQuery) -> Resul
         let (from, drops) = match given {
             None => (Cursor::start(wanted.clone(), scope.clone()), Vec::new()),
             Some(cursor) => {
-                let drops = cursor.lost(scope.as_deref());
+                let drops = match (&cursor.scope, &scope) {
+                    // Made for a caller who saw every masterclass (an admin since made a
+                    // tutor): everything outside the new scope goes.
+                    (None, Some(now)) => db::sync::masterclass_ids(tx)
+                        .await?
+                        .into_iter()
+                        .filter(|id| !now.contains(id))
+                        .collect(),
+                    _ => cursor.lost(scope.as_deref()),
+                };
                 let grown = match (&cursor.scope, &scope) {
                     (Some(before), Some(now)) => now.iter().any(|id| !before.contains(id)),
                     (before, now) => before.is_some() != now.is_some(),
