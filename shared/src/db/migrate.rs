@@ -80,6 +80,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015_dashboard"),
     migration!(16, "0016_personal_data"),
     migration!(17, "0017_chat_tests"),
+    migration!(20, "0020_limits"),
 ];
 
 /// Any 64-bit number unique to this purpose.

@@ -89,26 +89,6 @@ pub async fn for_login(db: &tokio_postgres::Client, email: &str) -> Result<Optio
     .transpose()
 }
 
-/// Counts a wrong password against account `id`, locking it for `lock_for` after
-/// `max_failures` in a row.
-pub async fn record_login_failure(
-    db: &tokio_postgres::Client,
-    id: Uuid,
-    max_failures: i32,
-    lock_for: std::time::Duration,
-) -> Result<()> {
-    let lock_for = format!("{} seconds", lock_for.as_secs());
-    db.all(
-        "select auth_record_login_failure($1, $2, $3::text::interval)",
-        &[p(&id), p(&max_failures), p(&lock_for)],
-    )
-    .await
-    .map_err(failed(format!(
-        "recording a failed sign-in of staff account {id}"
-    )))?;
-    Ok(())
-}
-
 /// Audits a sign-in with `email` refused before any password was checked, and why.
 pub async fn record_login_refused(
     db: &tokio_postgres::Client,

@@ -1,0 +1,135 @@
+//! What the managed edge cannot see, limited in Postgres so every function instance shares it:
+//! registrations per source address and per WhatsApp number, and sign-in failures per source
+//! and per account from a source. (Messages per recipient per day are held by the dispatcher,
+//! see `messaging::dispatch`; the edge's own per-route throttling is in the SAM template.)
+//!
+//! **Sign-in.** A stranger must not be able to lock a staff member out, so nothing here locks
+//! an account as such. Failures count against the source address (all accounts) and against
+//! the pair (e-mail, source address). Past `LOGIN_FAILURES_PER_SOURCE` the source is refused
+//! for every account, past `LOGIN_MAX_FAILURES` for that account, until the window
+//! (`LOGIN_LOCKOUT_SECS`) ends; the account stays open from every other address. A refused
+//! attempt checks no password and counts nothing more. Guessing from many addresses is bounded
+//! by each address's budget and by the edge's route throttle, and each guess costs an Argon2id
+//! hash. Unknown e-mails count the same as known ones, so the answers tell nothing apart.
+//!
+//! **Registrations.** Only registrations that happen count (a 409 or a 422 counts nothing, and
+//! a replay of an answered `Idempotency-Key` is not a new registration): the hit is in the
+//! registration's transaction. A request with no known source (none in the request context)
+//! counts against one shared bucket.
+//!
+//! Buckets are named here and stored hashed (`db::limits`): no address or number is kept.
+
+use std::{net::IpAddr, time::Duration};
+
+use crate::{
+    config::{AuthConfig, JourneyConfig},
+    db::{self, Db},
+    domain::student::Registration,
+    http::{Error, Result},
+};
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn source_name(source: Option<IpAddr>) -> String {
+    source.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+fn refused(what: &str, retry_after: u32) -> Error {
+    Error::TooManyRequests {
+        detail: format!("{what}; try again in {retry_after} seconds"),
+        retry_after,
+    }
+}
+
+/// Counts a registration from `source` for `registration`'s number, in the registration's
+/// transaction; a 429 (counting nothing) when either limit is reached.
+pub async fn take_registration(
+    db: &impl Db,
+    config: &JourneyConfig,
+    source: Option<IpAddr>,
+    registration: &Registration,
+) -> Result<()> {
+    let by_source = format!("registration.source:{}", source_name(source));
+    if let Some(retry_after) = db::limits::take(
+        db,
+        &by_source,
+        config.registrations_per_source_per_hour,
+        HOUR,
+    )
+    .await?
+    {
+        tracing::info!(retry_after, "registrations from this address limited");
+        return Err(refused(
+            "too many registrations from this address",
+            retry_after,
+        ));
+    }
+    let by_number = format!(
+        "registration.number:{}",
+        registration.whatsapp_number.as_str()
+    );
+    if let Some(retry_after) =
+        db::limits::take(db, &by_number, config.registrations_per_number_per_day, DAY).await?
+    {
+        tracing::info!(number = %registration.whatsapp_number.masked(), retry_after,
+                       "registrations of this number limited");
+        return Err(refused(
+            "too many registrations of this WhatsApp number today",
+            retry_after,
+        ));
+    }
+    Ok(())
+}
+
+fn sign_in_buckets(source: Option<IpAddr>, email: &str) -> (String, String) {
+    let source = source_name(source);
+    (
+        format!("sign_in.source:{source}"),
+        format!("sign_in.account:{email}@{source}"),
+    )
+}
+
+/// A 429 if `source` may not try to sign in as `email` (lower case) now; counts nothing.
+pub async fn check_sign_in(
+    db: &impl Db,
+    config: &AuthConfig,
+    source: Option<IpAddr>,
+    email: &str,
+) -> Result<()> {
+    let (by_source, by_account) = sign_in_buckets(source, email);
+    if let Some(retry_after) =
+        db::limits::full(db, &by_source, config.failures_per_source, config.lockout).await?
+    {
+        tracing::info!(retry_after, "sign-ins from this address limited");
+        return Err(refused(
+            "too many failed sign-ins from this address",
+            retry_after,
+        ));
+    }
+    if let Some(retry_after) =
+        db::limits::full(db, &by_account, config.max_failed_logins, config.lockout).await?
+    {
+        tracing::info!(
+            retry_after,
+            "sign-ins to this account from this address limited"
+        );
+        return Err(refused(
+            "too many failed sign-ins to this account from this address",
+            retry_after,
+        ));
+    }
+    Ok(())
+}
+
+/// Counts a failed sign-in from `source` as `email` (lower case) against both limits.
+pub async fn count_sign_in_failure(
+    db: &impl Db,
+    config: &AuthConfig,
+    source: Option<IpAddr>,
+    email: &str,
+) -> Result<()> {
+    let (by_source, by_account) = sign_in_buckets(source, email);
+    db::limits::hit(db, &by_source, config.lockout).await?;
+    db::limits::hit(db, &by_account, config.lockout).await
+}

@@ -1,0 +1,250 @@
+//! Limits on the anonymous routes that reach people or cost money: registrations per source
+//! address and per WhatsApp number, messages per recipient per day (held for staff, never
+//! dropped), sign-in failures per source and per account from a source. Each flood answers 429
+//! problem+json with `Retry-After`, leaves nothing over the limit behind, and a normal user in
+//! between is served.
+
+use axum::http::{Method, StatusCode, header};
+use e2e_tests::{InProcess, PASSWORD, TestApp, TestResponse, fake_whapi::FakeWhapi, registration};
+use serde_json::json;
+
+/// A stranger's address and a normal user's (documentation ranges, RFC 5737).
+const STRANGER: &str = "203.0.113.7";
+const NEIGHBOUR: &str = "198.51.100.20";
+
+/// Asserts a 429 problem with a `Retry-After` of at least a second, and returns the seconds.
+#[track_caller]
+fn assert_limited(response: &TestResponse) -> u64 {
+    response.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let seconds: u64 = response
+        .headers
+        .get(header::RETRY_AFTER)
+        .expect("a Retry-After header")
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!(seconds >= 1, "Retry-After: {seconds}");
+    seconds
+}
+
+fn number(i: usize) -> String {
+    format!("+2410660{i:04}")
+}
+
+async fn register(http: &InProcess, masterclass: &str, number: &str) -> TestResponse {
+    http.post_json(
+        "/api/inscriptions",
+        &registration(masterclass, number, "Nadège Moussavou"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_flood_of_registrations_from_one_address_is_refused_past_the_limit() {
+    let app = TestApp::spawn_with_env(&[("REGISTRATIONS_PER_SOURCE_PER_HOUR", "3")], |_| {}).await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Inondation").await;
+    let stranger = app.http.from(STRANGER);
+    let messages = app.count("outbox_messages").await;
+
+    let mut answers = Vec::new();
+    for i in 0..6 {
+        answers.push(register(&stranger, &masterclass, &number(i)).await);
+        if i == 3 {
+            // A normal user from another address, in the middle of the flood.
+            let neighbour = register(&app.http.from(NEIGHBOUR), &masterclass, &number(99)).await;
+            assert_eq!(neighbour.status, StatusCode::CREATED);
+        }
+    }
+
+    for answer in &answers[..3] {
+        assert_eq!(answer.status, StatusCode::CREATED);
+    }
+    for answer in &answers[3..] {
+        assert_limited(answer);
+    }
+    assert_eq!(app.count("inscriptions").await, 4);
+    assert_eq!(app.count("outbox_messages").await, messages + 4);
+    // A retry of an answered registration (same key) is the saved answer, not a new hit.
+    let body = registration(&masterclass, &number(50), "Nadège Moussavou");
+    let keyed = app.http.from(NEIGHBOUR);
+    let key = [("idempotency-key", "neighbour-1")];
+    let first = keyed
+        .send_json(Method::POST, "/api/inscriptions", &body, &key)
+        .await;
+    let again = keyed
+        .send_json(Method::POST, "/api/inscriptions", &body, &key)
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(
+        again.value()["inscription_id"],
+        first.value()["inscription_id"]
+    );
+}
+
+#[tokio::test]
+async fn one_number_registered_too_often_is_refused_past_the_limit_whatever_the_address() {
+    let app = TestApp::spawn_with_env(&[("REGISTRATIONS_PER_NUMBER_PER_DAY", "2")], |_| {}).await;
+    let admin = app.admin().await;
+    let mut masterclasses = Vec::new();
+    for i in 0..4 {
+        masterclasses.push(app.open_masterclass(&admin, &format!("Classe {i}")).await);
+    }
+    let messages = app.count("outbox_messages").await;
+    let target = number(7);
+
+    let mut answers = Vec::new();
+    for (i, masterclass) in masterclasses.iter().enumerate() {
+        let from = app.http.from(&format!("192.0.2.{}", i + 1));
+        answers.push(register(&from, masterclass, &target).await);
+    }
+    let other = register(&app.http.from(STRANGER), &masterclasses[3], &number(8)).await;
+
+    assert_eq!(answers[0].status, StatusCode::CREATED);
+    assert_eq!(answers[1].status, StatusCode::CREATED);
+    assert_limited(&answers[2]);
+    assert_limited(&answers[3]);
+    assert_eq!(other.status, StatusCode::CREATED);
+    assert_eq!(app.count("inscriptions").await, 3);
+    assert_eq!(app.count("outbox_messages").await, messages + 3);
+}
+
+#[tokio::test]
+async fn messages_to_one_recipient_past_the_daily_limit_are_held_for_staff_not_sent() {
+    let fake = FakeWhapi::start().await;
+    let app = TestApp::spawn_with_env(&[("MESSAGES_PER_RECIPIENT_PER_DAY", "2")], |config| {
+        fake.configure(config)
+    })
+    .await;
+    let admin = app.admin().await;
+    let target = number(3);
+    for i in 0..3 {
+        let masterclass = app.open_masterclass(&admin, &format!("Série {i}")).await;
+        let from = app.http.from(&format!("192.0.2.{}", i + 1));
+        assert_eq!(
+            register(&from, &masterclass, &target).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let other = app.open_masterclass(&admin, "Autre").await;
+    assert_eq!(
+        register(&app.http, &other, &number(4)).await.status,
+        StatusCode::CREATED
+    );
+
+    e2e_tests::drain(&app).await;
+
+    let delivered = fake.delivered();
+    let to_target = delivered
+        .iter()
+        .filter(|(to, _)| to.starts_with(&target[1..]))
+        .count();
+    assert_eq!(to_target, 2, "delivered: {delivered:?}");
+    let to_other = delivered
+        .iter()
+        .filter(|(to, _)| to.starts_with(&number(4)[1..]))
+        .count();
+    assert_eq!(to_other, 1, "delivered: {delivered:?}");
+    let held = admin.get("/api/admin/messages?status=held").await;
+    assert_eq!(
+        held.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&held.body)
+    );
+    let items = held.value()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["to_number"], target);
+    assert!(items[0]["last_error"].as_str().unwrap().contains("limit"));
+
+    // Staff who looked at it send it anyway: it goes, past the limit, once.
+    let retried = admin
+        .post_json(
+            &format!(
+                "/api/admin/messages/{}/retry",
+                items[0]["id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        retried.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&retried.body)
+    );
+    e2e_tests::drain(&app).await;
+    let to_target = fake
+        .delivered()
+        .iter()
+        .filter(|(to, _)| to.starts_with(&target[1..]))
+        .count();
+    assert_eq!(to_target, 3);
+}
+
+#[tokio::test]
+async fn a_stranger_guessing_passwords_is_refused_without_locking_the_staff_member_out() {
+    let app = TestApp::spawn_with_env(
+        &[
+            ("LOGIN_MAX_FAILURES", "2"),
+            ("LOGIN_FAILURES_PER_SOURCE", "4"),
+        ],
+        |_| {},
+    )
+    .await;
+    let admin = app.admin().await;
+    let stranger = app.http.from(STRANGER);
+    let office = app.http.from(NEIGHBOUR);
+    let guess = async |http: &InProcess, email: &str| {
+        http.post_json(
+            "/api/auth/token",
+            &json!({ "email": email, "password": "pas le bon mot de passe" }),
+        )
+        .await
+    };
+
+    // Per account from one address: two wrong passwords refuse that address for that account.
+    for _ in 0..2 {
+        guess(&stranger, &admin.email)
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let right_from_the_stranger = stranger
+        .post_json(
+            "/api/auth/token",
+            &json!({ "email": admin.email, "password": PASSWORD }),
+        )
+        .await;
+    assert_limited(&right_from_the_stranger);
+    let right_from_the_office = app.sign_in(&admin.email, PASSWORD).await;
+    assert_eq!(right_from_the_office.status, StatusCode::OK);
+    let from_the_office = office
+        .post_json(
+            "/api/auth/token",
+            &json!({ "email": admin.email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(from_the_office.status, StatusCode::OK);
+
+    // Per source: two more failures on other accounts, and the address is refused for all.
+    for i in 0..2 {
+        guess(&stranger, &format!("inconnu-{i}@example.ga"))
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    assert_limited(&guess(&stranger, "encore-un@example.ga").await);
+    assert_limited(&guess(&stranger, &admin.email).await);
+    // Meanwhile the staff member signs in from their own address.
+    assert_eq!(
+        office
+            .post_json(
+                "/api/auth/token",
+                &json!({ "email": admin.email, "password": PASSWORD }),
+            )
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
