@@ -52,6 +52,22 @@ language sql volatile security definer set search_path = public as $$
     on conflict (bucket, window_start) do update set hits = l.hits + 1
 $$;
 
+-- Forgets `p_bucket` (a staff member's failures from an address, once they signed in from it).
+create function limit_clear(p_bucket text) returns void
+language sql volatile security definer set search_path = public as $$
+    delete from limit_hits where bucket = sha256(convert_to(p_bucket, 'UTF8'))
+$$;
+
+-- A wrong password, audited as before; counting it is the limits' work now (per source and per
+-- account from a source), so nothing locks the account itself.
+create function auth_record_wrong_password(p_id uuid) returns void
+language sql volatile security definer set search_path = public as $$
+    insert into audit_log (actor_role, actor_id, action, entity, entity_id, details)
+    select role, id::text, 'staff.sign_in_failed', 'staff_user', id::text,
+           jsonb_build_object('reason', 'wrong password')
+    from staff_users where id = p_id;
+$$;
+
 -- An Idempotency-Key whose saved answer was erased with the person it named: the key's hash
 -- and no answer, so a retry of the request made before the erasure is told so (410) instead
 -- of registering the person again. Kept as long as the answer would have been.
@@ -121,11 +137,13 @@ grant create on schema public to masterclass_definer;
 alter function limit_take(text, integer, integer) owner to masterclass_definer;
 alter function limit_full(text, integer, integer) owner to masterclass_definer;
 alter function limit_hit(text, integer) owner to masterclass_definer;
+alter function limit_clear(text) owner to masterclass_definer;
+alter function auth_record_wrong_password(uuid) owner to masterclass_definer;
 revoke create on schema public from masterclass_definer;
 revoke all on function limit_take(text, integer, integer), limit_full(text, integer, integer),
-    limit_hit(text, integer) from public;
+    limit_hit(text, integer), limit_clear(text), auth_record_wrong_password(uuid) from public;
 grant execute on function limit_take(text, integer, integer), limit_full(text, integer, integer),
-    limit_hit(text, integer) to masterclass_app;
+    limit_hit(text, integer), limit_clear(text), auth_record_wrong_password(uuid) to masterclass_app;
 
 -- Messages to one number past its daily limit are `held` for staff instead of sent; a held
 -- message staff put back in the queue is sent past the limit (`limit_waived`).

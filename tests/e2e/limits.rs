@@ -248,3 +248,38 @@ async fn a_stranger_guessing_passwords_is_refused_without_locking_the_staff_memb
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_sign_in_clears_its_accounts_failures_from_that_address_not_its_count() {
+    let app = TestApp::spawn_with_env(
+        &[
+            ("LOGIN_MAX_FAILURES", "2"),
+            ("LOGIN_FAILURES_PER_SOURCE", "3"),
+        ],
+        |_| {},
+    )
+    .await;
+    let admin = app.admin().await;
+    let office = app.http.from(NEIGHBOUR);
+    let attempt = async |password: &str| {
+        office
+            .post_json(
+                "/api/auth/token",
+                &json!({ "email": admin.email, "password": password }),
+            )
+            .await
+    };
+
+    attempt("une faute de frappe")
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_eq!(attempt(PASSWORD).await.status, StatusCode::OK);
+    // One more slip is not the second in a row: still a 401, not a 429.
+    let slip = attempt("encore une faute").await;
+    let third = attempt("et une troisième").await;
+
+    slip.assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    // The address's own count is not cleared: three failures from it, now refused.
+    third.assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_limited(&attempt(PASSWORD).await);
+}

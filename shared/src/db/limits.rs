@@ -66,3 +66,11 @@ pub async fn hit(db: &impl Db, bucket: &str, window: Duration) -> Result<()> {
     .map_err(failed("counting a hit against a limit"))?;
     Ok(())
 }
+
+/// Forgets every hit of `bucket`.
+pub async fn clear(db: &impl Db, bucket: &str) -> Result<()> {
+    db.exec("select limit_clear($1)", &[p(&bucket)])
+        .await
+        .map_err(failed("clearing a limit"))?;
+    Ok(())
+}

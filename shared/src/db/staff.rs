@@ -89,6 +89,16 @@ pub async fn for_login(db: &tokio_postgres::Client, email: &str) -> Result<Optio
     .transpose()
 }
 
+/// Audits a wrong password for account `id` (the limits count it, see `services::limits`).
+pub async fn record_wrong_password(db: &tokio_postgres::Client, id: Uuid) -> Result<()> {
+    db.all("select auth_record_wrong_password($1)", &[p(&id)])
+        .await
+        .map_err(failed(format!(
+            "recording a failed sign-in of staff account {id}"
+        )))?;
+    Ok(())
+}
+
 /// Audits a sign-in with `email` refused before any password was checked, and why.
 pub async fn record_login_refused(
     db: &tokio_postgres::Client,

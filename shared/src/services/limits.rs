@@ -133,3 +133,13 @@ pub async fn count_sign_in_failure(
     db::limits::hit(db, &by_source, config.lockout).await?;
     db::limits::hit(db, &by_account, config.lockout).await
 }
+
+/// Forgets the failed sign-ins as `email` (lower case) from `source`, after a successful one.
+pub async fn clear_sign_in_failures(
+    db: &impl Db,
+    source: Option<IpAddr>,
+    email: &str,
+) -> Result<()> {
+    let (_, by_account) = sign_in_buckets(source, email);
+    db::limits::clear(db, &by_account).await
+}

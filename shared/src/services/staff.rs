@@ -72,11 +72,13 @@ pub async fn sign_in(
         return Err(Error::Unauthorized);
     };
     if !password::verify(hash, &credentials.password).await? {
+        db::staff::record_wrong_password(&client, id).await?;
         limits::count_sign_in_failure(&client, auth, source, &email).await?;
         tracing::info!(staff_id = %id, "wrong password");
         return Err(Error::Unauthorized);
     }
     db::staff::record_login_success(&client, id).await?;
+    limits::clear_sign_in_failures(&client, source, &email).await?;
     let identity = StaffIdentity {
         id,
         role: account.role,
