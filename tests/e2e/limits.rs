@@ -6,6 +6,7 @@
 
 use axum::http::{Method, StatusCode, header};
 use e2e_tests::{InProcess, PASSWORD, TestApp, TestResponse, fake_whapi::FakeWhapi, registration};
+use futures::FutureExt;
 use serde_json::json;
 
 /// A stranger's address and a normal user's (documentation ranges, RFC 5737).
@@ -282,4 +283,82 @@ async fn a_sign_in_clears_its_accounts_failures_from_that_address_not_its_count(
     // The address's own count is not cleared: three failures from it, now refused.
     third.assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
     assert_limited(&attempt(PASSWORD).await);
+}
+
+#[tokio::test]
+async fn concurrent_registrations_from_one_address_never_pass_the_limit() {
+    let app = TestApp::spawn_with_env(&[("REGISTRATIONS_PER_SOURCE_PER_HOUR", "3")], |_| {}).await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "En même temps").await;
+    let stranger = app.http.from(STRANGER);
+
+    let numbers: Vec<String> = (0..8).map(number).collect();
+    let answers = futures::future::join_all(
+        numbers
+            .iter()
+            .map(|n| register(&stranger, &masterclass, n).map(|r| r.status)),
+    )
+    .await;
+
+    let created = answers
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let limited = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((created, limited), (3, 5), "{answers:?}");
+    assert_eq!(app.count("inscriptions").await, 3);
+}
+
+#[tokio::test]
+async fn a_held_message_of_an_erased_person_is_suppressed_not_left_for_staff_to_send() {
+    let fake = FakeWhapi::start().await;
+    let app = TestApp::spawn_with_env(&[("MESSAGES_PER_RECIPIENT_PER_DAY", "1")], |config| {
+        fake.configure(config)
+    })
+    .await;
+    let admin = app.admin().await;
+    let target = number(5);
+    for i in 0..2 {
+        let masterclass = app.open_masterclass(&admin, &format!("Série {i}")).await;
+        let registered = register(&app.http, &masterclass, &target).await;
+        assert_eq!(registered.status, StatusCode::CREATED);
+    }
+    e2e_tests::drain(&app).await;
+    let held = admin.get("/api/admin/messages?status=held").await.value();
+    let held = held["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let erased = admin
+        .delete(&format!(
+            "/api/admin/students/{}",
+            app.db()
+                .await
+                .query_one(
+                    "select profile_id from inscriptions where whatsapp_number = $1 limit 1",
+                    &[&target],
+                )
+                .await
+                .unwrap()
+                .get::<_, uuid::Uuid>(0)
+        ))
+        .await;
+
+    assert_eq!(erased.status, StatusCode::OK);
+    let status: String = app
+        .db()
+        .await
+        .query_one(
+            "select status from outbox_messages where id = $1::text::uuid",
+            &[&held],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "suppressed");
+    admin
+        .post_json(&format!("/api/admin/messages/{held}/retry"), &json!({}))
+        .await
+        .assert_problem(StatusCode::CONFLICT, "not_retryable");
 }
