@@ -204,7 +204,8 @@ where
 /// retries within minutes).
 pub const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// Drops saved answers older than [`KEEP_FOR`]; the dispatcher's schedule runs it.
+/// Drops saved answers older than [`KEEP_FOR`] (returns how many), and with them the erased
+/// keys as old and the rate limits' ended windows; the dispatcher's schedule runs it.
 pub async fn purge(db: &impl Db) -> Result<i64> {
     db::idempotency::purge(db, KEEP_FOR).await
 }

@@ -362,3 +362,46 @@ async fn a_held_message_of_an_erased_person_is_suppressed_not_left_for_staff_to_
         .await
         .assert_problem(StatusCode::CONFLICT, "not_retryable");
 }
+
+/// The counters keep no window that has ended, and an erased key goes when its answer would
+/// have: the scheduled run drops both.
+#[tokio::test]
+async fn the_scheduled_run_drops_ended_windows_and_expired_erased_keys() {
+    let app = TestApp::spawn().await;
+    app.db()
+        .await
+        .batch_execute(
+            "insert into limit_hits (bucket, window_start, window_end, hits) values
+                 (sha256('ended'::bytea), now() - interval '2 hours', now() - interval '1 hour', 3),
+                 (sha256('current'::bytea), now() - interval '1 minute', now() + interval '1 hour', 1);
+             insert into idempotency_erased (caller, scope, key_hash, created_at) values
+                 ('anon', 'inscriptions.create', sha256('old'::bytea), now() - interval '25 hours'),
+                 ('anon', 'inscriptions.create', sha256('new'::bytea), now());",
+        )
+        .await
+        .unwrap();
+
+    let deadline = time::OffsetDateTime::now_utc() + std::time::Duration::from_secs(5);
+    dispatcher::run(&app.state, deadline).await.unwrap();
+
+    let db = app.db().await;
+    let windows = db
+        .query_one(
+            "select count(*) from limit_hits where bucket = sha256('current'::bytea)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    let keys = db
+        .query_one(
+            "select count(*) from idempotency_erased where key_hash = sha256('new'::bytea)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!((windows, keys), (1, 1));
+    assert_eq!(app.count("limit_hits").await, 1);
+    assert_eq!(app.count("idempotency_erased").await, 1);
+}
