@@ -405,3 +405,25 @@ async fn the_scheduled_run_drops_ended_windows_and_expired_erased_keys() {
     assert_eq!(app.count("limit_hits").await, 1);
     assert_eq!(app.count("idempotency_erased").await, 1);
 }
+
+/// Anyone holds a whole IPv6 /64 (one home, one phone): its addresses are one source.
+#[tokio::test]
+async fn the_addresses_of_one_ipv6_network_count_as_one_source() {
+    let app = TestApp::spawn_with_env(&[("REGISTRATIONS_PER_SOURCE_PER_HOUR", "2")], |_| {}).await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Rotation").await;
+
+    let mut answers = Vec::new();
+    for (i, ip) in ["2001:db8:7:1::1", "2001:db8:7:1::2", "2001:db8:7:1:ffff::3"]
+        .into_iter()
+        .enumerate()
+    {
+        answers.push(register(&app.http.from(ip), &masterclass, &number(i)).await);
+    }
+    let elsewhere = register(&app.http.from("2001:db8:7:2::1"), &masterclass, &number(9)).await;
+
+    assert_eq!(answers[0].status, StatusCode::CREATED);
+    assert_eq!(answers[1].status, StatusCode::CREATED);
+    assert_limited(&answers[2]);
+    assert_eq!(elsewhere.status, StatusCode::CREATED);
+}

@@ -17,7 +17,8 @@
 //! registration's transaction. A request with no known source (none in the request context)
 //! counts against one shared bucket.
 //!
-//! Buckets are named here and stored hashed (`db::limits`): no address or number is kept.
+//! A source is an IPv4 address or an IPv6 /64 network. Buckets are named here and stored hashed
+//! (`db::limits`): no address or number is kept.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -31,8 +32,17 @@ use crate::{
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
+/// The bucket name of a source: an IPv4 address, or the /64 network of an IPv6 one (a home or a
+/// phone is given a whole /64, so its addresses are one source).
 fn source_name(source: Option<IpAddr>) -> String {
-    source.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    match source {
+        None => "unknown".to_owned(),
+        Some(IpAddr::V4(ip)) => ip.to_string(),
+        Some(IpAddr::V6(ip)) => {
+            let [a, b, c, d, ..] = ip.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+    }
 }
 
 fn refused(what: &str, retry_after: u32) -> Error {
