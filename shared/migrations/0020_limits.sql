@@ -1,9 +1,9 @@
 -- Limits every function instance shares, and the answers an erasure leaves behind.
 --
 -- Rate limits: a counter per bucket (what is limited, and for whom: a source address, a
--- WhatsApp number, an account from an address) per fixed window. The bucket is stored as the
--- SHA-256 of its name, never the address or number itself, and a window's row goes with the
--- housekeeping once it has ended. Every change is one statement in the caller's transaction (no
+-- WhatsApp number, an account from an address) per fixed window. The bucket arrives sealed (an
+-- HMAC the functions compute under their secret) and is stored as its SHA-256, never the address
+-- or number itself, and a window's row goes with the housekeeping once it has ended. Every change is one statement in the caller's transaction (no
 -- session state, no advisory lock), so it is safe behind a transaction-mode pooler.
 create table limit_hits (
     bucket       bytea not null,

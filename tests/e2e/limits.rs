@@ -110,6 +110,25 @@ async fn one_number_registered_too_often_is_refused_past_the_limit_whatever_the_
     assert_eq!(other.status, StatusCode::CREATED);
     assert_eq!(app.count("inscriptions").await, 3);
     assert_eq!(app.count("outbox_messages").await, messages + 3);
+    // The counters keep neither the number nor a plain hash a guess could match.
+    let db = app.db().await;
+    let dump: String = db
+        .query_one("select string_agg(t::text, ' ') from limit_hits t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!dump.contains(&target[1..]), "{dump}");
+    let guessed: i64 = db
+        .query_one(
+            "select count(*) from limit_hits where bucket = any(array[
+                 sha256(convert_to('registration.number:' || $1::text, 'UTF8')),
+                 sha256(convert_to($1::text, 'UTF8')), sha256(convert_to(ltrim($1::text, '+'), 'UTF8'))])",
+            &[&target],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(guessed, 0);
 }
 
 #[tokio::test]

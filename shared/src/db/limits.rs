@@ -1,6 +1,7 @@
 //! Queries of the rate limits (`limit_hits`, migration 0020): a counter per bucket per fixed
-//! window, shared by every function instance. Buckets are stored hashed; each call is one
-//! statement in the caller's transaction, safe behind a transaction-mode pooler.
+//! window, shared by every function instance. Buckets come sealed (`services::limits`) and are
+//! stored hashed; each call is one statement in the caller's transaction, safe behind a
+//! transaction-mode pooler.
 //!
 //! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
 //! `failed(...)` naming the work and the row, the answer read by column name.

@@ -17,13 +17,17 @@
 //! registration's transaction. A request with no known source (none in the request context)
 //! counts against one shared bucket.
 //!
-//! A source is an IPv4 address or an IPv6 /64 network. Buckets are named here and stored hashed
-//! (`db::limits`): no address or number is kept.
+//! A source is an IPv4 address or an IPv6 /64 network. Buckets are named here and sealed before
+//! they reach the database (an HMAC keyed from `JWT_SECRET`), so the counters keep no address or
+//! number, nor a plain hash of one that a guess could match (there are few phone numbers).
 
 use std::{net::IpAddr, time::Duration};
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
 use crate::{
-    config::{AuthConfig, JourneyConfig},
+    config::Config,
     db::{self, Db},
     domain::student::Registration,
     http::{Error, Result},
@@ -45,6 +49,15 @@ fn source_name(source: Option<IpAddr>) -> String {
     }
 }
 
+/// What the database stores for bucket `name`: its HMAC under the platform's secret.
+fn sealed(config: &Config, name: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(config.auth.jwt_secret.expose().as_bytes())
+        .expect("any key length");
+    mac.update(b"rate limits\0");
+    mac.update(name.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
 fn refused(what: &str, retry_after: u32) -> Error {
     Error::TooManyRequests {
         detail: format!("{what}; try again in {retry_after} seconds"),
@@ -56,15 +69,19 @@ fn refused(what: &str, retry_after: u32) -> Error {
 /// transaction; a 429 (counting nothing) when either limit is reached.
 pub async fn take_registration(
     db: &impl Db,
-    config: &JourneyConfig,
+    config: &Config,
     source: Option<IpAddr>,
     registration: &Registration,
 ) -> Result<()> {
-    let by_source = format!("registration.source:{}", source_name(source));
+    let journey = &config.journey;
+    let by_source = sealed(
+        config,
+        &format!("registration.source:{}", source_name(source)),
+    );
     if let Some(retry_after) = db::limits::take(
         db,
         &by_source,
-        config.registrations_per_source_per_hour,
+        journey.registrations_per_source_per_hour,
         HOUR,
     )
     .await?
@@ -75,12 +92,20 @@ pub async fn take_registration(
             retry_after,
         ));
     }
-    let by_number = format!(
-        "registration.number:{}",
-        registration.whatsapp_number.as_str()
+    let by_number = sealed(
+        config,
+        &format!(
+            "registration.number:{}",
+            registration.whatsapp_number.as_str()
+        ),
     );
-    if let Some(retry_after) =
-        db::limits::take(db, &by_number, config.registrations_per_number_per_day, DAY).await?
+    if let Some(retry_after) = db::limits::take(
+        db,
+        &by_number,
+        journey.registrations_per_number_per_day,
+        DAY,
+    )
+    .await?
     {
         tracing::info!(number = %registration.whatsapp_number.masked(), retry_after,
                        "registrations of this number limited");
@@ -92,22 +117,23 @@ pub async fn take_registration(
     Ok(())
 }
 
-fn sign_in_buckets(source: Option<IpAddr>, email: &str) -> (String, String) {
+fn sign_in_buckets(config: &Config, source: Option<IpAddr>, email: &str) -> (String, String) {
     let source = source_name(source);
     (
-        format!("sign_in.source:{source}"),
-        format!("sign_in.account:{email}@{source}"),
+        sealed(config, &format!("sign_in.source:{source}")),
+        sealed(config, &format!("sign_in.account:{email}@{source}")),
     )
 }
 
 /// A 429 if `source` may not try to sign in as `email` (lower case) now; counts nothing.
 pub async fn check_sign_in(
     db: &impl Db,
-    config: &AuthConfig,
+    config: &Config,
     source: Option<IpAddr>,
     email: &str,
 ) -> Result<()> {
-    let (by_source, by_account) = sign_in_buckets(source, email);
+    let (by_source, by_account) = sign_in_buckets(config, source, email);
+    let config = &config.auth;
     if let Some(retry_after) =
         db::limits::full(db, &by_source, config.failures_per_source, config.lockout).await?
     {
@@ -135,21 +161,22 @@ pub async fn check_sign_in(
 /// Counts a failed sign-in from `source` as `email` (lower case) against both limits.
 pub async fn count_sign_in_failure(
     db: &impl Db,
-    config: &AuthConfig,
+    config: &Config,
     source: Option<IpAddr>,
     email: &str,
 ) -> Result<()> {
-    let (by_source, by_account) = sign_in_buckets(source, email);
-    db::limits::hit(db, &by_source, config.lockout).await?;
-    db::limits::hit(db, &by_account, config.lockout).await
+    let (by_source, by_account) = sign_in_buckets(config, source, email);
+    db::limits::hit(db, &by_source, config.auth.lockout).await?;
+    db::limits::hit(db, &by_account, config.auth.lockout).await
 }
 
 /// Forgets the failed sign-ins as `email` (lower case) from `source`, after a successful one.
 pub async fn clear_sign_in_failures(
     db: &impl Db,
+    config: &Config,
     source: Option<IpAddr>,
     email: &str,
 ) -> Result<()> {
-    let (_, by_account) = sign_in_buckets(source, email);
+    let (_, by_account) = sign_in_buckets(config, source, email);
     db::limits::clear(db, &by_account).await
 }

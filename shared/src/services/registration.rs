@@ -89,7 +89,7 @@ pub async fn register_once(
         draft,
         StatusCode::CREATED,
         async || {
-            limits::take_registration(tx, &state.config.journey, source, registration).await?;
+            limits::take_registration(tx, &state.config, source, registration).await?;
             let (registered, issued) = register(state, tx, None, registration, now).await?;
             token = Some(issued);
             Ok(registered)

@@ -47,12 +47,12 @@ pub async fn sign_in(
 ) -> Result<SignedIn> {
     let client = state.db.get().await?;
     let email = credentials.email.trim().to_lowercase();
-    let auth = &state.config.auth;
-    limits::check_sign_in(&client, auth, source, &email).await?;
+    let config = &state.config;
+    limits::check_sign_in(&client, config, source, &email).await?;
     let Some(account) = db::staff::for_login(&client, &email).await? else {
         password::verify_dummy(&credentials.password).await?;
         db::staff::record_login_refused(&client, &email, "unknown account").await?;
-        limits::count_sign_in_failure(&client, auth, source, &email).await?;
+        limits::count_sign_in_failure(&client, config, source, &email).await?;
         return Err(Error::Unauthorized);
     };
     let id = account.id;
@@ -68,17 +68,17 @@ pub async fn sign_in(
             (true, false) => "no password (external sign-in)",
         };
         db::staff::record_login_refused(&client, &email, reason).await?;
-        limits::count_sign_in_failure(&client, auth, source, &email).await?;
+        limits::count_sign_in_failure(&client, config, source, &email).await?;
         return Err(Error::Unauthorized);
     };
     if !password::verify(hash, &credentials.password).await? {
         db::staff::record_wrong_password(&client, id).await?;
-        limits::count_sign_in_failure(&client, auth, source, &email).await?;
+        limits::count_sign_in_failure(&client, config, source, &email).await?;
         tracing::info!(staff_id = %id, "wrong password");
         return Err(Error::Unauthorized);
     }
     db::staff::record_login_success(&client, id).await?;
-    limits::clear_sign_in_failures(&client, source, &email).await?;
+    limits::clear_sign_in_failures(&client, config, source, &email).await?;
     let identity = StaffIdentity {
         id,
         role: account.role,
