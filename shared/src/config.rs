@@ -8,7 +8,7 @@
 //! field's doc, so `duplicates` pairs the sections; that sameness is what makes this file the one
 //! list of every variable.
 
-use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
+use std::{fmt, num::NonZeroU32, path::PathBuf, str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
 
@@ -97,6 +97,10 @@ pub struct MessagingConfig {
     /// `CHAT_TEST_REMINDER_MINUTES` (default 120): how long before it expires the student is
     /// reminded of it, once per silence.
     pub chat_reminder_before: Duration,
+    /// `MESSAGES_PER_RECIPIENT_PER_DAY` (default 10): messages one number is sent in 24 hours;
+    /// those past it are `held` for staff (not sent, not dropped). Replies in a test taken in
+    /// the chat, which answer the number's own messages, are neither counted nor held.
+    pub per_recipient_per_day: NonZeroU32,
 }
 
 /// Rules of the student journey.
@@ -111,6 +115,12 @@ pub struct JourneyConfig {
     /// `RETENTION_DAYS` (unset by default: keep): the scheduled backup run first erases the
     /// registrations of masterclasses that ended more than this many days ago.
     pub retention_days: Option<u32>,
+    /// `REGISTRATIONS_PER_SOURCE_PER_HOUR` (default 30): registrations from one source address
+    /// in a clock hour; more is a 429 (a school's or a carrier's shared address stays served).
+    pub registrations_per_source_per_hour: NonZeroU32,
+    /// `REGISTRATIONS_PER_NUMBER_PER_DAY` (default 5): registrations of one WhatsApp number in a
+    /// UTC day, from anywhere; more is a 429 (a family's phone registers a few children).
+    pub registrations_per_number_per_day: NonZeroU32,
 }
 
 /// Backups to the object store.
@@ -135,9 +145,14 @@ pub struct AuthConfig {
     pub audience: String,
     /// `JWT_TTL_SECS` (default 3600): lifetime of issued staff tokens.
     pub token_ttl: Duration,
-    /// `LOGIN_MAX_FAILURES` (default 5): failed passwords in a row before an account is locked.
-    pub max_failed_logins: i32,
-    /// `LOGIN_LOCKOUT_SECS` (default 900): how long a locked account stays locked.
+    /// `LOGIN_MAX_FAILURES` (default 5): failed sign-ins for one e-mail address from one source
+    /// address in a window, after which that source is refused for that account (429) until the
+    /// window ends; the account stays open to every other address.
+    pub max_failed_logins: NonZeroU32,
+    /// `LOGIN_FAILURES_PER_SOURCE` (default 20): failed sign-ins from one source address in a
+    /// window, whatever the accounts, after which that source is refused (429) until it ends.
+    pub failures_per_source: NonZeroU32,
+    /// `LOGIN_LOCKOUT_SECS` (default 900): the window of both sign-in limits.
     pub lockout: Duration,
 }
 
@@ -314,6 +329,11 @@ impl Config {
                         120,
                     )?,
                 ),
+                per_recipient_per_day: limit(
+                    "MESSAGES_PER_RECIPIENT_PER_DAY",
+                    get("MESSAGES_PER_RECIPIENT_PER_DAY"),
+                    10,
+                )?,
             },
             sync: {
                 let poke_urls: Vec<String> = get("SYNC_POKE_URLS")
@@ -394,6 +414,16 @@ impl Config {
                             })
                     })
                     .transpose()?,
+                registrations_per_source_per_hour: limit(
+                    "REGISTRATIONS_PER_SOURCE_PER_HOUR",
+                    get("REGISTRATIONS_PER_SOURCE_PER_HOUR"),
+                    30,
+                )?,
+                registrations_per_number_per_day: limit(
+                    "REGISTRATIONS_PER_NUMBER_PER_DAY",
+                    get("REGISTRATIONS_PER_NUMBER_PER_DAY"),
+                    5,
+                )?,
             },
             backup: BackupConfig {
                 bucket: get("BACKUP_BUCKET"),
@@ -415,7 +445,12 @@ impl Config {
                     get("JWT_TTL_SECS"),
                     3600,
                 )?),
-                max_failed_logins: parse_or("LOGIN_MAX_FAILURES", get("LOGIN_MAX_FAILURES"), 5)?,
+                max_failed_logins: limit("LOGIN_MAX_FAILURES", get("LOGIN_MAX_FAILURES"), 5)?,
+                failures_per_source: limit(
+                    "LOGIN_FAILURES_PER_SOURCE",
+                    get("LOGIN_FAILURES_PER_SOURCE"),
+                    20,
+                )?,
                 lockout: Duration::from_secs(parse_or(
                     "LOGIN_LOCKOUT_SECS",
                     get("LOGIN_LOCKOUT_SECS"),
@@ -473,6 +508,12 @@ where
             .parse()
             .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
     }
+}
+
+/// A limit `name` of 1 or more (`default` when unset).
+fn limit(name: &str, value: Option<String>, default: u32) -> anyhow::Result<NonZeroU32> {
+    NonZeroU32::new(parse_or(name, value, default)?)
+        .with_context(|| format!("{name}=0: a limit is 1 or more"))
 }
 
 #[cfg(test)]

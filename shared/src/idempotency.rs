@@ -5,6 +5,10 @@
 //! success gets the saved response. The same key with a different body is a 422. Two requests
 //! racing with one key serialise on the key's row; the second sees the first's saved answer.
 //! Keys belong to their caller (row-level security on `idempotency_keys`).
+//!
+//! An erasure removes every saved answer that names the person, and keeps only the key's hash
+//! as erased: a retry of a request made before the erasure is a 410 `erased`, so it cannot
+//! bring the person back (a registration sent again would otherwise register them anew).
 
 use crate::db::Db;
 use axum::{
@@ -112,6 +116,9 @@ where
             replayed: false,
         });
     };
+    if db::idempotency::erased(db, scope, raw).await? {
+        return Err(erased());
+    }
     let hash = fingerprint(request)?;
     let claimed = db::idempotency::claim(db, scope, raw, &hash).await?;
     if !claimed {
@@ -144,6 +151,9 @@ pub async fn saved(
     let Some(IdempotencyKey(key)) = &key.0 else {
         return Ok(None);
     };
+    if db::idempotency::erased(db, scope, key).await? {
+        return Err(erased());
+    }
     let Some(answer) = db::idempotency::saved(db, scope, key).await? else {
         return Ok(None);
     };
@@ -159,6 +169,15 @@ pub async fn saved(
         body: answer.body,
         replayed: true,
     }))
+}
+
+/// The answer to a key whose saved answer was erased with its person.
+fn erased() -> Error {
+    Error::Gone {
+        code: "erased",
+        detail: "what this Idempotency-Key's request made was erased since; it is not made again"
+            .into(),
+    }
 }
 
 // Same parameters as `run`, which it wraps (`duplicates` pairs the signatures): the two entry
@@ -185,7 +204,8 @@ where
 /// retries within minutes).
 pub const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// Drops saved answers older than [`KEEP_FOR`]; the dispatcher's schedule runs it.
+/// Drops saved answers older than [`KEEP_FOR`] (returns how many), and with them the erased
+/// keys as old and the rate limits' ended windows; the dispatcher's schedule runs it.
 pub async fn purge(db: &impl Db) -> Result<i64> {
     db::idempotency::purge(db, KEEP_FOR).await
 }

@@ -11,6 +11,7 @@ mod handouts;
 mod health;
 mod journey;
 mod lambda;
+mod limits;
 mod masterclasses;
 mod messaging;
 mod migrations;

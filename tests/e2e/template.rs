@@ -38,3 +38,39 @@ async fn every_route_in_the_sam_template_is_served_by_the_gateway() {
         );
     }
 }
+
+/// The route keys of the HttpApi's `RouteSettings` (its per-route throttling).
+fn throttled_routes() -> Vec<String> {
+    let template = std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap();
+    let mut keys = Vec::new();
+    let mut inside = false;
+    for line in template.lines() {
+        let trimmed = line.trim();
+        if trimmed == "RouteSettings:" {
+            inside = true;
+        } else if inside && line.starts_with("        \"") {
+            keys.push(trimmed.trim_end_matches(':').trim_matches('"').to_owned());
+        } else if inside && !line.starts_with("         ") && !trimmed.is_empty() {
+            inside = false;
+        }
+    }
+    keys
+}
+
+/// A stage whose `RouteSettings` names a route the API lacks fails to deploy ("Unable to find
+/// Route by key"), and a renamed route would lose its throttle: every key is a template route.
+#[test]
+fn every_throttled_route_is_a_route_of_the_template() {
+    let routes: Vec<String> = template_routes()
+        .into_iter()
+        .map(|(method, path)| format!("{method} {path}"))
+        .collect();
+    let throttled = throttled_routes();
+    assert!(
+        throttled.contains(&"POST /api/inscriptions".to_owned()),
+        "{throttled:?}"
+    );
+    for key in &throttled {
+        assert!(routes.contains(key), "{key} is throttled but not a route");
+    }
+}

@@ -122,8 +122,14 @@ fn remove_stale_clusters() {
 /// The HS256 secret of the test platform (tests sign their own bad tokens with it).
 pub const JWT_SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e-secret";
 
-/// The configuration the tests run with: a database URL, an S3 endpoint, the local keys.
+/// The configuration the tests run with: a database URL, an S3 endpoint, the local keys, and
+/// limits generous enough for a suite that registers many students from one address.
 pub fn config_for(database_url: &str, s3_endpoint: &str) -> Config {
+    config_with(database_url, s3_endpoint, &[])
+}
+
+/// [`config_for`] with some variables set otherwise (`extra` wins over the suite's values).
+pub fn config_with(database_url: &str, s3_endpoint: &str, extra: &[(&str, &str)]) -> Config {
     let pairs = [
         ("DATABASE_URL", database_url.to_owned()),
         ("DATABASE_POOL_SIZE", "4".into()),
@@ -133,12 +139,22 @@ pub fn config_for(database_url: &str, s3_endpoint: &str) -> Config {
         ("S3_SECRET_ACCESS_KEY", s3::LOCAL_SECRET_KEY.into()),
         ("S3_BUCKET", "e2e-bucket".into()),
         ("JWT_SECRET", JWT_SECRET.into()),
+        ("REGISTRATIONS_PER_SOURCE_PER_HOUR", "100000".into()),
+        ("REGISTRATIONS_PER_NUMBER_PER_DAY", "100000".into()),
+        ("MESSAGES_PER_RECIPIENT_PER_DAY", "100000".into()),
+        ("LOGIN_FAILURES_PER_SOURCE", "100000".into()),
     ];
     Config::from_lookup(|name| {
-        pairs
+        extra
             .iter()
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.clone())
+            })
     })
     .expect("the test configuration is valid")
 }
@@ -222,11 +238,18 @@ impl TestApp {
 
     /// Like [`spawn`](Self::spawn), with a change to the configuration (a smaller limit, say).
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_with_env(&[], configure).await
+    }
+
+    /// Like [`spawn_with`](Self::spawn_with), with variables of the environment set otherwise
+    /// (`LOGIN_FAILURES_PER_SOURCE=3`, say) before the configuration is read.
+    pub async fn spawn_with_env(env: &[(&str, &str)], configure: impl FnOnce(&mut Config)) -> Self {
         let cluster = cluster();
-        Self::spawn_on(
+        Self::spawn_on_env(
             &cluster.base_url,
             Some(&cluster.template),
             |url| url.to_owned(),
+            env,
             configure,
         )
         .await
@@ -239,6 +262,16 @@ impl TestApp {
         base_url: &str,
         template: Option<&str>,
         route: impl FnOnce(&str) -> String,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::spawn_on_env(base_url, template, route, &[], configure).await
+    }
+
+    async fn spawn_on_env(
+        base_url: &str,
+        template: Option<&str>,
+        route: impl FnOnce(&str) -> String,
+        env: &[(&str, &str)],
         configure: impl FnOnce(&mut Config),
     ) -> Self {
         // Logs go through the test writer: shown for failing tests only.
@@ -275,7 +308,7 @@ impl TestApp {
         let s3 = EmbeddedS3::start(s3_dir.path(), 0)
             .await
             .expect("starting S3");
-        let mut config = config_for(&database_url, &s3.endpoint());
+        let mut config = config_with(&database_url, &s3.endpoint(), env);
         configure(&mut config);
         let state = AppState::new(config).await.expect("building the state");
         state
@@ -335,11 +368,12 @@ impl std::ops::Deref for TestApp {
 }
 
 /// A router driven in-process (tower `oneshot`), with typed request helpers, optionally as a
-/// signed-in caller.
+/// signed-in caller, from a peer address (127.0.0.1 unless [`from`](Self::from) says otherwise).
 #[derive(Clone)]
 pub struct InProcess {
     router: Router,
     bearer: Option<String>,
+    peer: std::net::SocketAddr,
 }
 
 impl InProcess {
@@ -347,6 +381,15 @@ impl InProcess {
         Self {
             router,
             bearer: None,
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], 50_000)),
+        }
+    }
+
+    /// The same router, with requests coming from `ip` (the peer address a server would see).
+    pub fn from(&self, ip: &str) -> Self {
+        Self {
+            peer: std::net::SocketAddr::new(ip.parse().expect("an IP address"), 50_000),
+            ..self.clone()
         }
     }
 
@@ -358,8 +401,8 @@ impl InProcess {
     /// The same router, with `Authorization: Bearer <token>` on every request.
     pub fn with_bearer(&self, token: &str) -> Self {
         Self {
-            router: self.router.clone(),
             bearer: Some(format!("Bearer {token}")),
+            ..self.clone()
         }
     }
 
@@ -378,9 +421,12 @@ impl InProcess {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let request = builder
+        let mut request = builder
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
             .unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
         let response = self
             .router
             .clone()

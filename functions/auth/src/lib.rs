@@ -24,7 +24,7 @@ use shared::{
     domain::staff::{
         Credentials, NewStaff, PasswordReset, StaffDraft, StaffPatch, StaffPatchDraft,
     },
-    http::{Admin, Json, Path, Staff},
+    http::{Admin, Json, Path, SourceIp, Staff},
     idempotency::{self, MaybeIdempotencyKey},
     services::staff::{self as service, SignedIn, StaffView},
 };
@@ -37,14 +37,16 @@ post, operation_id = "auth_sign_in", path = "/api/auth/token", tag = "staff",
     request_body = Credentials,
     responses(
         (status = 200, description = "The token and the account", body = SignedIn),
-        (status = 401, description = "Wrong e-mail or password, or a locked or inactive account", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+        (status = 401, description = "Wrong e-mail or password, or a locked or inactive account", content_type = "application/problem+json", body = shared::http::openapi::Problem),
+        (status = 429, description = "Too many failed sign-ins from this address, or to this account from this address (`rate_limited`); `Retry-After` says when the window ends", content_type = "application/problem+json", body = shared::http::openapi::Problem)
     )
 )]
 async fn sign_in(
     State(state): State<AppState>,
+    SourceIp(source): SourceIp,
     Json(credentials): Json<Credentials>,
 ) -> Result<Json<SignedIn>> {
-    Ok(Json(service::sign_in(&state, &credentials).await?))
+    Ok(Json(service::sign_in(&state, &credentials, source).await?))
 }
 
 #[utoipa::path(

@@ -1,6 +1,7 @@
 //! The scheduled function (EventBridge, every minute): queue due reminders, remind and close
 //! silent tests in the WhatsApp chat, deliver queued
-//! WhatsApp messages, send sync pokes, and drop expired Idempotency-Key answers. The local gateway runs the same
+//! WhatsApp messages, send sync pokes, and drop expired Idempotency-Key answers (erased ones too)
+//! and the rate limits' ended windows. The local gateway runs the same
 //! on a timer.
 
 use serde_json::{Value, json};

@@ -31,7 +31,7 @@ use axum::{
 use shared::{
     AppState, Result, db,
     domain::student::{Registration, RegistrationDraft},
-    http::{Json, Origin, Path, Staff, Student, StudentOrErased},
+    http::{Json, Origin, Path, SourceIp, Staff, Student, StudentOrErased},
     idempotency::MaybeIdempotencyKey,
     services::{
         masterclasses::UploadTicket,
@@ -52,11 +52,14 @@ post, operation_id = "inscriptions_register", path = "/api/inscriptions", tag = 
     request_body = RegistrationDraft,
     responses(
         (status = 201, description = "Registered; `access_token` is shown only here", body = Registered),
-        (status = 409, description = "This number is already registered (`existing_inscription_id`), or registration is closed", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+        (status = 409, description = "This number is already registered (`existing_inscription_id`), or registration is closed", content_type = "application/problem+json", body = shared::http::openapi::Problem),
+        (status = 410, description = "This `Idempotency-Key`'s registration was erased since (`erased`): a retry does not register the person again", content_type = "application/problem+json", body = shared::http::openapi::Problem),
+        (status = 429, description = "Too many registrations from this address or of this number (`rate_limited`); `Retry-After` says when the window ends", content_type = "application/problem+json", body = shared::http::openapi::Problem)
     )
 )]
 async fn register(
     State(state): State<AppState>,
+    SourceIp(source): SourceIp,
     key: MaybeIdempotencyKey,
     Json(draft): Json<RegistrationDraft>,
 ) -> Result<Response> {
@@ -65,7 +68,9 @@ async fn register(
     let (status, registered) = db::transact(
         &state.db,
         &registration::caller(&registration),
-        async |tx| registration::register_once(&state, tx, &key, &draft, &registration, now).await,
+        async |tx| {
+            registration::register_once(&state, tx, &key, &draft, &registration, source, now).await
+        },
     )
     .await?;
     Ok((status, Json(registered)).into_response())

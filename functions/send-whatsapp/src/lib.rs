@@ -76,12 +76,12 @@ async fn list(
 
 #[utoipa::path(
 post, operation_id = "send_whatsapp_retry", path = "/api/admin/messages/{id}/retry", tag = "messages",
-    summary = "Re-queue a dead or failed message",
+    summary = "Re-queue a dead, failed, in_doubt or held message (a held one is then sent past its recipient's daily limit)",
     security(("staff_jwt" = [])),
     params(("id" = Uuid, Path, description = "The message")),
     responses(
         (status = 200, description = "Queued again", body = MessageView),
-        (status = 409, description = "The message is neither dead nor failed", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+        (status = 409, description = "The message is not dead, failed, in_doubt or held", content_type = "application/problem+json", body = shared::http::openapi::Problem)
     )
 )]
 async fn retry(

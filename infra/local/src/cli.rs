@@ -214,10 +214,14 @@ async fn serve(
         bootstrap.as_deref(),
         &questions,
     );
-    axum::serve(listener, router(stack.state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    // With the peer address: the limits per source address count it (`SourceIp`).
+    axum::serve(
+        listener,
+        router(stack.state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving")?;
 
     for timer in timers {
         timer.abort();

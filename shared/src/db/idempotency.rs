@@ -39,6 +39,22 @@ pub async fn claim(db: &impl Db, scope: &str, key: &str, hash: &str) -> Result<b
     Ok(claimed == 1)
 }
 
+/// Whether (`scope`, `key`)'s saved answer was erased with the person it named (migration
+/// 0020 keeps the key's hash, nothing else).
+pub async fn erased(db: &impl Db, scope: &str, key: &str) -> Result<bool> {
+    let row = db
+        .one(
+            "select exists (select 1 from idempotency_erased
+                            where scope = $1 and key_hash = sha256(convert_to($2, 'UTF8'))) as erased",
+            &[p(&scope), p(&key)],
+        )
+        .await
+        .map_err(failed(format!(
+            "checking whether idempotency key {key:?} of {scope} was erased"
+        )))?;
+    Ok(row.try_get("erased")?)
+}
+
 /// Saves the answer of the claimed (`scope`, `key`). False if the caller no longer sees it.
 pub async fn save(
     db: &impl Db,

@@ -16,6 +16,7 @@ pub mod backup;
 pub mod chat;
 pub mod idempotency;
 pub mod inscriptions;
+pub mod limits;
 pub mod masterclasses;
 mod migrate;
 pub mod outbox;

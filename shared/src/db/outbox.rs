@@ -52,6 +52,37 @@ pub async fn suppress_opted_out(db: &impl Db) -> Result<u64> {
     .map_err(failed("suppressing messages to opted-out numbers"))
 }
 
+/// Holds the due messages (to `number` only, when given) that would take their number past
+/// `per_day` messages in 24 hours: `held` for staff, with the reason. Counted: what was
+/// claimed or sent in the last 24 hours, then the due ones oldest first. Replies in a test
+/// taken in the chat are neither counted nor held, nor is a message staff released. Returns how
+/// many were held.
+pub async fn hold_over_limit(db: &impl Db, per_day: i64, number: Option<&str>) -> Result<u64> {
+    db.exec(
+        "with due as (
+             select o.id, o.to_number,
+                    row_number() over (partition by o.to_number order by o.due_at, o.created_at) as rank
+             from outbox_messages o
+             where o.status = 'queued' and o.due_at <= now() and not o.limit_waived
+               and o.message_type not in ('test_question', 'test_chat')
+               and ($2::text is null or o.to_number = $2)),
+         sent as (
+             select s.to_number, count(*) as n from outbox_messages s
+             where s.to_number in (select to_number from due)
+               and s.status not in ('queued', 'held', 'suppressed')
+               and coalesce(s.sending_at, s.claimed_at) > now() - interval '1 day'
+               and s.message_type not in ('test_question', 'test_chat')
+             group by s.to_number)
+         update outbox_messages o set status = 'held', status_at = now(),
+             last_error = format('held: the recipient''s limit of %s messages a day was reached', $1::bigint)
+         from due left join sent on sent.to_number = due.to_number
+         where o.id = due.id and due.rank + coalesce(sent.n, 0) > $1",
+        &[p(&per_day), p(&number)],
+    )
+    .await
+    .map_err(failed("holding messages past their recipient's daily limit"))
+}
+
 /// Claims up to `limit` due messages for `claim_id` until `until`, oldest first, skipping those
 /// another run holds.
 pub async fn claim(
@@ -469,7 +500,8 @@ pub async fn requeue(db: &impl Db, id: Uuid) -> Result<MessageView> {
         .one(
             &format!(
                 "update outbox_messages set status = 'queued', attempts = 0, due_at = now(),
-                     claim_id = null, claim_expires_at = null, status_at = now()
+                     claim_id = null, claim_expires_at = null, status_at = now(),
+                     limit_waived = limit_waived or status = 'held'
                  where id = $1 returning {VIEW}"
             ),
             &[p(&id)],

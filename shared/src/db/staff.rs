@@ -89,23 +89,13 @@ pub async fn for_login(db: &tokio_postgres::Client, email: &str) -> Result<Optio
     .transpose()
 }
 
-/// Counts a wrong password against account `id`, locking it for `lock_for` after
-/// `max_failures` in a row.
-pub async fn record_login_failure(
-    db: &tokio_postgres::Client,
-    id: Uuid,
-    max_failures: i32,
-    lock_for: std::time::Duration,
-) -> Result<()> {
-    let lock_for = format!("{} seconds", lock_for.as_secs());
-    db.all(
-        "select auth_record_login_failure($1, $2, $3::text::interval)",
-        &[p(&id), p(&max_failures), p(&lock_for)],
-    )
-    .await
-    .map_err(failed(format!(
-        "recording a failed sign-in of staff account {id}"
-    )))?;
+/// Audits a wrong password for account `id` (the limits count it, see `services::limits`).
+pub async fn record_wrong_password(db: &tokio_postgres::Client, id: Uuid) -> Result<()> {
+    db.all("select auth_record_wrong_password($1)", &[p(&id)])
+        .await
+        .map_err(failed(format!(
+            "recording a failed sign-in of staff account {id}"
+        )))?;
     Ok(())
 }
 

@@ -58,12 +58,20 @@ pub enum Error {
     /// 409: this person is already registered for this masterclass; names the inscription.
     #[error("already registered as inscription {0}")]
     AlreadyRegistered(uuid::Uuid),
+    /// 410: what the request would act on was erased (a retried registration of a person
+    /// erased since).
+    #[error("{code}: {detail}")]
+    Gone { code: &'static str, detail: String },
     /// 413: the body or uploaded object is larger than allowed.
     #[error("payload too large: {0}")]
     PayloadTooLarge(String),
     /// 415: the body is not JSON.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// 429: a limit was reached (registrations from an address or for a number, sign-in
+    /// failures); `retry_after` (seconds) says when the window that holds it ends.
+    #[error("rate limited: {detail}")]
+    TooManyRequests { detail: String, retry_after: u32 },
     /// 502: an outside provider (the AI model) failed or answered unusably; `retry_after`
     /// (seconds) says when trying again may help, `None` that it will not by itself.
     #[error("{code}: {detail}")]
@@ -148,6 +156,8 @@ impl Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } | Self::AlreadyRegistered(_) => StatusCode::CONFLICT,
+            Self::Gone { .. } => StatusCode::GONE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
@@ -163,7 +173,9 @@ impl Error {
             Self::Validation(_) => "validation_failed",
             Self::Unprocessable { code, .. }
             | Self::Conflict { code, .. }
+            | Self::Gone { code, .. }
             | Self::BadGateway { code, .. } => code,
+            Self::TooManyRequests { .. } => "rate_limited",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
@@ -181,6 +193,8 @@ impl Error {
             Self::BadRequest(d) | Self::PayloadTooLarge(d) => Some(d.clone()),
             Self::Unprocessable { detail, .. }
             | Self::Conflict { detail, .. }
+            | Self::Gone { detail, .. }
+            | Self::TooManyRequests { detail, .. }
             | Self::BadGateway { detail, .. } => Some(detail.clone()),
             Self::Validation(_) => Some("one or more fields are invalid".into()),
             Self::AlreadyRegistered(_) => Some(
@@ -279,6 +293,7 @@ impl IntoResponse for Error {
         let retry_after = match this {
             Self::Unavailable(_) => Some(2),
             Self::BadGateway { retry_after, .. } => retry_after,
+            Self::TooManyRequests { retry_after, .. } => Some(retry_after.max(1)),
             _ => None,
         };
         if let Some(seconds) = retry_after {

@@ -81,7 +81,8 @@ pub struct MessagePage {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MessageFilter {
-    /// queued, claimed, sending, in_doubt, sent, delivered, read, failed, dead or suppressed.
+    /// queued, claimed, sending, in_doubt, sent, delivered, read, failed, dead, suppressed or
+    /// held (past the recipient's daily limit, waiting for staff).
     pub status: Option<String>,
     pub inscription_id: Option<Uuid>,
     /// 1 to 200 (default 50).
@@ -91,7 +92,7 @@ pub struct MessageFilter {
     pub cursor: Option<String>,
 }
 
-const STATUSES: [&str; 10] = [
+const STATUSES: [&str; 11] = [
     "queued",
     "claimed",
     "sending",
@@ -102,6 +103,7 @@ const STATUSES: [&str; 10] = [
     "failed",
     "dead",
     "suppressed",
+    "held",
 ];
 const CUSTOM_MAX_CHARS: usize = 1000;
 
@@ -262,17 +264,18 @@ pub async fn list(tx: &Transaction<'_>, filter: &MessageFilter) -> Result<Messag
     Ok(MessagePage { items, next_cursor })
 }
 
-/// Puts a `dead`, `failed` or `in_doubt` message back in the queue, due now, with fresh
-/// attempts: staff who checked the conversation decide (a message in doubt may have arrived).
+/// Puts a `dead`, `failed`, `in_doubt` or `held` message back in the queue, due now, with fresh
+/// attempts: staff who checked the conversation decide (a message in doubt may have arrived; a
+/// held one is then sent past its recipient's daily limit).
 pub async fn retry(tx: &Transaction<'_>, id: Uuid) -> Result<MessageView> {
     let current = db::outbox::get(tx, id)
         .await?
         .ok_or(Error::NotFound("message"))?;
-    if !["dead", "failed", "in_doubt"].contains(&current.status.as_str()) {
+    if !["dead", "failed", "in_doubt", "held"].contains(&current.status.as_str()) {
         return Err(Error::Conflict {
             code: "not_retryable",
             detail: format!(
-                "only dead, failed or in_doubt messages are retried; this one is {}",
+                "only dead, failed, in_doubt or held messages are retried; this one is {}",
                 current.status
             ),
         });

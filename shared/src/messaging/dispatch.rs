@@ -17,7 +17,12 @@
 //! 2. **Settle doubts**: a message `in_doubt` for `MESSAGES_DOUBT_SETTLE_SECS` is looked up at
 //!    the provider. Found: `sent`, with the provider's id. Not found: queued again, once; a second
 //!    doubt that is not found is `dead` for staff, never sent a third time.
-//! 3. **Suppress** due messages to students who opted out.
+//! 3. **Suppress** due messages to students who opted out, and **hold** those that would take
+//!    their recipient past `MESSAGES_PER_RECIPIENT_PER_DAY` in 24 hours: `held` for staff, who
+//!    see them in `/api/admin/messages?status=held` and may send one anyway (retry). A burst
+//!    of registrations with one number cannot make the platform spam it (nor get the
+//!    organisation's sender banned); replies in a chat test, which answer the number's own
+//!    messages, are exempt.
 //! 4. **Claim** with `FOR UPDATE SKIP LOCKED` only as many as the run can start before its
 //!    deadline at `MESSAGES_PER_SECOND`, so concurrent dispatchers never share one.
 //! 5. **Send** each: `sending` (and the attempt counted) right before its own HTTP call, then
@@ -100,8 +105,16 @@ pub async fn claim(
     limit: i64,
     deadline: OffsetDateTime,
 ) -> Result<(Vec<Claimed>, u64)> {
+    let per_day = i64::from(state.config.messaging.per_recipient_per_day.get());
     db::transact(&state.db, &Caller::System, async |tx| {
         let suppressed = db::outbox::suppress_opted_out(tx).await?;
+        let held = db::outbox::hold_over_limit(tx, per_day, None).await?;
+        if held > 0 {
+            tracing::warn!(
+                held,
+                "messages held: their recipients reached the daily limit"
+            );
+        }
         if limit <= 0 {
             return Ok((Vec::new(), suppressed));
         }
@@ -286,7 +299,9 @@ pub async fn run_to(
     if limit <= 0 {
         return Ok(report);
     }
+    let per_day = i64::from(config.per_recipient_per_day.get());
     let claimed = db::transact(&state.db, &Caller::System, async |tx| {
+        db::outbox::hold_over_limit(tx, per_day, Some(number)).await?;
         db::outbox::claim_to(tx, claim_id, number, limit, deadline).await
     })
     .await?;

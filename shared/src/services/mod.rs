@@ -5,6 +5,7 @@ pub mod backup;
 pub mod dashboard;
 pub mod exams;
 pub mod generation;
+pub mod limits;
 pub mod masterclasses;
 pub mod photos;
 pub mod privacy;

@@ -18,6 +18,8 @@
 //! the number is registered for that very masterclass (the 409), which the one-per-number rule
 //! needs.
 
+use std::net::IpAddr;
+
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -36,7 +38,7 @@ use crate::{
     messaging::{MessageType, templates},
     services::{
         exams::{self, Attempt},
-        students,
+        limits, students,
     },
 };
 
@@ -64,16 +66,19 @@ pub fn caller(registration: &Registration) -> Caller {
     }
 }
 
-/// `POST /api/inscriptions` under its `Idempotency-Key`, in `tx` (begun as [`caller`]): registers
-/// once; a retry with the same key answers the same inscription. Either way the answer carries a
-/// fresh access token: a replay's client never received the first one (or it would not have
-/// retried), tokens are stored only hashed, so a new one is issued and the earlier revoked.
+/// `POST /api/inscriptions` from `source` under its `Idempotency-Key`, in `tx` (begun as
+/// [`caller`]): registers once, within the limits per source and per number; a retry with the
+/// same key answers the same inscription (and counts nothing), or a 410 once it was erased.
+/// Either way the answer carries a fresh access token: a replay's client never received the
+/// first one (or it would not have retried), tokens are stored only hashed, so a new one is
+/// issued and the earlier revoked.
 pub async fn register_once(
     state: &AppState,
     tx: &Transaction<'_>,
     key: &MaybeIdempotencyKey,
     draft: &RegistrationDraft,
     registration: &Registration,
+    source: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> Result<(StatusCode, Registered)> {
     let mut token = None;
@@ -84,6 +89,7 @@ pub async fn register_once(
         draft,
         StatusCode::CREATED,
         async || {
+            limits::take_registration(tx, &state.config, source, registration).await?;
             let (registered, issued) = register(state, tx, None, registration, now).await?;
             token = Some(issued);
             Ok(registered)

@@ -1,8 +1,10 @@
 //! Staff accounts: signing in, and the admin's management of accounts and tutor assignments.
 //!
 //! Sign-in answers every wrong e-mail, wrong password, inactive or locked account with the same
-//! 401, after the same amount of password hashing. After `LOGIN_MAX_FAILURES` wrong passwords in
-//! a row an account is locked for `LOGIN_LOCKOUT_SECS`, even for the right password.
+//! 401, after the same amount of password hashing. Failures are limited per source address and
+//! per account from a source (`services::limits`): past either limit that source gets a 429
+//! until the window ends, while the account stays open from everywhere else, so a stranger
+//! cannot lock staff out.
 //!
 //! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
 //! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
@@ -13,6 +15,7 @@
 
 use crate::db::Db;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 
 pub use crate::domain::staff::StaffView;
 use time::OffsetDateTime;
@@ -24,6 +27,7 @@ use crate::{
     db::{self, Transaction},
     domain::staff::{Credentials, NewStaff, StaffPatch},
     http::{Error, Result},
+    services::limits,
 };
 
 /// The answer to a successful sign-in.
@@ -34,13 +38,21 @@ pub struct SignedIn {
     pub user: StaffView,
 }
 
-/// Checks credentials and issues a token. Every failure is the same 401.
-pub async fn sign_in(state: &AppState, credentials: &Credentials) -> Result<SignedIn> {
+/// Checks credentials from `source` and issues a token. Every failure is the same 401 (and is
+/// counted against the sign-in limits); a source past a limit is a 429 before any check.
+pub async fn sign_in(
+    state: &AppState,
+    credentials: &Credentials,
+    source: Option<IpAddr>,
+) -> Result<SignedIn> {
     let client = state.db.get().await?;
     let email = credentials.email.trim().to_lowercase();
+    let config = &state.config;
+    limits::check_sign_in(&client, config, source, &email).await?;
     let Some(account) = db::staff::for_login(&client, &email).await? else {
         password::verify_dummy(&credentials.password).await?;
         db::staff::record_login_refused(&client, &email, "unknown account").await?;
+        limits::count_sign_in_failure(&client, config, source, &email).await?;
         return Err(Error::Unauthorized);
     };
     let id = account.id;
@@ -56,15 +68,17 @@ pub async fn sign_in(state: &AppState, credentials: &Credentials) -> Result<Sign
             (true, false) => "no password (external sign-in)",
         };
         db::staff::record_login_refused(&client, &email, reason).await?;
+        limits::count_sign_in_failure(&client, config, source, &email).await?;
         return Err(Error::Unauthorized);
     };
     if !password::verify(hash, &credentials.password).await? {
-        let auth = &state.config.auth;
-        db::staff::record_login_failure(&client, id, auth.max_failed_logins, auth.lockout).await?;
+        db::staff::record_wrong_password(&client, id).await?;
+        limits::count_sign_in_failure(&client, config, source, &email).await?;
         tracing::info!(staff_id = %id, "wrong password");
         return Err(Error::Unauthorized);
     }
     db::staff::record_login_success(&client, id).await?;
+    limits::clear_sign_in_failures(&client, config, source, &email).await?;
     let identity = StaffIdentity {
         id,
         role: account.role,
