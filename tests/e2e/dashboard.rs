@@ -677,6 +677,81 @@ async fn a_tutor_sees_only_their_masterclasses_through_every_dashboard_route() {
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }
 
+/// A family's phone registered in two masterclasses, as two people: a tutor of one sees that
+/// registration's person in the record (profile and consent), and nothing of the other.
+#[tokio::test]
+async fn a_tutor_sees_only_their_registrations_person_behind_a_shared_number() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let theirs = app.open_masterclass(&admin, "Celle des autres").await;
+    let mine = app.open_masterclass(&admin, "La mienne").await;
+    let tutor = app.tutor(&admin, &[&mine]).await;
+    let number = "+24106937248";
+    let other_person = json!({
+        "masterclass_id": theirs, "full_name": "Noël Ekomié", "date_of_birth": "1975-02-03",
+        "whatsapp_number": number, "consent": true,
+    });
+    let my_person = json!({
+        "masterclass_id": mine, "full_name": "Awa Ekomié", "date_of_birth": "2009-11-30",
+        "whatsapp_number": "06 93 72 48", "consent": true,
+    });
+    for body in [&other_person, &my_person] {
+        let registered = app.post_json("/api/inscriptions", body).await;
+        assert_eq!(
+            registered.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&registered.body)
+        );
+    }
+    let student: Uuid = app
+        .db()
+        .await
+        .query_one(
+            "select distinct profile_id from inscriptions where whatsapp_number = $1",
+            &[&number],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    let seen = tutor.get(&format!("/api/admin/students/{student}")).await;
+    assert_eq!(
+        seen.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&seen.body)
+    );
+    let text = String::from_utf8_lossy(&seen.body).into_owned();
+    let record = seen.value();
+    assert_eq!(record["profile"]["full_name"], "Awa Ekomié", "{record}");
+    assert_eq!(record["profile"]["date_of_birth"], "2009-11-30", "{record}");
+    assert!(
+        !text.contains("Noël") && !text.contains("1975-02-03"),
+        "the other masterclass's person shows: {text}"
+    );
+    assert_eq!(record["inscriptions"].as_array().unwrap().len(), 1);
+    let mine_only = &record["consent"]["registrations"];
+    assert_eq!(mine_only.as_array().unwrap().len(), 1, "{record}");
+    assert_eq!(
+        record["consent"]["consent_at"], mine_only[0]["consent_at"],
+        "{record}"
+    );
+
+    // An admin sees both registrations, each with its own person.
+    let whole = admin
+        .get(&format!("/api/admin/students/{student}"))
+        .await
+        .value();
+    let names: BTreeSet<&str> = whole["inscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["full_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["Noël Ekomié", "Awa Ekomié"]));
+}
+
 #[tokio::test]
 async fn bulk_attendance_changes_all_or_nothing_and_is_audited() {
     let app = TestApp::spawn().await;
