@@ -6,6 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use axum::http::StatusCode;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use e2e_tests::{StaffSession, TestApp};
 use http_body_util::BodyExt;
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -675,6 +676,51 @@ async fn a_tutor_sees_only_their_masterclasses_through_every_dashboard_route() {
     me.get("/api/admin/students")
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+}
+
+/// The students list's cursor carries nothing a reader of a URL or an access log could read
+/// (the last row's name above all), and one altered by a client is refused.
+#[tokio::test]
+async fn the_students_cursor_is_sealed_and_names_no_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let mc = app.masterclass(&admin, "Curseurs", true).await;
+    for name in ["Séraphine Mouélé", "Ismaël Nguéma"] {
+        app.student(&mc, name).await;
+    }
+    for sort in ["name", "registered"] {
+        let first = admin
+            .get(&format!("/api/admin/students?sort={sort}&limit=1"))
+            .await
+            .value();
+        let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+        let opened = URL_SAFE_NO_PAD.decode(&cursor).unwrap_or_default();
+        let opened = String::from_utf8_lossy(&opened).to_lowercase();
+        for part in ["seraphine", "mouele", "ismael", "nguema", "{", "name"] {
+            assert!(
+                !opened.contains(part),
+                "the {sort} cursor opens to {opened:?}"
+            );
+        }
+        let next = admin
+            .get(&format!(
+                "/api/admin/students?sort={sort}&limit=1&cursor={cursor}"
+            ))
+            .await
+            .value();
+        assert_ne!(next["items"][0], first["items"][0], "{next}");
+        assert_eq!(next["items"].as_array().unwrap().len(), 1, "{next}");
+        let mut altered = cursor.into_bytes();
+        let last = altered.len() - 2;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(altered).unwrap();
+        admin
+            .get(&format!(
+                "/api/admin/students?sort={sort}&limit=1&cursor={altered}"
+            ))
+            .await
+            .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    }
 }
 
 /// A family's phone registered in two masterclasses, as two people: a tutor of one sees that
