@@ -1035,6 +1035,7 @@ async fn a_backup_restores_every_table_row_by_row_and_refuses_what_does_not_matc
     let manifest_key = format!("{}manifest.json", report.prefix);
     let mut other = manifest.clone();
     other.schema_version += 1;
+    other.sha256 = other.digest();
     store
         .put(
             &manifest_key,
@@ -1053,6 +1054,89 @@ async fn a_backup_restores_every_table_row_by_row_and_refuses_what_does_not_matc
     // Nothing was written by the refused restores.
     assert_eq!(fresh.count("inscriptions").await, 0);
     assert_eq!(fresh.count("audit_log").await, 0);
+}
+
+/// A restore says what is wrong with a backup in its own words: a manifest altered after the
+/// backup wrote it is tampered (whether it still reads as a manifest or not), a manifest that is
+/// not there is no manifest, and a data file the manifest lists but the store lacks is missing.
+#[tokio::test]
+async fn a_restore_tells_a_tampered_manifest_and_a_missing_file_apart() {
+    let (app, _fake) = platform().await;
+    let mc = app
+        .masterclass(&app.admin().await, "Sauvegardée", true)
+        .await;
+    app.student(&mc, NAME).await;
+    let report = backup::run(&app.state).await.unwrap();
+    let store = backup::store(&app.state).await;
+    let manifest_key = format!("{}manifest.json", report.prefix);
+    let original = store.get(&manifest_key).await.unwrap();
+    let target = TestApp::spawn().await;
+    let pool = shared::db::connect(
+        &shared::secret::Secret::new(target.owner_url.clone()),
+        &target.state.config.database,
+    )
+    .unwrap();
+    let refusal = async || -> String {
+        format!(
+            "{:#}",
+            backup::restore(&store, &report.prefix, &pool)
+                .await
+                .unwrap_err()
+        )
+    };
+
+    // One row count changed in an otherwise well-formed manifest.
+    let mut altered: Value = serde_json::from_slice(&original).unwrap();
+    let tables = altered["tables"].as_array_mut().unwrap();
+    let inscriptions = tables
+        .iter_mut()
+        .find(|t| t["table"] == "inscriptions")
+        .unwrap();
+    inscriptions["rows"] = json!(inscriptions["rows"].as_u64().unwrap() + 1);
+    store
+        .put(
+            &manifest_key,
+            serde_json::to_vec(&altered).unwrap(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+    let err = refusal().await;
+    assert!(
+        err.contains("tampered") && err.contains(&manifest_key),
+        "{err}"
+    );
+    // Bytes that are no manifest at all.
+    store
+        .put(
+            &manifest_key,
+            b"{\"format\": 12".to_vec(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+    let err = refusal().await;
+    assert!(
+        err.contains("tampered") && !err.contains("no manifest"),
+        "{err}"
+    );
+    // No manifest.
+    store.delete(&manifest_key).await.unwrap();
+    let err = refusal().await;
+    assert!(err.contains("no manifest"), "{err}");
+
+    // The manifest back, one of its files gone.
+    store
+        .put(&manifest_key, original, "application/json")
+        .await
+        .unwrap();
+    let manifest = backup::manifest(&store, &report.prefix).await.unwrap();
+    let gone = format!("{}{}", report.prefix, manifest.tables[0].file);
+    store.delete(&gone).await.unwrap();
+    let err = refusal().await;
+    assert!(err.contains(&gone) && err.contains("missing"), "{err}");
+    assert!(!err.contains("does not match"), "{err}");
+    assert_eq!(target.count("inscriptions").await, 0);
 }
 
 /// Rows for the tables the scene leaves empty (sync with a remote, pokes, documents, ...).
