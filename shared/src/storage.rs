@@ -284,6 +284,19 @@ impl Storage {
         Ok(())
     }
 
+    /// Copies the object at `from` to `to`, inside the store (no bytes pass through here).
+    pub async fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .key(to)
+            .send()
+            .await
+            .with_context(|| format!("copying {from} to {to}"))?;
+        Ok(())
+    }
+
     /// Deletes the object at `key` (deleting a missing object is not an error).
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
         self.client
