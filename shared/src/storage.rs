@@ -26,6 +26,10 @@ use time::OffsetDateTime;
 
 use crate::config::S3Config;
 
+/// The folder where objects uploaded by a sync peer wait, under their own key, until checked
+/// (`sync::peer`): no record points there.
+pub const STAGING: &str = "sync-uploads/";
+
 /// Download links kept before expired ones are swept out.
 const LINKS_KEPT: usize = 4096;
 

@@ -1313,3 +1313,96 @@ async fn an_erasure_reaches_the_venue_server_and_sticks() {
     assert_eq!(at_cloud, 1);
     assert!(traces(&dump(&pair.cloud).await).is_empty());
 }
+
+/// A photo taken at the venue desk reaches the cloud with its record; an erasure on either side
+/// then removes the photo from both stores once the change has gone across.
+#[tokio::test]
+async fn an_erasure_removes_the_photo_from_every_instance_it_reached() {
+    let pair = e2e_tests::peers::Pair::start().await;
+    let masterclass = pair
+        .cloud
+        .open_masterclass(&pair.cloud_admin, "Photos de la salle")
+        .await;
+    pair.sync_through().await;
+    let photographed = async |number: &str, name: &str| -> (Uuid, String) {
+        let registered = pair.venue.register(&masterclass, number, name).await;
+        assert_eq!(registered.status, StatusCode::CREATED);
+        let id: Uuid = registered.value()["inscription_id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let path = format!("/api/admin/inscriptions/{id}/photo");
+        let ticket = pair
+            .venue_admin
+            .post_json(&path, &json!({"content_type": "image/jpeg"}))
+            .await
+            .value();
+        let mut jpeg = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00".to_vec();
+        jpeg.extend((0..2048).map(|i| (i % 241) as u8));
+        let mut put = reqwest::Client::new()
+            .put(ticket["url"].as_str().unwrap())
+            .body(jpeg);
+        for (header, value) in ticket["headers"].as_object().unwrap() {
+            put = put.header(header, value.as_str().unwrap());
+        }
+        assert!(put.send().await.unwrap().status().is_success());
+        let key = ticket["key"].as_str().unwrap().to_owned();
+        let confirmed = pair
+            .venue_admin
+            .post_json(&format!("{path}/confirm"), &json!({"key": key}))
+            .await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.value());
+        (id, key)
+    };
+    let (at_cloud, cloud_key) = photographed(NUMBER, NAME).await;
+    let (at_venue, venue_key) = photographed("+24107733333", "Paul Nze").await;
+    pair.sync_through().await;
+    for key in [&cloud_key, &venue_key] {
+        for app in [&pair.cloud, &pair.venue] {
+            assert!(
+                app.state.storage.size(key).await.unwrap().is_some(),
+                "{key}"
+            );
+        }
+    }
+
+    // One person erased on the cloud, the other at the venue.
+    let profile = async |app: &TestApp, inscription: Uuid| -> Uuid {
+        app.db()
+            .await
+            .query_one(
+                "select profile_id from inscriptions where id = $1",
+                &[&inscription],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    };
+    let on_cloud = profile(&pair.cloud, at_cloud).await;
+    let on_venue = profile(&pair.venue, at_venue).await;
+    for (admin, student) in [(&pair.cloud_admin, on_cloud), (&pair.venue_admin, on_venue)] {
+        let erased = admin
+            .delete(&format!("/api/admin/students/{student}"))
+            .await;
+        assert_eq!(
+            erased.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&erased.body)
+        );
+    }
+    pair.sync_through().await;
+    pair.sync_through().await;
+    for (side, app) in [("cloud", &pair.cloud), ("venue", &pair.venue)] {
+        for id in [at_cloud, at_venue] {
+            let left = app
+                .state
+                .storage
+                .list(&format!("inscriptions/{id}/"))
+                .await
+                .unwrap();
+            assert!(left.is_empty(), "{side} still holds {left:?}");
+        }
+    }
+}

@@ -57,6 +57,7 @@ use crate::{
     domain::Length,
     http::{Error, FieldError, Result},
     services::photos,
+    storage::STAGING,
 };
 
 /// Mutations per push and changes per pull page, at most.
@@ -327,7 +328,9 @@ pub async fn run(state: &AppState, trigger: Trigger) -> Result<RunView> {
     };
     report.next_cursor = remote.pull_cursor.clone();
     let mut errors: Vec<String> = Vec::new();
-    if let Err(error) = exchange(state, config, &remote, &mut report, &mut errors).await {
+    // Boxed: the run's future nests every step's, deeper than the compiler's layout limit.
+    let exchanged = Box::pin(exchange(state, config, &remote, &mut report, &mut errors)).await;
+    if let Err(error) = exchanged {
         let error = match error {
             Error::Unavailable(e) | Error::Internal(e) => format!("{e:#}"),
             other => other.to_string(),
@@ -488,6 +491,13 @@ async fn exchange(
             db::peers::note_objects(tx, remote.id, DOWN, &keys).await?;
             let arrived: Vec<Uuid> = page.changes.iter().map(|c| c.id).collect();
             replica::retry_parked(tx, Some(&arrived)).await?;
+            let inscriptions: Vec<Uuid> = page
+                .changes
+                .iter()
+                .filter(|c| c.collection == Collection::Inscriptions)
+                .map(|c| c.id)
+                .collect();
+            replica::erase_objects(state, tx, &inscriptions).await?;
             db::peers::pulled_to(tx, remote.id, &page.next_cursor).await?;
             Ok(applied)
         })
@@ -733,9 +743,6 @@ pub enum UploadStatus {
 fn staged(key: &str) -> String {
     format!("{STAGING}{key}")
 }
-
-/// The folder of uploads waiting to be checked.
-pub const STAGING: &str = "sync-uploads/";
 
 /// The largest object `key` may be, and the bytes it must start with.
 fn limits(state: &AppState, key: &str) -> (u64, &'static [u8]) {
