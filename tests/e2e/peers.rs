@@ -819,15 +819,6 @@ async fn a_peer_cannot_replace_an_object_and_its_uploads_are_checked_before_use(
         assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.value());
         answer.value()["upload"][0].clone()
     };
-    let put = async |link: &Value, bytes: Vec<u8>| {
-        let mut put = reqwest::Client::new()
-            .put(link["url"].as_str().expect("an upload link"))
-            .body(bytes);
-        for (name, value) in link["headers"].as_object().unwrap() {
-            put = put.header(name, value.as_str().unwrap());
-        }
-        assert!(put.send().await.unwrap().status().is_success());
-    };
     let hand_in = async |key: &str| -> Value {
         let answer = peer
             .post_json("/api/sync/objects", &json!({"uploaded": [key]}))
@@ -847,7 +838,7 @@ async fn a_peer_cannot_replace_an_object_and_its_uploads_are_checked_before_use(
         "masterclasses/{masterclass}/handouts/{}.pdf",
         Uuid::new_v4()
     );
-    put(&links(&fresh, 10).await, b"0123456789".to_vec()).await;
+    e2e_tests::put_presigned(&links(&fresh, 10).await, b"0123456789".to_vec()).await;
     let storage = &pair.cloud.state.storage;
     assert!(
         storage.size(&fresh).await.unwrap().is_none(),
@@ -859,7 +850,7 @@ async fn a_peer_cannot_replace_an_object_and_its_uploads_are_checked_before_use(
     assert_eq!(storage.get(&key).await.unwrap(), pdf);
 
     // A PDF under that key is taken once handed in; handing it in again changes nothing.
-    put(&links(&fresh, pdf.len()).await, pdf.clone()).await;
+    e2e_tests::put_presigned(&links(&fresh, pdf.len()).await, pdf.clone()).await;
     for _ in 0..2 {
         let stored = hand_in(&fresh).await;
         assert_eq!(stored["status"], "stored", "{stored}");

@@ -1340,13 +1340,7 @@ async fn an_erasure_removes_the_photo_from_every_instance_it_reached() {
             .value();
         let mut jpeg = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00".to_vec();
         jpeg.extend((0..2048).map(|i| (i % 241) as u8));
-        let mut put = reqwest::Client::new()
-            .put(ticket["url"].as_str().unwrap())
-            .body(jpeg);
-        for (header, value) in ticket["headers"].as_object().unwrap() {
-            put = put.header(header, value.as_str().unwrap());
-        }
-        assert!(put.send().await.unwrap().status().is_success());
+        e2e_tests::put_presigned(&ticket, jpeg).await;
         let key = ticket["key"].as_str().unwrap().to_owned();
         let confirmed = pair
             .venue_admin
