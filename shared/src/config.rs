@@ -123,7 +123,8 @@ pub struct BackupConfig {
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     /// `JWT_SECRET`: the HS256 secret, at least 32 bytes. Required: there is no default (the
-    /// local gateway makes one for itself). A Supabase project's JWT secret works here.
+    /// local gateway makes one for itself). A Supabase project's JWT secret works here. The key
+    /// that seals listing cursors is derived from it.
     pub jwt_secret: Secret,
     /// `JWT_AUDIENCE` (default `authenticated`, as Supabase): the `aud` tokens must carry.
     pub audience: String,
