@@ -86,6 +86,9 @@ pub struct MessagingConfig {
     /// `MESSAGES_DOUBT_SETTLE_SECS` (default 120): how long a send whose outcome is unknown is
     /// left to settle before the provider is asked whether it has the message.
     pub doubt_settle: Duration,
+    /// `MESSAGES_MAX_LOOKUPS` (default 5): lookups of a message in doubt that the provider could
+    /// not answer (a 404 or 401 for the chat, a timeout; one a run) before it is `dead`.
+    pub max_lookups: i32,
     /// `MESSAGES_RUN_SECS` (default 50): the deadline of a run that is given none (the local
     /// timer); in Lambda the invocation's own deadline applies.
     pub run_for: Duration,
@@ -139,7 +142,8 @@ pub struct BackupConfig {
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     /// `JWT_SECRET`: the HS256 secret, at least 32 bytes. Required: there is no default (the
-    /// local gateway makes one for itself). A Supabase project's JWT secret works here.
+    /// local gateway makes one for itself). A Supabase project's JWT secret works here. The key
+    /// that seals listing cursors is derived from it.
     pub jwt_secret: Secret,
     /// `JWT_AUDIENCE` (default `authenticated`, as Supabase): the `aud` tokens must carry.
     pub audience: String,
@@ -303,6 +307,11 @@ impl Config {
                     get("MESSAGES_DOUBT_SETTLE_SECS"),
                     120,
                 )?),
+                max_lookups: match parse_or("MESSAGES_MAX_LOOKUPS", get("MESSAGES_MAX_LOOKUPS"), 5)?
+                {
+                    n if n >= 1 => n,
+                    n => anyhow::bail!("MESSAGES_MAX_LOOKUPS={n} is not valid: at least 1"),
+                },
                 run_for: Duration::from_secs(parse_or(
                     "MESSAGES_RUN_SECS",
                     get("MESSAGES_RUN_SECS"),

@@ -8,6 +8,7 @@ use crate::{
     Config, ai,
     auth::jwt,
     db,
+    domain::paging::CursorKey,
     messaging::provider::{self, Provider},
     storage::Storage,
 };
@@ -20,6 +21,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Staff token signing and verification keys.
     pub keys: Arc<jwt::Keys>,
+    /// The key listing cursors are sealed with.
+    pub cursors: Arc<CursorKey>,
     /// Where WhatsApp messages go: Whapi with `WHAPI_TOKEN`, the log otherwise.
     pub messenger: Arc<dyn Provider>,
     /// Question generation: OpenAI with `OPENAI_API_KEY`, the offline generator always.
@@ -56,6 +59,9 @@ impl AppState {
             db,
             storage,
             keys: Arc::new(jwt::Keys::new(&config.auth)),
+            cursors: Arc::new(CursorKey::derive(
+                config.auth.jwt_secret.expose().as_bytes(),
+            )),
             messenger: Arc::from(provider::from_config(&config.messaging)),
             generator: Arc::new(ai::Generator::from_config(&config.ai)),
             config: Arc::new(config),

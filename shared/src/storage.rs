@@ -26,6 +26,10 @@ use time::OffsetDateTime;
 
 use crate::config::S3Config;
 
+/// The folder where objects uploaded by a sync peer wait, under their own key, until checked
+/// (`sync::peer`): no record points there.
+pub const STAGING: &str = "sync-uploads/";
+
 /// Download links kept before expired ones are swept out.
 const LINKS_KEPT: usize = 4096;
 
@@ -281,6 +285,19 @@ impl Storage {
             .send()
             .await
             .with_context(|| format!("uploading {key}"))?;
+        Ok(())
+    }
+
+    /// Copies the object at `from` to `to`, inside the store (no bytes pass through here).
+    pub async fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .key(to)
+            .send()
+            .await
+            .with_context(|| format!("copying {from} to {to}"))?;
         Ok(())
     }
 

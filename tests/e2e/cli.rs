@@ -424,3 +424,68 @@ async fn cargo_run_with_a_remote_is_a_venue_server_that_catches_up_by_itself() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// `restore` needs the target and the store only: with `--target`, and neither `DATABASE_URL`
+/// nor `DATABASE_MIGRATION_URL` set, it restores; it says a tampered manifest is tampered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_needs_only_its_target_and_the_store_and_names_a_tampered_manifest() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.masterclass(&admin, "Sauvegardée", true).await;
+    app.student(&masterclass, "Awa Ndong").await;
+    let report = shared::services::backup::run(&app.state).await.unwrap();
+    let store = shared::services::backup::store(&app.state).await;
+    let manifest_key = format!("{}manifest.json", report.prefix);
+    let manifest = store.get(&manifest_key).await.unwrap();
+    let target = TestApp::spawn().await;
+    let gateway = tokio::task::spawn_blocking(|| build_binary("local-gateway", "gateway"))
+        .await
+        .unwrap()
+        .unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let restore = || {
+        std::process::Command::new(&gateway)
+            .args(["--data-dir", data_dir.path().to_str().unwrap(), "restore"])
+            .args([
+                report.prefix.as_str(),
+                "--target",
+                target.owner_url.as_str(),
+            ])
+            .env_remove("DATABASE_URL")
+            .env_remove("DATABASE_MIGRATION_URL")
+            .env("S3_ENDPOINT", app.s3.endpoint())
+            .env("S3_ACCESS_KEY_ID", local_gateway::s3::LOCAL_ACCESS_KEY)
+            .env("S3_SECRET_ACCESS_KEY", local_gateway::s3::LOCAL_SECRET_KEY)
+            .env("S3_BUCKET", "e2e-bucket")
+            .output()
+            .unwrap()
+    };
+
+    let mut edited = manifest.clone();
+    let at = edited.len() / 2;
+    edited[at] = if edited[at] == b'1' { b'2' } else { b'1' };
+    store
+        .put(&manifest_key, edited, "application/json")
+        .await
+        .unwrap();
+    let refused = tokio::task::block_in_place(restore);
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(!refused.status.success());
+    assert!(
+        said.contains("tampered") && !said.contains("no manifest"),
+        "{said}"
+    );
+    assert_eq!(target.count("inscriptions").await, 0);
+
+    store
+        .put(&manifest_key, manifest, "application/json")
+        .await
+        .unwrap();
+    let restored = tokio::task::block_in_place(restore);
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert_eq!(target.count("inscriptions").await, 1);
+}

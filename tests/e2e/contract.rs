@@ -199,3 +199,54 @@ fn operation_ids_are_unique() {
         assert!(seen.insert(id.clone()), "operationId {id} twice");
     }
 }
+
+/// Follows `$ref`s of the generated document to the schema they name.
+fn resolved<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.rsplit('/').next().unwrap();
+            resolved(document, &document["components"]["schemas"][name])
+        }
+        None => schema,
+    }
+}
+
+/// The webhook's body is described field by field where the platform reads it: each incoming
+/// message's id, sender, text and time, and each status's message id and state.
+#[test]
+fn the_webhook_body_describes_the_fields_the_platform_reads() {
+    let document = generated();
+    let body = resolved(
+        &document,
+        &document["paths"]["/api/webhooks/whapi"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"],
+    );
+    let properties = |schema: &Value| -> BTreeSet<String> {
+        resolved(&document, schema)["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let message = &body["properties"]["messages"]["items"];
+    assert_eq!(
+        properties(message),
+        BTreeSet::from(["id", "from_me", "from", "chat_id", "text", "timestamp"].map(String::from)),
+        "{body}"
+    );
+    let text = &resolved(&document, message)["properties"]["text"];
+    let text = text
+        .get("oneOf")
+        .and_then(|o| o.as_array())
+        .and_then(|o| o.iter().find(|s| s["type"] != "null"))
+        .unwrap_or(text);
+    assert_eq!(
+        properties(text),
+        BTreeSet::from(["body".to_owned()]),
+        "{body}"
+    );
+    assert_eq!(
+        properties(&body["properties"]["statuses"]["items"]),
+        BTreeSet::from(["id".to_owned(), "status".to_owned()]),
+        "{body}"
+    );
+}

@@ -6,6 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use axum::http::StatusCode;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use e2e_tests::{StaffSession, TestApp};
 use http_body_util::BodyExt;
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -675,6 +676,126 @@ async fn a_tutor_sees_only_their_masterclasses_through_every_dashboard_route() {
     me.get("/api/admin/students")
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+}
+
+/// The students list's cursor carries nothing a reader of a URL or an access log could read
+/// (the last row's name above all), and one altered by a client is refused.
+#[tokio::test]
+async fn the_students_cursor_is_sealed_and_names_no_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let mc = app.masterclass(&admin, "Curseurs", true).await;
+    for name in ["Séraphine Mouélé", "Ismaël Nguéma"] {
+        app.student(&mc, name).await;
+    }
+    for sort in ["name", "registered"] {
+        let first = admin
+            .get(&format!("/api/admin/students?sort={sort}&limit=1"))
+            .await
+            .value();
+        let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+        let opened = URL_SAFE_NO_PAD.decode(&cursor).unwrap_or_default();
+        let opened = String::from_utf8_lossy(&opened).to_lowercase();
+        for part in ["seraphine", "mouele", "ismael", "nguema", "{", "name"] {
+            assert!(
+                !opened.contains(part),
+                "the {sort} cursor opens to {opened:?}"
+            );
+        }
+        let next = admin
+            .get(&format!(
+                "/api/admin/students?sort={sort}&limit=1&cursor={cursor}"
+            ))
+            .await
+            .value();
+        assert_ne!(next["items"][0], first["items"][0], "{next}");
+        assert_eq!(next["items"].as_array().unwrap().len(), 1, "{next}");
+        let mut altered = cursor.into_bytes();
+        let last = altered.len() - 2;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(altered).unwrap();
+        admin
+            .get(&format!(
+                "/api/admin/students?sort={sort}&limit=1&cursor={altered}"
+            ))
+            .await
+            .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    }
+}
+
+/// A family's phone registered in two masterclasses, as two people: a tutor of one sees that
+/// registration's person in the record (profile and consent), and nothing of the other.
+#[tokio::test]
+async fn a_tutor_sees_only_their_registrations_person_behind_a_shared_number() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let theirs = app.open_masterclass(&admin, "Celle des autres").await;
+    let mine = app.open_masterclass(&admin, "La mienne").await;
+    let tutor = app.tutor(&admin, &[&mine]).await;
+    let number = "+24106937248";
+    let other_person = json!({
+        "masterclass_id": theirs, "full_name": "Noël Ekomié", "date_of_birth": "1975-02-03",
+        "whatsapp_number": number, "consent": true,
+    });
+    let my_person = json!({
+        "masterclass_id": mine, "full_name": "Awa Ekomié", "date_of_birth": "2009-11-30",
+        "whatsapp_number": "06 93 72 48", "consent": true,
+    });
+    for body in [&other_person, &my_person] {
+        let registered = app.post_json("/api/inscriptions", body).await;
+        assert_eq!(
+            registered.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&registered.body)
+        );
+    }
+    let student: Uuid = app
+        .db()
+        .await
+        .query_one(
+            "select distinct profile_id from inscriptions where whatsapp_number = $1",
+            &[&number],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    let seen = tutor.get(&format!("/api/admin/students/{student}")).await;
+    assert_eq!(
+        seen.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&seen.body)
+    );
+    let text = String::from_utf8_lossy(&seen.body).into_owned();
+    let record = seen.value();
+    assert_eq!(record["profile"]["full_name"], "Awa Ekomié", "{record}");
+    assert_eq!(record["profile"]["date_of_birth"], "2009-11-30", "{record}");
+    assert!(
+        !text.contains("Noël") && !text.contains("1975-02-03"),
+        "the other masterclass's person shows: {text}"
+    );
+    assert_eq!(record["inscriptions"].as_array().unwrap().len(), 1);
+    let mine_only = &record["consent"]["registrations"];
+    assert_eq!(mine_only.as_array().unwrap().len(), 1, "{record}");
+    assert_eq!(
+        record["consent"]["consent_at"], mine_only[0]["consent_at"],
+        "{record}"
+    );
+
+    // An admin sees both registrations, each with its own person.
+    let whole = admin
+        .get(&format!("/api/admin/students/{student}"))
+        .await
+        .value();
+    let names: BTreeSet<&str> = whole["inscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["full_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["Noël Ekomié", "Awa Ekomié"]));
 }
 
 #[tokio::test]

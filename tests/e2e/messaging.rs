@@ -413,6 +413,52 @@ async fn a_send_lost_in_a_timeout_is_sent_again_once_and_a_second_loss_goes_to_s
     );
 }
 
+/// A send of unknown outcome whose lookup the provider keeps refusing (a 404 for the chat, a
+/// 401) is asked about a bounded number of times, then goes to staff as `dead` with the reason,
+/// never sent again.
+#[tokio::test]
+async fn a_message_whose_lookup_keeps_failing_goes_dead_after_the_bounded_lookups() {
+    let fake = FakeWhapi::start().await;
+    let lookups = 3;
+    let app = TestApp::spawn_with(|config| {
+        fake.configure(config);
+        config.messaging.max_lookups = lookups;
+    })
+    .await;
+    registrations(&app, 1).await;
+    fake.hang_next(1);
+    dispatch::run(&app.state, app.state.messenger.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(states(&app).await, [("in_doubt".to_owned(), 1)]);
+    fake.refuse_lists(StatusCode::NOT_FOUND);
+
+    for _ in 1..lookups {
+        dispatch::run(&app.state, app.state.messenger.as_ref())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        states(&app).await,
+        [("in_doubt".to_owned(), 1)],
+        "dead before its last lookup"
+    );
+    let last = dispatch::run(&app.state, app.state.messenger.as_ref())
+        .await
+        .unwrap();
+
+    assert_eq!(last.dead, 1, "{last:?}");
+    assert_eq!(states(&app).await, [("dead".to_owned(), 1)]);
+    assert_eq!(fake.calls(), 1, "never sent again");
+    let admin = app.admin().await;
+    let dead = admin.get("/api/admin/messages?status=dead").await.value();
+    let reason = dead["items"][0]["last_error"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("404") && reason.contains(&lookups.to_string()),
+        "{dead}"
+    );
+}
+
 async fn webhook(app: &TestApp, secret: Option<&str>, body: &Value) -> e2e_tests::TestResponse {
     let headers: Vec<(&str, &str)> = secret.iter().map(|s| ("x-webhook-secret", *s)).collect();
     app.send_json(Method::POST, "/api/webhooks/whapi", body, &headers)

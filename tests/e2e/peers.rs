@@ -782,6 +782,88 @@ async fn handouts_are_copied_once_each_way_and_a_failed_copy_resumes() {
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }
 
+/// A peer's upload links are for objects the instance lacks, never for one it has (a handout's
+/// bytes cannot be replaced through sync); and what a peer uploads lands under its key only once
+/// checked (size and kind), so no record ever points at unchecked bytes.
+#[tokio::test]
+async fn a_peer_cannot_replace_an_object_and_its_uploads_are_checked_before_use() {
+    let pair = Pair::start().await;
+    let masterclass = pair
+        .cloud
+        .open_masterclass(&pair.cloud_admin, "Support intact")
+        .await;
+    let pdf = e2e_tests::testdata("pdfs/fr-masterclass-entreprise.pdf").unwrap();
+    pair.cloud
+        .handout(&pair.cloud_admin, &masterclass, pdf.clone())
+        .await;
+    let key: String = pair
+        .cloud
+        .db()
+        .await
+        .query_one(
+            "select pdf_key from masterclasses where id = $1::text::uuid",
+            &[&masterclass],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let remote = pair.venue.state.config.sync.remote.as_ref().unwrap();
+    let peer = pair.cloud.http.with_bearer(remote.secret.expose());
+    let links = async |key: &str, size: usize| -> Value {
+        let answer = peer
+            .post_json(
+                "/api/sync/objects",
+                &json!({"upload": [{"key": key, "size": size, "content_type": "application/pdf"}]}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.value());
+        answer.value()["upload"][0].clone()
+    };
+    let hand_in = async |key: &str| -> Value {
+        let answer = peer
+            .post_json("/api/sync/objects", &json!({"uploaded": [key]}))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.value());
+        answer.value()["uploaded"][0].clone()
+    };
+
+    // Already here: no link, whatever size the peer announces.
+    for size in [10, pdf.len()] {
+        let link = links(&key, size).await;
+        assert!(link["url"].is_null(), "a link to replace {key}: {link}");
+    }
+
+    // Ten bytes that are no PDF, under a new handout key: kept apart, then refused.
+    let fresh = format!(
+        "masterclasses/{masterclass}/handouts/{}.pdf",
+        Uuid::new_v4()
+    );
+    e2e_tests::put_presigned(&links(&fresh, 10).await, b"0123456789".to_vec()).await;
+    let storage = &pair.cloud.state.storage;
+    assert!(
+        storage.size(&fresh).await.unwrap().is_none(),
+        "unchecked bytes under {fresh}"
+    );
+    let refused = hand_in(&fresh).await;
+    assert_eq!(refused["status"], "refused", "{refused}");
+    assert!(storage.size(&fresh).await.unwrap().is_none());
+    assert_eq!(storage.get(&key).await.unwrap(), pdf);
+
+    // A PDF under that key is taken once handed in; handing it in again changes nothing.
+    e2e_tests::put_presigned(&links(&fresh, pdf.len()).await, pdf.clone()).await;
+    for _ in 0..2 {
+        let stored = hand_in(&fresh).await;
+        assert_eq!(stored["status"], "stored", "{stored}");
+    }
+    assert_eq!(storage.get(&fresh).await.unwrap(), pdf);
+    // Handing in what was never uploaded says so.
+    let never = format!(
+        "masterclasses/{masterclass}/handouts/{}.pdf",
+        Uuid::new_v4()
+    );
+    assert_eq!(hand_in(&never).await["status"], "missing");
+}
+
 #[tokio::test]
 async fn a_photo_taken_at_the_desk_is_checked_shown_to_who_may_see_it_and_reaches_the_cloud() {
     let pair = Pair::start().await;

@@ -1033,6 +1033,7 @@ async fn a_backup_restores_every_table_row_by_row_and_refuses_what_does_not_matc
     let manifest_key = format!("{}manifest.json", report.prefix);
     let mut other = manifest.clone();
     other.schema_version += 1;
+    other.sha256 = other.digest();
     store
         .put(
             &manifest_key,
@@ -1051,6 +1052,89 @@ async fn a_backup_restores_every_table_row_by_row_and_refuses_what_does_not_matc
     // Nothing was written by the refused restores.
     assert_eq!(fresh.count("inscriptions").await, 0);
     assert_eq!(fresh.count("audit_log").await, 0);
+}
+
+/// A restore says what is wrong with a backup in its own words: a manifest altered after the
+/// backup wrote it is tampered (whether it still reads as a manifest or not), a manifest that is
+/// not there is no manifest, and a data file the manifest lists but the store lacks is missing.
+#[tokio::test]
+async fn a_restore_tells_a_tampered_manifest_and_a_missing_file_apart() {
+    let (app, _fake) = platform().await;
+    let mc = app
+        .masterclass(&app.admin().await, "Sauvegardée", true)
+        .await;
+    app.student(&mc, NAME).await;
+    let report = backup::run(&app.state).await.unwrap();
+    let store = backup::store(&app.state).await;
+    let manifest_key = format!("{}manifest.json", report.prefix);
+    let original = store.get(&manifest_key).await.unwrap();
+    let target = TestApp::spawn().await;
+    let pool = shared::db::connect(
+        &shared::secret::Secret::new(target.owner_url.clone()),
+        &target.state.config.database,
+    )
+    .unwrap();
+    let refusal = async || -> String {
+        format!(
+            "{:#}",
+            backup::restore(&store, &report.prefix, &pool)
+                .await
+                .unwrap_err()
+        )
+    };
+
+    // One row count changed in an otherwise well-formed manifest.
+    let mut altered: Value = serde_json::from_slice(&original).unwrap();
+    let tables = altered["tables"].as_array_mut().unwrap();
+    let inscriptions = tables
+        .iter_mut()
+        .find(|t| t["table"] == "inscriptions")
+        .unwrap();
+    inscriptions["rows"] = json!(inscriptions["rows"].as_u64().unwrap() + 1);
+    store
+        .put(
+            &manifest_key,
+            serde_json::to_vec(&altered).unwrap(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+    let err = refusal().await;
+    assert!(
+        err.contains("tampered") && err.contains(&manifest_key),
+        "{err}"
+    );
+    // Bytes that are no manifest at all.
+    store
+        .put(
+            &manifest_key,
+            b"{\"format\": 12".to_vec(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+    let err = refusal().await;
+    assert!(
+        err.contains("tampered") && !err.contains("no manifest"),
+        "{err}"
+    );
+    // No manifest.
+    store.delete(&manifest_key).await.unwrap();
+    let err = refusal().await;
+    assert!(err.contains("no manifest"), "{err}");
+
+    // The manifest back, one of its files gone.
+    store
+        .put(&manifest_key, original, "application/json")
+        .await
+        .unwrap();
+    let manifest = backup::manifest(&store, &report.prefix).await.unwrap();
+    let gone = format!("{}{}", report.prefix, manifest.tables[0].file);
+    store.delete(&gone).await.unwrap();
+    let err = refusal().await;
+    assert!(err.contains(&gone) && err.contains("missing"), "{err}");
+    assert!(!err.contains("does not match"), "{err}");
+    assert_eq!(target.count("inscriptions").await, 0);
 }
 
 /// Rows for the tables the scene leaves empty (sync with a remote, pokes, documents, ...).
@@ -1298,4 +1382,91 @@ async fn a_registration_retried_after_an_erasure_does_not_bring_the_person_back(
     assert_eq!(app.count("inscriptions").await, inscriptions);
     assert_eq!(app.count("outbox_messages").await, messages);
     app_has_no_trace(&app).await;
+}
+
+/// A photo taken at the venue desk reaches the cloud with its record; an erasure on either side
+/// then removes the photo from both stores once the change has gone across.
+#[tokio::test]
+async fn an_erasure_removes_the_photo_from_every_instance_it_reached() {
+    let pair = e2e_tests::peers::Pair::start().await;
+    let masterclass = pair
+        .cloud
+        .open_masterclass(&pair.cloud_admin, "Photos de la salle")
+        .await;
+    pair.sync_through().await;
+    let photographed = async |number: &str, name: &str| -> (Uuid, String) {
+        let registered = pair.venue.register(&masterclass, number, name).await;
+        assert_eq!(registered.status, StatusCode::CREATED);
+        let id: Uuid = registered.value()["inscription_id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let path = format!("/api/admin/inscriptions/{id}/photo");
+        let ticket = pair
+            .venue_admin
+            .post_json(&path, &json!({"content_type": "image/jpeg"}))
+            .await
+            .value();
+        let mut jpeg = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00".to_vec();
+        jpeg.extend((0..2048).map(|i| (i % 241) as u8));
+        e2e_tests::put_presigned(&ticket, jpeg).await;
+        let key = ticket["key"].as_str().unwrap().to_owned();
+        let confirmed = pair
+            .venue_admin
+            .post_json(&format!("{path}/confirm"), &json!({"key": key}))
+            .await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.value());
+        (id, key)
+    };
+    let (at_cloud, cloud_key) = photographed(NUMBER, NAME).await;
+    let (at_venue, venue_key) = photographed("+24107733333", "Paul Nze").await;
+    pair.sync_through().await;
+    for key in [&cloud_key, &venue_key] {
+        for app in [&pair.cloud, &pair.venue] {
+            assert!(
+                app.state.storage.size(key).await.unwrap().is_some(),
+                "{key}"
+            );
+        }
+    }
+
+    // One person erased on the cloud, the other at the venue.
+    let profile = async |app: &TestApp, inscription: Uuid| -> Uuid {
+        app.db()
+            .await
+            .query_one(
+                "select profile_id from inscriptions where id = $1",
+                &[&inscription],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    };
+    let on_cloud = profile(&pair.cloud, at_cloud).await;
+    let on_venue = profile(&pair.venue, at_venue).await;
+    for (admin, student) in [(&pair.cloud_admin, on_cloud), (&pair.venue_admin, on_venue)] {
+        let erased = admin
+            .delete(&format!("/api/admin/students/{student}"))
+            .await;
+        assert_eq!(
+            erased.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&erased.body)
+        );
+    }
+    pair.sync_through().await;
+    pair.sync_through().await;
+    for (side, app) in [("cloud", &pair.cloud), ("venue", &pair.venue)] {
+        for id in [at_cloud, at_venue] {
+            let left = app
+                .state
+                .storage
+                .list(&format!("inscriptions/{id}/"))
+                .await
+                .unwrap();
+            assert!(left.is_empty(), "{side} still holds {left:?}");
+        }
+    }
 }

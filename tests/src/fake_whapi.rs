@@ -2,7 +2,7 @@
 //! token and `{to, body}`, answering `{sent, message: {id, ...}}`, and `GET
 //! /messages/list/{chat_id}` listing what it sent. It can fail the next N sends with a 500,
 //! take a send and answer only after the client's timeout (a slow provider that did deliver),
-//! lose a send without ever answering, or reject given numbers as a 400.
+//! lose a send without ever answering, reject given numbers as a 400, or refuse every listing.
 
 use std::{
     collections::HashSet,
@@ -28,6 +28,8 @@ struct Inner {
     lose_next: usize,
     reject: HashSet<String>,
     delay: Duration,
+    /// What `GET /messages/list` answers instead of a listing, when set.
+    list_refusal: Option<StatusCode>,
     /// Successful sends: (chat id, body).
     delivered: Vec<(String, String)>,
     /// The same, as listed by `GET /messages/list`: (id, chat id, body, unix time).
@@ -137,6 +139,12 @@ async fn list(
         .and_then(|c| c.parse().ok())
         .unwrap_or(100);
     let inner = fake.lock().unwrap();
+    if let Some(status) = inner.list_refusal {
+        return (
+            status,
+            Json(json!({ "error": { "code": status.as_u16(), "message": "Not found" } })),
+        );
+    }
     let messages: Vec<Value> = inner
         .listed
         .iter()
@@ -190,6 +198,11 @@ impl FakeWhapi {
             .unwrap()
             .reject
             .insert(format!("{}@s.whatsapp.net", e164.trim_start_matches('+')));
+    }
+
+    /// Every listing of a chat's messages answers `status` (404, 401, ...) from now on.
+    pub fn refuse_lists(&self, status: StatusCode) {
+        self.inner.lock().unwrap().list_refusal = Some(status);
     }
 
     /// Every answer waits this long (to widen race windows).

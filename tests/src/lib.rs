@@ -783,6 +783,19 @@ impl TestApp {
     }
 }
 
+/// PUTs `bytes` through a presigned link as the platform hands them out (`{url, headers}`: an
+/// upload ticket or a sync peer's upload link), and checks the store took them.
+pub async fn put_presigned(link: &Value, bytes: Vec<u8>) {
+    let mut put = reqwest::Client::new()
+        .put(link["url"].as_str().expect("an upload link"))
+        .body(bytes);
+    for (name, value) in link["headers"].as_object().expect("signed headers") {
+        put = put.header(name, value.as_str().unwrap());
+    }
+    let answer = put.send().await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+}
+
 /// A valid registration body.
 pub fn registration(masterclass: &str, number: &str, full_name: &str) -> Value {
     serde_json::json!({

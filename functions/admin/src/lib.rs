@@ -59,7 +59,7 @@ async fn students(
     Query(query): Query<StudentQuery>,
 ) -> Result<Json<StudentPage>> {
     db::transact(&state.db, &staff.caller(), async |tx| {
-        Ok(Json(service::list(tx, &query).await?))
+        Ok(Json(service::list(tx, &state.cursors, &query).await?))
     })
     .await
 }
@@ -82,6 +82,7 @@ async fn students_csv(
     let filter = StudentFilter::parse(&query)?;
     // Paging does not apply to the file, but a bad `limit` or `cursor` is still a 422.
     shared::domain::paging::Keyset::<service::StudentKey>::parse(
+        &state.cursors,
         query.limit,
         query.cursor.as_deref(),
     )?;
@@ -286,7 +287,7 @@ async fn audit(
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>> {
     db::transact(&state.db, &admin.caller(), async |tx| {
-        Ok(Json(service::audit(tx, &query).await?))
+        Ok(Json(service::audit(tx, &state.cursors, &query).await?))
     })
     .await
 }

@@ -44,7 +44,7 @@ async fn list(
     Query(filter): Query<QuestionFilter>,
 ) -> Result<Json<QuestionPage>> {
     db::transact(&state.db, &staff.caller(), async |tx| {
-        let questions = service::list(tx, &filter).await?;
+        let questions = service::list(tx, &state.cursors, &filter).await?;
         Ok(Json(questions))
     })
     .await

@@ -68,7 +68,7 @@ async fn list(
     Query(filter): Query<MessageFilter>,
 ) -> Result<Json<MessagePage>> {
     db::transact(&state.db, &staff.caller(), async |tx| {
-        let page = service::list(tx, &filter).await?;
+        let page = service::list(tx, &state.cursors, &filter).await?;
         Ok(Json(page))
     })
     .await

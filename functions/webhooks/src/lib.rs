@@ -11,7 +11,7 @@ use shared::{
     http::Json,
     messaging::{
         chat,
-        webhook::{self, Handled},
+        webhook::{self, Handled, WhapiEvent},
     },
 };
 use subtle::ConstantTimeEq;
@@ -45,7 +45,7 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
 post, operation_id = "webhooks_whapi", path = "/api/webhooks/whapi", tag = "messages",
     summary = "Delivery statuses and incoming messages from Whapi.Cloud",
     security(("webhook_secret" = [])),
-    request_body(content = Object, description = "Whapi's webhook payload: `statuses[]` and/or `messages[]`"),
+    request_body(content = WhapiEvent, description = "Whapi's webhook payload: `statuses[]` and/or `messages[]` (the fields the platform reads; others are accepted and kept)"),
     responses((status = 200, description = "What the call changed", body = Handled))
 )]
 async fn whapi(

@@ -59,10 +59,14 @@ pub enum Command {
     /// table to the object store, old backups pruned. Prints the report.
     Backup,
     /// Restore the backup under PREFIX (e.g. `backups/20261201T120000Z/`) into an empty
-    /// database: DATABASE_MIGRATION_URL (or DATABASE_URL), or --target.
+    /// database. Needed: the target, as --target or else DATABASE_MIGRATION_URL (DATABASE_URL
+    /// stands in for it only when neither is given, and must then be an owner's URL), and the
+    /// store holding the backup (S3_*, BACKUP_BUCKET; the local stack's store when unset).
+    /// DATABASE_URL is otherwise not needed: without it the command starts the embedded
+    /// Postgres for its own state and reads nothing from it.
     Restore {
         prefix: String,
-        /// The owner's URL of the empty database to restore into.
+        /// The owner's URL of the empty database to restore into (over DATABASE_MIGRATION_URL).
         #[arg(long)]
         target: Option<String>,
     },
@@ -101,7 +105,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 .or_else(|| env("DATABASE_MIGRATION_URL"))
                 .or_else(|| env("DATABASE_URL"))
                 .context(
-                    "name the empty database: --target, DATABASE_MIGRATION_URL or DATABASE_URL",
+                    "name the empty database to restore into: --target <owner URL> (or \
+                     DATABASE_MIGRATION_URL; DATABASE_URL only when it is an owner's URL)",
                 )?;
             // The store is the local stack's (or the configured one's); the database is the target.
             let stack = Stack::start(&options.data_dir).await?;

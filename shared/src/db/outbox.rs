@@ -297,9 +297,12 @@ pub enum Settlement<'a> {
     Resend,
     /// It does not, and it was already sent again once: give up.
     GiveUp,
+    /// The provider could not be asked (`reason`); after `max` such lookups, give up.
+    Unanswered { reason: &'a str, max: i32 },
 }
 
-/// Settles message `id` in doubt; returns 0 if it was no longer in doubt.
+/// Settles message `id` in doubt; returns 0 if it was no longer in doubt (and for a lookup left
+/// unanswered, 0 too while the message stays in doubt: 1 once it is given up).
 pub async fn settle(db: &impl Db, id: Uuid, settlement: Settlement<'_>) -> Result<u64> {
     const GUARD: &str = "where id = $1 and status = 'in_doubt'";
     let done = match settlement {
@@ -317,7 +320,7 @@ pub async fn settle(db: &impl Db, id: Uuid, settlement: Settlement<'_>) -> Resul
                 &format!(
                     "update outbox_messages set status = 'queued', due_at = now(), status_at = now(),
                          claim_id = null, claim_expires_at = null, resent_after_doubt = true,
-                         last_error = 'the provider did not have it after a send of unknown outcome: sent again, once'
+                         lookup_failures = 0, last_error = 'the provider did not have it after a send of unknown outcome: sent again, once'
                      {GUARD}"
                 ),
                 &[p(&id)])
@@ -333,6 +336,29 @@ pub async fn settle(db: &impl Db, id: Uuid, settlement: Settlement<'_>) -> Resul
                 ),
                 &[p(&id)])
             .await
+        }
+        Settlement::Unanswered { reason, max } => {
+            let given_up = db
+                .opt(
+                    &format!(
+                        "update outbox_messages set lookup_failures = lookup_failures + 1,
+                             status = case when lookup_failures + 1 >= $3 then 'dead' else status end,
+                             status_at = case when lookup_failures + 1 >= $3 then now() else status_at end,
+                             last_error = case when lookup_failures + 1 >= $3
+                                 then format('outcome unknown, and the provider could not be asked about it %s times '
+                                             '(last answer: %s): not sent again. Check the conversation, '
+                                             'then retry it if needed.', lookup_failures + 1, $2::text)
+                                 else $2::text end
+                         {GUARD} returning status = 'dead' as given_up"
+                    ),
+                    &[p(&id), p(&reason), p(&max)],
+                )
+                .await
+                .map_err(failed(format!("settling message {id}")))?;
+            return Ok(match given_up {
+                Some(row) if row.try_get::<_, bool>("given_up")? => 1,
+                _ => 0,
+            });
         }
     };
     done.map_err(failed(format!("settling message {id}")))
@@ -500,7 +526,7 @@ pub async fn requeue(db: &impl Db, id: Uuid) -> Result<MessageView> {
         .one(
             &format!(
                 "update outbox_messages set status = 'queued', attempts = 0, due_at = now(),
-                     claim_id = null, claim_expires_at = null, status_at = now(),
+                     claim_id = null, claim_expires_at = null, status_at = now(), lookup_failures = 0,
                      limit_waived = limit_waived or status = 'held'
                  where id = $1 returning {VIEW}"
             ),

@@ -453,3 +453,15 @@ pub async fn settle(db: &impl Db, masterclass_id: Uuid, profile_id: Uuid) -> Res
     )))?;
     Ok(())
 }
+
+/// The inscriptions among `ids` that are erased.
+pub async fn erased_among(db: &impl Db, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+    let rows = db
+        .all(
+            "select id from inscriptions where id = any($1) and erased_at is not null",
+            &[p(&ids)],
+        )
+        .await
+        .map_err(failed("finding the erased inscriptions received"))?;
+    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+}

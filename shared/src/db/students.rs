@@ -171,9 +171,12 @@ pub async fn set_attendance(
 
 /// One student's whole record as staff may see it (RLS: a tutor sees the inscriptions, tests
 /// and messages of their masterclasses only, and no audit entries), as one JSON document built
-/// in SQL; `None` if the caller sees no inscription of the student. With `only`, the record of
-/// that one registration: its own details stand for the profile, and what belongs to the number
-/// rather than to a registration (messages received, the profile's audit) is left out.
+/// in SQL; `None` if the caller sees no inscription of the student. A number can stand for
+/// several people (a family's phone), so the profile's name, birth date and consent are shown
+/// to admins only; anyone else sees those of the newest registration they may see. With `only`,
+/// the record of that one registration: its own details stand for the profile, and what belongs
+/// to the number rather than to a registration (messages received, the profile's audit) is left
+/// out.
 pub async fn record(
     db: &impl Db,
     profile_id: Uuid,
@@ -184,26 +187,33 @@ pub async fn record(
             "with ins as (
                  select i.* from inscriptions i
                  where i.profile_id = $1 and ($2::uuid is null or i.id = $2)
-             )
+             ),
+             -- the registration whose details stand for the person when the profile may not
+             latest as (
+                 select * from ins where deleted_at is null order by created_at desc, id limit 1
+             ),
+             -- the profile's own details (those of whoever registered the number first) belong
+             -- to every registration of the number: shown whole only to admins, who see them all
+             caller as (select $2::uuid is null and (select auth_is_admin()) as whole)
              select case when not exists (select 1 from ins where deleted_at is null) then null
              else jsonb_build_object(
                  'id', $1::uuid,
-                 'profile', case when $2::uuid is null then (
+                 'profile', case when whole then (
                      select jsonb_build_object(
                          'full_name', pr.full_name, 'date_of_birth', pr.date_of_birth,
                          'whatsapp_number', pr.whatsapp_number, 'created_at', pr.created_at)
                      from profiles pr where pr.id = $1)
                  else (
                      select jsonb_build_object(
-                         'full_name', i.full_name, 'date_of_birth', i.date_of_birth,
-                         'whatsapp_number', i.whatsapp_number, 'created_at', i.created_at)
-                     from ins i) end,
+                         'full_name', l.full_name, 'date_of_birth', l.date_of_birth,
+                         'whatsapp_number', l.whatsapp_number, 'created_at', l.created_at)
+                     from latest l) end,
                  'consent', (
                      select jsonb_build_object(
-                         'consent_at', case when $2::uuid is null then pr.consent_at
-                                            else (select i.consent_at from ins i) end,
-                         'consent_version', case when $2::uuid is null then pr.consent_version
-                                                 else (select i.consent_version from ins i) end,
+                         'consent_at', case when whole then pr.consent_at
+                                            else (select l.consent_at from latest l) end,
+                         'consent_version', case when whole then pr.consent_version
+                                                 else (select l.consent_version from latest l) end,
                          -- the number's STOP is the number's: not shown for one registration
                          'opted_out_at', case when $2::uuid is null then pr.opted_out_at end,
                          'registrations', coalesce((
@@ -280,7 +290,8 @@ pub async fn record(
                                 select o.id::text from outbox_messages o
                                 where o.inscription_id in (select id from ins)
                                    or (o.inscription_id is null and o.profile_id = $1 and $2::uuid is null)))), '[]')
-             ) end as record",
+             ) end as record
+             from caller",
             &[p(&profile_id), p(&only)],
         )
         .await

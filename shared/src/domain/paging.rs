@@ -1,5 +1,6 @@
 //! Offset paging for listings: `?limit=&offset=`, bounded so no request can ask for everything.
 
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use serde::Deserialize;
 
 use crate::http::{Error, FieldError};
@@ -51,7 +52,9 @@ impl Paging {
 /// Keyset (cursor) paging: `?limit=&cursor=`. A page ends with the sort key of its last row,
 /// and the next page starts strictly after it, so a row inserted or deleted meanwhile never
 /// makes another row skipped or shown twice (as an offset would), and page 1,000 costs what page
-/// 1 costs. The cursor is opaque to clients: base64url of the JSON key.
+/// 1 costs. A sort key can hold personal data (the students list's is the last row's folded
+/// name), and cursors travel in URLs, so a cursor is sealed ([`CursorKey`]): clients and access
+/// logs see random bytes, and a cursor altered or made by anyone but this deployment is refused.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CursorQuery {
@@ -62,15 +65,21 @@ pub struct CursorQuery {
     pub cursor: Option<String>,
 }
 
-/// A checked keyset page request: how many, and after which key (`K`, the listing's sort key).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Keyset<K> {
+/// A checked keyset page request: how many, and after which key (`K`, the listing's sort key),
+/// with the key that seals the next page's cursor.
+#[derive(Debug, Clone)]
+pub struct Keyset<'k, K> {
     pub limit: i64,
     pub after: Option<K>,
+    seal: &'k CursorKey,
 }
 
-impl<K: serde::de::DeserializeOwned> Keyset<K> {
-    pub fn parse(limit: Option<i64>, cursor: Option<&str>) -> Result<Self, Error> {
+impl<'k, K: serde::de::DeserializeOwned> Keyset<'k, K> {
+    pub fn parse(
+        seal: &'k CursorKey,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Self, Error> {
         let mut errors = Vec::new();
         let limit = limit.unwrap_or(Paging::DEFAULT_LIMIT);
         if !(1..=Paging::MAX_LIMIT).contains(&limit) {
@@ -81,7 +90,7 @@ impl<K: serde::de::DeserializeOwned> Keyset<K> {
         }
         let after = match cursor.filter(|c| !c.is_empty()) {
             None => None,
-            Some(cursor) => match decode_cursor(cursor) {
+            Some(cursor) => match seal.open(cursor) {
                 Some(key) => Some(key),
                 None => {
                     errors.push(FieldError::new(
@@ -93,7 +102,7 @@ impl<K: serde::de::DeserializeOwned> Keyset<K> {
             },
         };
         if errors.is_empty() {
-            Ok(Self { limit, after })
+            Ok(Self { limit, after, seal })
         } else {
             Err(Error::Validation(errors))
         }
@@ -105,7 +114,7 @@ impl<K: serde::de::DeserializeOwned> Keyset<K> {
     }
 }
 
-impl<K: serde::Serialize> Keyset<K> {
+impl<K: serde::Serialize> Keyset<'_, K> {
     /// Cuts `rows` (fetched with [`Keyset::fetch`]) to the page, with the cursor of the next
     /// page if there is one.
     pub fn page<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> K) -> (Vec<T>, Option<String>) {
@@ -114,7 +123,7 @@ impl<K: serde::Serialize> Keyset<K> {
             return (rows, None);
         }
         rows.truncate(limit);
-        let next = rows.last().map(|last| encode_cursor(&key(last)));
+        let next = rows.last().map(|last| self.seal.seal(&key(last)));
         (rows, next)
     }
 }
@@ -133,18 +142,67 @@ pub fn micros_time(micros: i64) -> Result<time::OffsetDateTime, Error> {
         .ok_or_else(|| Error::field("cursor", "is not a cursor of this listing"))
 }
 
-fn encode_cursor(key: &impl serde::Serialize) -> String {
-    use base64::Engine;
-    let json = serde_json::to_vec(key).expect("a sort key serialises");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+/// The key listing cursors are sealed with: AES-256-GCM (authenticated encryption), a random
+/// nonce per cursor. Derived from the token secret (`JWT_SECRET`) with a label of its own, so a
+/// deployment needs no other secret and every function instance opens what another sealed;
+/// changing the secret makes the cursors handed out before it a 422 (start from page one).
+pub struct CursorKey(LessSafeKey);
+
+impl std::fmt::Debug for CursorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CursorKey(..)")
+    }
 }
 
-fn decode_cursor<K: serde::de::DeserializeOwned>(cursor: &str) -> Option<K> {
-    use base64::Engine;
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    serde_json::from_slice(&json).ok()
+impl CursorKey {
+    /// What the key is derived for: another use of the same secret derives another key.
+    const LABEL: &'static [u8] = b"masterclass listing cursors v1";
+
+    pub fn derive(secret: &[u8]) -> Self {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret)
+            .expect("HMAC takes a key of any length");
+        mac.update(Self::LABEL);
+        let bytes = mac.finalize().into_bytes();
+        let key = UnboundKey::new(&AES_256_GCM, &bytes).expect("32 bytes make an AES-256 key");
+        Self(LessSafeKey::new(key))
+    }
+
+    /// base64url of nonce, encrypted JSON of `key`, and tag.
+    fn seal(&self, key: &impl serde::Serialize) -> String {
+        use base64::Engine;
+        let nonce: [u8; NONCE_LEN] = rand::random();
+        let mut sealed = serde_json::to_vec(key).expect("a sort key serialises");
+        self.0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::empty(),
+                &mut sealed,
+            )
+            .expect("a cursor is far below AES-GCM's limits");
+        let mut out = nonce.to_vec();
+        out.append(&mut sealed);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// The key sealed in `cursor`; `None` for anything this key did not seal, or altered since.
+    fn open<K: serde::de::DeserializeOwned>(&self, cursor: &str) -> Option<K> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()?;
+        if bytes.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut sealed = sealed.to_vec();
+        let json = self
+            .0
+            .open_in_place(nonce, Aad::empty(), &mut sealed)
+            .ok()?;
+        serde_json::from_slice(json).ok()
+    }
 }
 
 #[cfg(test)]
@@ -153,21 +211,38 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips_and_a_forged_one_is_a_field_error() {
-        let keyset: Keyset<(String, i64)> = Keyset::parse(Some(2), None).unwrap();
+        let seal = CursorKey::derive(b"a secret of at least thirty-two bytes");
+        let keyset: Keyset<(String, i64)> = Keyset::parse(&seal, Some(2), None).unwrap();
         let (rows, next) = keyset.page(vec![1, 2, 3], |n| ("k".to_string(), *n));
         assert_eq!(rows, vec![1, 2]);
-        let next: Keyset<(String, i64)> = Keyset::parse(Some(2), next.as_deref()).unwrap();
+        let next: Keyset<(String, i64)> = Keyset::parse(&seal, Some(2), next.as_deref()).unwrap();
         assert_eq!(next.after, Some(("k".to_string(), 2)));
         let (_, last) = next.page(vec![3], |n| ("k".to_string(), *n));
         assert_eq!(last, None);
-        for forged in ["%%%", "bm90IGpzb24", "WzFd"] {
-            let err = Keyset::<(String, i64)>::parse(None, Some(forged)).unwrap_err();
+        for forged in ["%%%", "bm90IGpzb24", "WzFd", "WyJrIiwyXQ"] {
+            let err = Keyset::<(String, i64)>::parse(&seal, None, Some(forged)).unwrap_err();
             assert!(
                 matches!(err, Error::Validation(ref e) if e[0].field == "cursor"),
                 "{forged}: {err:?}"
             );
         }
-        assert!(Keyset::<(String, i64)>::parse(Some(0), None).is_err());
-        assert!(Keyset::<(String, i64)>::parse(Some(201), None).is_err());
+        assert!(Keyset::<(String, i64)>::parse(&seal, Some(0), None).is_err());
+        assert!(Keyset::<(String, i64)>::parse(&seal, Some(201), None).is_err());
+    }
+
+    #[test]
+    fn a_cursor_hides_its_key_and_opens_only_with_the_key_that_sealed_it() {
+        let seal = CursorKey::derive(b"a secret of at least thirty-two bytes");
+        let key = ("seraphine obiang".to_string(), 7);
+        let cursor = seal.seal(&key);
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&cursor)
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("seraphine"));
+        assert_ne!(cursor, seal.seal(&key), "a nonce per cursor");
+        assert_eq!(seal.open::<(String, i64)>(&cursor), Some(key));
+        let other = CursorKey::derive(b"another secret of at least 32 bytes!");
+        assert_eq!(other.open::<(String, i64)>(&cursor), None);
     }
 }

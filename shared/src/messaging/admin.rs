@@ -11,7 +11,7 @@ use crate::{
     db::{self, Transaction},
     domain::{
         Fields,
-        paging::{Keyset, micros_of, micros_time},
+        paging::{CursorKey, Keyset, micros_of, micros_time},
         student::Phone,
     },
     http::{Error, Result},
@@ -238,8 +238,13 @@ pub async fn send(
 }
 
 /// Messages the caller may see (RLS), newest first.
-pub async fn list(tx: &Transaction<'_>, filter: &MessageFilter) -> Result<MessagePage> {
-    let keyset: Keyset<(i64, Uuid)> = Keyset::parse(filter.limit, filter.cursor.as_deref())?;
+pub async fn list(
+    tx: &Transaction<'_>,
+    cursors: &CursorKey,
+    filter: &MessageFilter,
+) -> Result<MessagePage> {
+    let keyset: Keyset<(i64, Uuid)> =
+        Keyset::parse(cursors, filter.limit, filter.cursor.as_deref())?;
     if let Some(status) = &filter.status
         && !STATUSES.contains(&status.as_str())
     {

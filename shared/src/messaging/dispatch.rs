@@ -8,7 +8,8 @@
 //!    ▲               │ not started by the deadline             │ outcome unknown
 //!    └──────────────┘ (handed back, never sent)                ▼
 //!    ▲                                          in_doubt ─ask the provider─► sent (it has it)
-//!    └──────────── not found: sent again, once ◄──┘            └─ not found twice ─► dead
+//!    └──────────── not found: sent again, once ◄──┘  │         └─ not found twice ─► dead
+//!                                                    └─ could not be asked, MESSAGES_MAX_LOOKUPS times ─► dead
 //! ```
 //!
 //! 1. **Expire**: a `claimed` message whose claim outlived its run's deadline was never started
@@ -16,7 +17,9 @@
 //!    one outlived the call its run was making: its outcome is unknown, so it is `in_doubt`.
 //! 2. **Settle doubts**: a message `in_doubt` for `MESSAGES_DOUBT_SETTLE_SECS` is looked up at
 //!    the provider. Found: `sent`, with the provider's id. Not found: queued again, once; a second
-//!    doubt that is not found is `dead` for staff, never sent a third time.
+//!    doubt that is not found is `dead` for staff, never sent a third time. A lookup the
+//!    provider cannot answer (a 404 or 401 for the chat, a timeout) is tried again by the next
+//!    run, `MESSAGES_MAX_LOOKUPS` times at most; then the message is `dead`, with the reason.
 //! 3. **Suppress** due messages to students who opted out, and **hold** those that would take
 //!    their recipient past `MESSAGES_PER_RECIPIENT_PER_DAY` in 24 hours: `held` for staff, who
 //!    see them in `/api/admin/messages?status=held` and may send one anyway (retry). A burst
@@ -231,6 +234,15 @@ async fn settle_doubts(
             Ok(found) => found,
             Err(reason) => {
                 tracing::warn!(message_id = %doubt.id, reason, "could not settle a message in doubt");
+                let settlement = Settlement::Unanswered {
+                    reason: &reason,
+                    max: config.max_lookups,
+                };
+                let given_up = db::transact(&state.db, &Caller::System, async |tx| {
+                    db::outbox::settle(tx, doubt.id, settlement).await
+                })
+                .await?;
+                report.dead += given_up as usize;
                 continue;
             }
         };

@@ -18,36 +18,54 @@ use crate::{
     http::{Error, Result},
 };
 
-/// Whapi's webhook body (the parts we use; anything else is kept in the raw payload).
-#[derive(Debug, Default, Deserialize)]
+/// Whapi's webhook body: the parts the platform reads (anything else is accepted and kept in
+/// the raw payload). Either list may be absent.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"messages": [{"id": "wamid.HBgM", "from_me": false, "from": "24106612345",
+    "chat_id": "24106612345@s.whatsapp.net", "text": {"body": "STOP"}, "timestamp": 1796640000}],
+    "statuses": [{"id": "wamid.HBgL", "status": "delivered"}]}))]
 pub struct WhapiEvent {
+    /// Messages on the channel's chats; those `from_me` (our own, echoed) are skipped.
     #[serde(default)]
     pub messages: Vec<WhapiMessage>,
+    /// Delivery statuses of messages we sent.
     #[serde(default)]
     pub statuses: Vec<WhapiStatus>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+/// One message a student sent us.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct WhapiMessage {
+    /// Whapi's id of the message: a message delivered twice is stored once.
     pub id: String,
+    /// True for our own messages, which Whapi reports too (skipped).
     #[serde(default)]
     pub from_me: bool,
+    /// The sender's number, digits with the country code (`24106612345`).
     pub from: Option<String>,
+    /// The chat (`24106612345@s.whatsapp.net`): the sender's number when `from` is absent.
     pub chat_id: Option<String>,
+    /// The text of a text message; other kinds (images, voice) have none and are stored only.
     pub text: Option<WhapiText>,
     /// When the student sent it (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<i64>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+/// A text message's content.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct WhapiText {
+    /// What the student wrote: `STOP`/`ARRET`, `START`/`REPRENDRE`, or a reply in a chat test.
     pub body: String,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+/// A delivery status of one of our messages.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct WhapiStatus {
+    /// Whapi's id of our message (as its send answered).
     pub id: String,
+    /// `pending`/`sent`/`server`, `delivered`/`device`, `read`/`played`, or `failed`/`error`
+    /// (others are accepted and change nothing).
     pub status: String,
 }
 

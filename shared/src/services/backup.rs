@@ -11,9 +11,10 @@
 //! and starts by applying the retention period (`RETENTION_DAYS`), so an expired registration is
 //! in no new backup.
 //!
-//! A restore goes into an empty database: it migrates it, refuses a manifest of another schema
-//! version, a file whose size or digest differs from the manifest (naming it), or a target with
-//! rows; then inserts every table (parents first) as the owner in one transaction, sets the
+//! A restore goes into an empty database: it migrates it, refuses a backup without a manifest,
+//! a manifest altered since it was written (it carries its own SHA-256), a manifest of another
+//! schema version, a file the manifest lists that is missing, a file whose size or digest
+//! differs from the manifest (naming it), or a target with rows; then inserts every table (parents first) as the owner in one transaction, sets the
 //! sequences, checks every count against the manifest, and only then commits.
 
 use std::{collections::BTreeMap, io::Write};
@@ -31,8 +32,8 @@ use crate::{
     storage::Storage,
 };
 
-/// The manifest's `format`.
-pub const FORMAT: &str = "masterclass-backup/1";
+/// The manifest's `format` (2: the manifest carries its own digest).
+pub const FORMAT: &str = "masterclass-backup/2";
 /// Rows read per fetch, and written per insert on restore.
 const BATCH: i64 = 2000;
 
@@ -58,6 +59,23 @@ pub struct Manifest {
     pub tables: Vec<TableFile>,
     /// Each sequence's last value (null before its first use).
     pub sequences: BTreeMap<String, Option<i64>>,
+    /// SHA-256 of the manifest's JSON without this field ([`Manifest::digest`]): a manifest
+    /// edited since the backup wrote it no longer matches. Not a signature: whoever can write
+    /// the store can write a matching one; it tells an altered manifest from a bad data file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sha256: String,
+}
+
+impl Manifest {
+    /// The SHA-256 of this manifest's JSON, its own `sha256` left out.
+    pub fn digest(&self) -> String {
+        let unsealed = Self {
+            sha256: String::new(),
+            ..self.clone()
+        };
+        let json = serde_json::to_vec(&unsealed).expect("a manifest serialises");
+        hex::encode(Sha256::digest(json))
+    }
 }
 
 /// What a backup run did.
@@ -230,13 +248,15 @@ pub async fn take(state: &AppState, store: &Storage) -> anyhow::Result<(String, 
         });
     }
     tx.commit().await.context("ending the backup's snapshot")?;
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format: FORMAT.into(),
         schema_version,
         taken_at,
         tables,
         sequences,
+        sha256: String::new(),
     };
+    manifest.sha256 = manifest.digest();
     store
         .put(
             &format!("{prefix}manifest.json"),
@@ -291,19 +311,30 @@ pub async fn prune(store: &Storage, root: &str, keep: usize) -> anyhow::Result<V
     Ok(deleted)
 }
 
-/// The manifest of the backup under `prefix`.
+/// The manifest of the backup under `prefix`: absent (not a backup, or an unfinished one),
+/// tampered (unreadable, not a manifest, or not matching its own digest), of another format,
+/// or the manifest.
 pub async fn manifest(store: &Storage, prefix: &str) -> anyhow::Result<Manifest> {
     let key = format!("{prefix}manifest.json");
-    let bytes = store
-        .get(&key)
-        .await
-        .with_context(|| format!("no manifest at {key}: not a backup, or an unfinished one"))?;
+    if store.size(&key).await?.is_none() {
+        bail!("no manifest at {key}: not a backup, or an unfinished one");
+    }
+    let bytes = store.get(&key).await.with_context(|| {
+        format!("{key} is tampered or corrupted: the store has it but cannot read it whole")
+    })?;
     let manifest: Manifest = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{key} is not a backup manifest"))?;
+        .with_context(|| format!("{key} is tampered: it does not read as a backup manifest"))?;
     ensure!(
         manifest.format == FORMAT,
         "{key}: format {:?}, this build reads {FORMAT:?}",
         manifest.format
+    );
+    let digest = manifest.digest();
+    ensure!(
+        manifest.sha256 == digest,
+        "{key} is tampered: it was changed after the backup wrote it (its content hashes to \
+         {digest}, the digest it carries is {:?})",
+        manifest.sha256
     );
     Ok(manifest)
 }
@@ -373,6 +404,9 @@ async fn read_lines(
 /// Checks one file against the manifest: its size, digest and rows.
 async fn verify(store: &Storage, prefix: &str, file: &TableFile) -> anyhow::Result<()> {
     let key = format!("{prefix}{}", file.file);
+    if store.size(&key).await?.is_none() {
+        bail!("{key} is missing: the manifest lists it, the store does not have it");
+    }
     let mut rows = 0u64;
     let read = read_lines(store, &key, async |lines| {
         rows += lines.len() as u64;

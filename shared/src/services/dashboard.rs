@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{self, Transaction},
-    domain::paging::{Keyset, micros_of},
+    domain::paging::{CursorKey, Keyset, micros_of},
     http::{Error, FieldError, Result},
     services::students::InscriptionView,
 };
@@ -236,9 +236,13 @@ pub struct StudentPage {
 }
 
 /// A page of the students the caller staffs.
-pub async fn list(tx: &Transaction<'_>, query: &StudentQuery) -> Result<StudentPage> {
+pub async fn list(
+    tx: &Transaction<'_>,
+    cursors: &CursorKey,
+    query: &StudentQuery,
+) -> Result<StudentPage> {
     let filter = StudentFilter::parse(query)?;
-    let keyset: Keyset<StudentKey> = Keyset::parse(query.limit, query.cursor.as_deref())?;
+    let keyset: Keyset<StudentKey> = Keyset::parse(cursors, query.limit, query.cursor.as_deref())?;
     if let Some(after) = &keyset.after
         && (after.sort != filter.sort
             || after.descending != filter.descending
@@ -668,9 +672,13 @@ pub struct AuditPage {
 }
 
 /// A page of the audit trail (RLS: admins only; the route asks for an admin too).
-pub async fn audit(tx: &Transaction<'_>, query: &AuditQuery) -> Result<AuditPage> {
+pub async fn audit(
+    tx: &Transaction<'_>,
+    cursors: &CursorKey,
+    query: &AuditQuery,
+) -> Result<AuditPage> {
     let filter = AuditFilter::parse(query)?;
-    let keyset: Keyset<i64> = Keyset::parse(query.limit, query.cursor.as_deref())?;
+    let keyset: Keyset<i64> = Keyset::parse(cursors, query.limit, query.cursor.as_deref())?;
     let rows = db::audit::page(tx, &filter, keyset.after, keyset.fetch()).await?;
     let (items, next_cursor) = keyset.page(rows, |entry| entry.id);
     Ok(AuditPage { items, next_cursor })

@@ -103,7 +103,7 @@ pub struct PdfConfirmRequest {
 }
 
 /// Every PDF file starts with these bytes.
-const PDF_MAGIC: &[u8] = b"%PDF-";
+pub const PDF_MAGIC: &[u8] = b"%PDF-";
 
 /// `m` as answered to a client that reached this API at `origin`. The handout is linked through
 /// this API's own route ([`handout_link`] answers it), not by a signed link: a page costs no

@@ -71,6 +71,11 @@ pub fn content_type_of(key: &str) -> Option<&'static str> {
     KINDS.iter().find(|k| k.1 == ext).map(|k| k.0)
 }
 
+/// The first bytes every photo of `content_type` starts with (`None`: not a photo's type).
+pub fn magic_of(content_type: &str) -> Option<&'static [u8]> {
+    KINDS.iter().find(|k| k.0 == content_type).map(|k| k.2)
+}
+
 /// Is `key` a photo key of some inscription (`inscriptions/<id>/photos/<uuid>.<ext>`)?
 pub fn is_photo_key(key: &str) -> bool {
     let parts: Vec<&str> = key.split('/').collect();
@@ -153,10 +158,7 @@ pub async fn confirm(
     )
     .await?;
     let content_type = content_type_of(key).unwrap_or("image/jpeg");
-    let magic = KINDS
-        .iter()
-        .find(|k| k.0 == content_type)
-        .map_or(&b""[..], |k| k.2);
+    let magic = magic_of(content_type).unwrap_or_default();
     let head = state.storage.read_prefix(key, magic.len() as u64).await?;
     if head != magic {
         state.storage.delete(key).await?;

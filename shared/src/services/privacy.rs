@@ -235,13 +235,20 @@ async fn erase_inscription(
 }
 
 /// Deletes every photo object of `inscriptions` (the current one, earlier ones, uploads never
-/// confirmed): all under their photo folder. Returns how many.
-async fn delete_photos(state: &AppState, inscriptions: &[Uuid]) -> Result<usize> {
+/// confirmed, a sync peer's upload not checked yet): all under their photo folder. Returns how
+/// many. Instance sync calls it too, for erasures that arrive from the other side.
+pub async fn delete_photos(state: &AppState, inscriptions: &[Uuid]) -> Result<usize> {
     let mut deleted = 0;
     for id in inscriptions {
-        for (key, _) in state.storage.list(&super::photos::prefix(*id)).await? {
-            state.storage.delete(&key).await?;
-            deleted += 1;
+        let folder = super::photos::prefix(*id);
+        for prefix in [
+            folder.clone(),
+            format!("{}{folder}", crate::storage::STAGING),
+        ] {
+            for (key, _) in state.storage.list(&prefix).await? {
+                state.storage.delete(&key).await?;
+                deleted += 1;
+            }
         }
     }
     Ok(deleted)

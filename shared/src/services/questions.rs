@@ -19,7 +19,7 @@ use crate::{
     db::{self, Transaction},
     domain::{
         exam::{NewQuestion, QuestionStatus},
-        paging::{Keyset, micros_of, micros_time},
+        paging::{CursorKey, Keyset, micros_of, micros_time},
     },
     http::{Error, Result},
 };
@@ -53,8 +53,13 @@ pub async fn get(tx: &Transaction<'_>, id: Uuid) -> Result<QuestionView> {
 }
 
 /// The questions the caller staffs, newest first, optionally by masterclass and status.
-pub async fn list(tx: &Transaction<'_>, filter: &QuestionFilter) -> Result<QuestionPage> {
-    let keyset: Keyset<(i64, Uuid)> = Keyset::parse(filter.limit, filter.cursor.as_deref())?;
+pub async fn list(
+    tx: &Transaction<'_>,
+    cursors: &CursorKey,
+    filter: &QuestionFilter,
+) -> Result<QuestionPage> {
+    let keyset: Keyset<(i64, Uuid)> =
+        Keyset::parse(cursors, filter.limit, filter.cursor.as_deref())?;
     let status = match filter.status.as_deref() {
         None => None,
         Some(raw) => Some(

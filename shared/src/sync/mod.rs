@@ -473,6 +473,13 @@ pub async fn push(
         if peer.is_some() {
             let arrived: Vec<Uuid> = request.mutations.iter().map(|m| m.record_id).collect();
             replica::retry_parked(tx, Some(&arrived)).await?;
+            let inscriptions: Vec<Uuid> = request
+                .mutations
+                .iter()
+                .filter(|m| m.collection == Collection::Inscriptions.name())
+                .map(|m| m.record_id)
+                .collect();
+            replica::erase_objects(state, tx, &inscriptions).await?;
         }
         if next - 1 > last {
             db::sync::record_client(tx, request.client_id, next - 1).await?;

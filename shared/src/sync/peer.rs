@@ -22,7 +22,12 @@
 //!    acknowledges leaves the queue;
 //! 5. **pulls** the remote's changes from the stored cursor, and applies each page with the new
 //!    cursor in one transaction, so a page is applied once;
-//! 6. records what it did (pushed, pulled, rejected, errors, next cursor) and frees the remote.
+//! 6. copies the objects the exchanged records refer to (handouts, photos) through presigned
+//!    links of `POST /api/sync/objects`. The remote gives an upload link only for an object it
+//!    does not have, and that link puts the bytes aside ([`STAGING`]); they take their key only
+//!    once the peer hands them in and the remote has checked them (size, kind by first bytes),
+//!    so a peer can neither replace an object nor make a record point at unchecked bytes;
+//! 7. records what it did (pushed, pulled, rejected, errors, next cursor) and frees the remote.
 //!
 //! Any failure ends the run, recorded as `failed` with its error; the next run resumes from the
 //! stored queue and cursors. Records travel whole, with the clock of each field, and are merged
@@ -52,6 +57,7 @@ use crate::{
     domain::Length,
     http::{Error, FieldError, Result},
     services::photos,
+    storage::STAGING,
 };
 
 /// Mutations per push and changes per pull page, at most.
@@ -323,7 +329,9 @@ pub async fn run(state: &AppState, trigger: Trigger) -> Result<RunView> {
     };
     report.next_cursor = remote.pull_cursor.clone();
     let mut errors: Vec<String> = Vec::new();
-    if let Err(error) = exchange(state, config, &remote, &mut report, &mut errors).await {
+    // Boxed: the run's future nests every step's, deeper than the compiler's layout limit.
+    let exchanged = Box::pin(exchange(state, config, &remote, &mut report, &mut errors)).await;
+    if let Err(error) = exchanged {
         let error = match error {
             Error::Unavailable(e) | Error::Internal(e) => format!("{e:#}"),
             other => other.to_string(),
@@ -344,7 +352,7 @@ pub async fn run(state: &AppState, trigger: Trigger) -> Result<RunView> {
     Ok(finished)
 }
 
-/// Steps 2 to 5 of a run.
+/// Steps 2 to 6 of a run.
 async fn exchange(
     state: &AppState,
     config: &RemoteConfig,
@@ -484,6 +492,13 @@ async fn exchange(
             db::peers::note_objects(tx, remote.id, DOWN, &keys).await?;
             let arrived: Vec<Uuid> = page.changes.iter().map(|c| c.id).collect();
             replica::retry_parked(tx, Some(&arrived)).await?;
+            let inscriptions: Vec<Uuid> = page
+                .changes
+                .iter()
+                .filter(|c| c.collection == Collection::Inscriptions)
+                .map(|c| c.id)
+                .collect();
+            replica::erase_objects(state, tx, &inscriptions).await?;
             db::peers::pulled_to(tx, remote.id, &page.next_cursor).await?;
             Ok(applied)
         })
@@ -566,6 +581,7 @@ async fn copy_objects(
             "asking the remote for object links",
         )
         .await?;
+        let mut outcomes = Vec::new();
         for link in links.download.iter().chain(&links.upload) {
             let outcome = match (&link.url, direction) {
                 // Absent there (deleted since), or already there: nothing to copy.
@@ -573,10 +589,42 @@ async fn copy_objects(
                 (Some(url), DOWN) => download(state, client, &link.key, url).await.map(|()| true),
                 (Some(url), _) => upload(state, client, link, url).await.map(|()| true),
             };
-            let error = outcome
-                .as_ref()
-                .err()
-                .map(|e| format!("{}: {e:#}", link.key));
+            outcomes.push((link.key.clone(), outcome));
+        }
+        // What was uploaded takes its key on the remote only once handed in and checked there.
+        let handed_in: Vec<String> = outcomes
+            .iter()
+            .filter(|(_, outcome)| direction == UP && matches!(outcome, Ok(true)))
+            .map(|(key, _)| key.clone())
+            .collect();
+        if !handed_in.is_empty() {
+            let checked: ObjectsResponse = call(
+                client
+                    .post(format!("{}/api/sync/objects", config.url))
+                    .bearer_auth(config.secret.expose())
+                    .json(&ObjectsRequest {
+                        uploaded: handed_in,
+                        ..ObjectsRequest::default()
+                    }),
+                "handing uploaded objects in to the remote",
+            )
+            .await?;
+            for check in checked.uploaded {
+                if check.status == UploadStatus::Stored {
+                    continue;
+                }
+                let refused = anyhow::anyhow!(
+                    "the remote did not take it ({:?}{})",
+                    check.status,
+                    check.detail.map(|d| format!(": {d}")).unwrap_or_default()
+                );
+                if let Some((_, outcome)) = outcomes.iter_mut().find(|(key, _)| *key == check.key) {
+                    *outcome = Err(refused);
+                }
+            }
+        }
+        for (key, outcome) in outcomes {
+            let error = outcome.as_ref().err().map(|e| format!("{key}: {e:#}"));
             if let Ok(true) = outcome {
                 report.objects += 1;
             }
@@ -584,8 +632,7 @@ async fn copy_objects(
                 errors.push(error.clone());
             }
             db::transact(&state.db, &Caller::System, async |tx| {
-                db::peers::object_copied(tx, remote.id, direction, &link.key, error.as_deref())
-                    .await
+                db::peers::object_copied(tx, remote.id, direction, &key, error.as_deref()).await
             })
             .await?;
         }
@@ -635,6 +682,10 @@ pub struct ObjectsRequest {
     /// Objects to upload (at most 100).
     #[serde(default)]
     pub upload: Vec<ObjectUpload>,
+    /// Keys uploaded through the links of an earlier answer, handed in to be checked and put
+    /// in place (at most 100).
+    #[serde(default)]
+    pub uploaded: Vec<String>,
 }
 
 /// An object a peer has and means to upload.
@@ -648,7 +699,8 @@ pub struct ObjectUpload {
 }
 
 /// A presigned request for one object; no `url` when there is nothing to do (a download of an
-/// object this instance does not have, an upload of one it has).
+/// object this instance does not have, an upload of one it has). An upload link puts the bytes
+/// aside, not under the key: they take the key once handed in (`uploaded`) and checked.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ObjectLink {
     pub key: String,
@@ -663,6 +715,103 @@ pub struct ObjectLink {
 pub struct ObjectsResponse {
     pub download: Vec<ObjectLink>,
     pub upload: Vec<ObjectLink>,
+    /// What became of each object handed in, in the request's order.
+    #[serde(default)]
+    pub uploaded: Vec<UploadChecked>,
+}
+
+/// An uploaded object, checked.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UploadChecked {
+    pub key: String,
+    /// `stored`: under its key now (or already was); `refused`: not what its key says (size or
+    /// kind), deleted; `missing`: nothing was uploaded for it.
+    pub status: UploadStatus,
+    /// Why it was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadStatus {
+    Stored,
+    Refused,
+    Missing,
+}
+
+/// Where a peer's upload for `key` waits to be checked: no record refers to it there.
+fn staged(key: &str) -> String {
+    format!("{STAGING}{key}")
+}
+
+/// The largest object `key` may be, and the bytes it must start with.
+fn limits(state: &AppState, key: &str) -> (u64, &'static [u8]) {
+    if photos::is_photo_key(key) {
+        (
+            state.config.uploads.photo_max_bytes,
+            photos::magic_of(content_type(key)).unwrap_or_default(),
+        )
+    } else {
+        (
+            state.config.uploads.pdf_max_bytes,
+            crate::services::masterclasses::PDF_MAGIC,
+        )
+    }
+}
+
+/// Checks the object a peer uploaded for `key` and puts it under `key` if it is what the key
+/// says (size within the limit, the kind's first bytes); what it refuses is deleted. An object
+/// already under `key` is never replaced.
+async fn check_upload(state: &AppState, key: &str) -> Result<UploadChecked> {
+    let aside = staged(key);
+    let answer = |status, detail| UploadChecked {
+        key: key.to_owned(),
+        status,
+        detail,
+    };
+    let Some(size) = state.storage.size(&aside).await? else {
+        let here = state.storage.size(key).await?.is_some();
+        return Ok(answer(
+            if here {
+                UploadStatus::Stored
+            } else {
+                UploadStatus::Missing
+            },
+            None,
+        ));
+    };
+    if state.storage.size(key).await?.is_some() {
+        state.storage.delete(&aside).await?;
+        return Ok(answer(UploadStatus::Stored, None));
+    }
+    let (max_bytes, magic) = limits(state, key);
+    let refusal = if size == 0 || size > max_bytes {
+        Some(format!("{size} bytes; the limit is {max_bytes}"))
+    } else if state
+        .storage
+        .read_prefix(&aside, magic.len() as u64)
+        .await?
+        != magic
+    {
+        Some(format!("not a {} file", content_type(key)))
+    } else {
+        None
+    };
+    if refusal.is_none() {
+        state.storage.copy(&aside, key).await?;
+    }
+    state.storage.delete(&aside).await?;
+    tracing::info!(
+        key,
+        size,
+        refused = refusal.is_some(),
+        "a peer's upload checked"
+    );
+    Ok(match refusal {
+        None => answer(UploadStatus::Stored, None),
+        Some(detail) => answer(UploadStatus::Refused, Some(detail)),
+    })
 }
 
 /// Is `key` one of the objects records refer to (a handout, a photo), well formed?
@@ -686,7 +835,10 @@ fn object_key(field: String, key: &str) -> Result<()> {
 
 /// Answers a peer's [`ObjectsRequest`].
 pub async fn object_links(state: &AppState, request: &ObjectsRequest) -> Result<ObjectsResponse> {
-    if request.download.len() > MAX_OBJECTS || request.upload.len() > MAX_OBJECTS {
+    if request.download.len() > MAX_OBJECTS
+        || request.upload.len() > MAX_OBJECTS
+        || request.uploaded.len() > MAX_OBJECTS
+    {
         return Err(Error::PayloadTooLarge(format!(
             "at most {MAX_OBJECTS} objects each way per request"
         )));
@@ -697,12 +849,13 @@ pub async fn object_links(state: &AppState, request: &ObjectsRequest) -> Result<
             problems.append(&mut e);
         }
     }
+    for (i, key) in request.uploaded.iter().enumerate() {
+        if let Err(Error::Validation(mut e)) = object_key(format!("uploaded[{i}]"), key) {
+            problems.append(&mut e);
+        }
+    }
     for (i, object) in request.upload.iter().enumerate() {
-        let max_bytes = if photos::is_photo_key(&object.key) {
-            state.config.uploads.photo_max_bytes
-        } else {
-            state.config.uploads.pdf_max_bytes
-        };
+        let (max_bytes, _) = limits(state, &object.key);
         if let Err(Error::Validation(mut e)) = object_key(format!("upload[{i}].key"), &object.key) {
             problems.append(&mut e);
         }
@@ -736,19 +889,23 @@ pub async fn object_links(state: &AppState, request: &ObjectsRequest) -> Result<
             headers: BTreeMap::new(),
         });
     }
+    for key in &request.uploaded {
+        response.uploaded.push(check_upload(state, key).await?);
+    }
     for object in &request.upload {
+        // An object here is never replaced, whatever its size: keys are never reused.
         let link = match state.storage.size(&object.key).await? {
-            Some(size) if size == object.size as u64 => ObjectLink {
+            Some(_) => ObjectLink {
                 key: object.key.clone(),
                 url: None,
                 method: "PUT".into(),
                 headers: BTreeMap::new(),
             },
-            _ => {
+            None => {
                 let put = state
                     .storage
                     .presign_put(
-                        &object.key,
+                        &staged(&object.key),
                         &object.content_type,
                         Some(object.size as u64),
                         ttl,

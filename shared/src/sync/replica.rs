@@ -21,6 +21,8 @@
 //!   has not arrived, or a rule of the schema refuses it) is kept in `sync_parked` with the ids
 //!   it refers to, and tried again when one of them arrives (and at the start of every run);
 //!   nothing received is dropped.
+//! - **Erasure**: an inscription that arrives erased has its photos deleted from this
+//!   instance's store too ([`erase_objects`]).
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -30,9 +32,28 @@ use super::{
     merge::{self, Clocks},
 };
 use crate::{
+    AppState,
     db::{self, Transaction, replica::shape},
     http::{Error, Result},
+    services,
 };
+
+/// Deletes the stored objects (photos) of the inscriptions among `ids` that are erased here
+/// once received: an erasure made on the other side reaches this instance's store as well as
+/// its rows. Called in the transaction that applied them, so a store that fails makes the whole
+/// page or push fail, to be received again.
+pub async fn erase_objects(state: &AppState, tx: &Transaction<'_>, ids: &[Uuid]) -> Result<()> {
+    let erased = db::replica::erased_among(tx, ids).await?;
+    if !erased.is_empty() {
+        let deleted = services::privacy::delete_photos(state, &erased).await?;
+        tracing::info!(
+            inscriptions = erased.len(),
+            deleted,
+            "objects of a received erasure deleted"
+        );
+    }
+    Ok(())
+}
 
 /// What became of a received record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
