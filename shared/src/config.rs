@@ -1,12 +1,11 @@
 //! Typed configuration, read once from the environment at start-up.
 //!
-//! Every variable the platform reads is named here (and in the README's configuration table).
+//! Every variable the platform reads is named here (and in `infra/README.md`, configuration).
 //! Secrets are wrapped in [`Secret`], whose `Debug` never shows the value, so a config can be
 //! logged whole.
 //!
 //! Each section is a struct of one shape, a field a variable with its name and default in the
-//! field's doc, so `duplicates` pairs the sections; that sameness is what makes this file the one
-//! list of every variable.
+//! field's doc: that sameness is what makes this file the one list of every variable.
 
 use std::{fmt, num::NonZeroU32, path::PathBuf, str::FromStr, time::Duration};
 

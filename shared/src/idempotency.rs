@@ -180,8 +180,8 @@ fn erased() -> Error {
     }
 }
 
-// Same parameters as `run`, which it wraps (`duplicates` pairs the signatures): the two entry
-// points for a service that answers a value and a handler that answers a response.
+// Same parameters as `run`, which it wraps: the two entry points for a service that answers a
+// value and a handler that answers a response.
 /// [`run`], answered as an HTTP response.
 pub async fn once<T, F>(
     db: &impl Db,

@@ -116,8 +116,7 @@ impl Storage {
         Ok(())
     }
 
-    // One SDK call each, with the bucket and a context naming it: `duplicates` pairs the calls by
-    // shape, the operation is what differs.
+    // One SDK call each, with the bucket and a context naming it.
     /// Checks the store answers and the bucket exists (health checks).
     pub async fn ping(&self) -> anyhow::Result<()> {
         self.client

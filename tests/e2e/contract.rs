@@ -1,6 +1,6 @@
 //! The API contract: the OpenAPI document generated from the routers, the committed copy in
 //! `infra/openapi.json`, the served copy, the routes the gateway serves, the SAM template, the
-//! README, and the Swagger UI page, all agree.
+//! routes table (`functions/README.md`), and the Swagger UI page, all agree.
 
 use std::collections::BTreeSet;
 
@@ -97,12 +97,12 @@ async fn every_operation_in_the_document_is_routed_and_every_deployed_route_is_d
 
 #[test]
 fn the_readme_routes_table_names_every_documented_path() {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(workspace_root().join("functions/README.md")).unwrap();
     for (_, path) in operations(&generated()) {
         let shown = path.replace("{kind}", "{PRE\\|POST}");
         assert!(
             readme.contains(&format!("`{shown}")),
-            "README.md does not list {path}"
+            "functions/README.md (the routes table) does not list {path}"
         );
     }
 }

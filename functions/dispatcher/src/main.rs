@@ -1,6 +1,6 @@
 //! The `dispatcher` Lambda: build the state once, then handle each scheduled event.
 //!
-//! Every scheduled Lambda's `main` is these lines with its own `run` (`duplicates` pairs them):
+//! Every scheduled Lambda's `main` is these lines with its own `run`:
 //! the binary stays a few lines, the work is in the library.
 
 use lambda_runtime::{LambdaEvent, service_fn};

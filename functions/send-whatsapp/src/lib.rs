@@ -10,7 +10,7 @@
 //! Every handler here has one shape, the same in every function crate: a `#[utoipa::path]` that
 //! states the route's contract (the OpenAPI document is built from it), extractors that parse and
 //! authenticate, then one service call, most often in one transaction as the caller. So handlers
-//! read alike line for line, here and across crates (`duplicates` pairs them by shape). What
+//! read alike line for line, here and across crates. What
 //! differs between two of them (the path, the role, the statuses, the service) is all each one
 //! says; a macro over the shape would hide the contract the attribute states, and the rules are
 //! in `shared` already.

@@ -11,8 +11,7 @@
 //!
 //! Rows are made through the API as a client would where a route exists (the first admin, a
 //! dead message and the handouts' bytes are put in place directly), one `api.expect` a call
-//! (status, method, path, caller, body): `duplicates` pairs those calls by shape, the route is
-//! what differs.
+//! (status, method, path, caller, body).
 
 use anyhow::{Context, bail};
 use axum::{Router, body::Body};

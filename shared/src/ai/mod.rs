@@ -157,8 +157,6 @@ pub struct Request<'a> {
     pub existing: &'a [String],
 }
 
-// (`duplicates` pairs these fields with the dashboard's record types by shape: flat structs of
-// what each names.)
 /// The outcome of a successful generation.
 #[derive(Debug)]
 pub struct Generation {

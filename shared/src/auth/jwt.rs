@@ -43,8 +43,7 @@ pub struct Keys {
     ttl: time::Duration,
 }
 
-// Like every type holding a secret (`duplicates` pairs the impls): `Debug` names what it
-// safely can and leaves the secret out.
+// Like every type holding a secret, `Debug` names what it safely can and leaves the secret out.
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keys")

@@ -1,11 +1,9 @@
 //! The append-only `audit_log`: who did what to which record (the actor comes from the
 //! transaction's caller, which row-level security checks on insert).
 //!
-//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
-//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
-//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
-//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
-//! one answer (`STYLE.md` 11).
+//! Each query is a small function: its SQL, typed parameters, `failed(...)` naming the work and
+//! the row, the answer read by column name. One function a query, so that "where is the SQL for
+//! X?" has one answer.
 
 use super::{
     Db, p,

@@ -47,14 +47,15 @@ macro_rules! migration {
 /// Every migration, oldest first.
 ///
 /// An applied migration is never edited ([`migrate`] refuses a changed digest), so a later one
-/// that changes a function restates it whole (`create or replace` takes the entire body), and
-/// `duplicates` pairs the two texts. The last one is in force:
+/// that changes a function restates it whole (`create or replace` takes the entire body). The
+/// last one is in force:
 /// - `register_inscription`: 0009; 0010 (its own checks, definer writes); 0011 replaces it with
 ///   a signature that takes the client's id (sync); 0014 restates that one for the partial
 ///   unique index (a deleted registration no longer blocks a new one);
 /// - `register_profile`: 0006; 0016 (consent recorded with the profile);
 /// - `sync_touch`: 0011; 0012 (pokes); 0014 (replication keeps the clocks and source it is
-///   given); `sync_touch_key`: 0011; 0012;
+///   given); 0018 (a clock-only change is a change; REST writes never lower a clock);
+///   `sync_touch_key`: 0011; 0012; 0018;
 /// - row-level security: 0007 rewrites every table's policies, one `drop policy` and
 ///   `create policy` per table, so each is evaluated once per query;
 /// - `inscription_scores` (0015): the backfill and the refresh function run the same select.

@@ -3,11 +3,9 @@
 //! changes queued for it (`sync_queue`), and the runs (`sync_runs`); on both, records received
 //! that do not fit yet (`sync_parked`).
 //!
-//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
-//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
-//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
-//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
-//! one answer (`STYLE.md` 11).
+//! Each query is a small function: its SQL, typed parameters, `failed(...)` naming the work and
+//! the row, the answer read by column name. One function a query, so that "where is the SQL for
+//! X?" has one answer.
 
 use serde_json::{Map, Value};
 use tokio_postgres::Row;

@@ -3,11 +3,9 @@
 //! 0016 replace the personal fields, make the inscription a tombstone, and remove what copied
 //! them (on every instance, since `erased_at` replicates like any field).
 //!
-//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
-//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
-//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
-//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
-//! one answer (`STYLE.md` 11).
+//! Each query is a small function: its SQL, typed parameters, `failed(...)` naming the work and
+//! the row, the answer read by column name. One function a query, so that "where is the SQL for
+//! X?" has one answer.
 
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -7,11 +7,9 @@
 //! each instance has its own of (staff accounts, profiles) do not travel: a profile is found
 //! again by WhatsApp number.
 //!
-//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
-//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
-//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
-//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
-//! one answer (`STYLE.md` 11).
+//! Each query is a small function: its SQL, typed parameters, `failed(...)` naming the work and
+//! the row, the answer read by column name. One function a query, so that "where is the SQL for
+//! X?" has one answer.
 
 use serde_json::{Map, Value};
 use uuid::Uuid;

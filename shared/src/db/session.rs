@@ -93,8 +93,8 @@ pub async fn release(tx: &Transaction<'_>, name: &str) -> Result<()> {
     Ok(())
 }
 
-// `transact_snapshot` and `transact` take the same arguments (`duplicates` pairs them): the
-// names say which transaction a caller gets, and both are `transact_with`.
+// `transact_snapshot` and `transact` take the same arguments: the names say which transaction
+// a caller gets, and both are `transact_with`.
 /// [`transact`], in a read-only `REPEATABLE READ` transaction ([`begin_snapshot_as`]).
 pub async fn transact_snapshot<T>(
     pool: &deadpool_postgres::Pool,

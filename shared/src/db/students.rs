@@ -6,11 +6,9 @@
 //! number each registration was made with; search and name sort use the expression indexes of
 //! migration 0015 (`student_search`, `name_key`), keyset paging the `(created_at, id)` ones.
 //!
-//! Each query is a small function of one shape, the same across `db/`: its SQL, typed parameters,
-//! `failed(...)` naming the work and the row, the answer read by column name. Two queries on
-//! different tables therefore read alike (`duplicates` pairs them by shape); the SQL, which is
-//! what differs, is the content, kept one function a query so that "where is the SQL for X?" has
-//! one answer (`STYLE.md` 11).
+//! Each query is a small function: its SQL, typed parameters, `failed(...)` naming the work and
+//! the row, the answer read by column name. One function a query, so that "where is the SQL for
+//! X?" has one answer.
 
 use tokio_postgres::Row;
 use uuid::Uuid;

@@ -76,8 +76,8 @@ impl<T: Element> Param for &[T] {
 
 /// A connection or a transaction, running typed statements.
 pub trait Db: Sync {
-    // The four ways to run a statement have one signature but for what they answer, so
-    // `duplicates` pairs them; the answer's type is the point of each.
+    // The four ways to run a statement share one signature but for what they answer: the
+    // answer's type is the point of each.
     /// Every row.
     fn all<'a>(
         &'a self,

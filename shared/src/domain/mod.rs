@@ -1,7 +1,7 @@
 //! Newtypes and aggregates. Raw request bodies become these types at the door; code past a
 //! handler never sees an unchecked string.
 //!
-//! Domain types share shapes, which `duplicates` pairs: an enum stored and sent as text has a
+//! Domain types share shapes: an enum stored and sent as text has a
 //! `parse` and an `as_str` of one arm a variant, a draft is a flat struct of optional fields as
 //! sent (each with its schema attribute) and its parsed type the same fields checked, a secret's
 //! `Debug` names the type and leaves the secret out. Each is the type's own contract; what
@@ -40,8 +40,8 @@ impl Fields {
         }
     }
 
-    // `required` and `optional` share a signature (`duplicates` pairs them): what they do with an
-    // absent field is the difference.
+    // `required` and `optional` share a signature: what they do with an absent field is the
+    // difference.
     /// A field that may be absent (then `None`, and nothing is wrong).
     pub fn optional<R: ?Sized, T>(
         &mut self,

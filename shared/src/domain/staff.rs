@@ -1,6 +1,6 @@
 //! Staff accounts as requests describe them, parsed at the door.
 //!
-//! Domain types share shapes, which `duplicates` pairs: an enum stored and sent as text has a
+//! Domain types share shapes: an enum stored and sent as text has a
 //! `parse` and an `as_str` of one arm a variant, a draft is a flat struct of optional fields as
 //! sent (each with its schema attribute) and its parsed type the same fields checked, a secret's
 //! `Debug` names the type and leaves the secret out. Each is the type's own contract; what
@@ -93,7 +93,7 @@ pub struct Credentials {
     pub password: String,
 }
 
-// A secret's `Debug` leaves it out, as for the JWT keys (`duplicates` pairs the impls).
+// A secret's `Debug` leaves it out, as for the JWT keys.
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")

@@ -119,8 +119,8 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 // The extractors below share one shape (a bearer token resolved, then the caller's kind
-// checked): each is the type a handler names to say who may call it (`STYLE.md`: auth as
-// extractor types), so `duplicates` pairs them; the kind each one admits is the difference.
+// checked): each is the type a handler names to say who may call it, and the kind each one
+// admits is the difference.
 impl FromRequestParts<AppState> for Staff {
     type Rejection = Error;
 

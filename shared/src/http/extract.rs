@@ -153,8 +153,7 @@ where
 }
 
 /// Query parameters; a malformed one is a 400 naming the problem. (Like [`Json`] and [`Path`],
-/// axum's extractor wrapped so that its rejection is the platform's problem+json; the three
-/// impls share that shape, which `duplicates` pairs.)
+/// axum's extractor wrapped so that its rejection is the platform's problem+json.)
 #[derive(Debug)]
 pub struct Query<T>(pub T);
 

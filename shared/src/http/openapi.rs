@@ -98,8 +98,7 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
 /// Where each text limit shows in the document: schema, property (`name[]` for each item of an
 /// array), and the constant the parser checks. The limits are declared once, on the types that
 /// parse the fields (see [`Length`]); the request structs carry no copy of them.
-// A row a limited field (`duplicates` pairs rows by shape): a table, so that the document and
-// the parsers cannot disagree.
+// A row a limited field: a table, so that the document and the parsers cannot disagree.
 const LIMITS: &[(&str, &str, Length)] = &[
     ("MasterclassDraft", "title", Title::LENGTH),
     ("MasterclassDraft", "description", Description::LENGTH),

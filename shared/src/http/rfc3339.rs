@@ -4,7 +4,7 @@
 //! `time`'s serializer formats through its generic formatting code into a fresh `String` for
 //! every timestamp. A page of 50 masterclasses carried 300 of them (250 now that links have no
 //! expiry), and at the size-optimised release profile the Lambdas ship that was 15 % of the
-//! page's time (perf, README "Benchmarks"). This writes the same characters into a stack
+//! page's time (perf, `tests/README.md`, benchmarks). This writes the same characters into a stack
 //! buffer with a few integer steps: `YYYY-MM-DDTHH:MM:SS`, then `.` and the nanoseconds without
 //! trailing zeros when there are any, then `Z` for UTC or `±HH:MM`; the years and offsets RFC 3339 cannot express are refused, as
 //! `time` refuses them. The unit tests compare the two over random instants, precisions and

@@ -67,8 +67,8 @@ pub struct MessageView {
 }
 
 // `services::dashboard::RecordMessage` is this view's sibling in a student's record (it has
-// `status_at` instead of the queue's `due_at` and provider id), which `duplicates` pairs: each is
-// the contract of its route, and the record's is part of the export.
+// `status_at` instead of the queue's `due_at` and provider id): each is the contract of its
+// route, and the record's is part of the export.
 /// A page of messages.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessagePage {

@@ -503,8 +503,8 @@ async fn say(
 }
 
 // `ask` and `submit` take much the same arguments (the transaction, the conversation, the
-// paper, the latest reply: `duplicates` pairs their signatures): the two things a reply can
-// lead to, one more question or the test handed in.
+// paper, the latest reply): the two things a reply can lead to, one more question or the test
+// handed in.
 /// Queues the question the conversation is at, after a line on what the last reply did.
 async fn ask(
     tx: &Transaction<'_>,

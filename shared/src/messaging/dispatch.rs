@@ -35,7 +35,7 @@
 //!    `MESSAGES_SEND_TIMEOUT_SECS` (and a margin) is left, and hands back what it did not start.
 //!
 //! So a student gets a message at most twice, and only when a send's outcome was unknown and the
-//! provider still did not list it after the settle delay (see the README).
+//! provider still did not list it after the settle delay (see `shared/src/messaging/README.md`).
 
 use std::time::Duration;
 

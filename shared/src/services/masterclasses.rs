@@ -8,7 +8,7 @@
 //! masterclass shows its handout as `GET /api/masterclasses/{id}/pdf` on the host the client
 //! called ([`view`]), which [`handout_link`] answers with a redirect to a short-lived signed link.
 //!
-//! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
+//! Service functions share a shape across `services/`: look the record
 //! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
 //! the same transaction, one statement a step so that the order reads as the rule. Request and
 //! answer types are flat structs whose fields are the contract (an optional filter a field, a

@@ -5,7 +5,7 @@
 //! through short-lived presigned GETs by whoever may read the inscription: the staff of its
 //! masterclass (row-level security), and the student.
 //!
-//! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
+//! Service functions share a shape across `services/`: look the record
 //! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
 //! the same transaction, one statement a step so that the order reads as the rule. Request and
 //! answer types are flat structs whose fields are the contract (an optional filter a field, a

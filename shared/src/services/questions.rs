@@ -4,7 +4,7 @@
 //! old scores stay explainable: changing them is a 409, and deleting it archives it instead.
 //! (A database trigger freezes used keys too, whatever the code does.)
 //!
-//! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
+//! Service functions share a shape across `services/`: look the record
 //! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
 //! the same transaction, one statement a step so that the order reads as the rule. Request and
 //! answer types are flat structs whose fields are the contract (an optional filter a field, a

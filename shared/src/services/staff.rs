@@ -6,7 +6,7 @@
 //! until the window ends, while the account stays open from everywhere else, so a stranger
 //! cannot lock staff out.
 //!
-//! Service functions share a shape across `services/`, which `duplicates` pairs: look the record
+//! Service functions share a shape across `services/`: look the record
 //! up (a 404 when the caller may not see it), change it through `db`, log it, and `audit` it in
 //! the same transaction, one statement a step so that the order reads as the rule. Request and
 //! answer types are flat structs whose fields are the contract (an optional filter a field, a

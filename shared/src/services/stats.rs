@@ -1,7 +1,7 @@
 //! What a masterclass achieved, and which of its questions are bad: the statistics of the
 //! dashboard (figures computed in SQL by `db::stats`, flags decided here) and their chart.
 //!
-//! Formulas (named in the README with their references):
+//! Formulas (named in `shared/README.md`, the staff dashboard, with their references):
 //! - **gain**: POST score minus PRE score, per student who took both ("paired");
 //! - **normalised gain** ⟨g⟩ (Hake, 1998): `(⟨post⟩ − ⟨pre⟩) / (1 − ⟨pre⟩)` on the class
 //!   averages of the paired students' score ratios (score / maximum);
@@ -11,8 +11,7 @@
 //!   of the test.
 //!
 //! The answer types are flat structs whose fields are the contract (a figure a field, a
-//! timestamp with its `rfc3339` attribute), so `duplicates` pairs some of them with other
-//! services' types by shape; what each names is the difference.
+//! timestamp with its `rfc3339` attribute).
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};

@@ -17,9 +17,7 @@
 //! - **Collections** ([`Collection`]) declare what a client may write; row-level security still
 //!   decides what it may read and change.
 //!
-//! The protocol's types are flat structs and text enums whose fields are the wire format
-//! (`duplicates` pairs some by shape with the dashboard's): what differs is the contract each
-//! states.
+//! The protocol's types are flat structs and text enums whose fields are the wire format.
 
 pub mod apply;
 pub mod cursor;

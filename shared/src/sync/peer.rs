@@ -406,8 +406,7 @@ async fn exchange(
                 })
                 .collect(),
         };
-        // One `call` a protocol step (push, pull), each the request and what it was doing
-        // (`duplicates` pairs them by shape).
+        // One `call` a protocol step (push, pull), each the request and what it was doing.
         let answer: PushResponse = call(
             client
                 .post(format!("{}/api/sync/push", config.url))
