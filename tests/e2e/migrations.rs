@@ -250,3 +250,81 @@ async fn records_created_before_create_clocks_get_their_creation_time_as_clock()
     assert!(synced_clocks.get("starts_at").is_some(), "{synced_clocks}");
     assert_eq!(leftover, None);
 }
+
+/// The live schema in one place: `shared/schema.sql` is what the migrations produce today
+/// (tables, indexes, functions as they stand after every `create or replace`, policies, grants),
+/// as `pg_dump --schema-only` prints it, without its comments and settings. A migration that
+/// changes the schema changes the file too: `UPDATE_SCHEMA=1 cargo test -p e2e-tests --test e2e
+/// migrations::the_committed_schema` writes it anew.
+#[tokio::test]
+async fn the_committed_schema_is_what_the_migrations_produce() {
+    let app = TestApp::spawn().await;
+    let url = empty_database(&app).await;
+    let config = config_for(&url, "http://unused").database;
+    let pool = shared::db::connect(&config.url, &config).unwrap();
+    migrate(&pool).await.unwrap();
+    let owner: String = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("select current_user::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    let pg_dump = local_gateway::postgres::find_tool("pg_dump").unwrap();
+    let output = std::process::Command::new(pg_dump)
+        .args(["--schema-only", "--no-comments", "--dbname", &url])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dumped = normalised_schema(&String::from_utf8(output.stdout).unwrap(), &owner);
+    let path = e2e_tests::workspace_root().join("shared/schema.sql");
+    if std::env::var("UPDATE_SCHEMA").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &dumped).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+
+    assert!(
+        committed == dumped,
+        "shared/schema.sql is not what the migrations produce: run `UPDATE_SCHEMA=1 cargo test -p \
+         e2e-tests --test e2e migrations::the_committed_schema` and commit the file (first \
+         differing line: {:?})",
+        committed.lines().zip(dumped.lines()).find(|(a, b)| a != b)
+    );
+}
+
+/// A dump without what differs from one server or run to another: comments, session settings,
+/// `\restrict` keys, the owner's name, and runs of blank lines.
+fn normalised_schema(dump: &str, owner: &str) -> String {
+    let mut out = String::from(
+        "-- The schema the migrations produce, as pg_dump --schema-only prints it (generated: see\n\
+         -- migrations::the_committed_schema_is_what_the_migrations_produce; never edit by hand).\n",
+    );
+    let mut blank = false;
+    for line in dump.lines() {
+        if line.starts_with("--")
+            || line.starts_with("SET ")
+            || line.starts_with("SELECT pg_catalog.set_config")
+            || line.starts_with("\\restrict")
+            || line.starts_with("\\unrestrict")
+        {
+            continue;
+        }
+        if line.trim().is_empty() {
+            blank = true;
+            continue;
+        }
+        if blank {
+            out.push('\n');
+            blank = false;
+        }
+        out.push_str(&line.replace(&format!("OWNER TO {owner};"), "OWNER TO <owner>;"));
+        out.push('\n');
+    }
+    out
+}

@@ -44,7 +44,8 @@ macro_rules! migration {
     };
 }
 
-/// Every migration, oldest first.
+/// Every migration, oldest first. What they add up to is `shared/schema.sql` (generated, and
+/// checked by a test).
 ///
 /// An applied migration is never edited ([`migrate`] refuses a changed digest), so a later one
 /// that changes a function restates it whole (`create or replace` takes the entire body). The
