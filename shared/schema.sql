@@ -336,9 +336,10 @@ begin
     perform set_config('masterclass.erasing', 'off', true);
     with gone as (
         delete from idempotency_keys where response_body::text like any (v_patterns)
-        returning caller, scope, key, created_at)
+        returning caller, scope, key, created_at, response_body)
     insert into idempotency_erased (caller, scope, key_hash, created_at)
     select caller, scope, sha256(convert_to(key, 'UTF8')), created_at from gone
+    where p_record is not null and gone.response_body::text like '%' || p_record::text || '%'
     on conflict do nothing;
 end $$;
 

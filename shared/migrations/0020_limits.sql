@@ -96,8 +96,9 @@ create policy limit_hits_definer on limit_hits for all to masterclass_definer us
 create policy idempotency_erased_definer on idempotency_erased for all to masterclass_definer
     using (true) with check (true);
 
--- `erase_traces` (0016) restated: a saved answer that quotes the person leaves its key's hash
--- behind in `idempotency_erased` as it goes.
+-- `erase_traces` (0016) restated: a saved answer of the erased registration itself (it names the
+-- record's id) leaves its key's hash behind in `idempotency_erased` as it goes. Other answers
+-- that merely quote a name go as before, unmarked: a name can be part of another person's.
 create or replace function erase_traces(p_needles text[], p_record uuid) returns void
 language plpgsql security definer set search_path = public as $$
 declare
@@ -118,9 +119,10 @@ begin
     perform set_config('masterclass.erasing', 'off', true);
     with gone as (
         delete from idempotency_keys where response_body::text like any (v_patterns)
-        returning caller, scope, key, created_at)
+        returning caller, scope, key, created_at, response_body)
     insert into idempotency_erased (caller, scope, key_hash, created_at)
     select caller, scope, sha256(convert_to(key, 'UTF8')), created_at from gone
+    where p_record is not null and gone.response_body::text like '%' || p_record::text || '%'
     on conflict do nothing;
 end $$;
 

@@ -155,7 +155,12 @@ pub struct AuthConfig {
     /// `LOGIN_FAILURES_PER_SOURCE` (default 20): failed sign-ins from one source address in a
     /// window, whatever the accounts, after which that source is refused (429) until it ends.
     pub failures_per_source: NonZeroU32,
-    /// `LOGIN_LOCKOUT_SECS` (default 900): the window of both sign-in limits.
+    /// `LOGIN_FAILURES_PER_ACCOUNT` (default 50): failed sign-ins for one e-mail address in a
+    /// window, whatever the sources, after which signing in as it is refused (429) until the
+    /// window ends: guessing one password from many addresses stays bounded. It is above
+    /// `LOGIN_FAILURES_PER_SOURCE`, so no one address can reach it alone.
+    pub failures_per_account: NonZeroU32,
+    /// `LOGIN_LOCKOUT_SECS` (default 900): the window of the sign-in limits.
     pub lockout: Duration,
 }
 
@@ -458,6 +463,11 @@ impl Config {
                     "LOGIN_FAILURES_PER_SOURCE",
                     get("LOGIN_FAILURES_PER_SOURCE"),
                     20,
+                )?,
+                failures_per_account: limit(
+                    "LOGIN_FAILURES_PER_ACCOUNT",
+                    get("LOGIN_FAILURES_PER_ACCOUNT"),
+                    50,
                 )?,
                 lockout: Duration::from_secs(parse_or(
                     "LOGIN_LOCKOUT_SECS",

@@ -208,6 +208,8 @@ async fn messages_to_one_recipient_past_the_daily_limit_are_held_for_staff_not_s
 async fn a_stranger_guessing_passwords_is_refused_without_locking_the_staff_member_out() {
     let app = TestApp::spawn_with_env(
         &[
+            // A day-long window: a test never straddles one.
+            ("LOGIN_LOCKOUT_SECS", "86400"),
             ("LOGIN_MAX_FAILURES", "2"),
             ("LOGIN_FAILURES_PER_SOURCE", "4"),
         ],
@@ -273,6 +275,8 @@ async fn a_stranger_guessing_passwords_is_refused_without_locking_the_staff_memb
 async fn a_sign_in_clears_its_accounts_failures_from_that_address_not_its_count() {
     let app = TestApp::spawn_with_env(
         &[
+            // A day-long window: a test never straddles one.
+            ("LOGIN_LOCKOUT_SECS", "86400"),
             ("LOGIN_MAX_FAILURES", "2"),
             ("LOGIN_FAILURES_PER_SOURCE", "3"),
         ],
@@ -290,18 +294,74 @@ async fn a_sign_in_clears_its_accounts_failures_from_that_address_not_its_count(
             .await
     };
 
-    attempt("une faute de frappe")
-        .await
-        .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
-    assert_eq!(attempt(PASSWORD).await.status, StatusCode::OK);
-    // One more slip is not the second in a row: still a 401, not a 429.
-    let slip = attempt("encore une faute").await;
-    let third = attempt("et une troisième").await;
+    let first_slip = attempt("une faute de frappe").await;
+    let signed_in = attempt(PASSWORD).await;
+    let second_slip = attempt("encore une faute").await;
+    // Two failures for this account from this address, but a sign-in between: not refused.
+    let again = attempt(PASSWORD).await;
+    let third_slip = attempt("et une troisième").await;
+    // The address's own count is not cleared: three failures from it, now refused, while the
+    // account's count from it (one since the last sign-in) is under its limit of two.
+    let refused = attempt(PASSWORD).await;
 
-    slip.assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
-    // The address's own count is not cleared: three failures from it, now refused.
-    third.assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
-    assert_limited(&attempt(PASSWORD).await);
+    for slip in [&first_slip, &second_slip, &third_slip] {
+        slip.assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    assert_eq!(signed_in.status, StatusCode::OK);
+    assert_eq!(again.status, StatusCode::OK);
+    assert_limited(&refused);
+}
+
+/// Guessing one account's password from many addresses is bounded too: past
+/// `LOGIN_FAILURES_PER_ACCOUNT` failures, whatever their addresses, signing in as it is refused
+/// until the window ends; no one address reaches that count alone (it is refused first).
+#[tokio::test]
+async fn guessing_one_account_from_many_addresses_is_bounded() {
+    let app = TestApp::spawn_with_env(
+        &[
+            // A day-long window: a test never straddles one.
+            ("LOGIN_LOCKOUT_SECS", "86400"),
+            ("LOGIN_MAX_FAILURES", "10"),
+            ("LOGIN_FAILURES_PER_SOURCE", "3"),
+            ("LOGIN_FAILURES_PER_ACCOUNT", "5"),
+        ],
+        |_| {},
+    )
+    .await;
+    let admin = app.admin().await;
+    let guess = async |from: &str| {
+        app.http
+            .from(from)
+            .post_json(
+                "/api/auth/token",
+                &json!({ "email": admin.email, "password": "pas le bon mot de passe" }),
+            )
+            .await
+    };
+
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(guess(STRANGER).await);
+    }
+    for _ in 0..2 {
+        answers.push(guess(NEIGHBOUR).await);
+    }
+    let third_address = app
+        .http
+        .from("192.0.2.44")
+        .post_json(
+            "/api/auth/token",
+            &json!({ "email": admin.email, "password": PASSWORD }),
+        )
+        .await;
+
+    for answer in &answers[..3] {
+        answer.assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    assert_limited(&answers[3]);
+    answers[4].assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    answers[5].assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_limited(&third_address);
 }
 
 #[tokio::test]

@@ -1470,3 +1470,44 @@ async fn an_erasure_removes_the_photo_from_every_instance_it_reached() {
         }
     }
 }
+
+/// Only the erased registration's own key answers 410: another person's registration whose
+/// saved answer merely contains the erased name (a longer name that starts the same) is not
+/// taken for it.
+#[tokio::test]
+async fn a_retry_of_someone_else_with_a_similar_name_is_not_answered_erased() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Homonymes").await;
+    let register = async |name: &str, number: &str, key: &str| {
+        app.send_json(
+            Method::POST,
+            "/api/inscriptions",
+            &json!({ "masterclass_id": masterclass, "full_name": name, "date_of_birth": BIRTH,
+                     "whatsapp_number": number, "consent": true }),
+            &[("idempotency-key", key)],
+        )
+        .await
+    };
+    let erased = register("Jean Mbadi", "+24106610001", "court").await;
+    let other = register("Jean Mbadinga", "+24106610002", "long").await;
+    assert_eq!(
+        (erased.status, other.status),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
+    let student = app
+        .http
+        .with_bearer(erased.value()["access_token"].as_str().unwrap());
+    assert_eq!(student.delete("/api/me").await.status, StatusCode::OK);
+
+    let retried_erased = register("Jean Mbadi", "+24106610001", "court").await;
+    let retried_other = register("Jean Mbadinga", "+24106610002", "long").await;
+
+    retried_erased.assert_problem(StatusCode::GONE, "erased");
+    assert_ne!(
+        retried_other.status,
+        StatusCode::GONE,
+        "{:?}",
+        retried_other.value()
+    );
+}

@@ -1785,3 +1785,19 @@ async fn a_push_that_changed_data_pokes_the_frontends_signed_and_retried() {
         "a poke names collections only: {body}"
     );
 }
+
+/// An admin's request for a run on a deployment without a remote is refused (409 `no_remote`)
+/// and writes nothing, not even its audit entry.
+#[tokio::test]
+async fn a_run_refused_for_want_of_a_remote_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let before = app.count("audit_log").await;
+    let runs = app.count("sync_runs").await;
+
+    let answer = admin.post_json("/api/sync/run", &json!({})).await;
+
+    answer.assert_problem(StatusCode::CONFLICT, "no_remote");
+    assert_eq!(app.count("audit_log").await, before);
+    assert_eq!(app.count("sync_runs").await, runs);
+}

@@ -143,6 +143,7 @@ pub fn config_with(database_url: &str, s3_endpoint: &str, extra: &[(&str, &str)]
         ("REGISTRATIONS_PER_NUMBER_PER_DAY", "100000".into()),
         ("MESSAGES_PER_RECIPIENT_PER_DAY", "100000".into()),
         ("LOGIN_FAILURES_PER_SOURCE", "100000".into()),
+        ("LOGIN_FAILURES_PER_ACCOUNT", "100000".into()),
     ];
     Config::from_lookup(|name| {
         extra

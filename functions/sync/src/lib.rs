@@ -26,7 +26,7 @@ use shared::{
         self, PullQuery, PullResponse, PushRequest, PushResponse,
         peer::{
             self, CreatedPeer, ObjectsRequest, ObjectsResponse, PeerDraft, PeerName, PeerView,
-            RunView, Trigger,
+            RunView,
         },
     },
 };
@@ -135,18 +135,7 @@ async fn revoke_peer(
     )
 )]
 async fn run(State(state): State<AppState>, admin: Admin) -> Result<Json<RunView>> {
-    shared::db::transact(&state.db, &admin.caller(), async |tx| {
-        shared::services::audit(
-            tx,
-            "sync.run_requested",
-            "sync_remote",
-            "",
-            Default::default(),
-        )
-        .await
-    })
-    .await?;
-    Ok(Json(peer::run(&state, Trigger::Manual).await?))
+    Ok(Json(peer::run_requested(&state, &admin.caller()).await?))
 }
 
 /// `GET /api/sync/runs` query.

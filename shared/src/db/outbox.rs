@@ -74,7 +74,7 @@ pub async fn hold_over_limit(db: &impl Db, per_day: i64, number: Option<&str>) -
          update outbox_messages o set status = 'held', status_at = now(),
              last_error = format('held: the recipient''s limit of %s messages a day was reached', $1::bigint)
          from due left join sent on sent.to_number = due.to_number
-         where o.id = due.id and due.rank + coalesce(sent.n, 0) > $1",
+         where o.id = due.id and o.status = 'queued' and due.rank + coalesce(sent.n, 0) > $1",
         &[p(&per_day), p(&number)],
     )
     .await

@@ -117,11 +117,17 @@ pub async fn take_registration(
     Ok(())
 }
 
-fn sign_in_buckets(config: &Config, source: Option<IpAddr>, email: &str) -> (String, String) {
+/// The sign-in buckets: of the source, of the account from that source, of the account.
+fn sign_in_buckets(
+    config: &Config,
+    source: Option<IpAddr>,
+    email: &str,
+) -> (String, String, String) {
     let source = source_name(source);
     (
         sealed(config, &format!("sign_in.source:{source}")),
         sealed(config, &format!("sign_in.account:{email}@{source}")),
+        sealed(config, &format!("sign_in.account:{email}")),
     )
 }
 
@@ -132,7 +138,7 @@ pub async fn check_sign_in(
     source: Option<IpAddr>,
     email: &str,
 ) -> Result<()> {
-    let (by_source, by_account) = sign_in_buckets(config, source, email);
+    let (by_source, by_account, account) = sign_in_buckets(config, source, email);
     let config = &config.auth;
     if let Some(retry_after) =
         db::limits::full(db, &by_source, config.failures_per_source, config.lockout).await?
@@ -155,19 +161,29 @@ pub async fn check_sign_in(
             retry_after,
         ));
     }
+    if let Some(retry_after) =
+        db::limits::full(db, &account, config.failures_per_account, config.lockout).await?
+    {
+        tracing::info!(retry_after, "sign-ins to this account limited");
+        return Err(refused(
+            "too many failed sign-ins to this account",
+            retry_after,
+        ));
+    }
     Ok(())
 }
 
-/// Counts a failed sign-in from `source` as `email` (lower case) against both limits.
+/// Counts a failed sign-in from `source` as `email` (lower case) against the three limits.
 pub async fn count_sign_in_failure(
     db: &impl Db,
     config: &Config,
     source: Option<IpAddr>,
     email: &str,
 ) -> Result<()> {
-    let (by_source, by_account) = sign_in_buckets(config, source, email);
+    let (by_source, by_account, account) = sign_in_buckets(config, source, email);
     db::limits::hit(db, &by_source, config.auth.lockout).await?;
-    db::limits::hit(db, &by_account, config.auth.lockout).await
+    db::limits::hit(db, &by_account, config.auth.lockout).await?;
+    db::limits::hit(db, &account, config.auth.lockout).await
 }
 
 /// Forgets the failed sign-ins as `email` (lower case) from `source`, after a successful one.
@@ -177,6 +193,6 @@ pub async fn clear_sign_in_failures(
     source: Option<IpAddr>,
     email: &str,
 ) -> Result<()> {
-    let (_, by_account) = sign_in_buckets(config, source, email);
+    let (_, by_account, _) = sign_in_buckets(config, source, email);
     db::limits::clear(db, &by_account).await
 }

@@ -287,6 +287,31 @@ pub async fn receive(
 /// One run against the configured remote; see the module doc. A run that failed is reported
 /// (`status: failed`), not an error; `Err` is for no remote configured, another run holding
 /// the remote when an admin asked, or the local database unavailable.
+fn sync_running() -> Error {
+    Error::Conflict {
+        code: "sync_running",
+        detail: "a sync run is under way; see GET /api/sync/runs".into(),
+    }
+}
+
+/// `POST /api/sync/run`: a run now, for `admin`, audited once it has run (a request refused
+/// because there is no remote or a run holds it writes nothing).
+pub async fn run_requested(state: &AppState, admin: &Caller) -> Result<RunView> {
+    let report = run(state, Trigger::Manual).await?;
+    db::transact(&state.db, admin, async |tx| {
+        crate::services::audit(
+            tx,
+            "sync.run_requested",
+            "sync_run",
+            report.id,
+            json!({ "status": report.status }),
+        )
+        .await
+    })
+    .await?;
+    Ok(report)
+}
+
 pub async fn run(state: &AppState, trigger: Trigger) -> Result<RunView> {
     let config = state.config.sync.remote.as_ref().ok_or(Error::Conflict {
         code: "no_remote",
@@ -295,7 +320,13 @@ pub async fn run(state: &AppState, trigger: Trigger) -> Result<RunView> {
     let id = Uuid::new_v4();
     let leased = db::transact(&state.db, &Caller::System, async |tx| {
         db::peers::start_run(tx, id, &config.url, trigger.as_str()).await?;
-        db::peers::lease(tx, &config.url, id, LEASE.as_secs_f64()).await
+        let leased = db::peers::lease(tx, &config.url, id, LEASE.as_secs_f64()).await?;
+        // An admin's request that finds a run under way is refused with nothing written; a
+        // scheduled one records that it was skipped.
+        if leased.is_none() && matches!(trigger, Trigger::Manual) {
+            return Err(sync_running());
+        }
+        Ok(leased)
     })
     .await?;
     let mut report = RunView {
@@ -320,10 +351,7 @@ pub async fn run(state: &AppState, trigger: Trigger) -> Result<RunView> {
         })
         .await?;
         return match trigger {
-            Trigger::Manual => Err(Error::Conflict {
-                code: "sync_running",
-                detail: "a sync run is under way; see GET /api/sync/runs".into(),
-            }),
+            Trigger::Manual => Err(sync_running()),
             Trigger::Schedule => Ok(report),
         };
     };
