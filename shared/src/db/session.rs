@@ -9,7 +9,7 @@
 use deadpool_postgres::{Client, Transaction};
 use futures::FutureExt;
 
-use super::{Db, p};
+use super::{Db, p, row::failed};
 use crate::{auth::Caller, http::Result};
 
 /// The role request transactions run as.
@@ -72,25 +72,29 @@ pub async fn act_as(tx: &Transaction<'_>, caller: &Caller) -> Result<()> {
     Ok(())
 }
 
-/// Marks a point in `tx` that [`rollback_to`] returns to (one webhook message's work, which
-/// must not take the rest of the call down with it).
-pub async fn savepoint(tx: &Transaction<'_>, name: &str) -> Result<()> {
-    tx.batch_execute(&format!("savepoint {name}")).await?;
-    Ok(())
+/// Marks a point in a transaction that [`rollback_to`] returns to: one mutation of a push, one
+/// message of a webhook call, whose failure must not take the rest down with it.
+pub async fn savepoint(db: &impl Db, name: &str) -> Result<()> {
+    db.batch(&format!("savepoint {name}"))
+        .await
+        .map_err(failed(format!("opening savepoint {name}")))
 }
 
-/// Undoes what `tx` did since savepoint `name` (the caller's claims included).
-pub async fn rollback_to(tx: &Transaction<'_>, name: &str) -> Result<()> {
-    tx.batch_execute(&format!("rollback to savepoint {name}"))
-        .await?;
-    Ok(())
+/// Undoes what the transaction did since savepoint `name` (the caller's claims included), and
+/// forgets the savepoint.
+pub async fn rollback_to(db: &impl Db, name: &str) -> Result<()> {
+    db.batch(&format!(
+        "rollback to savepoint {name}; release savepoint {name}"
+    ))
+    .await
+    .map_err(failed(format!("undoing the work since savepoint {name}")))
 }
 
 /// Forgets savepoint `name`, keeping what was done since.
-pub async fn release(tx: &Transaction<'_>, name: &str) -> Result<()> {
-    tx.batch_execute(&format!("release savepoint {name}"))
-        .await?;
-    Ok(())
+pub async fn release(db: &impl Db, name: &str) -> Result<()> {
+    db.batch(&format!("release savepoint {name}"))
+        .await
+        .map_err(failed(format!("keeping the work since savepoint {name}")))
 }
 
 // `transact_snapshot` and `transact` take the same arguments: the names say which transaction

@@ -30,24 +30,6 @@ pub async fn applying(db: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-pub async fn savepoint(db: &impl Db) -> Result<()> {
-    db.batch("savepoint sync_mutation")
-        .await
-        .map_err(failed("opening a mutation's savepoint"))
-}
-
-pub async fn release(db: &impl Db) -> Result<()> {
-    db.batch("release savepoint sync_mutation")
-        .await
-        .map_err(failed("keeping a mutation's writes"))
-}
-
-pub async fn rollback(db: &impl Db) -> Result<()> {
-    db.batch("rollback to savepoint sync_mutation; release savepoint sync_mutation")
-        .await
-        .map_err(failed("undoing a rejected mutation"))
-}
-
 /// The last mutation id recorded for `client_id`, locked until the transaction ends (pushes of
 /// one client apply one after the other). A new client is registered to the caller; `None`
 /// when the id belongs to someone else.

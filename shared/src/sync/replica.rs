@@ -158,17 +158,17 @@ pub async fn apply(tx: &Transaction<'_>, record: Received<'_>) -> Result<Applied
 /// [`apply`], for a record that was parked (`parked`: taken out of `sync_parked` if it fits).
 async fn apply_as(tx: &Transaction<'_>, record: Received<'_>, parked: bool) -> Result<Applied> {
     let Received { collection, id, .. } = record;
-    db::sync::savepoint(tx).await?;
+    db::savepoint(tx, super::MUTATION_SAVEPOINT).await?;
     match write(tx, record).await {
         Ok(applied) => {
-            db::sync::release(tx).await?;
+            db::release(tx, super::MUTATION_SAVEPOINT).await?;
             if parked {
                 db::peers::unpark(tx, collection, id).await?;
             }
             Ok(applied)
         }
         Err(error @ (Error::Conflict { .. } | Error::Unprocessable { .. })) => {
-            db::sync::rollback(tx).await?;
+            db::rollback_to(tx, super::MUTATION_SAVEPOINT).await?;
             tracing::info!(collection = collection.name(), %id, error = %error, "parked a received record");
             let parked = db::peers::Parked {
                 collection,
