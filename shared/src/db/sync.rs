@@ -66,6 +66,7 @@ pub async fn record_client(db: &impl Db, client_id: Uuid, last: i64) -> Result<(
 }
 
 /// A rejection kept for a client's mutation, answered again when the mutation is resent.
+#[derive(postgres_from_row::FromRow)]
 pub struct Rejection {
     pub mutation_id: i64,
     pub reason: String,
@@ -85,16 +86,7 @@ pub async fn rejections(db: &impl Db, client_id: Uuid, ids: &[i64]) -> Result<Ve
         .map_err(failed(format!(
             "reading the rejected mutations of sync client {client_id}"
         )))?;
-    rows.iter()
-        .map(|r| {
-            Ok(Rejection {
-                mutation_id: r.try_get("mutation_id")?,
-                reason: r.try_get("reason")?,
-                detail: r.try_get("detail")?,
-                errors: r.try_get("errors")?,
-            })
-        })
-        .collect()
+    super::row::all(&rows)
 }
 
 /// Keeps `rejections` of `client_id`'s mutations (each mutation is rejected once).
@@ -149,36 +141,6 @@ pub async fn masterclass_ids(db: &impl Db) -> Result<Vec<Uuid>> {
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<std::result::Result<_, _>>()?)
-}
-
-/// The masterclasses of `ids` the caller sees, as upserts (row-level security decides): those
-/// a pull drops and must send again.
-pub async fn visible_masterclasses(db: &impl Db, ids: &[Uuid]) -> Result<Vec<Change>> {
-    let s = source(Collection::Masterclasses);
-    let rows = db
-        .all(
-            &format!(
-                "select t.id, {fields} as fields, t.field_clocks from {from}
-                 where t.id = any($1) and not ({gone}) order by t.id",
-                fields = s.fields,
-                from = s.from,
-                gone = s.gone,
-            ),
-            &[p(&ids)],
-        )
-        .await
-        .map_err(failed("reading the dropped masterclasses still visible"))?;
-    rows.iter()
-        .map(|row| {
-            Ok(Change {
-                collection: Collection::Masterclasses,
-                id: row.try_get("id")?,
-                op: ChangeOp::Upsert,
-                fields: row.try_get("fields")?,
-                clocks: row.try_get("field_clocks")?,
-            })
-        })
-        .collect()
 }
 
 /// Transactions below this id have all finished (see the module doc).
@@ -264,7 +226,8 @@ fn source(collection: Collection) -> Source {
 
 /// Records `ids` of `collection` as the caller now sees them: an upsert with fields and clocks,
 /// or a delete (with its clocks) for a record deleted or archived. Ids the caller cannot see, or
-/// that do not exist, are absent.
+/// that do not exist, are absent. (A push's answers, and the dropped masterclasses a pull sends
+/// again.)
 pub async fn current(db: &impl Db, collection: Collection, ids: &[Uuid]) -> Result<Vec<Change>> {
     let s = source(collection);
     let rows = db
@@ -281,25 +244,26 @@ pub async fn current(db: &impl Db, collection: Collection, ids: &[Uuid]) -> Resu
         )
         .await
         .map_err(failed(format!(
-            "reading the pushed {} as they now are",
+            "reading {} as they now are",
             collection.name()
         )))?;
-    rows.iter()
-        .map(|row| {
-            let gone: bool = row.try_get("gone")?;
-            Ok(Change {
-                collection,
-                id: row.try_get("id")?,
-                op: if gone {
-                    ChangeOp::Delete
-                } else {
-                    ChangeOp::Upsert
-                },
-                fields: row.try_get("fields")?,
-                clocks: row.try_get("clocks")?,
-            })
-        })
-        .collect()
+    rows.iter().map(|row| change(row, collection)).collect()
+}
+
+/// A record of `collection` as a row with `id, gone, fields, clocks` shows it.
+fn change(row: &Row, collection: Collection) -> Result<Change> {
+    let gone: bool = row.try_get("gone")?;
+    Ok(Change {
+        collection,
+        id: row.try_get("id")?,
+        op: if gone {
+            ChangeOp::Delete
+        } else {
+            ChangeOp::Upsert
+        },
+        fields: row.try_get("fields")?,
+        clocks: row.try_get("clocks")?,
+    })
 }
 
 /// A change with its position in the stream.
@@ -406,22 +370,12 @@ pub(super) async fn page(
         .map(|row| {
             let name: String = row.try_get("collection")?;
             let xid: String = row.try_get("xid")?;
-            let gone: bool = row.try_get("gone")?;
+            let collection =
+                Collection::parse(&name).ok_or_else(|| anyhow::anyhow!("collection {name:?}"))?;
             Ok(Positioned {
                 xid: xid.parse().map_err(anyhow::Error::from)?,
                 version: row.try_get("v")?,
-                change: Change {
-                    collection: Collection::parse(&name)
-                        .ok_or_else(|| anyhow::anyhow!("collection {name:?}"))?,
-                    id: row.try_get("id")?,
-                    op: if gone {
-                        ChangeOp::Delete
-                    } else {
-                        ChangeOp::Upsert
-                    },
-                    fields: row.try_get("fields")?,
-                    clocks: row.try_get("clocks")?,
-                },
+                change: change(row, collection)?,
             })
         })
         .collect()

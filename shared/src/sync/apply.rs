@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    Collection, Fields, Hlc, MAX_DOCUMENT_BYTES, Mutation, MutationResult, MutationStatus, Op,
-    merge, millis,
+    Collection, Fields, MAX_DOCUMENT_BYTES, Mutation, MutationResult, MutationStatus, Op, merge,
+    millis,
 };
 use crate::{
     AppState,
@@ -120,7 +120,7 @@ fn checked(ctx: &Context<'_>, mutation: &Mutation) -> Result<(Collection, super:
         .hlc
         .parse()
         .map_err(|e: String| Error::field("hlc", e))?;
-    if at.node() == Hlc::server(0).node() {
+    if at.node() == super::hlc::SERVER_NODE {
         return Err(Error::field(
             "hlc",
             "names the node `server`, which is the server's own: a device's node is its own id",

@@ -17,6 +17,10 @@ pub const MAX_AHEAD_MS: u64 = 5 * 60 * 1000;
 
 const MAX_COUNTER: u32 = 99_999;
 
+/// The server's own node: REST writes and every answer's `server_hlc` are on it, so no device
+/// may claim it.
+pub const SERVER_NODE: &str = "server";
+
 /// One timestamp.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Hlc {
@@ -54,7 +58,7 @@ impl Hlc {
         Self {
             wall_ms,
             counter: 0,
-            node: "server".into(),
+            node: SERVER_NODE.into(),
         }
     }
 

@@ -4,7 +4,8 @@
 use time::OffsetDateTime;
 
 use super::{
-    Collection, Cursor, DEFAULT_PULL_LIMIT, Hlc, MAX_PULL_LIMIT, PullQuery, PullResponse, millis,
+    ChangeOp, Collection, Cursor, DEFAULT_PULL_LIMIT, Hlc, MAX_PULL_LIMIT, PullQuery, PullResponse,
+    millis,
 };
 use crate::{
     AppState,
@@ -115,7 +116,11 @@ pub async fn pull(state: &AppState, caller: &Caller, query: &PullQuery) -> Resul
         // A dropped masterclass the caller still sees (a published one) comes again at once:
         // the device dropped it with its inscriptions and questions, and it is still theirs.
         let again = if !drops.is_empty() && wanted.contains(&Collection::Masterclasses) {
-            db::sync::visible_masterclasses(tx, &drops).await?
+            db::sync::current(tx, Collection::Masterclasses, &drops)
+                .await?
+                .into_iter()
+                .filter(|c| c.op == ChangeOp::Upsert)
+                .collect()
         } else {
             Vec::new()
         };

@@ -127,8 +127,7 @@ pub async fn push(
         db::sync::record_rejections(tx, request.client_id, &rejected_now).await?;
         if peer.is_none() {
             attach_records(tx, caller, &request.mutations, &mut results).await?;
-        }
-        if peer.is_some() {
+        } else {
             let arrived: Vec<Uuid> = request.mutations.iter().map(|m| m.record_id).collect();
             replica::retry_parked(tx, Some(&arrived)).await?;
             let inscriptions: Vec<Uuid> = request
