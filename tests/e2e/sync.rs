@@ -1801,3 +1801,56 @@ async fn a_run_refused_for_want_of_a_remote_writes_nothing() {
     assert_eq!(app.count("audit_log").await, before);
     assert_eq!(app.count("sync_runs").await, runs);
 }
+
+/// Every record a pull carries has exactly the fields of its collection's schema in the OpenAPI
+/// document (`SyncInscription`...), the schemas clients declare their collections from.
+#[tokio::test]
+async fn pulled_records_have_the_fields_of_their_published_schemas() {
+    use shared::sync::records;
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.open_masterclass(&admin, "Schémas").await;
+    question(&app, &admin, &masterclass).await;
+    let mut desk = Device::new(admin.http.clone(), 0);
+    desk.mutate(
+        "inscriptions",
+        Uuid::new_v4(),
+        "create",
+        json!({"masterclass_id": masterclass, "full_name": "Aïcha Ndong", "date_of_birth": "2001-02-03",
+               "whatsapp_number": "+241 06 61 00 01", "consent": true, "attended": true}),
+    );
+    desk.mutate(
+        "documents",
+        Uuid::new_v4(),
+        "create",
+        json!({"key": "panier", "value": [1, {"a": null}]}),
+    );
+    let answer = desk.push(10).await.unwrap().0;
+    assert_eq!(answer.synced_count, 2, "{answer:?}");
+
+    let page: shared::sync::PullResponse = admin.get("/api/sync/pull?limit=1000").await.json();
+    let mut seen = BTreeMap::new();
+    for change in &page.changes {
+        let fields = change.fields.clone().expect("upserts only here");
+        let read = match change.collection.name() {
+            "masterclasses" => serde_json::from_value::<records::Masterclass>(fields).map(drop),
+            "inscriptions" => serde_json::from_value::<records::Inscription>(fields).map(drop),
+            "questions" => serde_json::from_value::<records::Question>(fields).map(drop),
+            "documents" => serde_json::from_value::<records::Document>(fields).map(drop),
+            other => panic!("a device pulled {other}"),
+        };
+        read.unwrap_or_else(|e| panic!("{:?} {}: {e}", change.collection, change.id));
+        *seen.entry(change.collection.name()).or_insert(0) += 1;
+    }
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        ["documents", "inscriptions", "masterclasses", "questions"]
+    );
+
+    let document = local_gateway::gateway::openapi();
+    let schemas = &serde_json::to_value(&document).unwrap()["components"]["schemas"];
+    let inscription = &schemas["SyncInscription"];
+    assert_eq!(inscription["x-sync"]["collection"], "inscriptions");
+    assert_eq!(inscription["x-sync"]["update"], json!(["attended"]));
+    assert!(inscription["properties"]["whatsapp_number"].is_object());
+}

@@ -92,7 +92,50 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
     ]);
     Common.modify(&mut doc);
     write_limits(&mut doc);
+    add_sync_records(&mut doc);
     doc
+}
+
+/// The record schemas of the sync collections (`SyncInscription`...), each with `x-sync`: its
+/// collection, the fields a device sends with a create and in an update, and those only the
+/// server writes, from the lists the push applies.
+fn add_sync_records(doc: &mut OpenApi) {
+    use crate::sync::{Collection, records};
+    use openapi::{extensions::ExtensionsBuilder, schema::Schema};
+    fn record<T: ToSchema>(collection: Collection) -> (String, RefOr<Schema>, Collection) {
+        (T::name().into_owned(), T::schema(), collection)
+    }
+    let schemas = &mut doc.components.get_or_insert_with(Default::default).schemas;
+    for (name, mut schema, collection) in [
+        record::<records::Masterclass>(Collection::Masterclasses),
+        record::<records::Inscription>(Collection::Inscriptions),
+        record::<records::Question>(Collection::Questions),
+        record::<records::Document>(Collection::Documents),
+    ] {
+        let RefOr::T(Schema::Object(object)) = &mut schema else {
+            panic!("OpenAPI: {name} is not an object schema");
+        };
+        let create: Vec<&str> = collection
+            .create_only()
+            .iter()
+            .chain(collection.writable())
+            .copied()
+            .collect();
+        object.extensions = Some(
+            ExtensionsBuilder::new()
+                .add(
+                    "x-sync",
+                    serde_json::json!({
+                        "collection": collection.name(),
+                        "create": create,
+                        "update": collection.writable(),
+                        "server": collection.server_owned(),
+                    }),
+                )
+                .build(),
+        );
+        schemas.insert(name, schema);
+    }
 }
 
 /// Where each text limit shows in the document: schema, property (`name[]` for each item of an

@@ -320,3 +320,84 @@ pub struct PullResponse {
     #[schema(value_type = String, example = "1795430402000-00000-server")]
     pub server_hlc: Hlc,
 }
+
+/// The `fields` of each collection's records, as pulls carry them and push answers' `record`
+/// shows them: the schemas a client declares its local collections from. They are in the
+/// OpenAPI document with `x-sync`, what a device may send (`create`, `update`) and what only
+/// the server writes (`server`), from [`Collection`]'s lists.
+pub mod records {
+    use serde::Deserialize;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    /// A masterclass (read-only for devices).
+    #[derive(Debug, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    #[schema(as = SyncMasterclass)]
+    pub struct Masterclass {
+        pub title: String,
+        pub description: String,
+        #[serde(with = "time::serde::rfc3339")]
+        pub starts_at: OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339")]
+        pub ends_at: OffsetDateTime,
+        pub published: bool,
+        /// The handout is at `GET /api/masterclasses/{id}/pdf`.
+        pub has_handout: bool,
+    }
+
+    /// A registration with the student's details.
+    #[derive(Debug, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    #[schema(as = SyncInscription)]
+    pub struct Inscription {
+        pub masterclass_id: Uuid,
+        /// 1 to 200 characters.
+        pub full_name: String,
+        /// `YYYY-MM-DD`; required in a create.
+        #[schema(format = Date)]
+        pub date_of_birth: Option<String>,
+        /// E.164 (`+241...`); a local number is read as Gabonese.
+        pub whatsapp_number: String,
+        pub attended: bool,
+        #[serde(with = "time::serde::rfc3339::option")]
+        pub attendance_validated_at: Option<OffsetDateTime>,
+        #[serde(with = "time::serde::rfc3339")]
+        pub registered_at: OffsetDateTime,
+        /// Sent with a create only (the student agreed to the processing of their data); never
+        /// pulled.
+        #[serde(default)]
+        pub consent: Option<bool>,
+    }
+
+    /// A question of the bank (staff only).
+    #[derive(Debug, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    #[schema(as = SyncQuestion)]
+    pub struct Question {
+        pub masterclass_id: Uuid,
+        pub text: String,
+        pub choice_a: String,
+        pub choice_b: String,
+        pub choice_c: String,
+        pub choice_d: String,
+        /// `A` to `D`.
+        pub correct: Option<String>,
+        /// `draft`, `approved` or `archived`.
+        pub status: String,
+        pub source_excerpt: Option<String>,
+        /// A test has used it: its choices and answer are frozen.
+        pub used: bool,
+    }
+
+    /// A caller's own JSON document (what a browser kept in local storage).
+    #[derive(Debug, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    #[schema(as = SyncDocument)]
+    pub struct Document {
+        /// 1 to 200 characters, one live document per key and owner.
+        pub key: String,
+        /// Any JSON, at most 64 KiB written compactly.
+        pub value: serde_json::Value,
+    }
+}
