@@ -1,6 +1,7 @@
 //! The end-to-end suite: one binary, so the Postgres cluster is started once per run.
 
 mod auth;
+mod browser;
 mod bank;
 mod chat;
 mod cli;

@@ -897,6 +897,41 @@ pub fn chromium() -> Option<&'static str> {
     found
 }
 
+/// The browser package's folder (`shared/client`) when Node and its npm packages are there
+/// (`npm ci` in it; `.ci/run` does). CI must have them: without, a browser test fails under CI
+/// and is skipped elsewhere (`None`, with a note).
+pub fn browser_package() -> Option<PathBuf> {
+    let package = workspace_root().join("shared/client");
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let installed = package.join("node_modules/playwright-core").is_dir()
+        && package.join("node_modules/rxdb").is_dir();
+    if node && installed {
+        return Some(package);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have node and the browser package's npm packages (npm ci in shared/client)"
+    );
+    eprintln!("skipped: no node, or no `npm ci` in shared/client");
+    None
+}
+
+/// Serves `app`'s gateway on a port of this machine, as `cargo run` does; returns its base URL
+/// (`http://127.0.0.1:<port>`).
+pub async fn serve(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let router = local_gateway::gateway::router(app.state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
 /// Runs the dispatcher until nothing is queued (panics after 20 runs).
 pub async fn drain(app: &TestApp) {
     for _ in 0..20 {

@@ -5,7 +5,7 @@ use axum::Router;
 use shared::AppState;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::docs;
+use crate::{desk, docs};
 
 /// Every function's routes with their descriptions, merged.
 fn api() -> OpenApiRouter<AppState> {
@@ -29,10 +29,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Every function's routes, merged, plus the document and its viewer, with the common layers
-/// once on the outside, and CORS answered as the deployed API answers it.
+/// once on the outside, and CORS answered as the deployed API answers it; and the desk page.
 pub fn router(state: AppState) -> Router {
     let cors = shared::http::cors(&state.config.allowed_origins);
     let (routes, document) = api().split_for_parts();
-    let routes = routes.merge(docs::routes(&shared::http::openapi::complete(document)));
+    let routes = routes
+        .merge(docs::routes(&shared::http::openapi::complete(document)))
+        .merge(desk::routes());
     shared::http::with_common_layers(routes.with_state(state)).layer(cors)
 }

@@ -8,7 +8,8 @@
 //!   under `.local/s3` when `S3_ENDPOINT` is unset (the platform reaches it through aws-sdk-s3
 //!   over HTTP, as it would AWS); the migrations and the local secrets.
 //! - [`gateway`]: every function's routes on one port, under the same paths as the deployed API,
-//!   with [`docs`] (the OpenAPI document at `/api/openapi.json`, Swagger UI at `/api/docs`);
+//!   with [`docs`] (the OpenAPI document at `/api/openapi.json`, Swagger UI at `/api/docs`) and
+//!   [`desk`] (the registration desk page at `/desk`, built on the browser sync package);
 //!   [`schedules`]: timers standing in for the production EventBridge schedules.
 //! - [`samples`]: the samples in `events/` made runnable (`cargo run -- sample <file>`), with
 //!   [`pdfs`] for the handout they need.
@@ -16,6 +17,7 @@
 //! The end-to-end tests reuse [`postgres`] and [`s3`] to start their own throwaway servers.
 
 pub mod cli;
+pub mod desk;
 pub mod docs;
 pub mod gateway;
 pub mod pdfs;

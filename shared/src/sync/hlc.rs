@@ -281,4 +281,44 @@ mod tests {
             "old clocks are offline devices"
         );
     }
+
+    /// The vectors the browser package's clock (`shared/client/src/hlc.ts`) passes too, so both
+    /// sides read, order and advance clocks alike.
+    #[test]
+    fn the_shared_vectors_pass() {
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("../../client/test/hlc-vectors.json")).unwrap();
+        for case in vectors["parse"].as_array().unwrap() {
+            let raw = case["raw"].as_str().unwrap();
+            let read: Hlc = raw.parse().unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(read.wall_ms(), case["wall_ms"].as_u64().unwrap(), "{raw}");
+            assert_eq!(u64::from(read.counter), case["counter"].as_u64().unwrap(), "{raw}");
+            assert_eq!(read.node(), case["node"].as_str().unwrap(), "{raw}");
+            assert_eq!(read.to_string(), raw);
+        }
+        for raw in vectors["invalid"].as_array().unwrap() {
+            let raw = raw.as_str().unwrap();
+            assert!(raw.parse::<Hlc>().is_err(), "{raw:?} was read");
+        }
+        let ordered: Vec<Hlc> = vectors["ordered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|raw| raw.as_str().unwrap().parse().unwrap())
+            .collect();
+        assert!(ordered.windows(2).all(|w| w[0] < w[1]), "{ordered:?}");
+        for case in vectors["clocks"].as_array().unwrap() {
+            let mut clock = Clock::new(case["node"].as_str().unwrap()).unwrap();
+            for step in case["steps"].as_array().unwrap() {
+                let next = match step.get("tick") {
+                    Some(now) => clock.tick(now.as_u64().unwrap()),
+                    None => clock.observe(
+                        &step["observe"].as_str().unwrap().parse().unwrap(),
+                        step["now"].as_u64().unwrap(),
+                    ),
+                };
+                assert_eq!(next.to_string(), step["expect"].as_str().unwrap(), "{step}");
+            }
+        }
+    }
 }
