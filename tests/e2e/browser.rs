@@ -23,13 +23,11 @@ async fn desks_work_offline_and_live_in_a_real_browser() {
         .student
         .post_json("/api/tests/PRE", &answers(&paper, &classroom.bank, 6))
         .await;
-    let tutor = app
-        .tutor(&classroom.admin, &[&classroom.masterclass])
-        .await;
+    let tutor = app.tutor(&classroom.admin, &[&classroom.masterclass]).await;
     let base = e2e_tests::serve(&app).await;
     let setup = json!({
         "base": base,
-        "chromium": which(chromium),
+        "chromium": e2e_tests::which(chromium),
         "tutor": {"email": tutor.email, "password": PASSWORD, "id": tutor.id},
         "admin": {"token": classroom.admin.token},
         "masterclass": classroom.masterclass,
@@ -53,7 +51,10 @@ async fn desks_work_offline_and_live_in_a_real_browser() {
         last = line;
     }
     let status = script.wait().await.unwrap();
-    assert!(status.success(), "the browser checks failed ({status}): see above");
+    assert!(
+        status.success(),
+        "the browser checks failed ({status}): see above"
+    );
     let report: Value = serde_json::from_str(&last).expect("the script ends with its report");
 
     let db = app.db().await;
@@ -89,11 +90,39 @@ async fn desks_work_offline_and_live_in_a_real_browser() {
     println!("timings: {}", report["timings"]);
 }
 
-/// The browser's full path (Playwright wants one).
-fn which(binary: &str) -> String {
-    let found = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {binary}")])
-        .output()
-        .expect("sh runs");
-    String::from_utf8_lossy(&found.stdout).trim().to_owned()
+/// The package's own checks, run where the suite runs: its generated files match the OpenAPI
+/// document, its committed build (which the gateway serves at `/desk`) matches its sources, it
+/// type-checks, and its unit tests pass (the clock against the vectors the Rust clock passes).
+#[tokio::test]
+async fn the_browser_package_is_current_and_its_unit_tests_pass() {
+    let Some(package) = e2e_tests::browser_package() else {
+        return;
+    };
+    for (what, program, args) in [
+        (
+            "generated from the OpenAPI document",
+            "node",
+            &["scripts/generate.mjs", "--check"][..],
+        ),
+        ("built", "node", &["build.mjs", "--check"][..]),
+        (
+            "type-checked",
+            "node",
+            &["node_modules/typescript/bin/tsc", "--noEmit", "-p", "."][..],
+        ),
+        ("unit-tested", "node", &["--test", "build/"][..]),
+    ] {
+        let output = tokio::process::Command::new(program)
+            .args(args)
+            .current_dir(&package)
+            .output()
+            .await
+            .expect("node runs");
+        assert!(
+            output.status.success(),
+            "shared/client is not {what}:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }

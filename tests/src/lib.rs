@@ -897,6 +897,15 @@ pub fn chromium() -> Option<&'static str> {
     found
 }
 
+/// The full path of `binary` on this machine's `PATH` (Playwright wants one for the browser).
+pub fn which(binary: &str) -> String {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {binary}")])
+        .output()
+        .expect("sh runs");
+    String::from_utf8_lossy(&found.stdout).trim().to_owned()
+}
+
 /// The browser package's folder (`shared/client`) when Node and its npm packages are there
 /// (`npm ci` in it; `.ci/run` does). CI must have them: without, a browser test fails under CI
 /// and is skipped elsewhere (`None`, with a note).
