@@ -1,8 +1,8 @@
 //! The end-to-end suite: one binary, so the Postgres cluster is started once per run.
 
 mod auth;
-mod browser;
 mod bank;
+mod browser;
 mod chat;
 mod cli;
 mod contract;

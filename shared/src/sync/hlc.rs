@@ -292,7 +292,11 @@ mod tests {
             let raw = case["raw"].as_str().unwrap();
             let read: Hlc = raw.parse().unwrap_or_else(|e| panic!("{raw}: {e}"));
             assert_eq!(read.wall_ms(), case["wall_ms"].as_u64().unwrap(), "{raw}");
-            assert_eq!(u64::from(read.counter), case["counter"].as_u64().unwrap(), "{raw}");
+            assert_eq!(
+                u64::from(read.counter),
+                case["counter"].as_u64().unwrap(),
+                "{raw}"
+            );
             assert_eq!(read.node(), case["node"].as_str().unwrap(), "{raw}");
             assert_eq!(read.to_string(), raw);
         }
