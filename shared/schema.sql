@@ -525,7 +525,8 @@ CREATE FUNCTION public.live_connect(p_id text, p_endpoint text, p_staff uuid, p_
     values (p_id, p_endpoint, p_staff, p_inscription, p_profile, p_masterclass)
     on conflict (id) do update set endpoint = excluded.endpoint, staff_id = excluded.staff_id,
         inscription_id = excluded.inscription_id, profile_id = excluded.profile_id,
-        masterclass_id = excluded.masterclass_id, connected_at = now(), seen_at = now()
+        masterclass_id = excluded.masterclass_id, horizon = excluded.horizon,
+        connected_at = now(), seen_at = now()
 $$;
 
 ALTER FUNCTION public.live_connect(p_id text, p_endpoint text, p_staff uuid, p_inscription uuid, p_profile uuid, p_masterclass uuid) OWNER TO masterclass_definer;
@@ -547,11 +548,15 @@ CREATE FUNCTION public.live_drain(p_endpoint text, p_limit integer) RETURNS TABL
     with taken as (
         delete from live_changes where id in (
             select id from live_changes order by id limit p_limit for update skip locked)
-        returning collection, masterclass_id, subject, public
+        returning collection, masterclass_id, subject, public, xid
     ),
-    changes as (select distinct collection, masterclass_id, subject, public from taken),
+    changes as (
+        select collection, masterclass_id, subject, bool_or(public) as public, max(xid) as xid
+        from taken group by collection, masterclass_id, subject
+    ),
     callers as (
-        select c.id, c.endpoint, s.role, c.staff_id, c.inscription_id, c.profile_id, c.masterclass_id
+        select c.id, c.endpoint, c.horizon, s.role, c.staff_id, c.inscription_id, c.profile_id,
+               c.masterclass_id
         from live_connections c
         left join staff_users s on s.id = c.staff_id and s.active
         left join inscriptions i on i.id = c.inscription_id and i.deleted_at is null
@@ -559,7 +564,7 @@ CREATE FUNCTION public.live_drain(p_endpoint text, p_limit integer) RETURNS TABL
     ),
     routed as (
         select c.id, c.endpoint, ch.collection
-        from callers c join changes ch on case ch.collection
+        from callers c join changes ch on ch.xid >= c.horizon and case ch.collection
             when 'masterclasses' then c.role = 'admin' or ch.public
                 or c.masterclass_id = ch.masterclass_id
                 or (c.role = 'tuteur' and exists (select 1 from masterclass_tutors t
@@ -574,7 +579,8 @@ CREATE FUNCTION public.live_drain(p_endpoint text, p_limit integer) RETURNS TABL
             else false end
         union
         select c.id, c.endpoint, each_one.collection
-        from callers c join changes ch on ch.collection = 'assignment' and ch.subject = c.staff_id
+        from callers c join changes ch on ch.xid >= c.horizon
+            and ch.collection = 'assignment' and ch.subject = c.staff_id
         cross join unnest(array['documents', 'inscriptions', 'masterclasses', 'questions']) as each_one (collection)
     ),
     -- (A data-modifying part of a statement runs whether or not the rest reads it.)
@@ -1429,6 +1435,7 @@ CREATE TABLE public.live_changes (
     masterclass_id uuid,
     subject uuid,
     public boolean DEFAULT false NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT live_changes_collection CHECK ((collection = ANY (ARRAY['masterclasses'::text, 'inscriptions'::text, 'questions'::text, 'documents'::text, 'assignment'::text])))
 );
@@ -1453,6 +1460,7 @@ CREATE TABLE public.live_connections (
     inscription_id uuid,
     profile_id uuid,
     masterclass_id uuid,
+    horizon xid8 DEFAULT pg_snapshot_xmin(pg_current_snapshot()) NOT NULL,
     connected_at timestamp with time zone DEFAULT now() NOT NULL,
     seen_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT live_connections_caller CHECK ((((staff_id IS NOT NULL) AND (inscription_id IS NULL) AND (profile_id IS NULL) AND (masterclass_id IS NULL)) OR ((staff_id IS NULL) AND (inscription_id IS NOT NULL) AND (profile_id IS NOT NULL) AND (masterclass_id IS NOT NULL))))

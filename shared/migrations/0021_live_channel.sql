@@ -23,6 +23,9 @@ create table live_connections (
     inscription_id uuid,
     profile_id     uuid,
     masterclass_id uuid,
+    -- every transaction below this id had ended when the connection was recorded: what they
+    -- changed, the browser's pull on connecting sees, so their changes poke nobody here
+    horizon        xid8 not null default pg_snapshot_xmin(pg_current_snapshot()),
     connected_at   timestamptz not null default now(),
     -- last sign of life (a local gateway refreshes its own; API Gateway ends a connection after
     -- 2 hours whatever happens)
@@ -44,6 +47,8 @@ create table live_changes (
     subject        uuid,
     -- masterclasses: published before or after the change (seen by everyone signed in)
     public         boolean not null default false,
+    -- the writing transaction
+    xid            xid8 not null default pg_current_xact_id(),
     created_at     timestamptz not null default now(),
     constraint live_changes_collection check (collection in
         ('masterclasses', 'inscriptions', 'questions', 'documents', 'assignment'))
@@ -194,7 +199,8 @@ language sql volatile security definer set search_path = public as $$
     values (p_id, p_endpoint, p_staff, p_inscription, p_profile, p_masterclass)
     on conflict (id) do update set endpoint = excluded.endpoint, staff_id = excluded.staff_id,
         inscription_id = excluded.inscription_id, profile_id = excluded.profile_id,
-        masterclass_id = excluded.masterclass_id, connected_at = now(), seen_at = now()
+        masterclass_id = excluded.masterclass_id, horizon = excluded.horizon,
+        connected_at = now(), seen_at = now()
 $$;
 
 -- Connections closed, or found gone (API Gateway's 410); their pending pokes go with them.
@@ -216,8 +222,10 @@ $$;
 -- deleted by the drain that hands it out, so two drains at once never send one twice, and one
 -- running beside a write leaves its changes for the next (they are not visible before commit).
 --
--- Who sees what, as the pull's row-level security decides it, judged now (the account's
--- current role, active accounts and live inscriptions only):
+-- A connection hears only of transactions that had not ended when it was recorded (the pull a
+-- browser makes on connecting sees the others). Who sees what, as the pull's row-level security
+-- decides it, judged now (the account's current role, active accounts and live inscriptions
+-- only):
 -- - masterclasses: an admin; everyone, for one that is or was published; its tutors; its
 --   students;
 -- - inscriptions: an admin, the masterclass's tutors, the student of that inscription;
@@ -230,11 +238,15 @@ language sql volatile security definer set search_path = public as $$
     with taken as (
         delete from live_changes where id in (
             select id from live_changes order by id limit p_limit for update skip locked)
-        returning collection, masterclass_id, subject, public
+        returning collection, masterclass_id, subject, public, xid
     ),
-    changes as (select distinct collection, masterclass_id, subject, public from taken),
+    changes as (
+        select collection, masterclass_id, subject, bool_or(public) as public, max(xid) as xid
+        from taken group by collection, masterclass_id, subject
+    ),
     callers as (
-        select c.id, c.endpoint, s.role, c.staff_id, c.inscription_id, c.profile_id, c.masterclass_id
+        select c.id, c.endpoint, c.horizon, s.role, c.staff_id, c.inscription_id, c.profile_id,
+               c.masterclass_id
         from live_connections c
         left join staff_users s on s.id = c.staff_id and s.active
         left join inscriptions i on i.id = c.inscription_id and i.deleted_at is null
@@ -242,7 +254,7 @@ language sql volatile security definer set search_path = public as $$
     ),
     routed as (
         select c.id, c.endpoint, ch.collection
-        from callers c join changes ch on case ch.collection
+        from callers c join changes ch on ch.xid >= c.horizon and case ch.collection
             when 'masterclasses' then c.role = 'admin' or ch.public
                 or c.masterclass_id = ch.masterclass_id
                 or (c.role = 'tuteur' and exists (select 1 from masterclass_tutors t
@@ -257,7 +269,8 @@ language sql volatile security definer set search_path = public as $$
             else false end
         union
         select c.id, c.endpoint, each_one.collection
-        from callers c join changes ch on ch.collection = 'assignment' and ch.subject = c.staff_id
+        from callers c join changes ch on ch.xid >= c.horizon
+            and ch.collection = 'assignment' and ch.subject = c.staff_id
         cross join unnest(array['documents', 'inscriptions', 'masterclasses', 'questions']) as each_one (collection)
     ),
     -- (A data-modifying part of a statement runs whether or not the rest reads it.)
