@@ -8,7 +8,8 @@
 //!   under `.local/s3` when `S3_ENDPOINT` is unset (the platform reaches it through aws-sdk-s3
 //!   over HTTP, as it would AWS); the migrations and the local secrets.
 //! - [`gateway`]: every function's routes on one port, under the same paths as the deployed API,
-//!   with [`docs`] (the OpenAPI document at `/api/openapi.json`, Swagger UI at `/api/docs`);
+//!   with [`docs`] (the OpenAPI document at `/api/openapi.json`, Swagger UI at `/api/docs`) and
+//!   [`live`] (the live channel's WebSocket at `/api/sync/stream`, and the hub that pokes it);
 //!   [`schedules`]: timers standing in for the production EventBridge schedules.
 //! - [`samples`]: the samples in `events/` made runnable (`cargo run -- sample <file>`), with
 //!   [`pdfs`] for the handout they need.
@@ -18,6 +19,7 @@
 pub mod cli;
 pub mod docs;
 pub mod gateway;
+pub mod live;
 pub mod pdfs;
 pub mod postgres;
 pub mod s3;
