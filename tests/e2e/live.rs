@@ -99,7 +99,10 @@ async fn a_staff_route_write_pokes_the_masterclass_staff_and_the_student_it_conc
     // Assert
     assert_eq!(marked.status, StatusCode::OK);
     assert_eq!(poked(&mut tutors, "the tutor").await, only("inscriptions"));
-    assert_eq!(poked(&mut students, "the student").await, only("inscriptions"));
+    assert_eq!(
+        poked(&mut students, "the student").await,
+        only("inscriptions")
+    );
     classmates.silent(QUIET).await;
 }
 
@@ -215,7 +218,10 @@ async fn a_ticket_is_for_signed_in_browsers_and_a_bad_or_expired_one_is_refused_
         live::Listener::Staff { id: admin.id },
         time::OffsetDateTime::now_utc() - time::Duration::seconds(1),
     );
-    let cursor_key_ticket = app.state.cursors.seal(&json!({"l": {"k": "staff", "id": admin.id}, "e": i64::MAX}));
+    let cursor_key_ticket = app
+        .state
+        .cursors
+        .seal(&json!({"l": {"k": "staff", "id": admin.id}, "e": i64::MAX}));
     let peer = admin
         .post_json("/api/sync/peers", &json!({"name": "Salle 3"}))
         .await
@@ -239,9 +245,14 @@ async fn a_ticket_is_for_signed_in_browsers_and_a_bad_or_expired_one_is_refused_
     ] {
         refused.push(LiveSocket::connect(&url).await.err());
     }
-    let plain_get = reqwest::get(ticket["url"].as_str().unwrap().replacen("ws://", "http://", 1))
-        .await
-        .unwrap();
+    let plain_get = reqwest::get(
+        ticket["url"]
+            .as_str()
+            .unwrap()
+            .replacen("ws://", "http://", 1),
+    )
+    .await
+    .unwrap();
 
     // Assert
     let url = ticket["url"].as_str().unwrap();
@@ -255,16 +266,26 @@ async fn a_ticket_is_for_signed_in_browsers_and_a_bad_or_expired_one_is_refused_
     )
     .unwrap();
     let life = expires - time::OffsetDateTime::now_utc();
-    assert!(life > time::Duration::seconds(50) && life <= time::Duration::seconds(60), "{life}");
+    assert!(
+        life > time::Duration::seconds(50) && life <= time::Duration::seconds(60),
+        "{life}"
+    );
     anonymous.assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
     as_peer.assert_problem(StatusCode::FORBIDDEN, "forbidden");
     for refusal in refused {
         let (status, content_type, body) = refusal.expect("refused");
         assert_eq!(status, 401, "{body}");
         assert_eq!(content_type, "application/problem+json");
-        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["code"], "unauthorized");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["code"],
+            "unauthorized"
+        );
     }
-    assert_eq!(plain_get.status(), 400, "a valid ticket without a handshake");
+    assert_eq!(
+        plain_get.status(),
+        400,
+        "a valid ticket without a handshake"
+    );
     assert_eq!(app.count("live_connections").await, 0, "nothing recorded");
 }
 
@@ -276,7 +297,11 @@ async fn a_dropped_connection_is_forgotten_and_the_browser_reconnects_with_a_new
     let masterclass = app.masterclass(&admin, "Atelier", false).await;
     let served = Served::start(&app).await;
     let first = served.open(&admin.token).await;
-    assert_eq!(app.count("live_connections").await, 1, "recorded before it opened");
+    assert_eq!(
+        app.count("live_connections").await,
+        1,
+        "recorded before it opened"
+    );
 
     // Act: the tab closes, then a new one opens with a new ticket.
     first.close().await;
@@ -286,7 +311,10 @@ async fn a_dropped_connection_is_forgotten_and_the_browser_reconnects_with_a_new
 
     // Assert
     assert!(forgotten, "a closed socket's row is removed");
-    assert_eq!(poked(&mut second, "the new socket").await, only("questions"));
+    assert_eq!(
+        poked(&mut second, "the new socket").await,
+        only("questions")
+    );
     assert_eq!(app.count("live_connections").await, 1);
 }
 
@@ -311,12 +339,11 @@ async fn behind_pgbouncer_a_job_s_write_still_pokes_within_a_second() {
     // a LISTEN is not kept: the hub's polling has to find the change.
     let server = TestApp::shared_server();
     let server_port: u16 = server.rsplit_once(':').unwrap().1.parse().unwrap();
-    let bouncer = tokio::task::spawn_blocking(move || {
-        e2e_tests::pgbouncer::PgBouncer::start(server_port, 2)
-    })
-    .await
-    .unwrap()
-    .expect("starting pgbouncer");
+    let bouncer =
+        tokio::task::spawn_blocking(move || e2e_tests::pgbouncer::PgBouncer::start(server_port, 2))
+            .await
+            .unwrap()
+            .expect("starting pgbouncer");
     let app = TestApp::spawn_on(
         server,
         Some(e2e_tests::template_name()),
@@ -382,7 +409,10 @@ fn disconnect_event(connection_id: &str) -> Value {
 /// The ticket alone, out of a ticket route's answer.
 fn ticket_of(answer: &Value) -> String {
     let url = answer["url"].as_str().unwrap();
-    assert!(url.starts_with("wss://live.example.org/live?ticket="), "{url}");
+    assert!(
+        url.starts_with("wss://live.example.org/live?ticket="),
+        "{url}"
+    );
     url.split_once("?ticket=").unwrap().1.to_owned()
 }
 
@@ -410,8 +440,14 @@ async fn api_gateway_connections_get_the_pokes_their_callers_may_see_and_a_gone_
         ("JWT_SECRET", e2e_tests::JWT_SECRET.to_owned()),
         ("RUN_MIGRATIONS", "false".to_owned()),
         ("S3_ENDPOINT", app.s3.endpoint()),
-        ("S3_ACCESS_KEY_ID", local_gateway::s3::LOCAL_ACCESS_KEY.into()),
-        ("S3_SECRET_ACCESS_KEY", local_gateway::s3::LOCAL_SECRET_KEY.into()),
+        (
+            "S3_ACCESS_KEY_ID",
+            local_gateway::s3::LOCAL_ACCESS_KEY.into(),
+        ),
+        (
+            "S3_SECRET_ACCESS_KEY",
+            local_gateway::s3::LOCAL_SECRET_KEY.into(),
+        ),
     ];
     let mut function = Runtime::start(&binary, "sync-live", &function_env)
         .await
@@ -426,7 +462,9 @@ async fn api_gateway_connections_get_the_pokes_their_callers_may_see_and_a_gone_
     };
     let mut tickets = Vec::new();
     for caller in [&admin.http, &tutor.http, &other.http, &student.http] {
-        let answer = caller.post_json("/api/sync/stream/ticket", &Value::Null).await;
+        let answer = caller
+            .post_json("/api/sync/stream/ticket", &Value::Null)
+            .await;
         tickets.push(ticket_of(&answer.value()));
     }
     let expired = live::seal_ticket(
@@ -470,10 +508,18 @@ async fn api_gateway_connections_get_the_pokes_their_callers_may_see_and_a_gone_
     to.sort();
     assert_eq!(to, ["admin=", "student=", "tutor="], "{delivered:?}");
     for (_, body) in &delivered {
-        assert_eq!(body, r#"{"type":"sync.poke","collections":["inscriptions"]}"#);
+        assert_eq!(
+            body,
+            r#"{"type":"sync.poke","collections":["inscriptions"]}"#
+        );
     }
     assert!(fake.posted().contains(&"tutor-closed-tab=".to_owned()));
-    assert!(!fake.posted().iter().any(|id| id == "other-tutor=" || id == "left="));
+    assert!(
+        !fake
+            .posted()
+            .iter()
+            .any(|id| id == "other-tutor=" || id == "left=")
+    );
     assert_eq!(fake.unsigned(), 0, "every post signed for execute-api");
     let mut remaining: Vec<String> = app
         .db()
@@ -500,10 +546,21 @@ async fn api_gateway_connections_get_the_pokes_their_callers_may_see_and_a_gone_
         )
         .await
         .unwrap();
-    let report = dispatcher::run(&app.state, time::OffsetDateTime::now_utc() + time::Duration::seconds(20))
-        .await
-        .unwrap();
-    let mut leftovers: Vec<String> = fake.take_delivered().into_iter().map(|(id, _)| id).collect();
+    let report = dispatcher::run(
+        &app.state,
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(20),
+    )
+    .await
+    .unwrap();
+    let mut leftovers: Vec<String> = fake
+        .take_delivered()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     leftovers.sort();
-    assert_eq!(leftovers, ["admin=", "other-tutor="], "a draft: its staff only; {report}");
+    assert_eq!(
+        leftovers,
+        ["admin=", "other-tutor="],
+        "a draft: its staff only; {report}"
+    );
 }

@@ -100,7 +100,10 @@ impl FakeApiGateway {
         vec![
             ("LIVE_MANAGEMENT_URL", self.url.clone()),
             ("LIVE_MANAGEMENT_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
-            ("LIVE_MANAGEMENT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.into()),
+            (
+                "LIVE_MANAGEMENT_SECRET_ACCESS_KEY",
+                SECRET_ACCESS_KEY.into(),
+            ),
         ]
     }
 

@@ -108,12 +108,18 @@ impl LiveSocket {
         let deadline = start + within;
         loop {
             let left = deadline.checked_duration_since(Instant::now())?;
-            let message = tokio::time::timeout(left, self.socket.next()).await.ok()??;
+            let message = tokio::time::timeout(left, self.socket.next())
+                .await
+                .ok()??;
             match message.expect("the live channel stays readable") {
                 Message::Text(text) => {
                     let poke: Value = serde_json::from_str(&text).expect("a poke is JSON");
                     assert_eq!(poke["type"], "sync.poke", "{poke}");
-                    assert_eq!(poke.as_object().unwrap().len(), 2, "collections only: {poke}");
+                    assert_eq!(
+                        poke.as_object().unwrap().len(),
+                        2,
+                        "collections only: {poke}"
+                    );
                     let collections = poke["collections"]
                         .as_array()
                         .expect("collections")

@@ -209,7 +209,11 @@ async fn stream_ticket(
     Member(caller): Member,
     origin: Origin,
 ) -> Result<Json<StreamTicket>> {
-    Ok(Json(live::ticket(&state, &caller, &origin.url(live::PATH))?))
+    Ok(Json(live::ticket(
+        &state,
+        &caller,
+        &origin.url(live::PATH),
+    )?))
 }
 
 /// The function's routes, without the common layers (the caller adds them once).

@@ -127,7 +127,8 @@ impl Hub {
             .insert(id.clone(), sender);
         self.start();
         let (mut sink, mut incoming) = socket.split();
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         loop {
             tokio::select! {
                 poke = pokes.recv() => match poke {

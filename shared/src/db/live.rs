@@ -58,7 +58,9 @@ pub async fn disconnect(db: &impl Db, ids: &[String]) -> Result<i64> {
 pub async fn seen(db: &impl Db, endpoint: &str) -> Result<()> {
     db.exec("select live_seen($1)", &[p(&endpoint)])
         .await
-        .map_err(failed(format!("refreshing the live connections of {endpoint}")))?;
+        .map_err(failed(format!(
+            "refreshing the live connections of {endpoint}"
+        )))?;
     Ok(())
 }
 
@@ -148,10 +150,8 @@ pub async fn listen(url: &Secret, config: &DatabaseConfig) -> anyhow::Result<Not
 }
 
 /// Drives `connection`, passing each notification on, until it or the receiver ends.
-async fn forward<S, T>(
-    mut connection: tokio_postgres::Connection<S, T>,
-    sender: mpsc::Sender<()>,
-) where
+async fn forward<S, T>(mut connection: tokio_postgres::Connection<S, T>, sender: mpsc::Sender<()>)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {

@@ -149,7 +149,10 @@ pub fn ticket(state: &AppState, caller: &Caller, here: &str) -> Result<StreamTic
         None => here
             .strip_prefix("https://")
             .map(|rest| format!("wss://{rest}"))
-            .or_else(|| here.strip_prefix("http://").map(|rest| format!("ws://{rest}")))
+            .or_else(|| {
+                here.strip_prefix("http://")
+                    .map(|rest| format!("ws://{rest}"))
+            })
             .unwrap_or_else(|| here.to_owned()),
     };
     Ok(StreamTicket {
@@ -374,7 +377,11 @@ mod tests {
         assert_eq!(open_ticket(&key, &ticket, now + TICKET_LIFETIME), None);
         assert!(!ticket.contains(&Uuid::from_u128(7).to_string()));
         let cursors = CursorKey::derive(b"a secret of at least thirty-two bytes");
-        assert_eq!(open_ticket(&cursors, &ticket, now), None, "a key of its own");
+        assert_eq!(
+            open_ticket(&cursors, &ticket, now),
+            None,
+            "a key of its own"
+        );
         let mut altered = ticket.into_bytes();
         let last = altered.len() - 1;
         altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
