@@ -625,6 +625,9 @@ CREATE FUNCTION public.live_record_assignments() RETURNS trigger
     SET search_path TO 'public'
     AS $$
 begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
     if tg_op in ('INSERT', 'UPDATE') then
         insert into live_changes (collection, masterclass_id, subject)
         select distinct 'assignment', masterclass_id, tutor_id from new_rows;
@@ -644,6 +647,9 @@ CREATE FUNCTION public.live_record_documents() RETURNS trigger
     SET search_path TO 'public'
     AS $$
 begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
     if tg_op in ('INSERT', 'UPDATE') then
         insert into live_changes (collection, subject)
         select distinct 'documents', owner_id from new_rows;
@@ -662,6 +668,9 @@ CREATE FUNCTION public.live_record_inscriptions() RETURNS trigger
     SET search_path TO 'public'
     AS $$
 begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
     if tg_op in ('INSERT', 'UPDATE') then
         insert into live_changes (collection, masterclass_id, subject)
         select distinct 'inscriptions', masterclass_id, id from new_rows;
@@ -680,6 +689,9 @@ CREATE FUNCTION public.live_record_masterclasses() RETURNS trigger
     SET search_path TO 'public'
     AS $$
 begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
     if tg_op = 'INSERT' then
         insert into live_changes (collection, masterclass_id, public)
         select 'masterclasses', id, bool_or(published) from new_rows group by id;
@@ -703,6 +715,9 @@ CREATE FUNCTION public.live_record_questions() RETURNS trigger
     SET search_path TO 'public'
     AS $$
 begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
     if tg_op in ('INSERT', 'UPDATE') then
         insert into live_changes (collection, masterclass_id)
         select distinct 'questions', masterclass_id from new_rows;

@@ -83,10 +83,14 @@ create policy live_pokes_definer on live_pokes to masterclass_definer
     using (true) with check (true);
 
 -- The recording triggers: one function per table (each knows its columns), fired once per
--- statement with the statement's rows as transition tables.
+-- statement with the statement's rows as transition tables. A restore records nothing (it
+-- brings the backup's own rows of these tables).
 create function live_record_masterclasses() returns trigger
 language plpgsql security definer set search_path = public as $$
 begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
     if tg_op = 'INSERT' then
         insert into live_changes (collection, masterclass_id, public)
         select 'masterclasses', id, bool_or(published) from new_rows group by id;
@@ -106,6 +110,9 @@ end $$;
 create function live_record_inscriptions() returns trigger
 language plpgsql security definer set search_path = public as $$
 begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
     if tg_op in ('INSERT', 'UPDATE') then
         insert into live_changes (collection, masterclass_id, subject)
         select distinct 'inscriptions', masterclass_id, id from new_rows;
@@ -120,6 +127,9 @@ end $$;
 create function live_record_questions() returns trigger
 language plpgsql security definer set search_path = public as $$
 begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
     if tg_op in ('INSERT', 'UPDATE') then
         insert into live_changes (collection, masterclass_id)
         select distinct 'questions', masterclass_id from new_rows;
@@ -134,6 +144,9 @@ end $$;
 create function live_record_documents() returns trigger
 language plpgsql security definer set search_path = public as $$
 begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
     if tg_op in ('INSERT', 'UPDATE') then
         insert into live_changes (collection, subject)
         select distinct 'documents', owner_id from new_rows;
@@ -148,6 +161,9 @@ end $$;
 create function live_record_assignments() returns trigger
 language plpgsql security definer set search_path = public as $$
 begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
     if tg_op in ('INSERT', 'UPDATE') then
         insert into live_changes (collection, masterclass_id, subject)
         select distinct 'assignment', masterclass_id, tutor_id from new_rows;
