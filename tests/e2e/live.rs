@@ -563,4 +563,32 @@ async fn api_gateway_connections_get_the_pokes_their_callers_may_see_and_a_gone_
         ["admin=", "other-tutor="],
         "a draft: its staff only; {report}"
     );
+
+    // API Gateway failing (a 500, not a 410) costs that poke, never the write, nor the
+    // connection.
+    fake.fail("admin=");
+    let renamed = admin
+        .patch_json(
+            &format!("/api/masterclasses/{theirs}"),
+            &json!({"title": "Celle d'un autre, encore"}),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    let delivered: Vec<String> = fake
+        .take_delivered()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(delivered, ["other-tutor="]);
+    let kept: i64 = app
+        .db()
+        .await
+        .query_one(
+            "select count(*) from live_connections where id = 'admin='",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 1, "a failed post keeps the connection");
 }

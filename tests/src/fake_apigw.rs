@@ -2,7 +2,7 @@
 //! format: `POST /<stage>/@connections/{connectionId}` with the message as the raw body, signed
 //! with SigV4 for `execute-api`; 200 with an empty body when delivered, and 410 with
 //! `x-amzn-ErrorType: GoneException` for a connection the test marked gone (as API Gateway
-//! answers for a closed one).
+//! answers for a closed one), and 500 `InternalServerErrorException` for one it marked failing.
 
 use std::{
     collections::HashSet,
@@ -28,6 +28,7 @@ pub const SECRET_ACCESS_KEY: &str = "fake-apigw-secret";
 #[derive(Default)]
 struct Inner {
     gone: HashSet<String>,
+    failing: HashSet<String>,
     /// Delivered posts: (connection id, body).
     delivered: Vec<(String, String)>,
     /// Every post, delivered or not: connection ids in order.
@@ -72,6 +73,17 @@ async fn post_to_connection(
         )
             .into_response();
     }
+    if inner.failing.contains(&id) {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [
+                ("x-amzn-errortype", "InternalServerErrorException"),
+                ("content-type", "application/json"),
+            ],
+            r#"{"message":"Internal server error"}"#,
+        )
+            .into_response();
+    }
     inner
         .delivered
         .push((id, String::from_utf8_lossy(&body).into_owned()));
@@ -110,6 +122,11 @@ impl FakeApiGateway {
     /// From now on, posts to `id` answer 410 Gone.
     pub fn close(&self, id: &str) {
         self.inner.lock().unwrap().gone.insert(id.to_owned());
+    }
+
+    /// From now on, posts to `id` answer 500 (API Gateway failing, not the connection).
+    pub fn fail(&self, id: &str) {
+        self.inner.lock().unwrap().failing.insert(id.to_owned());
     }
 
     /// Takes the delivered posts so far: (connection id, body), in order.

@@ -49,6 +49,9 @@ pub const POLL_EVERY: Duration = Duration::from_millis(500);
 /// How often the hub marks its sockets as still open.
 const SEEN_EVERY: Duration = Duration::from_secs(60);
 
+/// How long the hub waits before it tries `LISTEN` again after a failure (it polls meanwhile).
+const LISTEN_RETRY: Duration = Duration::from_secs(30);
+
 /// Changes one drain takes at most.
 const DRAIN_BATCH: i32 = 1000;
 
@@ -162,11 +165,13 @@ async fn run(hub: Weak<Hub>) {
         return;
     };
     let mut notifications: Option<db::live::Notifications> = None;
+    let mut listen_at = tokio::time::Instant::now();
     let mut poll = tokio::time::interval(POLL_EVERY);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = tokio::time::interval(SEEN_EVERY);
     loop {
-        if notifications.is_none() {
+        if notifications.is_none() && tokio::time::Instant::now() >= listen_at {
+            listen_at = tokio::time::Instant::now() + LISTEN_RETRY;
             notifications = db::live::listen(&state.config.database.url, &state.config.database)
                 .await
                 .inspect_err(|e| tracing::warn!(error = %format!("{e:#}"), "not listening for live changes; polling"))
