@@ -65,7 +65,7 @@ const DRAIN_BATCH: i32 = 1000;
 const DRAIN_ROUNDS: usize = 10;
 
 /// Posts to API Gateway in flight at once.
-const CONCURRENT_POSTS: usize = 16;
+const CONCURRENT_POSTS: usize = 32;
 
 /// Changes and kept pokes nobody drained are dropped after this.
 pub const UNDRAINED_AFTER: Duration = Duration::from_secs(10 * 60);
