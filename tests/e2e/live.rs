@@ -373,6 +373,45 @@ async fn behind_pgbouncer_a_job_s_write_still_pokes_within_a_second() {
     eprintln!("poke latency behind pgbouncer: {:?}", started.elapsed());
 }
 
+#[tokio::test]
+async fn a_hub_whose_listener_died_still_pokes_within_a_second_by_polling() {
+    // Arrange: the hub listens; then its listening connection is killed (a restart, a pooler
+    // that dropped it), and a write no request of the gateway made follows.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let masterclass = app.masterclass(&admin, "Atelier", false).await;
+    let served = Served::start(&app).await;
+    let mut admins = served.open(&admin.token).await;
+    let db = app.db().await;
+    let listener = "select pid from pg_stat_activity
+                    where datname = current_database() and query = 'listen live_changes'";
+    let listening = wait_for(|| async { !db.query(listener, &[]).await.unwrap().is_empty() }).await;
+    let killed = db
+        .execute(
+            &format!("select pg_terminate_backend(pid) from ({listener}) l"),
+            &[],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Act
+    let started = Instant::now();
+    db.execute(
+        "update masterclasses set description = 'Sans écoute' where id = $1::text::uuid",
+        &[&masterclass],
+    )
+    .await
+    .unwrap();
+    let collections = poked(&mut admins, "by polling").await;
+
+    // Assert
+    assert!(listening, "the hub listens on a connection of its own");
+    assert_eq!(killed, 1);
+    assert_eq!(collections, only("masterclasses"));
+    eprintln!("poke latency by polling: {:?}", started.elapsed());
+}
+
 /// The `$connect` event API Gateway sends for `connection_id` with `ticket`.
 fn connect_event(connection_id: &str, ticket: Option<&str>) -> Value {
     let mut event: Value = serde_json::from_str(
