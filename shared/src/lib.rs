@@ -25,7 +25,8 @@
 //!   request ids and the layers every router gets.
 //! - [`ai`]: question generation from a handout (PDF text, OpenAI or offline, validation).
 //! - [`messaging`]: French message templates and the outbox they are queued in.
-//! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override).
+//! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override); [`aws`],
+//!   the SDK configuration every AWS client is built from.
 //! - [`idempotency`]: `Idempotency-Key` handling for every POST that creates something.
 //! - [`sync`]: offline sync for devices: push (exactly once), pull (a cursor that never skips),
 //!   hybrid logical clocks and per-field merges; its SQL is in `db::sync`. Between instances (a
@@ -38,6 +39,7 @@
 
 pub mod ai;
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod db;
 pub mod domain;

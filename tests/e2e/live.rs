@@ -331,26 +331,11 @@ async fn wait_for<F: Future<Output = bool>>(check: impl Fn() -> F) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_pgbouncer_a_job_s_write_still_pokes_within_a_second() {
-    if e2e_tests::pgbouncer::binary().is_none() && std::env::var_os("CI").is_none() {
-        eprintln!("skipped: pgbouncer is not installed (apt-get install pgbouncer)");
-        return;
-    }
     // Arrange: the gateway reaches Postgres only through pgbouncer in transaction mode, where
-    // a LISTEN is not kept: the hub's polling has to find the change.
-    let server = TestApp::shared_server();
-    let server_port: u16 = server.rsplit_once(':').unwrap().1.parse().unwrap();
-    let bouncer =
-        tokio::task::spawn_blocking(move || e2e_tests::pgbouncer::PgBouncer::start(server_port, 2))
-            .await
-            .unwrap()
-            .expect("starting pgbouncer");
-    let app = TestApp::spawn_on(
-        server,
-        Some(e2e_tests::template_name()),
-        |url| bouncer.route(url),
-        |_| {},
-    )
-    .await;
+    // a LISTEN is not to be relied on: the hub's polling has to find the change if it is lost.
+    let Some((_bouncer, app)) = e2e_tests::pgbouncer::platform(2, |_| {}).await else {
+        return;
+    };
     let admin = app.admin().await;
     let masterclass = app.masterclass(&admin, "Atelier", false).await;
     let served = Served::start(&app).await;

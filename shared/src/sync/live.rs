@@ -24,13 +24,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use aws_config::BehaviorVersion;
 use aws_sdk_apigatewaymanagement::{
-    Client,
-    config::{Credentials, Region},
-    error::SdkError,
-    operation::post_to_connection::PostToConnectionError,
-    primitives::Blob,
+    Client, error::SdkError, operation::post_to_connection::PostToConnectionError, primitives::Blob,
 };
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -228,26 +223,15 @@ impl ApiGateway {
     /// The client of `config`'s management endpoint in `region`, if one is configured.
     pub async fn new(config: &LiveConfig, region: &str) -> Option<Self> {
         let url = config.management_url.as_ref()?;
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region.to_owned()))
+        let shared = crate::aws::sdk_config(region, config.static_credentials.as_ref()).await;
+        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(&shared)
+            .endpoint_url(url)
             // A post holds a write's answer back: a stalled endpoint must not hold it long.
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
                     .operation_timeout(Duration::from_secs(3))
                     .build(),
-            );
-        if let Some((id, secret)) = &config.static_credentials {
-            loader = loader.credentials_provider(Credentials::new(
-                id,
-                secret.expose(),
-                None,
-                None,
-                "static",
-            ));
-        }
-        let shared = loader.load().await;
-        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(&shared)
-            .endpoint_url(url)
+            )
             .build();
         Some(Self {
             client: Client::from_conf(conf),
