@@ -2,7 +2,8 @@
 //!
 //! A sample names its rows by placeholder ids (the masterclass `7d6f0d2e-...`, the tutor
 //! `5c1e9b2a-...`) and carries placeholder credentials (a staff JWT signed with a sample secret,
-//! a student token that was never issued, a sample webhook secret). [`Fixture::create`] makes,
+//! a student token that was never issued, a live channel ticket never sealed here, a sample
+//! webhook secret). [`Fixture::create`] makes,
 //! through the platform's own routes, a fresh row for every placeholder (so each sample answers
 //! the same whatever ran before it), and [`Fixture::apply`] rewrites a sample to name those rows
 //! and carry real credentials. `cargo run -- sample <file>` prints a sample so rewritten, and the

@@ -68,6 +68,9 @@ pub const UNDRAINED_AFTER: Duration = Duration::from_secs(10 * 60);
 /// A connection unseen this long is gone (API Gateway ends every connection after 2 hours).
 pub const STALE_AFTER: Duration = Duration::from_secs(2 * 60 * 60);
 
+/// Wakes the local hub after a write in this process (see [`after_write`]).
+pub type Wake = Arc<tokio::sync::Notify>;
+
 /// Who a live connection listens as: the caller its ticket was issued to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "lowercase")]
@@ -341,9 +344,6 @@ pub async fn housekeeping(state: &AppState) -> Result<(Report, i64)> {
     .await?;
     Ok((report, dropped))
 }
-
-/// Wakes the local hub after a write in this process (see [`after_write`]).
-pub type Wake = Arc<tokio::sync::Notify>;
 
 #[cfg(test)]
 mod tests {
