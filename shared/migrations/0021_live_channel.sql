@@ -268,26 +268,44 @@ language sql volatile security definer set search_path = public as $$
         left join inscriptions i on i.id = c.inscription_id and i.deleted_at is null
         where s.id is not null or i.id is not null
     ),
+    admins as materialized (select id, endpoint, horizon from callers where role = 'admin'),
+    -- each tutor's connections once per masterclass they staff
+    staffing as materialized (
+        select c.id, c.endpoint, c.horizon, t.masterclass_id
+        from callers c join masterclass_tutors t on t.tutor_id = c.staff_id
+        where c.role = 'tuteur'
+    ),
+    -- One equi-join per rule (hash joins, not a test of every connection against every
+    -- change), each change only for the connections whose horizon it is at or past.
     routed as (
+        select a.id, a.endpoint, ch.collection
+        from changes ch cross join admins a
+        where ch.collection in ('masterclasses', 'inscriptions', 'questions') and ch.xid >= a.horizon
+        union
         select c.id, c.endpoint, ch.collection
-        from callers c join changes ch on ch.xid >= c.horizon and case ch.collection
-            when 'masterclasses' then c.role = 'admin' or ch.public
-                or c.masterclass_id = ch.masterclass_id
-                or (c.role = 'tuteur' and exists (select 1 from masterclass_tutors t
-                        where t.masterclass_id = ch.masterclass_id and t.tutor_id = c.staff_id))
-            when 'inscriptions' then c.role = 'admin' or c.inscription_id = ch.subject
-                or (c.role = 'tuteur' and exists (select 1 from masterclass_tutors t
-                        where t.masterclass_id = ch.masterclass_id and t.tutor_id = c.staff_id))
-            when 'questions' then c.role = 'admin'
-                or (c.role = 'tuteur' and exists (select 1 from masterclass_tutors t
-                        where t.masterclass_id = ch.masterclass_id and t.tutor_id = c.staff_id))
-            when 'documents' then ch.subject = coalesce(c.staff_id, c.profile_id)
-            else false end
+        from changes ch cross join callers c
+        where ch.collection = 'masterclasses' and ch.public and ch.xid >= c.horizon
+        union
+        select st.id, st.endpoint, ch.collection
+        from changes ch join staffing st on st.masterclass_id = ch.masterclass_id
+        where ch.collection in ('masterclasses', 'inscriptions', 'questions') and ch.xid >= st.horizon
+        union
+        select c.id, c.endpoint, ch.collection
+        from changes ch join callers c on c.masterclass_id = ch.masterclass_id
+        where ch.collection = 'masterclasses' and ch.xid >= c.horizon
+        union
+        select c.id, c.endpoint, ch.collection
+        from changes ch join callers c on c.inscription_id = ch.subject
+        where ch.collection = 'inscriptions' and ch.xid >= c.horizon
+        union
+        select c.id, c.endpoint, ch.collection
+        from changes ch join callers c on coalesce(c.staff_id, c.profile_id) = ch.subject
+        where ch.collection = 'documents' and ch.xid >= c.horizon
         union
         select c.id, c.endpoint, each_one.collection
-        from callers c join changes ch on ch.xid >= c.horizon
-            and ch.collection = 'assignment' and ch.subject = c.staff_id
+        from changes ch join callers c on c.staff_id = ch.subject
         cross join unnest(array['documents', 'inscriptions', 'masterclasses', 'questions']) as each_one (collection)
+        where ch.collection = 'assignment' and ch.xid >= c.horizon
     ),
     -- (A data-modifying part of a statement runs whether or not the rest reads it.)
     kept as (

@@ -10,6 +10,10 @@
 //!    API; an admin renames the masterclass (every connection may see it: one post each, before
 //!    the answer leaves). Printed: the request's time with and without those connections.
 //!
+//! 3. The drain alone: `CONNECTIONS` tutors' connections (50 masterclasses, 20 tutors each) and
+//!    1,000 recorded inscription changes spread over the masterclasses, drained in one call of
+//!    `live_drain` as a function calls it. Printed: its time.
+//!
 //! `cargo bench -p e2e-tests --bench live`.
 
 use std::time::{Duration, Instant};
@@ -30,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter("error").init();
     local(env_or("SOCKETS", 200), env_or("WRITES", 50)).await;
     api_gateway(env_or("CONNECTIONS", 500)).await;
+    drain(env_or("CONNECTIONS", 500)).await;
     Ok(())
 }
 
@@ -127,5 +132,42 @@ async fn api_gateway(connections: usize) {
          posts in 5 writes)",
         e2e_tests::bench::median(alone),
         e2e_tests::bench::median(fanned),
+    );
+}
+
+async fn drain(connections: usize) {
+    let app = TestApp::spawn().await;
+    let db = app.db().await;
+    db.batch_execute(&format!(
+        "insert into masterclasses (id, title, starts_at, ends_at)
+         select ('00000000-0000-0000-0001-' || lpad(n::text, 12, '0'))::uuid, 'Atelier ' || n,
+                now() + interval '2 days', now() + interval '3 days' from generate_series(1, 50) n;
+         insert into staff_users (id, email, full_name, role)
+         select ('00000000-0000-0000-0002-' || lpad(n::text, 12, '0'))::uuid,
+                'bench' || n || '@example.ga', 'Tuteur', 'tuteur' from generate_series(1, {connections}) n;
+         insert into masterclass_tutors
+         select ('00000000-0000-0000-0001-' || lpad((1 + n % 50)::text, 12, '0'))::uuid,
+                ('00000000-0000-0000-0002-' || lpad(n::text, 12, '0'))::uuid
+         from generate_series(1, {connections}) n;
+         select live_connect('bench-' || n, 'apigw',
+                ('00000000-0000-0000-0002-' || lpad(n::text, 12, '0'))::uuid, null, null, null)
+         from generate_series(1, {connections}) n;
+         delete from live_changes;
+         insert into live_changes (collection, masterclass_id, subject)
+         select 'inscriptions', ('00000000-0000-0000-0001-' || lpad((1 + n % 50)::text, 12, '0'))::uuid,
+                gen_random_uuid() from generate_series(1, 1000) n;"
+    ))
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let pokes = shared::db::transact(&app.state.db, &shared::auth::Caller::System, async |tx| {
+        shared::db::live::drain(tx, shared::sync::live::APIGW, 1000).await
+    })
+    .await
+    .unwrap();
+    println!(
+        "drain: 1000 changes for {connections} tutors' connections in {:.1} ms ({} pokes)",
+        started.elapsed().as_secs_f64() * 1000.0,
+        pokes.len(),
     );
 }
