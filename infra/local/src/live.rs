@@ -68,6 +68,8 @@ pub struct Hub {
     /// Told after each successful write request of this process.
     wake: live::Wake,
     started: AtomicBool,
+    /// The last drain failed (the database is down): said once, not at every poll.
+    failing: AtomicBool,
 }
 
 impl Hub {
@@ -79,6 +81,7 @@ impl Hub {
             sockets: Mutex::default(),
             wake: Arc::new(Notify::new()),
             started: AtomicBool::new(false),
+            failing: AtomicBool::new(false),
         })
     }
 
@@ -105,11 +108,20 @@ impl Hub {
             })
             .await;
             let pokes = match pokes {
-                Ok(pokes) if pokes.is_empty() => return,
-                Ok(pokes) => pokes,
                 Err(e) => {
-                    tracing::warn!(error = ?e, "draining live changes failed");
+                    if !self.failing.swap(true, Ordering::SeqCst) {
+                        tracing::warn!(error = ?e, "draining live changes failed; trying again at each poll");
+                    }
                     return;
+                }
+                Ok(pokes) => {
+                    if self.failing.swap(false, Ordering::SeqCst) {
+                        tracing::info!("draining live changes again");
+                    }
+                    if pokes.is_empty() {
+                        return;
+                    }
+                    pokes
                 }
             };
             let sockets = self.sockets.lock().expect("not poisoned");
