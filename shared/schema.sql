@@ -517,6 +517,247 @@ end $$;
 
 ALTER FUNCTION public.limit_take(p_bucket text, p_limit integer, p_window_secs integer) OWNER TO masterclass_definer;
 
+CREATE FUNCTION public.live_connect(p_id text, p_endpoint text, p_staff uuid, p_inscription uuid, p_profile uuid, p_masterclass uuid) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public'
+    AS $$
+    insert into live_connections (id, endpoint, staff_id, inscription_id, profile_id, masterclass_id)
+    values (p_id, p_endpoint, p_staff, p_inscription, p_profile, p_masterclass)
+    on conflict (id) do update set endpoint = excluded.endpoint, staff_id = excluded.staff_id,
+        inscription_id = excluded.inscription_id, profile_id = excluded.profile_id,
+        masterclass_id = excluded.masterclass_id, horizon = excluded.horizon,
+        connected_at = now(), seen_at = now()
+$$;
+
+ALTER FUNCTION public.live_connect(p_id text, p_endpoint text, p_staff uuid, p_inscription uuid, p_profile uuid, p_masterclass uuid) OWNER TO masterclass_definer;
+
+CREATE FUNCTION public.live_disconnect(p_ids text[]) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public'
+    AS $$
+    with gone as (delete from live_connections where id = any(p_ids) returning 1)
+    select count(*) from gone
+$$;
+
+ALTER FUNCTION public.live_disconnect(p_ids text[]) OWNER TO masterclass_definer;
+
+CREATE FUNCTION public.live_drain(p_endpoint text, p_limit integer) RETURNS TABLE(connection_id text, collections text[])
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public'
+    AS $$
+    with taken as (
+        delete from live_changes where id in (
+            select id from live_changes order by id limit p_limit for update skip locked)
+        returning collection, masterclass_id, subject, public, xid
+    ),
+    changes as (
+        select collection, masterclass_id, subject, bool_or(public) as public, max(xid) as xid
+        from taken group by collection, masterclass_id, subject
+    ),
+    callers as (
+        select c.id, c.endpoint, c.horizon, s.role, c.staff_id, c.inscription_id, c.profile_id,
+               c.masterclass_id
+        from live_connections c
+        left join staff_users s on s.id = c.staff_id and s.active
+        left join inscriptions i on i.id = c.inscription_id and i.deleted_at is null
+        where s.id is not null or i.id is not null
+    ),
+    admins as materialized (select id, endpoint, horizon from callers where role = 'admin'),
+    -- each tutor's connections once per masterclass they staff
+    staffing as materialized (
+        select c.id, c.endpoint, c.horizon, t.masterclass_id
+        from callers c join masterclass_tutors t on t.tutor_id = c.staff_id
+        where c.role = 'tuteur'
+    ),
+    -- One equi-join per rule (hash joins, not a test of every connection against every
+    -- change), each change only for the connections whose horizon it is at or past.
+    routed as (
+        select a.id, a.endpoint, ch.collection
+        from changes ch cross join admins a
+        where ch.collection in ('masterclasses', 'inscriptions', 'questions') and ch.xid >= a.horizon
+        union
+        select c.id, c.endpoint, ch.collection
+        from changes ch cross join callers c
+        where ch.collection = 'masterclasses' and ch.public and ch.xid >= c.horizon
+        union
+        select st.id, st.endpoint, ch.collection
+        from changes ch join staffing st on st.masterclass_id = ch.masterclass_id
+        where ch.collection in ('masterclasses', 'inscriptions', 'questions') and ch.xid >= st.horizon
+        union
+        select c.id, c.endpoint, ch.collection
+        from changes ch join callers c on c.masterclass_id = ch.masterclass_id
+        where ch.collection = 'masterclasses' and ch.xid >= c.horizon
+        union
+        select c.id, c.endpoint, ch.collection
+        from changes ch join callers c on c.inscription_id = ch.subject
+        where ch.collection = 'inscriptions' and ch.xid >= c.horizon
+        union
+        select c.id, c.endpoint, ch.collection
+        from changes ch join callers c on coalesce(c.staff_id, c.profile_id) = ch.subject
+        where ch.collection = 'documents' and ch.xid >= c.horizon
+        union
+        select c.id, c.endpoint, each_one.collection
+        from changes ch join callers c on c.staff_id = ch.subject
+        cross join unnest(array['documents', 'inscriptions', 'masterclasses', 'questions']) as each_one (collection)
+        where ch.collection = 'assignment' and ch.xid >= c.horizon
+    ),
+    -- (A data-modifying part of a statement runs whether or not the rest reads it.)
+    kept as (
+        insert into live_pokes (connection_id, collections)
+        select id, array_agg(collection order by collection) from routed
+        where endpoint <> p_endpoint group by id
+        on conflict on constraint live_pokes_pkey do update set collections = array(
+            select distinct x from unnest(live_pokes.collections || excluded.collections) x order by x)
+        returning 1
+    ),
+    waiting as (
+        delete from live_pokes p using live_connections c
+        where p.connection_id = c.id and c.endpoint = p_endpoint
+        returning p.connection_id, p.collections
+    ),
+    mine as (
+        select id as connection_id, collection from routed where endpoint = p_endpoint
+        union
+        select w.connection_id, x from waiting w cross join unnest(w.collections) x
+    )
+    select connection_id, array_agg(collection order by collection) from mine
+    group by connection_id
+$$;
+
+ALTER FUNCTION public.live_drain(p_endpoint text, p_limit integer) OWNER TO masterclass_definer;
+
+CREATE FUNCTION public.live_housekeeping(p_changes interval, p_connections interval) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public'
+    AS $$
+    with changes as (delete from live_changes where created_at < now() - p_changes returning 1),
+         pokes as (delete from live_pokes where created_at < now() - p_changes returning 1),
+         connections as (delete from live_connections where seen_at < now() - p_connections returning 1)
+    select (select count(*) from changes) + (select count(*) from pokes) + (select count(*) from connections)
+$$;
+
+ALTER FUNCTION public.live_housekeeping(p_changes interval, p_connections interval) OWNER TO masterclass_definer;
+
+CREATE FUNCTION public.live_record_assignments() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public'
+    AS $$
+begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
+    if tg_op in ('INSERT', 'UPDATE') then
+        insert into live_changes (collection, masterclass_id, subject)
+        select distinct 'assignment', masterclass_id, tutor_id from new_rows;
+    end if;
+    if tg_op in ('UPDATE', 'DELETE') then
+        insert into live_changes (collection, masterclass_id, subject)
+        select distinct 'assignment', masterclass_id, tutor_id from old_rows;
+    end if;
+    perform pg_notify('live_changes', '');
+    return null;
+end $$;
+
+ALTER FUNCTION public.live_record_assignments() OWNER TO masterclass_definer;
+
+CREATE FUNCTION public.live_record_documents() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public'
+    AS $$
+begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
+    if tg_op in ('INSERT', 'UPDATE') then
+        insert into live_changes (collection, subject)
+        select distinct 'documents', owner_id from new_rows;
+    else
+        insert into live_changes (collection, subject)
+        select distinct 'documents', owner_id from old_rows;
+    end if;
+    perform pg_notify('live_changes', '');
+    return null;
+end $$;
+
+ALTER FUNCTION public.live_record_documents() OWNER TO masterclass_definer;
+
+CREATE FUNCTION public.live_record_inscriptions() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public'
+    AS $$
+begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
+    if tg_op in ('INSERT', 'UPDATE') then
+        insert into live_changes (collection, masterclass_id, subject)
+        select distinct 'inscriptions', masterclass_id, id from new_rows;
+    else
+        insert into live_changes (collection, masterclass_id, subject)
+        select distinct 'inscriptions', masterclass_id, id from old_rows;
+    end if;
+    perform pg_notify('live_changes', '');
+    return null;
+end $$;
+
+ALTER FUNCTION public.live_record_inscriptions() OWNER TO masterclass_definer;
+
+CREATE FUNCTION public.live_record_masterclasses() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public'
+    AS $$
+begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
+    if tg_op = 'INSERT' then
+        insert into live_changes (collection, masterclass_id, public)
+        select 'masterclasses', id, bool_or(published) from new_rows group by id;
+    elsif tg_op = 'UPDATE' then
+        insert into live_changes (collection, masterclass_id, public)
+        select 'masterclasses', id, bool_or(published)
+        from (select id, published from new_rows union all select id, published from old_rows) r
+        group by id;
+    else
+        insert into live_changes (collection, masterclass_id, public)
+        select 'masterclasses', id, bool_or(published) from old_rows group by id;
+    end if;
+    perform pg_notify('live_changes', '');
+    return null;
+end $$;
+
+ALTER FUNCTION public.live_record_masterclasses() OWNER TO masterclass_definer;
+
+CREATE FUNCTION public.live_record_questions() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public'
+    AS $$
+begin
+    if coalesce(current_setting('masterclass.restoring', true), '') = 'on' then
+        return null;
+    end if;
+    if tg_op in ('INSERT', 'UPDATE') then
+        insert into live_changes (collection, masterclass_id)
+        select distinct 'questions', masterclass_id from new_rows;
+    else
+        insert into live_changes (collection, masterclass_id)
+        select distinct 'questions', masterclass_id from old_rows;
+    end if;
+    perform pg_notify('live_changes', '');
+    return null;
+end $$;
+
+ALTER FUNCTION public.live_record_questions() OWNER TO masterclass_definer;
+
+CREATE FUNCTION public.live_seen(p_endpoint text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public'
+    AS $$
+    update live_connections set seen_at = now() where endpoint = p_endpoint
+$$;
+
+ALTER FUNCTION public.live_seen(p_endpoint text) OWNER TO masterclass_definer;
+
 CREATE FUNCTION public.message_status_rank(status text) RETURNS integer
     LANGUAGE sql IMMUTABLE
     AS $$
@@ -1221,6 +1462,57 @@ ALTER TABLE ONLY public.limit_hits FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE public.limit_hits OWNER TO <owner>;
 
+CREATE TABLE public.live_changes (
+    id bigint NOT NULL,
+    collection text NOT NULL,
+    masterclass_id uuid,
+    subject uuid,
+    public boolean DEFAULT false NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT live_changes_collection CHECK ((collection = ANY (ARRAY['masterclasses'::text, 'inscriptions'::text, 'questions'::text, 'documents'::text, 'assignment'::text])))
+);
+
+ALTER TABLE ONLY public.live_changes FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.live_changes OWNER TO <owner>;
+
+ALTER TABLE public.live_changes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.live_changes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.live_connections (
+    id text NOT NULL,
+    endpoint text NOT NULL,
+    staff_id uuid,
+    inscription_id uuid,
+    profile_id uuid,
+    masterclass_id uuid,
+    horizon xid8 DEFAULT pg_snapshot_xmin(pg_current_snapshot()) NOT NULL,
+    connected_at timestamp with time zone DEFAULT now() NOT NULL,
+    seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT live_connections_caller CHECK ((((staff_id IS NOT NULL) AND (inscription_id IS NULL) AND (profile_id IS NULL) AND (masterclass_id IS NULL)) OR ((staff_id IS NULL) AND (inscription_id IS NOT NULL) AND (profile_id IS NOT NULL) AND (masterclass_id IS NOT NULL))))
+);
+
+ALTER TABLE ONLY public.live_connections FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.live_connections OWNER TO <owner>;
+
+CREATE TABLE public.live_pokes (
+    connection_id text NOT NULL,
+    collections text[] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.live_pokes FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.live_pokes OWNER TO <owner>;
+
 CREATE TABLE public.masterclass_tutors (
     masterclass_id uuid NOT NULL,
     tutor_id uuid NOT NULL,
@@ -1671,6 +1963,15 @@ ALTER TABLE ONLY public.inscriptions
 ALTER TABLE ONLY public.limit_hits
     ADD CONSTRAINT limit_hits_pkey PRIMARY KEY (bucket, window_start);
 
+ALTER TABLE ONLY public.live_changes
+    ADD CONSTRAINT live_changes_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.live_connections
+    ADD CONSTRAINT live_connections_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.live_pokes
+    ADD CONSTRAINT live_pokes_pkey PRIMARY KEY (connection_id);
+
 ALTER TABLE ONLY public.masterclass_tutors
     ADD CONSTRAINT masterclass_tutors_pkey PRIMARY KEY (masterclass_id, tutor_id);
 
@@ -1798,6 +2099,10 @@ CREATE INDEX inscriptions_sync ON public.inscriptions USING btree (sync_xid, row
 
 CREATE INDEX limit_hits_window_end ON public.limit_hits USING btree (window_end);
 
+CREATE INDEX live_connections_endpoint ON public.live_connections USING btree (endpoint);
+
+CREATE INDEX live_connections_staff ON public.live_connections USING btree (staff_id) WHERE (staff_id IS NOT NULL);
+
 CREATE INDEX masterclass_tutors_tutor ON public.masterclass_tutors USING btree (tutor_id);
 
 CREATE INDEX masterclasses_listing ON public.masterclasses USING btree (starts_at) WHERE (deleted_at IS NULL);
@@ -1854,6 +2159,12 @@ CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE ON public.audit_log
 
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_append_only();
 
+CREATE TRIGGER documents_live_delete AFTER DELETE ON public.documents REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_documents();
+
+CREATE TRIGGER documents_live_insert AFTER INSERT ON public.documents REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_documents();
+
+CREATE TRIGGER documents_live_update AFTER UPDATE ON public.documents REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_documents();
+
 CREATE TRIGGER documents_stamp BEFORE INSERT ON public.documents FOR EACH ROW EXECUTE FUNCTION public.sync_stamp_insert();
 
 CREATE TRIGGER documents_touch BEFORE UPDATE ON public.documents FOR EACH ROW EXECUTE FUNCTION public.sync_touch('key', 'value');
@@ -1870,9 +2181,27 @@ CREATE TRIGGER inscriptions_erased_chat AFTER UPDATE OF erased_at ON public.insc
 
 CREATE TRIGGER inscriptions_erased_stays BEFORE UPDATE ON public.inscriptions FOR EACH ROW WHEN ((old.erased_at IS NOT NULL)) EXECUTE FUNCTION public.erased_stays_erased();
 
+CREATE TRIGGER inscriptions_live_delete AFTER DELETE ON public.inscriptions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_inscriptions();
+
+CREATE TRIGGER inscriptions_live_insert AFTER INSERT ON public.inscriptions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_inscriptions();
+
+CREATE TRIGGER inscriptions_live_update AFTER UPDATE ON public.inscriptions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_inscriptions();
+
 CREATE TRIGGER inscriptions_stamp BEFORE INSERT ON public.inscriptions FOR EACH ROW EXECUTE FUNCTION public.sync_stamp_insert();
 
 CREATE TRIGGER inscriptions_touch BEFORE UPDATE ON public.inscriptions FOR EACH ROW EXECUTE FUNCTION public.sync_touch('attended');
+
+CREATE TRIGGER masterclass_tutors_live_delete AFTER DELETE ON public.masterclass_tutors REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_assignments();
+
+CREATE TRIGGER masterclass_tutors_live_insert AFTER INSERT ON public.masterclass_tutors REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_assignments();
+
+CREATE TRIGGER masterclass_tutors_live_update AFTER UPDATE ON public.masterclass_tutors REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_assignments();
+
+CREATE TRIGGER masterclasses_live_delete AFTER DELETE ON public.masterclasses REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_masterclasses();
+
+CREATE TRIGGER masterclasses_live_insert AFTER INSERT ON public.masterclasses REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_masterclasses();
+
+CREATE TRIGGER masterclasses_live_update AFTER UPDATE ON public.masterclasses REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_masterclasses();
 
 CREATE TRIGGER masterclasses_stamp BEFORE INSERT ON public.masterclasses FOR EACH ROW EXECUTE FUNCTION public.sync_stamp_insert();
 
@@ -1891,6 +2220,12 @@ CREATE TRIGGER question_keys_clock AFTER UPDATE ON public.question_keys FOR EACH
 CREATE TRIGGER question_keys_frozen BEFORE UPDATE ON public.question_keys FOR EACH ROW EXECUTE FUNCTION public.question_keys_frozen();
 
 CREATE TRIGGER question_keys_stamp AFTER INSERT ON public.question_keys FOR EACH ROW EXECUTE FUNCTION public.sync_stamp_key();
+
+CREATE TRIGGER questions_live_delete AFTER DELETE ON public.questions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_questions();
+
+CREATE TRIGGER questions_live_insert AFTER INSERT ON public.questions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_questions();
+
+CREATE TRIGGER questions_live_update AFTER UPDATE ON public.questions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.live_record_questions();
 
 CREATE TRIGGER questions_stamp BEFORE INSERT ON public.questions FOR EACH ROW EXECUTE FUNCTION public.sync_stamp_insert();
 
@@ -1937,6 +2272,9 @@ ALTER TABLE ONLY public.inscriptions
 
 ALTER TABLE ONLY public.inscriptions
     ADD CONSTRAINT inscriptions_profile_id_fkey FOREIGN KEY (profile_id) REFERENCES public.profiles(id);
+
+ALTER TABLE ONLY public.live_pokes
+    ADD CONSTRAINT live_pokes_connection_id_fkey FOREIGN KEY (connection_id) REFERENCES public.live_connections(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.masterclass_tutors
     ADD CONSTRAINT masterclass_tutors_masterclass_id_fkey FOREIGN KEY (masterclass_id) REFERENCES public.masterclasses(id);
@@ -2154,6 +2492,24 @@ ALTER TABLE public.limit_hits ENABLE ROW LEVEL SECURITY;
 CREATE POLICY limit_hits_backup ON public.limit_hits FOR SELECT TO masterclass_app USING ((( SELECT public.auth_role() AS auth_role) = 'backup'::text));
 
 CREATE POLICY limit_hits_definer ON public.limit_hits TO masterclass_definer USING (true) WITH CHECK (true);
+
+ALTER TABLE public.live_changes ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY live_changes_backup ON public.live_changes FOR SELECT TO masterclass_app USING ((( SELECT public.auth_role() AS auth_role) = 'backup'::text));
+
+CREATE POLICY live_changes_definer ON public.live_changes TO masterclass_definer USING (true) WITH CHECK (true);
+
+ALTER TABLE public.live_connections ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY live_connections_backup ON public.live_connections FOR SELECT TO masterclass_app USING ((( SELECT public.auth_role() AS auth_role) = 'backup'::text));
+
+CREATE POLICY live_connections_definer ON public.live_connections TO masterclass_definer USING (true) WITH CHECK (true);
+
+ALTER TABLE public.live_pokes ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY live_pokes_backup ON public.live_pokes FOR SELECT TO masterclass_app USING ((( SELECT public.auth_role() AS auth_role) = 'backup'::text));
+
+CREATE POLICY live_pokes_definer ON public.live_pokes TO masterclass_definer USING (true) WITH CHECK (true);
 
 ALTER TABLE public.masterclass_tutors ENABLE ROW LEVEL SECURITY;
 
@@ -2452,6 +2808,21 @@ GRANT ALL ON FUNCTION public.limit_hit(p_bucket text, p_window_secs integer) TO 
 REVOKE ALL ON FUNCTION public.limit_take(p_bucket text, p_limit integer, p_window_secs integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.limit_take(p_bucket text, p_limit integer, p_window_secs integer) TO masterclass_app;
 
+REVOKE ALL ON FUNCTION public.live_connect(p_id text, p_endpoint text, p_staff uuid, p_inscription uuid, p_profile uuid, p_masterclass uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.live_connect(p_id text, p_endpoint text, p_staff uuid, p_inscription uuid, p_profile uuid, p_masterclass uuid) TO masterclass_app;
+
+REVOKE ALL ON FUNCTION public.live_disconnect(p_ids text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.live_disconnect(p_ids text[]) TO masterclass_app;
+
+REVOKE ALL ON FUNCTION public.live_drain(p_endpoint text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.live_drain(p_endpoint text, p_limit integer) TO masterclass_app;
+
+REVOKE ALL ON FUNCTION public.live_housekeeping(p_changes interval, p_connections interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.live_housekeeping(p_changes interval, p_connections interval) TO masterclass_app;
+
+REVOKE ALL ON FUNCTION public.live_seen(p_endpoint text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.live_seen(p_endpoint text) TO masterclass_app;
+
 REVOKE ALL ON FUNCTION public.purge_idempotency_keys(p_older_than interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.purge_idempotency_keys(p_older_than interval) TO masterclass_app;
 
@@ -2524,6 +2895,17 @@ GRANT SELECT,INSERT,UPDATE ON TABLE public.inscriptions TO masterclass_definer;
 
 GRANT SELECT ON TABLE public.limit_hits TO masterclass_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.limit_hits TO masterclass_definer;
+
+GRANT SELECT ON TABLE public.live_changes TO masterclass_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.live_changes TO masterclass_definer;
+
+GRANT SELECT ON SEQUENCE public.live_changes_id_seq TO masterclass_app;
+
+GRANT SELECT ON TABLE public.live_connections TO masterclass_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.live_connections TO masterclass_definer;
+
+GRANT SELECT ON TABLE public.live_pokes TO masterclass_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.live_pokes TO masterclass_definer;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.masterclass_tutors TO masterclass_app;
 GRANT SELECT ON TABLE public.masterclass_tutors TO masterclass_definer;

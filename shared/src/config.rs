@@ -24,6 +24,7 @@ pub struct Config {
     pub messaging: MessagingConfig,
     pub ai: AiConfig,
     pub sync: SyncConfig,
+    pub live: LiveConfig,
     pub backup: BackupConfig,
     /// `ALLOWED_ORIGINS` (comma-separated, `*` by default): the web origins whose browsers may
     /// call the API. In AWS the HTTP API answers CORS from the template's parameter of the same
@@ -48,6 +49,24 @@ pub struct SyncConfig {
     /// window, and at its arrival when its clock claims more, so a wrong or forged clock cannot
     /// register into a masterclass that closed long ago.
     pub desk_offline_window: Duration,
+}
+
+/// The live channel: "pull now" to open browsers (see `sync::live`).
+#[derive(Debug, Clone, Default)]
+pub struct LiveConfig {
+    /// `LIVE_URL`: the live endpoint tickets point at (`wss://...`, the WebSocket API's stage in
+    /// AWS, set by the template). Unset, it is `ws://<the request's host>/api/sync/stream`, the
+    /// local gateway's.
+    pub url: Option<String>,
+    /// `LIVE_MANAGEMENT_URL`: the WebSocket API's management endpoint
+    /// (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`). Set, every function fans
+    /// changes out to API Gateway's connections after a write, and the dispatcher after it
+    /// (leftovers); unset, nothing posts to API Gateway.
+    pub management_url: Option<String>,
+    /// `LIVE_MANAGEMENT_ACCESS_KEY_ID` / `LIVE_MANAGEMENT_SECRET_ACCESS_KEY`: static keys for a
+    /// management endpoint outside AWS (a stand-in). Unset means the standard AWS credential
+    /// chain (the Lambda role in production).
+    pub static_credentials: Option<(String, Secret)>,
 }
 
 /// The remote of a venue server (see `sync::peer`).
@@ -250,7 +269,32 @@ impl Config {
         if default_provider == Some(crate::ai::ProviderKind::OpenAi) && openai_api_key.is_none() {
             bail!("QUESTIONS_PROVIDER=openai needs OPENAI_API_KEY");
         }
+        let live = LiveConfig {
+            url: match get("LIVE_URL") {
+                Some(url) if !(url.starts_with("wss://") || url.starts_with("ws://")) => {
+                    bail!("LIVE_URL: {url:?} is not a ws(s) URL")
+                }
+                url => url.map(|u| u.trim_end_matches('/').to_owned()),
+            },
+            management_url: match get("LIVE_MANAGEMENT_URL") {
+                Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+                    bail!("LIVE_MANAGEMENT_URL: {url:?} is not an http(s) URL")
+                }
+                url => url.map(|u| u.trim_end_matches('/').to_owned()),
+            },
+            static_credentials: match (
+                get("LIVE_MANAGEMENT_ACCESS_KEY_ID"),
+                get("LIVE_MANAGEMENT_SECRET_ACCESS_KEY"),
+            ) {
+                (Some(id), Some(secret)) => Some((id, Secret::new(secret))),
+                (None, None) => None,
+                _ => bail!(
+                    "set both LIVE_MANAGEMENT_ACCESS_KEY_ID and LIVE_MANAGEMENT_SECRET_ACCESS_KEY, or neither"
+                ),
+            },
+        };
         Ok(Self {
+            live,
             allowed_origins: get("ALLOWED_ORIGINS")
                 .unwrap_or_else(|| "*".into())
                 .split(',')

@@ -15,7 +15,8 @@
 //!   `db::webhooks` (what the provider sends us), `db::sync` (devices, the change stream,
 //!   documents), `db::replica` (records as instances exchange them, settling a person
 //!   registered on both), `db::peers` (sync peers, a venue's remote, its queue, runs, parked
-//!   records, objects to copy), `db::idempotency`, `db::audit`. Rows are read
+//!   records, objects to copy), `db::live` (the live channel's connections and the drain of
+//!   what writes changed), `db::idempotency`, `db::audit`. Rows are read
 //!   by column name ([`db::FromRow`]); a failed query names what it was doing and to which id.
 //! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate). The PRE
 //!   and POST tests students take are "exams" in code (`domain::exam`, `services::exams`, the
@@ -24,18 +25,21 @@
 //!   request ids and the layers every router gets.
 //! - [`ai`]: question generation from a handout (PDF text, OpenAI or offline, validation).
 //! - [`messaging`]: French message templates and the outbox they are queued in.
-//! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override).
+//! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override); [`aws`],
+//!   the SDK configuration every AWS client is built from.
 //! - [`idempotency`]: `Idempotency-Key` handling for every POST that creates something.
 //! - [`sync`]: offline sync for devices: push (exactly once), pull (a cursor that never skips),
 //!   hybrid logical clocks and per-field merges; its SQL is in `db::sync`. Between instances (a
 //!   venue server and its cloud): `sync::peer` (a run: scan, queue, push, pull, copy objects)
 //!   and `sync::replica` (a received record merged, the same on both sides); SQL in
-//!   `db::replica` and `db::peers`.
+//!   `db::replica` and `db::peers`. `sync::live`: the live channel that tells open browsers
+//!   "pull now" (tickets, fan-out to API Gateway's connections).
 //! - [`services`]: use cases that combine the above (for example the PDF upload flow); no SQL.
 //! - [`state`]: [`AppState`], built once per process and cloned into every handler.
 
 pub mod ai;
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -11,6 +11,7 @@ use crate::{
     domain::paging::CursorKey,
     messaging::provider::{self, Provider},
     storage::Storage,
+    sync,
 };
 
 /// Shared clients and configuration. Cloning is cheap (handles and an `Arc`).
@@ -23,6 +24,14 @@ pub struct AppState {
     pub keys: Arc<jwt::Keys>,
     /// The key listing cursors are sealed with.
     pub cursors: Arc<CursorKey>,
+    /// The key the live channel's tickets are sealed with.
+    pub tickets: Arc<CursorKey>,
+    /// API Gateway's WebSocket connections, with `LIVE_MANAGEMENT_URL`: every successful write
+    /// request fans its changes out to them.
+    pub live: Option<sync::live::ApiGateway>,
+    /// Told after every successful write request: the local gateway's live hub, when this
+    /// process serves one (set by the gateway's router).
+    pub writes: Option<sync::live::Wake>,
     /// Where WhatsApp messages go: Whapi with `WHAPI_TOKEN`, the log otherwise.
     pub messenger: Arc<dyn Provider>,
     /// Question generation: OpenAI with `OPENAI_API_KEY`, the offline generator always.
@@ -62,6 +71,12 @@ impl AppState {
             cursors: Arc::new(CursorKey::derive(
                 config.auth.jwt_secret.expose().as_bytes(),
             )),
+            tickets: Arc::new(CursorKey::derive_for(
+                config.auth.jwt_secret.expose().as_bytes(),
+                sync::live::TICKET_LABEL,
+            )),
+            live: sync::live::ApiGateway::new(&config.live, &config.s3.region).await,
+            writes: None,
             messenger: Arc::from(provider::from_config(&config.messaging)),
             generator: Arc::new(ai::Generator::from_config(&config.ai)),
             config: Arc::new(config),

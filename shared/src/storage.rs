@@ -14,11 +14,7 @@ use std::{
 
 use anyhow::Context;
 use aws_sdk_s3::{
-    Client,
-    config::{BehaviorVersion, Credentials, Region},
-    error::SdkError,
-    operation::head_object::HeadObjectError,
-    presigning::PresigningConfig,
+    Client, error::SdkError, operation::head_object::HeadObjectError, presigning::PresigningConfig,
     primitives::ByteStream,
 };
 
@@ -66,18 +62,8 @@ pub struct Storage {
 impl Storage {
     /// Builds the client once per process.
     pub async fn new(config: &S3Config) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(config.region.clone()));
-        if let Some((id, secret)) = &config.static_credentials {
-            loader = loader.credentials_provider(Credentials::new(
-                id,
-                secret.expose(),
-                None,
-                None,
-                "static",
-            ));
-        }
-        let shared = loader.load().await;
+        let shared =
+            crate::aws::sdk_config(&config.region, config.static_credentials.as_ref()).await;
         let mut builder =
             aws_sdk_s3::config::Builder::from(&shared).force_path_style(config.force_path_style);
         if let Some(endpoint) = &config.endpoint {

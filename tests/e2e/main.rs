@@ -13,6 +13,7 @@ mod health;
 mod journey;
 mod lambda;
 mod limits;
+mod live;
 mod masterclasses;
 mod messaging;
 mod migrations;

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use e2e_tests::{TestApp, pgbouncer::PgBouncer};
+use e2e_tests::{TestApp, pgbouncer};
 use http::StatusCode;
 use local_gateway::postgres::EmbeddedPostgres;
 use shared::messaging::dispatch;
@@ -165,25 +165,12 @@ fn summary(seen: &[Seen]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn behind_pgbouncer_in_transaction_mode_nothing_answers_5xx() {
-    if e2e_tests::pgbouncer::binary().is_none() && std::env::var_os("CI").is_none() {
-        eprintln!("skipped: pgbouncer is not installed (apt-get install pgbouncer)");
-        return;
-    }
     // Arrange: two server connections shared by every caller, as Supabase's pooler would.
-    let server = TestApp::shared_server();
-    let server_port: u16 = server.rsplit_once(':').unwrap().1.parse().unwrap();
-    let bouncer = tokio::task::spawn_blocking(move || PgBouncer::start(server_port, 2))
-        .await
-        .unwrap()
-        .expect("starting pgbouncer");
-    let app = TestApp::spawn_on(
-        server,
-        Some(e2e_tests::template_name()),
-        |url| bouncer.route(url),
-        |config| config.database.pool_size = 8,
-    )
-    .await;
-    assert!(app.database_url.contains(&bouncer.port.to_string()));
+    let Some((_bouncer, app)) =
+        pgbouncer::platform(2, |config| config.database.pool_size = 8).await
+    else {
+        return;
+    };
 
     // Act: 8 callers and the dispatcher for a few seconds.
     let stop = Arc::new(AtomicBool::new(false));

@@ -1203,7 +1203,8 @@ async fn fill_every_table(s: &Scene) {
             "from": "24107711111", "timestamp": 1_800_000_000 + n, "text": { "body": text } }] });
         assert_eq!(webhook(app, &body).await, StatusCode::OK);
     }
-    // The rest straight in the database: what only a venue with a remote, or a poke URL, writes.
+    // The rest straight in the database: what only a venue with a remote, a poke URL, or an open
+    // live channel, writes.
     let inscription = s.other.inscription_id;
     app.db()
         .await
@@ -1216,6 +1217,8 @@ async fn fill_every_table(s: &Scene) {
              insert into sync_objects (remote_id, key, direction) select id, 'pdfs/x.pdf', 'down' from sync_remotes;
              insert into sync_runs (remote_url, trigger, status) values ('https://cloud.example.org', 'manual', 'succeeded');
              insert into sync_pokes (url, collections) values ('https://poke.example.org', array['masterclasses']);
+             insert into live_connections (id, endpoint, staff_id) select 'C0HfaeJhCGYCJ4g=', 'apigw', id from staff_users limit 1;
+             insert into live_pokes (connection_id, collections) values ('C0HfaeJhCGYCJ4g=', array['questions']);
              insert into idempotency_erased (caller, scope, key_hash, created_at)
              values ('anon', 'inscriptions.create', sha256('a key'::bytea), now());"
         ))

@@ -5,12 +5,16 @@
 //! - One embedded S3 endpoint per test, storing objects in a temporary directory.
 //! - [`TestApp`]: the gateway router built on those, driven in-process with typed helpers.
 //! - [`lambda`]: a Lambda Runtime API emulator that drives a real function binary.
+//! - [`live`]: the router served on a real port and a WebSocket client, for the live channel;
+//!   [`fake_apigw`]: API Gateway's management API, for its AWS side.
 
 pub mod bench;
 pub mod device;
+pub mod fake_apigw;
 pub mod fake_openai;
 pub mod fake_whapi;
 pub mod lambda;
+pub mod live;
 pub mod peers;
 pub use local_gateway::pdfs;
 pub mod pgbouncer;

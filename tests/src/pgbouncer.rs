@@ -111,3 +111,32 @@ impl Drop for PgBouncer {
         let _ = self.child.wait();
     }
 }
+
+/// A platform whose functions reach the suite's server only through a pgbouncer of
+/// `server_connections` in transaction mode, with `configure` applied; `None` (a note printed)
+/// when pgbouncer is not installed outside CI. Keep the pgbouncer as long as the platform.
+pub async fn platform(
+    server_connections: u32,
+    configure: impl FnOnce(&mut shared::Config),
+) -> Option<(PgBouncer, crate::TestApp)> {
+    if binary().is_none() && std::env::var_os("CI").is_none() {
+        eprintln!("skipped: pgbouncer is not installed (apt-get install pgbouncer)");
+        return None;
+    }
+    let server = crate::TestApp::shared_server();
+    let server_port: u16 = server.rsplit_once(':')?.1.parse().ok()?;
+    let bouncer =
+        tokio::task::spawn_blocking(move || PgBouncer::start(server_port, server_connections))
+            .await
+            .expect("the thread starting pgbouncer")
+            .expect("starting pgbouncer");
+    let app = crate::TestApp::spawn_on(
+        server,
+        Some(crate::template_name()),
+        |url| bouncer.route(url),
+        configure,
+    )
+    .await;
+    assert!(app.database_url.contains(&bouncer.port.to_string()));
+    Some((bouncer, app))
+}

@@ -1,8 +1,9 @@
 //! The scheduled function (EventBridge, every minute): queue due reminders, remind and close
 //! silent tests in the WhatsApp chat, deliver queued
-//! WhatsApp messages, send sync pokes, and drop expired Idempotency-Key answers (erased ones too)
-//! and the rate limits' ended windows. The local gateway runs the same
-//! on a timer.
+//! WhatsApp messages, send sync pokes, fan out to the live channel what no write request did (a
+//! function that died between its commit and its fan-out) and drop what nobody drained, and
+//! drop expired Idempotency-Key answers (erased ones too) and the rate limits' ended windows.
+//! The local gateway runs the same on a timer.
 
 use serde_json::{Value, json};
 use shared::{
@@ -28,6 +29,9 @@ pub async fn run(state: &AppState, deadline: OffsetDateTime) -> anyhow::Result<V
     let pokes = shared::sync::poke::deliver(state)
         .await
         .map_err(|e| anyhow::anyhow!("delivering sync pokes: {e:?}"))?;
+    let (live, live_dropped) = shared::sync::live::housekeeping(state)
+        .await
+        .map_err(|e| anyhow::anyhow!("fanning out live pokes: {e:?}"))?;
     let purged = db::transact(&state.db, &Caller::System, async |tx| {
         idempotency::purge(tx).await
     })
@@ -38,6 +42,8 @@ pub async fn run(state: &AppState, deadline: OffsetDateTime) -> anyhow::Result<V
         "chat_tests": chat_tests,
         "dispatch": report,
         "sync_pokes": pokes,
+        "live": live,
+        "live_dropped": live_dropped,
         "idempotency_keys_purged": purged,
     }))
 }

@@ -17,5 +17,8 @@ pub async fn run(state: &AppState) -> anyhow::Result<Value> {
     let report = peer::run(state, Trigger::Schedule)
         .await
         .map_err(|e| anyhow::anyhow!("syncing with the remote: {e:?}"))?;
+    // What the run applied reaches the live channel now, not at the dispatcher's next minute
+    // (the local gateway's hub hears of it by itself).
+    shared::sync::live::after_write(state).await;
     Ok(serde_json::to_value(report)?)
 }

@@ -8,6 +8,7 @@
 //! | `POST /api/sync/peers`, `GET /api/sync/peers`, `DELETE /api/sync/peers/{id}` | admin (on the remote) |
 //! | `POST /api/sync/run`, `GET /api/sync/runs` | admin (on the instance that has a remote) |
 //! | `POST /api/sync/objects` | sync peer (links to copy handouts both ways) |
+//! | `POST /api/sync/stream/ticket` | staff or student (a ticket for the live channel, `shared::sync::live`) |
 //!
 //! Every handler here has one shape, the same in every function crate: a `#[utoipa::path]` that
 //! states the route's contract (the OpenAPI document is built from it), extractors that parse and
@@ -21,9 +22,10 @@ use axum::{Router, extract::State, http::StatusCode};
 use serde::Deserialize;
 use shared::{
     AppState, Result,
-    http::{Admin, Json, Member, Path, Peer, Query},
+    http::{Admin, Json, Member, Origin, Path, Peer, Query},
     sync::{
         self, PullQuery, PullResponse, PushRequest, PushResponse,
+        live::{self, StreamTicket},
         peer::{
             self, CreatedPeer, ObjectsRequest, ObjectsResponse, PeerDraft, PeerName, PeerView,
             RunView,
@@ -192,6 +194,28 @@ async fn objects(
     Ok(Json(peer::object_links(&state, &request).await?))
 }
 
+#[utoipa::path(
+    post, operation_id = "sync_stream_ticket", path = "/api/sync/stream/ticket", tag = "sync",
+    summary = "A ticket for the live channel: a WebSocket that says \"pull now\" when what the caller sees changed",
+    description = "Open `url` as a WebSocket within a minute (the ticket is in its query string, since a browser cannot set headers on one). Each message is `{\"type\": \"sync.poke\", \"collections\": [...]}`: pull those collections. Pull everything on every (re)connect, and take a new ticket for each.",
+    security(("staff_jwt" = []), ("student_token" = [])),
+    responses(
+        (status = 200, description = "The live endpoint's URL with the ticket, and when the ticket expires", body = StreamTicket),
+        (status = 403, description = "A sync peer: the live channel is for browsers", content_type = "application/problem+json", body = shared::http::openapi::Problem)
+    )
+)]
+async fn stream_ticket(
+    State(state): State<AppState>,
+    Member(caller): Member,
+    origin: Origin,
+) -> Result<Json<StreamTicket>> {
+    Ok(Json(live::ticket(
+        &state,
+        &caller,
+        &origin.url(live::PATH),
+    )?))
+}
+
 /// The function's routes, without the common layers (the caller adds them once).
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -202,6 +226,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(run))
         .routes(routes!(runs))
         .routes(routes!(objects))
+        .routes(routes!(stream_ticket))
 }
 
 /// The function's router as deployed: its routes, the common layers, and its state.

@@ -5,7 +5,7 @@ use axum::Router;
 use shared::AppState;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{desk, docs};
+use crate::{desk, docs, live};
 
 /// Every function's routes with their descriptions, merged.
 fn api() -> OpenApiRouter<AppState> {
@@ -28,13 +28,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     shared::http::openapi::complete(api().into_openapi())
 }
 
-/// Every function's routes, merged, plus the document and its viewer, with the common layers
-/// once on the outside, and CORS answered as the deployed API answers it; and the desk page.
+/// Every function's routes, merged, plus the document and its viewer, the live channel's
+/// WebSocket (with its hub, which starts with the first socket) and the desk page, with the
+/// common layers once on the outside, and CORS answered as the deployed API answers it.
 pub fn router(state: AppState) -> Router {
     let cors = shared::http::cors(&state.config.allowed_origins);
+    let hub = live::Hub::new(state.clone());
+    let state = AppState {
+        writes: Some(hub.wake()),
+        ..state
+    };
     let (routes, document) = api().split_for_parts();
     let routes = routes
         .merge(docs::routes(&shared::http::openapi::complete(document)))
-        .merge(desk::routes());
-    shared::http::with_common_layers(routes.with_state(state)).layer(cors)
+        .merge(desk::routes())
+        .with_state(state.clone())
+        .merge(live::routes(state.clone(), hub));
+    shared::http::with_common_layers(routes, state).layer(cors)
 }

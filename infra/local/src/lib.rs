@@ -9,7 +9,8 @@
 //!   over HTTP, as it would AWS); the migrations and the local secrets.
 //! - [`gateway`]: every function's routes on one port, under the same paths as the deployed API,
 //!   with [`docs`] (the OpenAPI document at `/api/openapi.json`, Swagger UI at `/api/docs`) and
-//!   [`desk`] (the registration desk page at `/desk`, built on the browser sync package);
+//!   [`live`] (the live channel's WebSocket at `/api/sync/stream`, and the hub that pokes it)
+//!   and [`desk`] (the registration desk page at `/desk`, built on the browser sync package);
 //!   [`schedules`]: timers standing in for the production EventBridge schedules.
 //! - [`samples`]: the samples in `events/` made runnable (`cargo run -- sample <file>`), with
 //!   [`pdfs`] for the handout they need.
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod desk;
 pub mod docs;
 pub mod gateway;
+pub mod live;
 pub mod pdfs;
 pub mod postgres;
 pub mod s3;

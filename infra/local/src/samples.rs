@@ -2,7 +2,8 @@
 //!
 //! A sample names its rows by placeholder ids (the masterclass `7d6f0d2e-...`, the tutor
 //! `5c1e9b2a-...`) and carries placeholder credentials (a staff JWT signed with a sample secret,
-//! a student token that was never issued, a sample webhook secret). [`Fixture::create`] makes,
+//! a student token that was never issued, a live channel ticket never sealed here, a sample
+//! webhook secret). [`Fixture::create`] makes,
 //! through the platform's own routes, a fresh row for every placeholder (so each sample answers
 //! the same whatever ran before it), and [`Fixture::apply`] rewrites a sample to name those rows
 //! and carry real credentials. `cargo run -- sample <file>` prints a sample so rewritten, and the
@@ -55,6 +56,8 @@ pub struct Fixture {
     pub admin_token: String,
     pub student_token: String,
     pub webhook_secret: Option<String>,
+    /// A live channel ticket of the sample admin (valid a minute from its making).
+    pub ticket: String,
 }
 
 impl Fixture {
@@ -244,8 +247,25 @@ impl Fixture {
         give_up_on(state, &message).await?;
         ids.push((DEAD_MESSAGE.to_owned(), message));
 
+        let ticket = api
+            .expect(
+                StatusCode::OK,
+                Method::POST,
+                "/api/sync/stream/ticket",
+                staff,
+                Value::Null,
+            )
+            .await?;
+        let ticket = ticket["url"]
+            .as_str()
+            .and_then(|url| url.split_once("?ticket="))
+            .context("a ticket in the live channel's URL")?
+            .1
+            .to_owned();
+
         Ok(Self {
             ids,
+            ticket,
             admin_token,
             student_token,
             webhook_secret: state
@@ -264,6 +284,11 @@ impl Fixture {
             text = text.replace(placeholder, id);
         }
         let mut event: Value = serde_json::from_str(&text).expect("still JSON");
+        // A WebSocket API's `$connect` carries the ticket in its query string.
+        if event["queryStringParameters"]["ticket"].is_string() {
+            event["queryStringParameters"]["ticket"] = Value::String(self.ticket.clone());
+            event["multiValueQueryStringParameters"]["ticket"] = json!([self.ticket]);
+        }
         let headers = &mut event["headers"];
         if let Some(secret) = &self.webhook_secret
             && headers["x-webhook-secret"].is_string()

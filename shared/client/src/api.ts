@@ -791,6 +791,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sync/stream/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A ticket for the live channel: a WebSocket that says "pull now" when what the caller sees changed
+         * @description Open `url` as a WebSocket within a minute (the ticket is in its query string, since a browser cannot set headers on one). Each message is `{"type": "sync.poke", "collections": [...]}`: pull those collections. Pull everything on every (re)connect, and take a new ticket for each.
+         */
+        post: operations["sync_stream_ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tests/{kind}": {
         parameters: {
             query?: never;
@@ -2092,6 +2112,20 @@ export interface components {
             masterclass_ids: string[];
             /** Format: date-time */
             created_at: string;
+        };
+        /** @description `POST /api/sync/stream/ticket`'s answer. */
+        StreamTicket: {
+            /**
+             * @description The live endpoint with the ticket in its query string: open it as a WebSocket, as it is.
+             * @example wss://abc123def4.execute-api.eu-west-3.amazonaws.com/live?ticket=q1Z...
+             */
+            url: string;
+            /**
+             * Format: date-time
+             * @description When the ticket stops opening connections (about a minute; a connection opened before
+             *     stays open). Every reconnect takes a new ticket.
+             */
+            expires_at: string;
         };
         /** @description A page of students. */
         StudentPage: {
@@ -9840,6 +9874,127 @@ export interface operations {
                 };
             };
             /** @description A limit out of range */
+            422: {
+                headers: {
+                    /** @description The request's id (the caller's, or a fresh UUID) */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug or an infrastructure failure (logged with the request id) */
+            500: {
+                headers: {
+                    /** @description The request's id (the caller's, or a fresh UUID) */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is saturated; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description The request's id (the caller's, or a fresh UUID) */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sync_stream_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The live endpoint's URL with the ticket, and when the ticket expires */
+            200: {
+                headers: {
+                    /** @description The request's id (the caller's, or a fresh UUID) */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamTicket"];
+                };
+            };
+            /** @description The request could not be read (malformed JSON or query, bad header) */
+            400: {
+                headers: {
+                    /** @description The request's id (the caller's, or a fresh UUID) */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    /** @description The request's id (the caller's, or a fresh UUID) */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A sync peer: the live channel is for browsers */
+            403: {
+                headers: {
+                    /** @description The request's id (the caller's, or a fresh UUID) */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing here, or nothing this caller may see */
+            404: {
+                headers: {
+                    /** @description The request's id (the caller's, or a fresh UUID) */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 256 KiB (or a file is too large) */
+            413: {
+                headers: {
+                    /** @description The request's id (the caller's, or a fresh UUID) */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    /** @description The request's id (the caller's, or a fresh UUID) */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description One or more fields are invalid (see `errors`), or a rule was broken */
             422: {
                 headers: {
                     /** @description The request's id (the caller's, or a fresh UUID) */

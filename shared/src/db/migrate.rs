@@ -85,6 +85,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(18, "0018_sync_clocks_and_fates"),
     migration!(19, "0019_privacy_fixes"),
     migration!(20, "0020_limits"),
+    migration!(21, "0021_live_channel"),
 ];
 
 /// Any 64-bit number unique to this purpose.

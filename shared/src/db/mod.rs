@@ -17,6 +17,7 @@ pub mod chat;
 pub mod idempotency;
 pub mod inscriptions;
 pub mod limits;
+pub mod live;
 pub mod masterclasses;
 mod migrate;
 pub mod outbox;

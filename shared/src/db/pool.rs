@@ -19,11 +19,9 @@ pub fn connect(url: &Secret, config: &DatabaseConfig) -> anyhow::Result<Pool> {
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
-    let manager = if pg.get_ssl_mode() == SslMode::Disable || pg.get_ssl_mode() == SslMode::Prefer {
-        // `prefer` is libpq's default; we only turn TLS on when it is demanded.
-        Manager::from_config(pg, tokio_postgres::NoTls, manager_config)
-    } else {
-        Manager::from_config(pg, tls_connector(config)?, manager_config)
+    let manager = match tls_for(&pg, config)? {
+        None => Manager::from_config(pg, tokio_postgres::NoTls, manager_config),
+        Some(tls) => Manager::from_config(pg, tls, manager_config),
     };
     Pool::builder(manager)
         .max_size(config.pool_size)
@@ -32,6 +30,19 @@ pub fn connect(url: &Secret, config: &DatabaseConfig) -> anyhow::Result<Pool> {
         .create_timeout(Some(Duration::from_secs(10)))
         .build()
         .context("building the database pool")
+}
+
+/// The TLS a connection to `pg` uses: none unless its URL demands it (`sslmode=require` or
+/// stricter; `prefer` is libpq's default, and we only turn TLS on when it is demanded).
+pub(super) fn tls_for(
+    pg: &tokio_postgres::Config,
+    config: &DatabaseConfig,
+) -> anyhow::Result<Option<tokio_postgres_rustls::MakeRustlsConnect>> {
+    if pg.get_ssl_mode() == SslMode::Disable || pg.get_ssl_mode() == SslMode::Prefer {
+        Ok(None)
+    } else {
+        tls_connector(config).map(Some)
+    }
 }
 
 fn tls_connector(

@@ -145,7 +145,9 @@ pub fn micros_time(micros: i64) -> Result<time::OffsetDateTime, Error> {
 /// The key listing cursors are sealed with: AES-256-GCM (authenticated encryption), a random
 /// nonce per cursor. Derived from the token secret (`JWT_SECRET`) with a label of its own, so a
 /// deployment needs no other secret and every function instance opens what another sealed;
-/// changing the secret makes the cursors handed out before it a 422 (start from page one).
+/// changing the secret makes the cursors handed out before it a 422 (start from page one). The
+/// live channel's tickets are sealed the same way under a key of their own
+/// ([`derive_for`](Self::derive_for) with another label).
 pub struct CursorKey(LessSafeKey);
 
 impl std::fmt::Debug for CursorKey {
@@ -159,20 +161,25 @@ impl CursorKey {
     const LABEL: &'static [u8] = b"masterclass listing cursors v1";
 
     pub fn derive(secret: &[u8]) -> Self {
+        Self::derive_for(secret, Self::LABEL)
+    }
+
+    /// The key derived from `secret` for the use `label` names (HMAC-SHA256 of the label).
+    pub fn derive_for(secret: &[u8], label: &[u8]) -> Self {
         use hmac::Mac;
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret)
             .expect("HMAC takes a key of any length");
-        mac.update(Self::LABEL);
+        mac.update(label);
         let bytes = mac.finalize().into_bytes();
         let key = UnboundKey::new(&AES_256_GCM, &bytes).expect("32 bytes make an AES-256 key");
         Self(LessSafeKey::new(key))
     }
 
     /// base64url of nonce, encrypted JSON of `key`, and tag.
-    fn seal(&self, key: &impl serde::Serialize) -> String {
+    pub fn seal(&self, key: &impl serde::Serialize) -> String {
         use base64::Engine;
         let nonce: [u8; NONCE_LEN] = rand::random();
-        let mut sealed = serde_json::to_vec(key).expect("a sort key serialises");
+        let mut sealed = serde_json::to_vec(key).expect("a sealed value serialises");
         self.0
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
@@ -186,7 +193,7 @@ impl CursorKey {
     }
 
     /// The key sealed in `cursor`; `None` for anything this key did not seal, or altered since.
-    fn open<K: serde::de::DeserializeOwned>(&self, cursor: &str) -> Option<K> {
+    pub fn open<K: serde::de::DeserializeOwned>(&self, cursor: &str) -> Option<K> {
         use base64::Engine;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(cursor)

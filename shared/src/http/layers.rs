@@ -1,9 +1,15 @@
 //! The layers every router is wrapped in: a request id on every request and response, a trace
-//! span per request, a body size limit, and problem+json answers for unknown paths and methods;
-//! and the CORS answers of the local gateway ([`cors`]).
+//! span per request, a body size limit, problem+json answers for unknown paths and methods, and
+//! the live channel's fan-out after a successful write (`sync::live::after_write`); and the CORS
+//! answers of the local gateway ([`cors`]).
 
-use axum::{Router, extract::DefaultBodyLimit, middleware::Next, response::Response};
-use http::{HeaderName, Request};
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, State},
+    middleware::Next,
+    response::Response,
+};
+use http::{HeaderName, Method, Request};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -37,6 +43,22 @@ async fn scope_request_id(req: Request<axum::body::Body>, next: Next) -> Respons
     REQUEST_ID.scope(id, next.run(req)).await
 }
 
+/// A request that may have written (any method but GET, HEAD and OPTIONS) and succeeded has
+/// committed by the time its answer is made: its changes are fanned out before the answer
+/// leaves, since a Lambda does nothing once it has answered.
+async fn live_after_write(
+    State(state): State<crate::AppState>,
+    req: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let response = next.run(req).await;
+    if writes && response.status().is_success() {
+        crate::sync::live::after_write(&state).await;
+    }
+    response
+}
+
 async fn not_found() -> Error {
     Error::NotFound("route")
 }
@@ -52,16 +74,17 @@ pub fn deployed(
     state: crate::AppState,
 ) -> Router {
     let (routes, _) = routes.split_for_parts();
-    with_common_layers(routes.with_state(state))
+    with_common_layers(routes.with_state(state.clone()), state)
 }
 
-/// Wraps a function's router with the platform's common layers. Every function crate and the
-/// local gateway call this exactly once on their outermost router.
-pub fn with_common_layers(router: Router) -> Router {
+/// Wraps a function's router (served with `state`) with the platform's common layers. Every
+/// function crate and the local gateway call this exactly once on their outermost router.
+pub fn with_common_layers(router: Router, state: crate::AppState) -> Router {
     let header = HeaderName::from_static(REQUEST_ID_HEADER);
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state, live_after_write))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(scope_request_id))
         .layer(

@@ -15,6 +15,8 @@
 //! - **Merge**: per field, the newer hybrid logical clock wins ([`merge`], [`hlc`]).
 //! - **Pokes** ([`poke`]): after a push that changed data, a signed "pull now" to each
 //!   configured URL, sent by the scheduled run.
+//! - **The live channel** ([`live`]): a WebSocket an open browser holds, over which it hears
+//!   "pull now" within a second of a commit that changes what its caller may see.
 //! - **Collections** ([`Collection`]) declare what a client may write; row-level security still
 //!   decides what it may read and change.
 //!
@@ -27,6 +29,7 @@ pub mod apply;
 pub mod codec;
 pub mod cursor;
 pub mod hlc;
+pub mod live;
 pub mod merge;
 pub mod peer;
 pub mod poke;
