@@ -200,9 +200,11 @@ export async function createSyncClient(options: SyncOptions): Promise<SyncClient
       replicationIdentifier: `masterclass-sync:${c}:${api.url("/")}`,
       live: true,
       retryTime: options.retryTime ?? 2000,
+      // The leading tab replicates, and so does the visible one (RxDB's default): a browser
+      // slows down the timers of hidden tabs, and the tab the user writes in should push at
+      // once. Two tabs pushing at once is safe: see `pushHandler`.
       waitForLeadership: true,
-      // Only the leading tab replicates, visible or not (RxDB would also start a visible one).
-      toggleOnDocumentVisible: false,
+      toggleOnDocumentVisible: true,
       pull: {
         handler: pullHandler(c, { api, clock, local: added[c] }) as any,
         batchSize: options.batchSize ?? 500,
@@ -248,14 +250,13 @@ export async function createSyncClient(options: SyncOptions): Promise<SyncClient
     errors$: merge(...all.map((r) => r.error$)),
     resync: () => manual.next(),
     awaitInSync: async () => {
-      // Only the leading tab replicates; any tab can wait for the writes it shares to be
-      // confirmed.
-      const elector = db.leaderElector();
-      while (!elector.isLeader && !elector.hasLeader) await new Promise((r) => setTimeout(r, 50));
-      if (elector.isLeader) {
-        await db.waitForLeadership();
-        await Promise.all(all.map((r) => r.startPromise.then(() => r.awaitInSync())));
-      }
+      // The tabs that replicate (the leading one, a visible one) wait for their replications;
+      // any tab, for the writes they share to be confirmed.
+      const started = await Promise.race([
+        Promise.all(all.map((r) => r.startPromise)).then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
+      ]);
+      if (started) await Promise.all(all.map((r) => r.awaitInSync()));
       await firstValueFrom(pending.count().$.pipe(filter((n) => n === 0)));
     },
     dismissRejection: async (id) => {
