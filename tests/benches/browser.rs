@@ -125,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
 
     let ms = |key: &str| browser[key].as_f64().unwrap_or(f64::NAN);
     println!(
-        "browser sync ({records} documents, {edits} offline edits; 2 cores, debug build of the stack)"
+        "browser sync ({records} documents, {edits} offline edits; 2 cores, release build of the stack)"
     );
     println!("what                               browser      raw HTTP     browser÷raw   target");
     println!(

@@ -223,6 +223,11 @@ try {
   await waitFor("the refused registration is shown", async () => (await a.textContent("#rejections")).includes("déjà inscrit"), 10000);
   await waitFor("and undone", async () => !(await shows(a, twin.name)), 5000);
   assert.ok((await a.textContent("#rejections")).includes(twin.name));
+  if (process.env.DESK_SCREENSHOT) {
+    await a.bringToFront();
+    await a.setViewportSize({ width: 900, height: 900 });
+    await a.screenshot({ path: process.env.DESK_SCREENSHOT, fullPage: true });
+  }
   const questions = await a.evaluate(async ({ question }) => {
     const within = (what, promise) =>
       Promise.race([promise, new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), 10000))]);
