@@ -89,6 +89,8 @@ function text(value: unknown): string {
 
 async function start(session: Session): Promise<SyncClient> {
   let current = session;
+  // Every replication meeting a 401 at once waits for the same sign-in.
+  let signingIn: Promise<void> | null = null;
   const client = await createSyncClient({
     name: `desk-${current.user.id}`,
     // `documents`: what the desk's earlier version kept in localStorage (`importLocalStorage`).
@@ -96,10 +98,15 @@ async function start(session: Session): Promise<SyncClient> {
     retryTime: 1000,
     token: () => current.token,
     // An expired token: sign in again, then the call is retried.
-    refreshToken: async () => {
-      current = await askSignIn();
-      $("#desk").hidden = false;
-    },
+    refreshToken: () =>
+      (signingIn ??= askSignIn()
+        .then((fresh) => {
+          current = fresh;
+          $("#desk").hidden = false;
+        })
+        .finally(() => {
+          signingIn = null;
+        })),
   });
   $("#desk").hidden = false;
   $("#who").textContent = `${current.user.full_name} (${current.user.email})`;

@@ -173,7 +173,15 @@ try {
   await waitFor("B's attendance on A", async () => (await shows(a, awa.name))?.attended === true, 5000);
   report.timings.live_attendance_to_other_device_ms = Date.now() - started;
   assert.ok(report.timings.live_attendance_to_other_device_ms < 1000, `${report.timings.live_attendance_to_other_device_ms} ms`);
-  log(`ok - live: a registration reached the other device in ${seenB} ms, an attendance mark in ${report.timings.live_attendance_to_other_device_ms} ms`);
+  const fanny = { name: "Fanny Moussavou", phone: phone(6), attended: true };
+  started = Date.now();
+  await register(a2, fanny);
+  report.registered.push(fanny);
+  await waitFor("the second tab's registration on B", () => shows(b, fanny.name), 5000);
+  await waitFor("and on A", () => shows(a, fanny.name), 5000);
+  report.timings.live_second_tab_to_other_device_ms = Date.now() - started;
+  assert.ok(report.timings.live_second_tab_to_other_device_ms < 1000, `${report.timings.live_second_tab_to_other_device_ms} ms`);
+  log(`ok - live: a registration reached the other device in ${seenB} ms, an attendance mark in ${report.timings.live_attendance_to_other_device_ms} ms, one from the second tab in ${report.timings.live_second_tab_to_other_device_ms} ms`);
 
   // Offline: both devices edit the same record and different ones, reload, and close a tab
   // right after a write.
@@ -309,6 +317,23 @@ try {
   await waitFor("B caught up after reconnecting", () => shows(b, eve.name), 10000);
   report.timings.reconnect_to_caught_up_ms = Date.now() - started;
   log(`ok - a dropped connection resynced on reconnect in ${report.timings.reconnect_to_caught_up_ms} ms`);
+
+  // A token that stopped working (the password was reset): the desk asks for a sign-in, then
+  // the write waiting for it goes through.
+  const renewed = "un tout nouveau mot de passe";
+  await api("POST", `/api/admin/users/${tutor.id}/password`, admin.token, { password: renewed });
+  await setAttended(a, eve.name, true);
+  await waitFor("the desk asks to sign in again", () => a.isVisible("#signin"), 10000);
+  await a.fill("#signin-form [name=password]", renewed);
+  await a.fill("#signin-form [name=email]", tutor.email);
+  await a.click("#signin-form button");
+  const freshToken = (await api("POST", "/api/auth/token", "", { email: tutor.email, password: renewed })).access_token;
+  await waitFor("the waiting write reached the server", async () => {
+    const server = [...(await freshPull(freshToken, "inscriptions")).values()];
+    return server.find((r) => r.full_name === eve.name)?.attended === true;
+  }, 10000);
+  eve.attended = true;
+  log("ok - a refused token: the app was asked to sign in again, and the waiting write went through");
 
   await deviceA.close();
   await deviceB.close();
