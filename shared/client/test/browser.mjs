@@ -17,6 +17,15 @@ setTimeout(() => {
 }, 240_000).unref();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** `promise`, or a failure naming `what` after `ms`. */
+function within(what, promise, ms = 15000) {
+  let timer;
+  const timeout = new Promise((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Polls `check` until it returns a truthy value; returns it and how long it took. */
 async function waitFor(what, check, timeout = 15000) {
   const started = Date.now();
@@ -288,11 +297,10 @@ try {
   await signIn(l1);
   const l2 = await openDesk(legacy);
   const importBoth = (page) => page.evaluate(() => window.desk.client.importLocalStorage(["panier", "brouillon", "absent"], { owner: window.desk.session.user.id }));
-  const [first, second] = await Promise.all([importBoth(l1), importBoth(l2)]);
+  const [first, second] = await within("the import in two tabs at once", Promise.all([importBoth(l1), importBoth(l2)]));
   await l1.reload();
   await l1.waitForFunction(() => document.body.dataset.ready === "true");
-  const again = await importBoth(l1);
-  await l1.evaluate(() => window.desk.client.awaitInSync());
+  const again = await within("the import after a reload", importBoth(l1));
   const documents = await waitFor("both documents on the server", async () => {
     const held = [...(await freshPull(tutorToken, "documents")).values()];
     return held.length === 2 && held;
