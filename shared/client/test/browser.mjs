@@ -326,6 +326,29 @@ try {
   report.timings.reconnect_to_caught_up_ms = Date.now() - started;
   log(`ok - a dropped connection resynced on reconnect in ${report.timings.reconnect_to_caught_up_ms} ms`);
 
+  // A lost answer: the server applies a push and the answer never arrives; the package sends
+  // again, and nothing is applied twice (the Rust side counts the registration and its
+  // confirmation).
+  let lost = 0;
+  await a.route("**/api/sync/push", async (route) => {
+    const body = route.request().postData() ?? "";
+    if (lost === 0 && body.includes("Gaëlle")) {
+      lost++;
+      await route.fetch();
+      await route.abort("connectionreset");
+    } else {
+      await route.continue();
+    }
+  });
+  const gaelle = { name: "Gaëlle Mba", phone: phone(7), attended: true };
+  await register(a, gaelle);
+  report.registered.push(gaelle);
+  await waitFor("the registration whose answer was lost reached B", () => shows(b, gaelle.name), 10000);
+  await waitFor("and A has nothing pending", async () => (await a.textContent("#pending")) === "En attente : 0", 10000);
+  assert.equal(lost, 1, "the answer was lost once");
+  await a.unroute("**/api/sync/push");
+  log("ok - a push whose answer was lost was sent again and applied once");
+
   // A token that stopped working (the password was reset): the desk asks for a sign-in, then
   // the write waiting for it goes through.
   const renewed = "un tout nouveau mot de passe";
