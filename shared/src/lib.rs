@@ -45,6 +45,8 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod idempotency;
+#[cfg(test)]
+mod layers;
 pub mod messaging;
 pub mod secret;
 pub mod services;
