@@ -6,7 +6,8 @@
 //! - [`config`]: typed configuration read once from the environment ([`secret::Secret`]s never
 //!   printed).
 //! - [`auth`]: passwords, staff JWTs, student tokens, and the [`auth::Caller`] that RLS sees.
-//! - [`telemetry`]: tracing set-up, JSON in Lambda and readable locally.
+//! - [`telemetry`]: tracing set-up, JSON in Lambda and readable locally, and the id of the
+//!   request being served.
 //! - [`db`]: the Postgres pool, embedded migrations, and **every SQL query** of the platform,
 //!   one module per group of tables: `db::masterclasses`, `db::staff` (accounts, tutor
 //!   assignments, sign-in and sessions), `db::inscriptions` (profiles, inscriptions, access
@@ -21,8 +22,10 @@
 //! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate). The PRE
 //!   and POST tests students take are "exams" in code (`domain::exam`, `services::exams`, the
 //!   function `exams`), so that "test" only ever means the test suite; URLs keep `/api/tests`.
-//! - [`http`]: the one [`http::Error`] type (rendered as RFC 9457 problem+json), extractors,
-//!   request ids and the layers every router gets.
+//! - [`error`]: the one [`Error`] type and its [`Result`], on the bottom floor (it imports
+//!   nothing else of the crate).
+//! - [`http`]: the web layer: [`Error`] rendered as RFC 9457 problem+json, extractors, and the
+//!   layers every router gets (the request id itself is [`telemetry`]'s).
 //! - [`ai`]: question generation from a handout (PDF text, OpenAI or offline, validation).
 //! - [`messaging`]: French message templates and the outbox they are queued in.
 //! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override); [`aws`],
@@ -43,6 +46,7 @@ pub mod aws;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod error;
 pub mod http;
 pub mod idempotency;
 #[cfg(test)]
@@ -56,5 +60,5 @@ pub mod sync;
 pub mod telemetry;
 
 pub use config::Config;
-pub use http::{Error, Result};
+pub use error::{Error, Result};
 pub use state::AppState;

@@ -166,10 +166,7 @@ async fn runs(
 ) -> Result<Json<Vec<RunView>>> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(shared::http::Error::field(
-            "limit",
-            "must be between 1 and 200",
-        ));
+        return Err(shared::Error::field("limit", "must be between 1 and 200"));
     }
     Ok(Json(peer::runs(&state, &admin.caller(), limit).await?))
 }

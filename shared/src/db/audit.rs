@@ -10,7 +10,7 @@ use super::{
     row::{all, failed},
 };
 use crate::{
-    http::Result,
+    error::Result,
     services::dashboard::{AuditEntry, AuditFilter},
 };
 

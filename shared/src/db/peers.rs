@@ -16,7 +16,7 @@ use super::{
     row::{FromRow, all, failed},
 };
 use crate::{
-    http::Result,
+    error::Result,
     sync::{
         Collection, clocks_from_json, clocks_to_json,
         merge::Clocks,

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{Db, Transaction, p, row::failed};
 use crate::{
-    http::Result,
+    error::Result,
     sync::{Collection, clocks_to_json, merge::Clocks},
 };
 

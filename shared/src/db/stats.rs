@@ -21,7 +21,7 @@ use super::{
     row::{FromRow, all, failed},
 };
 use crate::{
-    http::Result,
+    error::Result,
     services::stats::{ChoiceCounts, Headline, ItemRow, ItemStats, ScoreSummary},
 };
 

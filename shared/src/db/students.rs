@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     domain::paging::micros_time,
-    http::{Error, Result},
+    error::{Error, Result},
     services::{
         dashboard::{StudentFilter, StudentKey, StudentRow, StudentSort},
         students::InscriptionView,

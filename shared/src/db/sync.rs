@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{Db, Transaction, p, row::failed};
 use crate::{
-    http::Result,
+    error::Result,
     sync::{Change, ChangeOp, Collection, Fields, clocks_from_json, clocks_to_json, merge::Clocks},
 };
 

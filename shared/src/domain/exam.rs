@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Fields;
-use crate::http::{Error, FieldError};
+use crate::error::{Error, FieldError};
 
 /// Every test has this many questions, and scores are out of it.
 pub const PAPER_SIZE: usize = 10;

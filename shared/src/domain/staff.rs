@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::Fields;
 use crate::{
     auth::{Role, password::Password},
-    http::Error,
+    error::Error,
 };
 
 /// An e-mail address, checked by `email_address` (RFC 5322) and kept in lower case so that one

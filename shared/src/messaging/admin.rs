@@ -14,7 +14,7 @@ use crate::{
         paging::{CursorKey, Keyset, micros_of, micros_time},
         student::Phone,
     },
-    http::{Error, Result},
+    error::{Error, Result},
 };
 
 /// `POST /api/send-whatsapp`, as sent (the product brief's field names).

@@ -28,7 +28,7 @@ use crate::{
         chat::{Given, Last, Reply, State, fold},
         exam::{Answers, Channel, Choice, ExamKind},
     },
-    http::{Error, Result},
+    error::{Error, Result},
     services::exams::{self, Paper},
 };
 

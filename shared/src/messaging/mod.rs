@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 pub use templates::MessageType;
 
-use crate::http::Result;
+use crate::error::Result;
 
 /// A message about to be queued.
 #[derive(Debug, Clone)]

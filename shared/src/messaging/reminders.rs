@@ -3,7 +3,7 @@
 //! week). Each is queued once per student: its dedupe key is the inscription.
 
 use super::{MessageType, Outgoing, enqueue_all, templates};
-use crate::{AppState, auth::Caller, db, http::Result};
+use crate::{AppState, auth::Caller, db, error::Result};
 
 /// Queues what is due. Returns how many messages were queued.
 ///

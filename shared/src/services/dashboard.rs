@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::{
     db::{self, Transaction},
     domain::paging::{CursorKey, Keyset, micros_of},
-    http::{Error, FieldError, Result},
+    error::{Error, FieldError, Result},
     services::students::InscriptionView,
 };
 

@@ -24,7 +24,7 @@ use crate::{
     auth::StudentIdentity,
     db::{self, Transaction},
     domain::exam::{Answers, Channel, Choice, ExamKind, PAPER_SIZE, choice_order},
-    http::{Error, Result},
+    error::{Error, Result},
     messaging::{self, MessageType, Outgoing, templates},
 };
 
@@ -204,7 +204,10 @@ pub async fn save_draft(
         .keys()
         .filter(|id| !ids.contains(id))
         .map(|id| {
-            crate::http::FieldError::new(format!("answers.{id}"), "is not a question of your paper")
+            crate::error::FieldError::new(
+                format!("answers.{id}"),
+                "is not a question of your paper",
+            )
         })
         .collect();
     if !strangers.is_empty() {

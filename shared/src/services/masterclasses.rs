@@ -26,7 +26,8 @@ use crate::{
         Paging, Schedule,
         masterclass::{Masterclass, MasterclassPatch, NewMasterclass},
     },
-    http::{Error, FieldError, Origin, Result},
+    error::{Error, FieldError, Result},
+    http::Origin,
 };
 
 /// The masterclass as the API shows it.

@@ -20,7 +20,7 @@ use super::masterclasses::UploadTicket;
 use crate::{
     AppState, db,
     db::Transaction,
-    http::{Error, FieldError, Result},
+    error::{Error, FieldError, Result},
 };
 
 /// The kinds of image a photo may be: content type, file extension, first bytes.

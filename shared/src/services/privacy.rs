@@ -15,7 +15,7 @@ use crate::{
     AppState,
     auth::{Caller, StudentIdentity},
     db::{self, Transaction},
-    http::{Error, Result},
+    error::{Error, Result},
     services::dashboard::StudentRecord,
 };
 

@@ -33,7 +33,7 @@ use crate::{
         exam::{Channel, ExamKind, answers_sent_as},
         student::{Registration, RegistrationDraft},
     },
-    http::{Error, Result},
+    error::{Error, Result},
     idempotency::{self, MaybeIdempotencyKey},
     messaging::{MessageType, templates},
     services::{

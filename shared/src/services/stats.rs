@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{self, Transaction},
-    http::{Error, Result},
+    error::{Error, Result},
 };
 
 time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");

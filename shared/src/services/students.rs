@@ -17,7 +17,8 @@ use uuid::Uuid;
 use crate::{
     auth::{StudentIdentity, student_token::StudentToken},
     db::{self, Transaction},
-    http::{Error, Origin, Result},
+    error::{Error, Result},
+    http::Origin,
     services::{
         exams::{self, Attempt},
         masterclasses::{self, MasterclassView},

@@ -38,7 +38,7 @@ use crate::{
     config::LiveConfig,
     db,
     domain::paging::CursorKey,
-    http::{Error, Result},
+    error::{Error, Result},
 };
 
 /// What the ticket key is derived for (see [`CursorKey::derive_for`]).

@@ -55,7 +55,7 @@ use crate::{
     config::RemoteConfig,
     db,
     domain::Length,
-    http::{Error, FieldError, Result},
+    error::{Error, FieldError, Result},
     services::photos,
     storage::STAGING,
 };
