@@ -30,6 +30,7 @@
 //! - [`messaging`]: French message templates and the outbox they are queued in.
 //! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override); [`aws`],
 //!   the SDK configuration every AWS client is built from.
+//! - [`rfc3339`]: how every timestamp is written in JSON.
 //! - [`idempotency`]: `Idempotency-Key` handling for every POST that creates something.
 //! - [`sync`]: offline sync for devices: push (exactly once), pull (a cursor that never skips),
 //!   hybrid logical clocks and per-field merges; its SQL is in `db::sync`. Between instances (a
@@ -52,6 +53,7 @@ pub mod idempotency;
 #[cfg(test)]
 mod layers;
 pub mod messaging;
+pub mod rfc3339;
 pub mod secret;
 pub mod services;
 pub mod state;

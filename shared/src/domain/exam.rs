@@ -236,9 +236,9 @@ pub struct QuestionView {
     pub provenance: serde_json::Value,
     /// Whether a submitted test used it (then its choices and answer are frozen).
     pub used: bool,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -254,9 +254,9 @@ pub struct QuestionSummary {
     pub status: QuestionStatus,
     /// Whether a submitted test used it (then its choices and answer are frozen).
     pub used: bool,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 

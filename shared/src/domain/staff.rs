@@ -75,7 +75,7 @@ pub struct StaffView {
     pub active: bool,
     /// Masterclasses a tutor is assigned to.
     pub masterclass_ids: Vec<Uuid>,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 

@@ -8,7 +8,6 @@ mod extract;
 mod layers;
 pub mod openapi;
 mod origin;
-pub mod rfc3339;
 mod source;
 
 pub use auth::{Admin, Member, Peer, Staff, Student, StudentOrErased};

@@ -56,13 +56,13 @@ pub struct MessageView {
     pub body: String,
     pub status: String,
     pub attempts: i32,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub due_at: OffsetDateTime,
     pub last_error: Option<String>,
     pub provider_message_id: Option<String>,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub sent_at: Option<OffsetDateTime>,
 }
 

@@ -54,7 +54,7 @@ pub struct Manifest {
     pub format: String,
     /// The latest migration applied when it was taken.
     pub schema_version: i64,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub taken_at: OffsetDateTime,
     pub tables: Vec<TableFile>,
     /// Each sequence's last value (null before its first use).

@@ -215,7 +215,7 @@ pub struct StudentRow {
     pub masterclass_id: Uuid,
     pub masterclass_title: String,
     pub attended: bool,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub registered_at: OffsetDateTime,
     pub pre_score: Option<i32>,
     pub post_score: Option<i32>,
@@ -437,17 +437,17 @@ pub struct StudentProfile {
     #[serde(with = "iso_date::option")]
     pub date_of_birth: Option<Date>,
     pub whatsapp_number: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsentRecord {
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub consent_at: Option<OffsetDateTime>,
     pub consent_version: Option<String>,
     /// When the number sent STOP (null once it sent START again).
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub opted_out_at: Option<OffsetDateTime>,
     /// The consent given with each registration.
     pub registrations: Vec<RegistrationConsent>,
@@ -456,7 +456,7 @@ pub struct ConsentRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegistrationConsent {
     pub inscription_id: Uuid,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub consent_at: OffsetDateTime,
     pub consent_version: Option<String>,
 }
@@ -466,20 +466,20 @@ pub struct RecordInscription {
     pub id: Uuid,
     pub masterclass_id: Uuid,
     pub masterclass_title: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub starts_at: OffsetDateTime,
     pub full_name: String,
     #[serde(with = "iso_date::option")]
     pub date_of_birth: Option<Date>,
     pub whatsapp_number: String,
     pub attended: bool,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub attendance_validated_at: Option<OffsetDateTime>,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub registered_at: OffsetDateTime,
     /// Set when two registrations of the person met through sync: the one kept.
     pub merged_into: Option<Uuid>,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub deleted_at: Option<OffsetDateTime>,
     pub tests: Vec<RecordTest>,
     /// Tests taken (or being taken) in the WhatsApp chat, newest first; one open at most.
@@ -493,11 +493,11 @@ pub struct RecordInscription {
 pub struct RecordChatTest {
     pub id: Uuid,
     pub kind: crate::domain::exam::ExamKind,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub started_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub active_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub ended_at: Option<OffsetDateTime>,
     /// `submitted`, `expired`, `reset`, `closed` (the window closed or the test was taken
     /// elsewhere) or `stopped` (the student sent STOP); none while open.
@@ -511,7 +511,7 @@ pub struct RecordDraft {
     pub kind: String,
     pub question_id: Uuid,
     pub choice: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub answered_at: OffsetDateTime,
     /// `web` or `chat`.
     pub channel: String,
@@ -524,7 +524,7 @@ pub struct RecordTest {
     pub kind: String,
     pub score: Option<i32>,
     pub max_score: i32,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub submitted_at: OffsetDateTime,
     /// Not counted: another attempt of the same kind was submitted first (sync).
     pub superseded: bool,
@@ -552,11 +552,11 @@ pub struct RecordMessage {
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub status_at: Option<OffsetDateTime>,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub sent_at: Option<OffsetDateTime>,
 }
 
@@ -564,7 +564,7 @@ pub struct RecordMessage {
 pub struct RecordIncoming {
     pub id: Uuid,
     pub body: Option<String>,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub received_at: OffsetDateTime,
 }
 
@@ -572,7 +572,7 @@ pub struct RecordIncoming {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow)]
 pub struct AuditEntry {
     pub id: i64,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub at: OffsetDateTime,
     /// admin, tuteur, system, anon, student, registrar.
     pub actor_role: String,

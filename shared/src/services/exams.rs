@@ -64,7 +64,7 @@ pub struct Attempt {
     pub kind: ExamKind,
     pub score: i32,
     pub max_score: i32,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub submitted_at: OffsetDateTime,
     /// For POST: the PRE score and the gain, when the PRE test was taken.
     #[serde(skip_serializing_if = "Option::is_none", default)]

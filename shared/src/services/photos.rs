@@ -56,7 +56,7 @@ pub struct PhotoView {
     pub size: i64,
     pub content_type: String,
     pub download_url: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub download_expires_at: OffsetDateTime,
 }
 

@@ -33,7 +33,7 @@ pub struct ConsentEvent {
     /// registration, web, whatsapp or staff.
     pub source: String,
     pub version: Option<String>,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub at: OffsetDateTime,
 }
 
@@ -41,7 +41,7 @@ pub struct ConsentEvent {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Export {
     pub schema_version: u32,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub exported_at: OffsetDateTime,
     /// Profile, consent, registrations with tests and answers, messages sent (with delivery
     /// statuses) and received, and the audit entries about them: what
@@ -64,7 +64,7 @@ pub struct ConsentChange {
 pub struct ConsentState {
     pub inscription_id: Uuid,
     pub given: bool,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub withdrawn_at: Option<OffsetDateTime>,
     pub history: Vec<ConsentEvent>,
 }
@@ -74,7 +74,7 @@ pub struct ConsentState {
 pub struct Erased {
     /// The student (profile) or registration (inscription) erased.
     pub id: Uuid,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub erased_at: OffsetDateTime,
 }
 

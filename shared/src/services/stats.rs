@@ -47,7 +47,7 @@ pub struct ScoreSummary {
 pub struct Headline {
     pub masterclass_id: Uuid,
     pub title: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub starts_at: OffsetDateTime,
     pub registrations: i64,
     pub attended: i64,

@@ -46,7 +46,7 @@ pub struct Me {
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$", example = "+24106123456")]
     pub whatsapp_number: String,
     pub attended: bool,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub registered_at: OffsetDateTime,
     pub masterclass: MasterclassView,
     /// Scores so far; `post` carries the PRE score and the gain.
@@ -67,7 +67,7 @@ pub struct InscriptionView {
     pub masterclass_id: Uuid,
     pub profile_id: Uuid,
     pub attended: bool,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub attendance_validated_at: Option<OffsetDateTime>,
 }
 

@@ -73,11 +73,11 @@ pub const LEASE: Duration = Duration::from_secs(15 * 60);
 pub struct PeerView {
     pub id: Uuid,
     pub name: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub last_seen_at: Option<OffsetDateTime>,
 }
 
@@ -132,9 +132,9 @@ pub struct RunView {
     /// `running`, `succeeded`, `failed` (see `errors`; the next run resumes) or `skipped`
     /// (another run held the remote).
     pub status: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub started_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
     /// Mutations the remote acknowledged in this run.
     pub pushed: i32,
