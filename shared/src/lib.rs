@@ -19,6 +19,7 @@
 //!   records, objects to copy), `db::live` (the live channel's connections and the drain of
 //!   what writes changed), `db::idempotency`, `db::audit`. Rows are read
 //!   by column name ([`db::FromRow`]); a failed query names what it was doing and to which id.
+//! - [`model`]: types that cross the store boundary, the rows and views `db` returns.
 //! - [`domain`]: newtypes and aggregates, parsed at the door (parse, don't validate). The PRE
 //!   and POST tests students take are "exams" in code (`domain::exam`, `services::exams`, the
 //!   function `exams`), so that "test" only ever means the test suite; URLs keep `/api/tests`.
@@ -53,6 +54,7 @@ pub mod idempotency;
 #[cfg(test)]
 mod layers;
 pub mod messaging;
+pub mod model;
 pub mod rfc3339;
 pub mod secret;
 pub mod services;

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     error::Result,
-    services::dashboard::{AuditEntry, AuditFilter},
+    model::audit::{AuditEntry, AuditFilter},
 };
 
 /// Appends `action` on `entity` `entity_id`, with `details`.

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     error::Result,
-    services::stats::{ChoiceCounts, Headline, ItemRow, ItemStats, ScoreSummary},
+    model::stats::{ChoiceCounts, Headline, ItemRow, ItemStats, ScoreSummary},
 };
 
 impl FromRow for Headline {

@@ -20,10 +20,7 @@ use super::{
 use crate::{
     domain::paging::micros_time,
     error::{Error, Result},
-    services::{
-        dashboard::{StudentFilter, StudentKey, StudentRow, StudentSort},
-        students::InscriptionView,
-    },
+    model::students::{InscriptionView, StudentFilter, StudentKey, StudentRow, StudentSort},
 };
 
 impl FromRow for StudentRow {

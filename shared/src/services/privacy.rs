@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::model::privacy::ConsentEvent;
 use crate::{
     AppState,
     auth::{Caller, StudentIdentity},
@@ -21,21 +22,6 @@ use crate::{
 
 /// The version of the export document's shape; bumped when a field changes meaning or goes.
 pub const EXPORT_SCHEMA_VERSION: u32 = 1;
-
-/// One consent event.
-#[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow,
-)]
-pub struct ConsentEvent {
-    /// The registration it is about; none for the number's STOP / START.
-    pub inscription_id: Option<Uuid>,
-    pub given: bool,
-    /// registration, web, whatsapp or staff.
-    pub source: String,
-    pub version: Option<String>,
-    #[serde(with = "crate::rfc3339")]
-    pub at: OffsetDateTime,
-}
 
 /// Everything held about a person (or, for a student, about their registration).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

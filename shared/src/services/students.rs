@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::model::students::InscriptionView;
 use crate::{
     auth::{StudentIdentity, student_token::StudentToken},
     db::{self, Transaction},
@@ -58,17 +59,6 @@ pub struct Me {
 pub struct Results {
     pub pre: Option<Attempt>,
     pub post: Option<Attempt>,
-}
-
-/// An inscription as staff see it after a change.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow)]
-pub struct InscriptionView {
-    pub id: Uuid,
-    pub masterclass_id: Uuid,
-    pub profile_id: Uuid,
-    pub attended: bool,
-    #[serde(with = "crate::rfc3339::option")]
-    pub attendance_validated_at: Option<OffsetDateTime>,
 }
 
 /// `PATCH /api/admin/inscriptions/{id}`.
