@@ -23,13 +23,11 @@ use serde::Deserialize;
 use shared::{
     AppState, Result,
     http::{Admin, Json, Member, Origin, Path, Peer, Query},
+    model::sync::peers::{PeerView, RunView},
     sync::{
         self, PullQuery, PullResponse, PushRequest, PushResponse,
         live::{self, StreamTicket},
-        peer::{
-            self, CreatedPeer, ObjectsRequest, ObjectsResponse, PeerDraft, PeerName, PeerView,
-            RunView,
-        },
+        peer::{self, CreatedPeer, ObjectsRequest, ObjectsResponse, PeerDraft, PeerName},
     },
 };
 use utoipa_axum::{router::OpenApiRouter, routes};

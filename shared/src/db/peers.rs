@@ -17,10 +17,10 @@ use super::{
 };
 use crate::{
     error::Result,
-    sync::{
+    model::sync::{
         Collection, clocks_from_json, clocks_to_json,
         merge::Clocks,
-        peer::{PeerView, RunView},
+        peers::{PeerView, RunView},
     },
 };
 

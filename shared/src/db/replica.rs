@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{Db, Transaction, p, row::failed};
 use crate::{
     error::Result,
-    sync::{Collection, clocks_to_json, merge::Clocks},
+    model::sync::{Collection, clocks_to_json, merge::Clocks},
 };
 
 /// How a collection travels between instances.

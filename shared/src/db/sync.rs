@@ -18,7 +18,9 @@ use uuid::Uuid;
 use super::{Db, Transaction, p, row::failed};
 use crate::{
     error::Result,
-    sync::{Change, ChangeOp, Collection, Fields, clocks_from_json, clocks_to_json, merge::Clocks},
+    model::sync::{
+        Change, ChangeOp, Collection, Fields, clocks_from_json, clocks_to_json, merge::Clocks,
+    },
 };
 
 /// Marks the rest of the transaction as applying pushed mutations: writes keep the clocks they
