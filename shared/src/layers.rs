@@ -33,7 +33,7 @@ const FLOORS: &[&[&str]] = &[
     // Every query.
     &["db"],
     // Helpers every use case needs.
-    &["idempotency"],
+    &["idempotency", "outbox"],
     // What every use case is handed.
     &["state"],
     // Use cases.
@@ -51,9 +51,7 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("domain/staff.rs", "auth"),
     ("idempotency.rs", "http"),
     ("model/sync/wire.rs", "http"),
-    ("services/exams.rs", "messaging"),
     ("services/masterclasses.rs", "http"),
-    ("services/registration.rs", "messaging"),
     ("services/students.rs", "http"),
     ("state.rs", "messaging"),
     ("state.rs", "sync"),

@@ -1,7 +1,9 @@
 //! The masterclass platform's domain crate: everything the function crates share.
 //!
 //! Every business rule lives here and only here; a function crate in `functions/` is a thin
-//! router that turns HTTP into calls on this crate. The layout:
+//! router that turns HTTP into calls on this crate. Its modules stand on floors, each importing
+//! only from its own and those below (the list and the test that keeps it are in `layers.rs`;
+//! `shared/README.md` explains them). The layout:
 //!
 //! - [`config`]: typed configuration read once from the environment ([`secret::Secret`]s never
 //!   printed).
@@ -28,13 +30,16 @@
 //! - [`http`]: the web layer: [`Error`] rendered as RFC 9457 problem+json, extractors, and the
 //!   layers every router gets (the request id itself is [`telemetry`]'s).
 //! - [`ai`]: question generation from a handout (PDF text, OpenAI or offline, validation).
-//! - [`messaging`]: French message templates and the outbox they are queued in.
+//! - [`outbox`]: French message templates and queueing a message in the caller's transaction.
+//! - [`messaging`]: delivering queued messages, the provider's webhooks, reminders, tests taken
+//!   in the chat, and what staff send.
 //! - [`storage`]: the S3 client (any S3-compatible store through an endpoint override); [`aws`],
 //!   the SDK configuration every AWS client is built from.
 //! - [`rfc3339`]: how every timestamp is written in JSON.
 //! - [`idempotency`]: `Idempotency-Key` handling for every POST that creates something.
 //! - [`sync`]: offline sync for devices: push (exactly once), pull (a cursor that never skips),
-//!   hybrid logical clocks and per-field merges; its SQL is in `db::sync`. Between instances (a
+//!   hybrid logical clocks and per-field merges (their types in `model::sync`, below the store);
+//!   its SQL is in `db::sync`. Between instances (a
 //!   venue server and its cloud): `sync::peer` (a run: scan, queue, push, pull, copy objects)
 //!   and `sync::replica` (a received record merged, the same on both sides); SQL in
 //!   `db::replica` and `db::peers`. `sync::live`: the live channel that tells open browsers
@@ -55,6 +60,7 @@ pub mod idempotency;
 mod layers;
 pub mod messaging;
 pub mod model;
+pub mod outbox;
 pub mod rfc3339;
 pub mod secret;
 pub mod services;

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{MessageType, templates};
 use crate::model::outbox::MessageView;
+use crate::outbox::{MessageType, templates};
 use crate::{
     auth::{Role, StaffIdentity},
     db::{self, Transaction},

@@ -19,7 +19,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{MessageType, Outgoing, enqueue, templates};
+use crate::outbox::{MessageType, Outgoing, enqueue, templates};
 use crate::{
     AppState,
     auth::{Caller, StudentIdentity},

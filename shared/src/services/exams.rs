@@ -25,7 +25,7 @@ use crate::{
     db::{self, Transaction},
     domain::exam::{Answers, Channel, Choice, ExamKind, PAPER_SIZE, choice_order},
     error::{Error, Result},
-    messaging::{self, MessageType, Outgoing, templates},
+    outbox::{self, MessageType, Outgoing, templates},
 };
 
 /// One choice as shown: its letter (what to answer with) and its text.
@@ -341,7 +341,7 @@ async fn queue_result_message(
             MessageType::PostTestResult
         }
     };
-    messaging::enqueue(
+    outbox::enqueue(
         tx,
         &Outgoing {
             message_type,

@@ -35,7 +35,7 @@ use crate::{
     },
     error::{Error, Result},
     idempotency::{self, MaybeIdempotencyKey},
-    messaging::{MessageType, templates},
+    outbox::{MessageType, templates},
     services::{
         exams::{self, Attempt},
         limits, students,
