@@ -40,7 +40,7 @@ const FLOORS: &[&[&str]] = &[
     &["services"],
     // Use cases that may call `services`, never the reverse.
     &["messaging", "sync"],
-    // The web layer: the error's rendering, extractors, OpenAPI, request ids.
+    // The web layer: the error's rendering, extractors, OpenAPI, the request-id layer.
     &["http"],
 ];
 
