@@ -21,7 +21,8 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     db,
-    http::{Error, Json, Result},
+    error::{Error, Result},
+    http::Json,
 };
 
 /// The header name.

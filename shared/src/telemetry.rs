@@ -3,8 +3,25 @@
 //! The filter comes from `RUST_LOG` (default `info`). Call [`init`] once, first thing in `main`.
 //! The PDF crates log every damaged object of a broken PDF at ERROR; they are silenced unless
 //! `RUST_LOG` names them (the extraction's outcome is logged and answered either way).
+//!
+//! The id of the request being served lives here too, in a task-local the web layer sets for
+//! each request ([`with_request_id`]), so that any layer can name it ([`current_request_id`]).
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served on this task, if any (used in problem bodies and logs).
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Runs `work` with `id` as the current request id.
+pub async fn with_request_id<F: Future>(id: String, work: F) -> F::Output {
+    REQUEST_ID.scope(id, work).await
+}
 
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing).
 pub fn init() {

@@ -16,7 +16,7 @@ use e2e_tests::{
     TestApp,
     bench::{as_app, bind, env_or, pgbench_for, wrk},
 };
-use shared::services::dashboard::StudentSort;
+use shared::model::students::StudentSort;
 
 const MASTERCLASSES: usize = 200;
 

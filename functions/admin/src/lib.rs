@@ -34,10 +34,11 @@ use axum::{
 use shared::{
     AppState, Result, db,
     http::{Admin, Json, Path, Query, Staff},
+    model::students::{StudentFilter, StudentKey},
     services::{
         dashboard::{
             self as service, AuditPage, AuditQuery, BulkAttendance, BulkAttendanceDone, CsvExport,
-            StudentFilter, StudentPage, StudentQuery, StudentRecord,
+            StudentPage, StudentQuery, StudentRecord,
         },
         privacy::{self, Erased, Export},
         stats::{self, MasterclassStats, Overview},
@@ -81,7 +82,7 @@ async fn students_csv(
 ) -> Result<Response> {
     let filter = StudentFilter::parse(&query)?;
     // Paging does not apply to the file, but a bad `limit` or `cursor` is still a 422.
-    shared::domain::paging::Keyset::<service::StudentKey>::parse(
+    shared::domain::paging::Keyset::<StudentKey>::parse(
         &state.cursors,
         query.limit,
         query.cursor.as_deref(),

@@ -33,12 +33,13 @@ use shared::{
     domain::student::{Registration, RegistrationDraft},
     http::{Json, Origin, Path, SourceIp, Staff, Student, StudentOrErased},
     idempotency::MaybeIdempotencyKey,
+    model::students::InscriptionView,
     services::{
         masterclasses::UploadTicket,
         photos::{self, PhotoConfirmRequest, PhotoUploadRequest, PhotoView},
         privacy::{self, ConsentChange, ConsentState, Erased, Export},
         registration::{self, Registered},
-        students::{self as service, AttendanceChange, InscriptionView, IssuedAccess, Me},
+        students::{self as service, AttendanceChange, IssuedAccess, Me},
     },
 };
 use time::OffsetDateTime;

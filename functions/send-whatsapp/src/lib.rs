@@ -21,7 +21,8 @@ use shared::{
     AppState, Result, db,
     http::{Json, Path, Query, Staff},
     idempotency::{self, MaybeIdempotencyKey},
-    messaging::admin::{self as service, MessageFilter, MessagePage, MessageView, SendRequest},
+    messaging::admin::{self as service, MessageFilter, MessagePage, SendRequest},
+    model::outbox::MessageView,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;

@@ -23,13 +23,11 @@ use serde::Deserialize;
 use shared::{
     AppState, Result,
     http::{Admin, Json, Member, Origin, Path, Peer, Query},
+    model::sync::peers::{PeerView, RunView},
     sync::{
         self, PullQuery, PullResponse, PushRequest, PushResponse,
         live::{self, StreamTicket},
-        peer::{
-            self, CreatedPeer, ObjectsRequest, ObjectsResponse, PeerDraft, PeerName, PeerView,
-            RunView,
-        },
+        peer::{self, CreatedPeer, ObjectsRequest, ObjectsResponse, PeerDraft, PeerName},
     },
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -166,10 +164,7 @@ async fn runs(
 ) -> Result<Json<Vec<RunView>>> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(shared::http::Error::field(
-            "limit",
-            "must be between 1 and 200",
-        ));
+        return Err(shared::Error::field("limit", "must be between 1 and 200"));
     }
     Ok(Json(peer::runs(&state, &admin.caller(), limit).await?))
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::StaffIdentity;
 use crate::{
     config::AuthConfig,
-    http::{Error, Result},
+    error::{Error, Result},
 };
 
 /// The claims of a staff token.

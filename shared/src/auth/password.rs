@@ -11,7 +11,7 @@ use argon2::{
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
 };
 
-use crate::http::{Error, Result};
+use crate::error::{Error, Result};
 
 /// argon2id, m = 19 MiB, t = 2, p = 1 (OWASP Password Storage Cheat Sheet). Never lowered, not
 /// even for tests: the dev profile optimises the argon2 crate instead.

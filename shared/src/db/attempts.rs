@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{Db, p, row::failed};
 use crate::{
     domain::exam::{Channel, ExamKind},
-    http::{Error, Result},
+    error::{Error, Result},
 };
 
 /// The questions of the caller's paper, drawn on first use from `size` approved questions;

@@ -10,8 +10,8 @@ use super::{
     row::{all, failed},
 };
 use crate::{
-    http::Result,
-    services::dashboard::{AuditEntry, AuditFilter},
+    error::Result,
+    model::audit::{AuditEntry, AuditFilter},
 };
 
 /// Appends `action` on `entity` `entity_id`, with `details`.

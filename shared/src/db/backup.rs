@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Db, p, row::failed};
-use crate::http::Result;
+use crate::error::Result;
 
 /// `name` as a quoted SQL identifier.
 pub fn ident(name: &str) -> String {

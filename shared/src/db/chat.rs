@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{Db, FromRow, p, row::failed};
-use crate::{domain::exam::ExamKind, http::Result};
+use crate::{domain::exam::ExamKind, error::Result};
 
 /// A conversation.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use super::{
     Db, p,
     row::{FromRow, failed},
 };
-use crate::http::Result;
+use crate::error::Result;
 
 /// A saved answer, and the fingerprint of the request it answered.
 #[derive(Debug, Clone, postgres_from_row::FromRow)]

@@ -13,7 +13,7 @@ use super::{
     Db, p,
     row::{FromRow, failed},
 };
-use crate::{auth::StudentIdentity, http::Result, services::students::InscriptionView};
+use crate::{auth::StudentIdentity, error::Result, model::students::InscriptionView};
 
 /// What a student reads of their own inscription.
 #[derive(Debug, Clone, postgres_from_row::FromRow)]

@@ -9,7 +9,7 @@
 use std::{num::NonZeroU32, time::Duration};
 
 use super::{Db, p, row::failed};
-use crate::http::Result;
+use crate::error::Result;
 
 fn window_secs(window: Duration) -> i32 {
     i32::try_from(window.as_secs().max(1)).unwrap_or(i32::MAX)

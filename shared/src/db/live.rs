@@ -15,7 +15,7 @@ use super::{Db, p, row::failed};
 use crate::{
     auth::StudentIdentity,
     config::{DatabaseConfig, Secret},
-    http::Result,
+    error::Result,
 };
 
 /// The channel the recording triggers notify at commit.

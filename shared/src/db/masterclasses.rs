@@ -13,7 +13,7 @@ use super::{
     row::{FromRow, all, failed},
 };
 use crate::domain::masterclass::{Masterclass, MasterclassPatch, NewMasterclass, StoredPdf};
-use crate::http::Result;
+use crate::error::Result;
 
 const COLUMNS: &str = "id, title, description, starts_at, ends_at, published, pdf_key, pdf_size, \
                        pdf_uploaded_at, created_at, updated_at";

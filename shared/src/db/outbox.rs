@@ -13,7 +13,7 @@ use super::{
     Db, p,
     row::{FromRow, all, failed},
 };
-use crate::{http::Result, messaging::admin::MessageView};
+use crate::{error::Result, model::outbox::MessageView};
 
 /// A message claimed for sending.
 #[derive(Debug, Clone, postgres_from_row::FromRow)]

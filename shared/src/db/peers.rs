@@ -16,11 +16,11 @@ use super::{
     row::{FromRow, all, failed},
 };
 use crate::{
-    http::Result,
-    sync::{
+    error::Result,
+    model::sync::{
         Collection, clocks_from_json, clocks_to_json,
         merge::Clocks,
-        peer::{PeerView, RunView},
+        peers::{PeerView, RunView},
     },
 };
 

@@ -73,10 +73,10 @@ fn tls_connector(
 /// Does the database answer? `select 1` outside a transaction, as an unnamed statement: parsed and
 /// run in one round trip, which a transaction-mode pooler keeps on one server connection (a named
 /// one could be parsed on one and run, or collide, on another). Any failure is unavailability.
-pub async fn ping(pool: &Pool) -> crate::http::Result<()> {
+pub async fn ping(pool: &Pool) -> crate::error::Result<()> {
     let client = pool.get().await?;
     client.all("select 1", &[]).await.map_err(|e| {
-        crate::http::Error::Unavailable(anyhow::Error::new(e).context("database health check"))
+        crate::error::Error::Unavailable(anyhow::Error::new(e).context("database health check"))
     })?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use super::{
     Db, p,
     row::{all, failed},
 };
-use crate::{http::Result, services::privacy::ConsentEvent};
+use crate::{error::Result, model::privacy::ConsentEvent};
 
 /// The consent history of profile `profile_id` (all its registrations and its number), or of
 /// inscription `inscription_id` alone, oldest first.

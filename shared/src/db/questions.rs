@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     domain::exam::{Choice, NewQuestion, QuestionStatus, QuestionSummary, QuestionView},
-    http::Result,
+    error::Result,
 };
 
 const VIEW: &str = "q.id, q.masterclass_id, q.text, q.choice_a, q.choice_b, q.choice_c, q.choice_d, \

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use super::{Db, Transaction, p, row::failed};
 use crate::{
-    http::Result,
-    sync::{Collection, clocks_to_json, merge::Clocks},
+    error::Result,
+    model::sync::{Collection, clocks_to_json, merge::Clocks},
 };
 
 /// How a collection travels between instances.

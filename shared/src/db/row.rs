@@ -2,7 +2,7 @@
 
 use tokio_postgres::Row;
 
-use crate::http::{Error, Result, on_constraint};
+use crate::error::{Error, Result, on_constraint};
 
 /// A type read from a row by column name (never by position, so a reordered `select` cannot
 /// swap two fields of the same type).

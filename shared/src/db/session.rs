@@ -10,7 +10,7 @@ use deadpool_postgres::{Client, Transaction};
 use futures::FutureExt;
 
 use super::{Db, p, row::failed};
-use crate::{auth::Caller, http::Result};
+use crate::{auth::Caller, error::Result};
 
 /// The role request transactions run as.
 pub const APP_ROLE: &str = "masterclass_app";

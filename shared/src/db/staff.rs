@@ -20,7 +20,7 @@ use super::{
 use crate::{
     auth::Role,
     domain::staff::{NewStaff, StaffPatch, StaffView},
-    http::Result,
+    error::Result,
 };
 
 const VIEW: &str = "u.id, u.email, u.full_name, u.role, u.active, u.created_at, \

@@ -21,8 +21,8 @@ use super::{
     row::{FromRow, all, failed},
 };
 use crate::{
-    http::Result,
-    services::stats::{ChoiceCounts, Headline, ItemRow, ItemStats, ScoreSummary},
+    error::Result,
+    model::stats::{ChoiceCounts, Headline, ItemRow, ItemStats, ScoreSummary},
 };
 
 impl FromRow for Headline {

@@ -19,11 +19,8 @@ use super::{
 };
 use crate::{
     domain::paging::micros_time,
-    http::{Error, Result},
-    services::{
-        dashboard::{StudentFilter, StudentKey, StudentRow, StudentSort},
-        students::InscriptionView,
-    },
+    error::{Error, Result},
+    model::students::{InscriptionView, StudentFilter, StudentKey, StudentRow, StudentSort},
 };
 
 impl FromRow for StudentRow {

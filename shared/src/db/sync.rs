@@ -17,8 +17,10 @@ use uuid::Uuid;
 
 use super::{Db, Transaction, p, row::failed};
 use crate::{
-    http::Result,
-    sync::{Change, ChangeOp, Collection, Fields, clocks_from_json, clocks_to_json, merge::Clocks},
+    error::Result,
+    model::sync::{
+        Change, ChangeOp, Collection, Fields, clocks_from_json, clocks_to_json, merge::Clocks,
+    },
 };
 
 /// Marks the rest of the transaction as applying pushed mutations: writes keep the clocks they

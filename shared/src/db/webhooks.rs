@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::{Db, p, row::failed};
-use crate::http::Result;
+use crate::error::Result;
 
 /// Keeps a student's message unless it was stored before (the provider redelivers); returns 1
 /// if it is new.

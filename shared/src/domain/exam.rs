@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Fields;
-use crate::http::{Error, FieldError};
+use crate::error::{Error, FieldError};
 
 /// Every test has this many questions, and scores are out of it.
 pub const PAPER_SIZE: usize = 10;
@@ -236,9 +236,9 @@ pub struct QuestionView {
     pub provenance: serde_json::Value,
     /// Whether a submitted test used it (then its choices and answer are frozen).
     pub used: bool,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -254,9 +254,9 @@ pub struct QuestionSummary {
     pub status: QuestionStatus,
     /// Whether a submitted test used it (then its choices and answer are frozen).
     pub used: bool,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime, format_description::well_known::Rfc3339};
 
 use super::Fields;
-use crate::http::{Error, FieldError};
+use crate::error::{Error, FieldError};
 
 /// A masterclass title: trimmed, 3 to 200 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ pub mod paging;
 pub mod staff;
 pub mod student;
 
-use crate::http::{Error, FieldError};
+use crate::error::{Error, FieldError};
 
 /// What is wrong with a request's fields, collected so that one answer names every bad field.
 /// Every parser of a draft reads its fields through it the same way: [`required`](Self::required)

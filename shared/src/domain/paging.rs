@@ -3,7 +3,7 @@
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use serde::Deserialize;
 
-use crate::http::{Error, FieldError};
+use crate::error::{Error, FieldError};
 
 /// Raw query parameters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

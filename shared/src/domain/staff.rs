@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::Fields;
 use crate::{
     auth::{Role, password::Password},
-    http::Error,
+    error::Error,
 };
 
 /// An e-mail address, checked by `email_address` (RFC 5322) and kept in lower case so that one
@@ -75,7 +75,7 @@ pub struct StaffView {
     pub active: bool,
     /// Masterclasses a tutor is assigned to.
     pub masterclass_ids: Vec<Uuid>,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 

@@ -12,7 +12,7 @@ use time::{Date, OffsetDateTime, format_description::well_known::Iso8601};
 use uuid::Uuid;
 
 use super::{Fields, staff::PersonName};
-use crate::http::Error;
+use crate::error::Error;
 
 /// A WhatsApp number in E.164 form (`+24106123456`), parsed by libphonenumber's rules with Gabon
 /// as the default region, so local forms (`06 12 34 56`) are understood.

@@ -10,7 +10,7 @@
 use axum::extract::FromRequestParts;
 use http::{header, request::Parts};
 
-use super::Error;
+use crate::error::Error;
 use crate::{
     AppState,
     auth::{Caller, Role, StaffIdentity, StudentIdentity, peer, student_token},

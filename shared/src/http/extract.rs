@@ -13,7 +13,7 @@ use axum::{
 use http::request::Parts;
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::{Error, FieldError};
+use crate::error::{Error, FieldError};
 
 /// A JSON body (request) or JSON response.
 #[derive(Debug, Clone, Copy, Default)]
@@ -125,10 +125,8 @@ impl<T: Serialize> IntoResponse for Json<T> {
                 body,
             )
                 .into_response(),
-            Err(e) => {
-                super::Error::Internal(anyhow::Error::new(e).context("writing a JSON answer"))
-                    .into_response()
-            }
+            Err(e) => Error::Internal(anyhow::Error::new(e).context("writing a JSON answer"))
+                .into_response(),
         }
     }
 }

@@ -16,22 +16,13 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use super::Error;
+use crate::{error::Error, telemetry::with_request_id};
 
 /// The header carrying the request id (set by us when the caller or API Gateway did not).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Bodies above this are refused with 413 before any handler reads them.
 const MAX_BODY_BYTES: usize = 256 * 1024;
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served on this task, if any (used in problem bodies and logs).
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
 
 async fn scope_request_id(req: Request<axum::body::Body>, next: Next) -> Response {
     let id = req
@@ -40,7 +31,7 @@ async fn scope_request_id(req: Request<axum::body::Body>, next: Next) -> Respons
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    REQUEST_ID.scope(id, next.run(req)).await
+    with_request_id(id, next.run(req)).await
 }
 
 /// A request that may have written (any method but GET, HEAD and OPTIONS) and succeeded has

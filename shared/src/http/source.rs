@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use http::request::Parts;
 use lambda_http::request::RequestContext;
 
-use super::Error;
+use crate::error::Error;
 
 /// The source address of the request, if the server knows one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

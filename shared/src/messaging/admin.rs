@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{MessageType, templates};
+use crate::model::outbox::MessageView;
+use crate::outbox::{MessageType, templates};
 use crate::{
     auth::{Role, StaffIdentity},
     db::{self, Transaction},
@@ -14,7 +14,7 @@ use crate::{
         paging::{CursorKey, Keyset, micros_of, micros_time},
         student::Phone,
     },
-    http::{Error, Result},
+    error::{Error, Result},
 };
 
 /// `POST /api/send-whatsapp`, as sent (the product brief's field names).
@@ -44,31 +44,6 @@ pub struct Queued {
     pub status: String,
 }
 
-/// A message as staff see it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow)]
-pub struct MessageView {
-    pub id: Uuid,
-    pub inscription_id: Option<Uuid>,
-    /// E.164.
-    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$", example = "+24106123456")]
-    pub to_number: String,
-    pub message_type: String,
-    pub body: String,
-    pub status: String,
-    pub attempts: i32,
-    #[serde(with = "crate::http::rfc3339")]
-    pub due_at: OffsetDateTime,
-    pub last_error: Option<String>,
-    pub provider_message_id: Option<String>,
-    #[serde(with = "crate::http::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339::option")]
-    pub sent_at: Option<OffsetDateTime>,
-}
-
-// `services::dashboard::RecordMessage` is this view's sibling in a student's record (it has
-// `status_at` instead of the queue's `due_at` and provider id): each is the contract of its
-// route, and the record's is part of the export.
 /// A page of messages.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessagePage {

@@ -19,7 +19,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{MessageType, Outgoing, enqueue, templates};
+use crate::outbox::{MessageType, Outgoing, enqueue, templates};
 use crate::{
     AppState,
     auth::{Caller, StudentIdentity},
@@ -28,7 +28,7 @@ use crate::{
         chat::{Given, Last, Reply, State, fold},
         exam::{Answers, Channel, Choice, ExamKind},
     },
-    http::{Error, Result},
+    error::{Error, Result},
     services::exams::{self, Paper},
 };
 

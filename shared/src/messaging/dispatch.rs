@@ -52,7 +52,7 @@ use crate::{
         self,
         outbox::{SendOutcome, Settlement},
     },
-    http::Result,
+    error::Result,
 };
 
 /// What one run did.

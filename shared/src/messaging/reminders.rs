@@ -2,8 +2,8 @@
 //! invitation to the POST test once it has ended (to students who have not taken it, within a
 //! week). Each is queued once per student: its dedupe key is the inscription.
 
-use super::{MessageType, Outgoing, enqueue_all, templates};
-use crate::{AppState, auth::Caller, db, http::Result};
+use crate::outbox::{MessageType, Outgoing, enqueue_all, templates};
+use crate::{AppState, auth::Caller, db, error::Result};
 
 /// Queues what is due. Returns how many messages were queued.
 ///

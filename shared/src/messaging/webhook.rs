@@ -15,7 +15,7 @@ use crate::{
     AppState,
     auth::Caller,
     db,
-    http::{Error, Result},
+    error::{Error, Result},
 };
 
 /// Whapi's webhook body: the parts the platform reads (anything else is accepted and kept in

@@ -54,7 +54,7 @@ pub struct Manifest {
     pub format: String,
     /// The latest migration applied when it was taken.
     pub schema_version: i64,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub taken_at: OffsetDateTime,
     pub tables: Vec<TableFile>,
     /// Each sequence's last value (null before its first use).
@@ -195,7 +195,7 @@ pub async fn take(state: &AppState, store: &Storage) -> anyhow::Result<(String, 
     let tx = db::begin_snapshot_as(&mut client, &Caller::Backup)
         .await
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let fail = |e: crate::http::Error| anyhow::anyhow!("{e:#}");
+    let fail = |e: crate::error::Error| anyhow::anyhow!("{e:#}");
     let taken_at = db::backup::now(&tx).await.map_err(fail)?;
     let stamp = taken_at
         .format(time::macros::format_description!(
@@ -442,7 +442,7 @@ pub async fn restore(
     };
     let manifest = manifest(store, &prefix).await?;
     let mut client = target.get().await.context("connecting to the target")?;
-    let fail = |e: crate::http::Error| anyhow::anyhow!("{e:#}");
+    let fail = |e: crate::error::Error| anyhow::anyhow!("{e:#}");
     // A database with tables already must be empty before anything is done to it (migrating
     // a live database is not a restore's business).
     for table in db::backup::tables(&client).await.map_err(fail)? {

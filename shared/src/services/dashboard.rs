@@ -13,11 +13,15 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
+use crate::model::{
+    audit::{AuditEntry, AuditFilter},
+    students::{StudentFilter, StudentKey, StudentRow, StudentSort},
+};
 use crate::{
     db::{self, Transaction},
     domain::paging::{CursorKey, Keyset, micros_of},
-    http::{Error, FieldError, Result},
-    services::students::InscriptionView,
+    error::{Error, FieldError, Result},
+    model::students::InscriptionView,
 };
 
 // `YYYY-MM-DD`, as the API takes dates.
@@ -53,41 +57,6 @@ pub struct StudentQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page. Not used by the CSV.
     pub cursor: Option<String>,
-}
-
-/// The sort of the students list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StudentSort {
-    Registered,
-    Name,
-}
-
-/// A checked [`StudentQuery`] (without the paging).
-#[derive(Debug, Clone)]
-pub struct StudentFilter {
-    pub masterclass_id: Option<Uuid>,
-    pub attended: Option<bool>,
-    pub registered_from: Option<OffsetDateTime>,
-    pub registered_before: Option<OffsetDateTime>,
-    pub has_pre: Option<bool>,
-    pub has_post: Option<bool>,
-    pub search: Option<String>,
-    pub sort: StudentSort,
-    pub descending: bool,
-}
-
-/// Where a page of students ends: the sort, its key (registration time in microseconds, or the
-/// name key) and the inscription.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StudentKey {
-    pub sort: StudentSort,
-    pub descending: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub id: Uuid,
 }
 
 /// A day of a date filter: `YYYY-MM-DD`, years 2000 to 2100 (what the platform can hold).
@@ -201,30 +170,6 @@ impl StudentFilter {
             id: row.inscription_id,
         }
     }
-}
-
-/// One student in one masterclass, as the list shows them: the essentials only.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct StudentRow {
-    pub inscription_id: Uuid,
-    /// The student (`GET /api/admin/students/{id}`).
-    pub student_id: Uuid,
-    pub full_name: String,
-    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$", example = "+24106123456")]
-    pub whatsapp_number: String,
-    pub masterclass_id: Uuid,
-    pub masterclass_title: String,
-    pub attended: bool,
-    #[serde(with = "crate::http::rfc3339")]
-    pub registered_at: OffsetDateTime,
-    pub pre_score: Option<i32>,
-    pub post_score: Option<i32>,
-    pub max_score: Option<i32>,
-    /// POST minus PRE, when both were taken.
-    pub gain: Option<i32>,
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub name_key: String,
 }
 
 /// A page of students.
@@ -437,17 +382,17 @@ pub struct StudentProfile {
     #[serde(with = "iso_date::option")]
     pub date_of_birth: Option<Date>,
     pub whatsapp_number: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsentRecord {
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub consent_at: Option<OffsetDateTime>,
     pub consent_version: Option<String>,
     /// When the number sent STOP (null once it sent START again).
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub opted_out_at: Option<OffsetDateTime>,
     /// The consent given with each registration.
     pub registrations: Vec<RegistrationConsent>,
@@ -456,7 +401,7 @@ pub struct ConsentRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegistrationConsent {
     pub inscription_id: Uuid,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub consent_at: OffsetDateTime,
     pub consent_version: Option<String>,
 }
@@ -466,20 +411,20 @@ pub struct RecordInscription {
     pub id: Uuid,
     pub masterclass_id: Uuid,
     pub masterclass_title: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub starts_at: OffsetDateTime,
     pub full_name: String,
     #[serde(with = "iso_date::option")]
     pub date_of_birth: Option<Date>,
     pub whatsapp_number: String,
     pub attended: bool,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub attendance_validated_at: Option<OffsetDateTime>,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub registered_at: OffsetDateTime,
     /// Set when two registrations of the person met through sync: the one kept.
     pub merged_into: Option<Uuid>,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub deleted_at: Option<OffsetDateTime>,
     pub tests: Vec<RecordTest>,
     /// Tests taken (or being taken) in the WhatsApp chat, newest first; one open at most.
@@ -493,11 +438,11 @@ pub struct RecordInscription {
 pub struct RecordChatTest {
     pub id: Uuid,
     pub kind: crate::domain::exam::ExamKind,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub started_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub active_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub ended_at: Option<OffsetDateTime>,
     /// `submitted`, `expired`, `reset`, `closed` (the window closed or the test was taken
     /// elsewhere) or `stopped` (the student sent STOP); none while open.
@@ -511,7 +456,7 @@ pub struct RecordDraft {
     pub kind: String,
     pub question_id: Uuid,
     pub choice: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub answered_at: OffsetDateTime,
     /// `web` or `chat`.
     pub channel: String,
@@ -524,7 +469,7 @@ pub struct RecordTest {
     pub kind: String,
     pub score: Option<i32>,
     pub max_score: i32,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub submitted_at: OffsetDateTime,
     /// Not counted: another attempt of the same kind was submitted first (sync).
     pub superseded: bool,
@@ -552,11 +497,11 @@ pub struct RecordMessage {
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub status_at: Option<OffsetDateTime>,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub sent_at: Option<OffsetDateTime>,
 }
 
@@ -564,26 +509,8 @@ pub struct RecordMessage {
 pub struct RecordIncoming {
     pub id: Uuid,
     pub body: Option<String>,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub received_at: OffsetDateTime,
-}
-
-/// One entry of the audit trail.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow)]
-pub struct AuditEntry {
-    pub id: i64,
-    #[serde(with = "crate::http::rfc3339")]
-    pub at: OffsetDateTime,
-    /// admin, tuteur, system, anon, student, registrar.
-    pub actor_role: String,
-    pub actor_id: Option<String>,
-    /// What was done, `entity.verb` (`masterclass.created`, `inscription.attendance`, ...).
-    pub action: String,
-    /// What it was done to: its kind and id.
-    pub entity: String,
-    pub entity_id: Option<String>,
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
 }
 
 /// One student's whole record as the caller may see it.
@@ -619,17 +546,6 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-/// A checked [`AuditQuery`] (without the paging).
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub entity: Option<String>,
-    pub entity_id: Option<String>,
-    pub from: Option<OffsetDateTime>,
-    pub before: Option<OffsetDateTime>,
 }
 
 impl AuditFilter {

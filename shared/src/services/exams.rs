@@ -24,8 +24,8 @@ use crate::{
     auth::StudentIdentity,
     db::{self, Transaction},
     domain::exam::{Answers, Channel, Choice, ExamKind, PAPER_SIZE, choice_order},
-    http::{Error, Result},
-    messaging::{self, MessageType, Outgoing, templates},
+    error::{Error, Result},
+    outbox::{self, MessageType, Outgoing, templates},
 };
 
 /// One choice as shown: its letter (what to answer with) and its text.
@@ -64,7 +64,7 @@ pub struct Attempt {
     pub kind: ExamKind,
     pub score: i32,
     pub max_score: i32,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub submitted_at: OffsetDateTime,
     /// For POST: the PRE score and the gain, when the PRE test was taken.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -204,7 +204,10 @@ pub async fn save_draft(
         .keys()
         .filter(|id| !ids.contains(id))
         .map(|id| {
-            crate::http::FieldError::new(format!("answers.{id}"), "is not a question of your paper")
+            crate::error::FieldError::new(
+                format!("answers.{id}"),
+                "is not a question of your paper",
+            )
         })
         .collect();
     if !strangers.is_empty() {
@@ -338,7 +341,7 @@ async fn queue_result_message(
             MessageType::PostTestResult
         }
     };
-    messaging::enqueue(
+    outbox::enqueue(
         tx,
         &Outgoing {
             message_type,

@@ -33,7 +33,7 @@ use crate::{
         Fields,
         exam::{NewQuestion, QuestionStatus},
     },
-    http::{Error, Result},
+    error::{Error, Result},
     idempotency::{self, MaybeIdempotencyKey},
 };
 

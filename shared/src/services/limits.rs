@@ -30,7 +30,7 @@ use crate::{
     config::Config,
     db::{self, Db},
     domain::student::Registration,
-    http::{Error, Result},
+    error::{Error, Result},
 };
 
 const HOUR: Duration = Duration::from_secs(3600);

@@ -26,7 +26,8 @@ use crate::{
         Paging, Schedule,
         masterclass::{Masterclass, MasterclassPatch, NewMasterclass},
     },
-    http::{Error, FieldError, Origin, Result},
+    error::{Error, FieldError, Result},
+    http::Origin,
 };
 
 /// The masterclass as the API shows it.
@@ -35,15 +36,15 @@ pub struct MasterclassView {
     pub id: Uuid,
     pub title: String,
     pub description: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub starts_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub ends_at: OffsetDateTime,
     pub published: bool,
     pub pdf: Option<PdfView>,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -51,7 +52,7 @@ pub struct MasterclassView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PdfView {
     pub size: i64,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub uploaded_at: OffsetDateTime,
     /// `GET /api/masterclasses/{id}/pdf` on this API, which redirects to a short-lived signed
     /// link to the file: the URL itself never expires, so a page kept offline keeps working
@@ -81,7 +82,7 @@ pub struct UploadTicket {
     /// Headers to send with the upload, as they are.
     pub headers: std::collections::BTreeMap<String, String>,
     pub max_bytes: u64,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
 

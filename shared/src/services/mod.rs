@@ -23,7 +23,7 @@ pub async fn audit(
     entity: &str,
     id: impl std::fmt::Display,
     details: serde_json::Value,
-) -> crate::http::Result<()> {
+) -> crate::error::Result<()> {
     // Details are an object, empty when there is nothing to add.
     let details = match details {
         serde_json::Value::Object(_) => details,
@@ -42,16 +42,16 @@ pub async fn uploaded_size(
     max_bytes: u64,
     code: &'static str,
     what: &str,
-) -> crate::http::Result<u64> {
+) -> crate::error::Result<u64> {
     let Some(size) = state.storage.size(key).await? else {
-        return Err(crate::http::Error::Unprocessable {
+        return Err(crate::error::Error::Unprocessable {
             code,
             detail: "no object was uploaded under this key (or the upload has not finished)".into(),
         });
     };
     if size > max_bytes {
         state.storage.delete(key).await?;
-        return Err(crate::http::Error::PayloadTooLarge(format!(
+        return Err(crate::error::Error::PayloadTooLarge(format!(
             "{what} is {size} bytes; the limit is {max_bytes}"
         )));
     }

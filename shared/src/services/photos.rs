@@ -20,7 +20,7 @@ use super::masterclasses::UploadTicket;
 use crate::{
     AppState, db,
     db::Transaction,
-    http::{Error, FieldError, Result},
+    error::{Error, FieldError, Result},
 };
 
 /// The kinds of image a photo may be: content type, file extension, first bytes.
@@ -56,7 +56,7 @@ pub struct PhotoView {
     pub size: i64,
     pub content_type: String,
     pub download_url: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub download_expires_at: OffsetDateTime,
 }
 

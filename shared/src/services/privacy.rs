@@ -11,37 +11,23 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::model::privacy::ConsentEvent;
 use crate::{
     AppState,
     auth::{Caller, StudentIdentity},
     db::{self, Transaction},
-    http::{Error, Result},
+    error::{Error, Result},
     services::dashboard::StudentRecord,
 };
 
 /// The version of the export document's shape; bumped when a field changes meaning or goes.
 pub const EXPORT_SCHEMA_VERSION: u32 = 1;
 
-/// One consent event.
-#[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow,
-)]
-pub struct ConsentEvent {
-    /// The registration it is about; none for the number's STOP / START.
-    pub inscription_id: Option<Uuid>,
-    pub given: bool,
-    /// registration, web, whatsapp or staff.
-    pub source: String,
-    pub version: Option<String>,
-    #[serde(with = "crate::http::rfc3339")]
-    pub at: OffsetDateTime,
-}
-
 /// Everything held about a person (or, for a student, about their registration).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Export {
     pub schema_version: u32,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub exported_at: OffsetDateTime,
     /// Profile, consent, registrations with tests and answers, messages sent (with delivery
     /// statuses) and received, and the audit entries about them: what
@@ -64,7 +50,7 @@ pub struct ConsentChange {
 pub struct ConsentState {
     pub inscription_id: Uuid,
     pub given: bool,
-    #[serde(with = "crate::http::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub withdrawn_at: Option<OffsetDateTime>,
     pub history: Vec<ConsentEvent>,
 }
@@ -74,7 +60,7 @@ pub struct ConsentState {
 pub struct Erased {
     /// The student (profile) or registration (inscription) erased.
     pub id: Uuid,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub erased_at: OffsetDateTime,
 }
 

@@ -21,7 +21,7 @@ use crate::{
         exam::{NewQuestion, QuestionStatus},
         paging::{CursorKey, Keyset, micros_of, micros_time},
     },
-    http::{Error, Result},
+    error::{Error, Result},
 };
 
 /// Filters of the listing.

@@ -33,9 +33,9 @@ use crate::{
         exam::{Channel, ExamKind, answers_sent_as},
         student::{Registration, RegistrationDraft},
     },
-    http::{Error, Result},
+    error::{Error, Result},
     idempotency::{self, MaybeIdempotencyKey},
-    messaging::{MessageType, templates},
+    outbox::{MessageType, templates},
     services::{
         exams::{self, Attempt},
         limits, students,
@@ -51,7 +51,7 @@ pub struct Registered {
     /// E.164.
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$", example = "+24106123456")]
     pub whatsapp_number: String,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub registered_at: OffsetDateTime,
     pub pre_test: Option<Attempt>,
     /// Shown once: the bearer token for `/api/tests` and `/api/me`.

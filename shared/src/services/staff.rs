@@ -26,7 +26,7 @@ use crate::{
     auth::{Role, StaffIdentity, jwt::IssuedToken, password},
     db::{self, Transaction},
     domain::staff::{Credentials, NewStaff, StaffPatch},
-    http::{Error, Result},
+    error::{Error, Result},
     services::limits,
 };
 

@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::model::students::InscriptionView;
 use crate::{
     auth::{StudentIdentity, student_token::StudentToken},
     db::{self, Transaction},
-    http::{Error, Origin, Result},
+    error::{Error, Result},
+    http::Origin,
     services::{
         exams::{self, Attempt},
         masterclasses::{self, MasterclassView},
@@ -45,7 +47,7 @@ pub struct Me {
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$", example = "+24106123456")]
     pub whatsapp_number: String,
     pub attended: bool,
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub registered_at: OffsetDateTime,
     pub masterclass: MasterclassView,
     /// Scores so far; `post` carries the PRE score and the gain.
@@ -57,17 +59,6 @@ pub struct Me {
 pub struct Results {
     pub pre: Option<Attempt>,
     pub post: Option<Attempt>,
-}
-
-/// An inscription as staff see it after a change.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow)]
-pub struct InscriptionView {
-    pub id: Uuid,
-    pub masterclass_id: Uuid,
-    pub profile_id: Uuid,
-    pub attended: bool,
-    #[serde(with = "crate::http::rfc3339::option")]
-    pub attendance_validated_at: Option<OffsetDateTime>,
 }
 
 /// `PATCH /api/admin/inscriptions/{id}`.

@@ -25,7 +25,7 @@ use crate::{
         exam::{NewQuestion, QuestionDraft},
         student::{Registration, RegistrationDraft},
     },
-    http::{Error, FieldError, Result},
+    error::{Error, FieldError, Result},
     services,
 };
 

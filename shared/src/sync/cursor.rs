@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Collection;
-use crate::http::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A position in the stream of changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -38,7 +38,7 @@ use crate::{
     config::LiveConfig,
     db,
     domain::paging::CursorKey,
-    http::{Error, Result},
+    error::{Error, Result},
 };
 
 /// What the ticket key is derived for (see [`CursorKey::derive_for`]).
@@ -132,7 +132,7 @@ pub struct StreamTicket {
     pub url: String,
     /// When the ticket stops opening connections (about a minute; a connection opened before
     /// stays open). Every reconnect takes a new ticket.
-    #[serde(with = "crate::http::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
 

@@ -21,29 +21,26 @@
 //!   decides what it may read and change.
 //!
 //!
-//! The files: [`wire`], the protocol's types (flat structs and text enums whose fields are the
-//! wire format); [`push`] and [`pull`], the two routes; [`codec`], clocks and fields as stored;
-//! [`apply`], one mutation of a device; [`peer`] and [`replica`], instance sync.
+//! The files: [`push`] and [`pull`], the two routes; [`apply`], one mutation of a device;
+//! [`peer`] and [`replica`], instance sync. The protocol's types (flat structs and text enums
+//! whose fields are the wire format), clocks, merges and codecs are below the store, in
+//! `model::sync` ([`wire`], [`hlc`], [`merge`], [`codec`], re-exported here).
 
 pub mod apply;
-pub mod codec;
 pub mod cursor;
-pub mod hlc;
 pub mod live;
-pub mod merge;
 pub mod peer;
 pub mod poke;
 pub mod pull;
 pub mod push;
 pub mod replica;
-pub mod wire;
 
-pub use codec::{Fields, clocks_from_json, clocks_to_json, millis};
+pub use crate::model::sync::{
+    Clock, Fields, Hlc, clocks_from_json, clocks_to_json, codec, hlc, merge, millis, wire, wire::*,
+};
 pub use cursor::Cursor;
-pub use hlc::{Clock, Hlc};
 pub use pull::pull;
 pub use push::push;
-pub use wire::*;
 
 /// The savepoint each mutation of a push (a device's, or a peer's record) is applied in.
 const MUTATION_SAVEPOINT: &str = "sync_mutation";

@@ -49,13 +49,14 @@ use super::{
     Collection, Mutation, MutationResult, MutationStatus, Op, PullResponse, PushRequest,
     PushResponse, clocks_from_json, replica,
 };
+use crate::model::sync::peers::{PeerView, RunView};
 use crate::{
     AppState,
     auth::{Caller, peer as secret},
     config::RemoteConfig,
     db,
     domain::Length,
-    http::{Error, FieldError, Result},
+    error::{Error, FieldError, Result},
     services::photos,
     storage::STAGING,
 };
@@ -67,19 +68,6 @@ pub const BATCH: i64 = 500;
 pub const MAX_PUSH_BYTES: usize = 200 * 1024;
 /// How long a run holds the remote before another may take it (a crashed run's lease ends).
 pub const LEASE: Duration = Duration::from_secs(15 * 60);
-
-/// A sync peer, as admins of the remote see it (never its secret).
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow)]
-pub struct PeerView {
-    pub id: Uuid,
-    pub name: String,
-    #[serde(with = "crate::http::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339::option")]
-    pub revoked_at: Option<OffsetDateTime>,
-    #[serde(with = "crate::http::rfc3339::option")]
-    pub last_seen_at: Option<OffsetDateTime>,
-}
 
 /// `POST /api/sync/peers`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -120,34 +108,6 @@ impl PeerName {
         }
         Ok(Self(name.to_owned()))
     }
-}
-
-/// A run's report.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, postgres_from_row::FromRow)]
-pub struct RunView {
-    pub id: Uuid,
-    pub remote_url: String,
-    /// `schedule` or `manual`.
-    pub trigger: String,
-    /// `running`, `succeeded`, `failed` (see `errors`; the next run resumes) or `skipped`
-    /// (another run held the remote).
-    pub status: String,
-    #[serde(with = "crate::http::rfc3339")]
-    pub started_at: OffsetDateTime,
-    #[serde(with = "crate::http::rfc3339::option")]
-    pub finished_at: Option<OffsetDateTime>,
-    /// Mutations the remote acknowledged in this run.
-    pub pushed: i32,
-    /// Changes pulled and applied in this run.
-    pub pulled: i32,
-    /// Mutations the remote refused (they stay refused: see `errors`).
-    pub rejected: i32,
-    /// Objects (handouts) copied, both ways.
-    pub objects: i32,
-    #[schema(value_type = Vec<String>)]
-    pub errors: Value,
-    /// The remote's pull cursor after the run.
-    pub next_cursor: Option<String>,
 }
 
 /// What started a run.

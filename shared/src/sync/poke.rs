@@ -17,7 +17,7 @@ use serde_json::json;
 use sha2::Sha256;
 use time::OffsetDateTime;
 
-use crate::{AppState, auth::Caller, db, http::Result};
+use crate::{AppState, auth::Caller, db, error::Result};
 
 /// Tries per poke before it is given up.
 pub const MAX_ATTEMPTS: i32 = 8;

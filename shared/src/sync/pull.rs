@@ -11,7 +11,7 @@ use crate::{
     AppState,
     auth::{Caller, Role},
     db,
-    http::{Error, Result},
+    error::{Error, Result},
 };
 
 /// The collections a pull asked for (all the caller may read when none).

@@ -15,7 +15,7 @@ use crate::{
     AppState,
     auth::Caller,
     db,
-    http::{Error, FieldError, Result},
+    error::{Error, FieldError, Result},
 };
 
 /// Applies a device's batch; see the module doc.

@@ -34,7 +34,7 @@ use super::{
 use crate::{
     AppState,
     db::{self, Transaction, replica::shape},
-    http::{Error, Result},
+    error::{Error, Result},
     services,
 };
 

@@ -1,4 +1,4 @@
-//! RFC 3339 timestamps in JSON (`#[serde(with = "crate::http::rfc3339")]`): the same text as
+//! RFC 3339 timestamps in JSON (`#[serde(with = "crate::rfc3339")]`): the same text as
 //! `time::serde::rfc3339` writes, for a fraction of its cost.
 //!
 //! `time`'s serializer formats through its generic formatting code into a fresh `String` for

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::{auth::Caller, http::FieldError};
+use crate::{auth::Caller, error::FieldError};
 
 use super::Hlc;
 

@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn the_shared_vectors_pass() {
         let vectors: serde_json::Value =
-            serde_json::from_str(include_str!("../../client/test/hlc-vectors.json")).unwrap();
+            serde_json::from_str(include_str!("../../../client/test/hlc-vectors.json")).unwrap();
         for case in vectors["parse"].as_array().unwrap() {
             let raw = case["raw"].as_str().unwrap();
             let read: Hlc = raw.parse().unwrap_or_else(|e| panic!("{raw}: {e}"));
