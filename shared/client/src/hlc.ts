@@ -1,6 +1,6 @@
 /**
  * Hybrid logical clocks in the platform's wire form, `<13-digit Unix ms>-<5-digit counter>-<node>`
- * (the Rust side is `shared::sync::hlc`; both pass `test/hlc-vectors.json`). Fixed widths make
+ * (the Rust side is `shared::model::sync::hlc`; both pass `test/hlc-vectors.json`). Fixed widths make
  * the strings sort as the clocks do, so two clocks compare as plain strings.
  */
 
