@@ -51,8 +51,6 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("domain/staff.rs", "auth"),
     ("idempotency.rs", "http"),
     ("model/sync/wire.rs", "http"),
-    ("services/masterclasses.rs", "http"),
-    ("services/students.rs", "http"),
     ("state.rs", "messaging"),
     ("state.rs", "sync"),
 ];

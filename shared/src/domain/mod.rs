@@ -10,6 +10,7 @@
 pub mod chat;
 pub mod exam;
 pub mod masterclass;
+pub mod origin;
 pub mod paging;
 pub mod staff;
 pub mod student;

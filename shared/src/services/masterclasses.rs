@@ -25,9 +25,9 @@ use crate::{
     domain::{
         Paging, Schedule,
         masterclass::{Masterclass, MasterclassPatch, NewMasterclass},
+        origin::Origin,
     },
     error::{Error, FieldError, Result},
-    http::Origin,
 };
 
 /// The masterclass as the API shows it.

@@ -18,8 +18,8 @@ use crate::model::students::InscriptionView;
 use crate::{
     auth::{StudentIdentity, student_token::StudentToken},
     db::{self, Transaction},
+    domain::origin::Origin,
     error::{Error, Result},
-    http::Origin,
     services::{
         exams::{self, Attempt},
         masterclasses::{self, MasterclassView},
