@@ -20,7 +20,6 @@ import {
   conflictHandler,
   pullHandler,
   pushHandler,
-  sameState,
   type Doc,
   type Rejection,
 } from "./replication.js";
@@ -272,4 +271,4 @@ export async function createSyncClient(options: SyncOptions): Promise<SyncClient
   };
 }
 
-export { sameState, type Doc, type Rejection };
+export type { Doc, Rejection };

@@ -20,8 +20,7 @@ import type { RxCollection, RxConflictHandler, WithDeleted } from "rxdb";
 import { COLLECTIONS, type CollectionName } from "./collections.js";
 import type { components } from "./api.js";
 import { compareHlc, type Clock } from "./hlc.js";
-import type { Api } from "./http.js";
-import { HttpError } from "./http.js";
+import { HttpError, type Api } from "./http.js";
 
 type Change = components["schemas"]["Change"];
 type Mutation = components["schemas"]["Mutation"];

@@ -1,7 +1,7 @@
 // The desk's service worker: keeps the page and its assets so that the desk reloads offline.
 // The page is answered from the cache at once and refreshed from the network behind it; the API
 // is never cached (the package keeps the data). The build writes the version of the assets.
-const VERSION = "b5b0994c0d760608";
+const VERSION = "1873148b6db51c54";
 const CACHE = `desk-${VERSION}`;
 const ASSETS = ["/desk", "/desk/desk.js", "/desk/desk.css"];
 
