@@ -46,22 +46,24 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let auth = format!("Bearer {}", admin.token);
     let started = Instant::now();
-    let mut cursor = String::new();
+    let mut cursor: Option<String> = None;
     let mut pulled = 0;
     loop {
+        let mut query = vec![
+            ("collections", "documents".to_owned()),
+            ("limit", "1000".into()),
+        ];
+        query.extend(cursor.take().map(|c| ("cursor", c)));
+        let url = reqwest::Url::parse_with_params(&format!("{base}/api/sync/pull"), &query)?;
         let page: Value = client
-            .get(if cursor.is_empty() {
-                format!("{base}/api/sync/pull?collections=documents&limit=1000")
-            } else {
-                format!("{base}/api/sync/pull?collections=documents&limit=1000&cursor={cursor}")
-            })
+            .get(url)
             .header("authorization", &auth)
             .send()
             .await?
             .json()
             .await?;
         pulled += page["changes"].as_array().map_or(0, Vec::len);
-        cursor = urlencode(page["next_cursor"].as_str().unwrap_or_default());
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
         if page["has_more"] != json!(true) {
             break;
         }
@@ -141,15 +143,4 @@ async fn main() -> anyhow::Result<()> {
         ms("drain_ms") / (raw_push.as_secs_f64() * 1000.0)
     );
     Ok(())
-}
-
-fn urlencode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
